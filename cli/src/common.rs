@@ -1,0 +1,133 @@
+//! Pieces shared by the commands: model options, loading, safe writing, error reporting.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, bail, Context, Result};
+use zkml_ir::Program;
+use zkml_onnx::{CalibrationReport, ImportOptions, Model, QuantConfig};
+
+use crate::stages::Stages;
+
+/// Quantization and import options shared by `compile` and `run`.
+#[derive(clap::Args, Clone, Debug)]
+pub struct ModelArgs {
+    /// Calibration input (EZKL input format); repeat for several. Without one, `run` calibrates
+    /// on its input and `compile` on synthetic standard-normal inputs.
+    #[arg(long = "calibration", value_name = "INPUT.json")]
+    pub calibration: Vec<PathBuf>,
+    /// Value bits: range-checked values lie in [-2^(B-1), 2^(B-1)).
+    #[arg(long, default_value_t = QuantConfig::default().value_bits, value_name = "B")]
+    pub bits: u32,
+    /// Bits per constant (weights), sign included.
+    #[arg(long, default_value_t = QuantConfig::default().weight_bits, value_name = "W")]
+    pub weight_bits: u32,
+    /// Each lookup table has at most 2^T entries.
+    #[arg(long, default_value_t = QuantConfig::default().table_bits, value_name = "T")]
+    pub table_bits: u32,
+    /// Bits of headroom above the largest calibrated magnitude.
+    #[arg(long, default_value_t = QuantConfig::default().headroom_bits, value_name = "H")]
+    pub headroom_bits: u32,
+    /// Value of a symbolic input dimension, as NAME=N (a symbolic batch dimension defaults to 1).
+    #[arg(long = "dim", value_name = "NAME=N", value_parser = parse_dim)]
+    pub dims: Vec<(String, usize)>,
+}
+
+fn parse_dim(s: &str) -> Result<(String, usize), String> {
+    let (name, value) = s.split_once('=').ok_or_else(|| format!("expected NAME=N, got '{s}'"))?;
+    let n: usize = value.parse().map_err(|_| format!("'{value}' is not a positive integer"))?;
+    if n == 0 {
+        return Err("dimensions must be positive".into());
+    }
+    Ok((name.to_string(), n))
+}
+
+impl ModelArgs {
+    pub fn quant(&self) -> QuantConfig {
+        QuantConfig {
+            value_bits: self.bits,
+            weight_bits: self.weight_bits,
+            table_bits: self.table_bits,
+            headroom_bits: self.headroom_bits,
+            ..QuantConfig::default()
+        }
+    }
+
+    pub fn import(&self) -> ImportOptions {
+        ImportOptions { dims: self.dims.iter().cloned().collect::<BTreeMap<_, _>>() }
+    }
+}
+
+/// Reads an input file (EZKL format).
+pub fn read_input(path: &Path) -> Result<Vec<Vec<f64>>> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read input file {}", path.display()))?;
+    zkml_ir::input::parse_input_json(&text).with_context(|| format!("input file {}", path.display()))
+}
+
+/// Whether a path names a compiled program (by its magic, else by extension).
+pub fn is_program_file(path: &Path) -> Result<bool> {
+    let mut head = [0u8; 8];
+    let mut f = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let n = std::io::Read::read(&mut f, &mut head).with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(zkml_ir::format::is_program(&head[..n]))
+}
+
+/// Imports an ONNX model.
+pub fn import(path: &Path, args: &ModelArgs, stages: &mut Stages) -> Result<Model> {
+    stages
+        .run("import", || zkml_onnx::load_model(path, &args.import()))
+        .with_context(|| format!("cannot import {}", path.display()))
+}
+
+/// Calibrates and lowers a model.
+pub fn compile_model(model: &Model, calibration: &[Vec<Vec<f64>>], args: &ModelArgs, stages: &mut Stages) -> Result<(Program, CalibrationReport)> {
+    let compiled = stages.run("calibrate + quantize", || zkml_onnx::compile(model, calibration, &args.quant()))?;
+    Ok((compiled.program, compiled.report))
+}
+
+/// Writes `bytes` to `path` without clobbering anything the user wrote: an existing file is
+/// replaced only if `replaceable` says it is one of ours (or `force` is set). The write goes
+/// through a temporary file and a rename.
+pub fn write_output(path: &Path, bytes: &[u8], force: bool, replaceable: impl Fn(&[u8]) -> bool, inputs: &[&Path]) -> Result<()> {
+    for input in inputs {
+        if same_file(path, input) {
+            bail!("refusing to write {}: it is an input of this command", path.display());
+        }
+    }
+    if path.exists() && !force {
+        let existing = std::fs::read(path).with_context(|| format!("cannot read existing {}", path.display()))?;
+        if !replaceable(&existing) {
+            bail!("refusing to overwrite {}: it exists and was not written by zkml (use --force to replace it)", path.display());
+        }
+    }
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let file_name = path.file_name().ok_or_else(|| anyhow!("{} is not a file path", path.display()))?;
+    let tmp = path.with_file_name(format!(".{}.partial", file_name.to_string_lossy()));
+    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot move {} into place", path.display()))?;
+    Ok(())
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => false,
+    }
+}
+
+/// Prints an error (with its causes) to stderr, and as JSON on stdout when `json`.
+pub fn report_error(e: &anyhow::Error, json: bool) {
+    let chain: Vec<String> = e.chain().map(|c| c.to_string()).collect();
+    eprintln!("error: {}", chain.join(": "));
+    if json {
+        println!("{}", serde_json::json!({ "error": chain.join(": ") }));
+    }
+}
+
+/// Prints a JSON value on stdout.
+pub fn print_json(v: &serde_json::Value) -> Result<()> {
+    println!("{}", serde_json::to_string_pretty(v)?);
+    Ok(())
+}

@@ -1,0 +1,47 @@
+//! Stage timing with a spinner for long stages.
+
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+/// Runs named stages, shows a spinner while each runs (on a terminal), and records timings.
+pub struct Stages {
+    quiet: bool,
+    timings: Vec<(String, f64)>,
+}
+
+impl Stages {
+    /// `quiet` suppresses the per-stage lines on stderr (the timings are still recorded).
+    pub fn new(quiet: bool) -> Self {
+        Self { quiet, timings: Vec::new() }
+    }
+
+    /// Runs one stage.
+    pub fn run<T, E>(&mut self, name: &str, f: impl FnOnce() -> Result<T, E>) -> Result<T, E> {
+        let bar = if self.quiet {
+            ProgressBar::hidden()
+        } else {
+            let b = ProgressBar::new_spinner();
+            b.set_style(ProgressStyle::with_template("{spinner} {msg} {elapsed}").expect("valid template"));
+            b.set_message(name.to_string());
+            b.enable_steady_tick(Duration::from_millis(120));
+            b
+        };
+        let start = Instant::now();
+        let result = f();
+        let secs = start.elapsed().as_secs_f64();
+        bar.finish_and_clear();
+        if result.is_ok() {
+            if !self.quiet {
+                eprintln!("{name:<28} {secs:>9.3} s");
+            }
+            self.timings.push((name.to_string(), secs));
+        }
+        result
+    }
+
+    /// Recorded timings as a JSON object (seconds).
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::Value::Object(self.timings.iter().map(|(k, v)| (k.clone(), serde_json::json!(v))).collect())
+    }
+}

@@ -1,0 +1,406 @@
+//! The typed ops of a quantized program.
+//!
+//! Every op works on integers that stand for fixed-point reals: a tensor with scale `s` holds
+//! `q` for the real `q / 2^s`. The scale rule of each op (how the output scale follows from the
+//! input scales) is given in its doc comment; the exact integer semantics are in
+//! [`crate::eval`], and the rounding rules in [`crate::rounding`].
+
+use serde::{Deserialize, Serialize};
+
+/// One integer tensor operation.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Op {
+    /// The program's input number `index`. Values must lie in the value range (`value_bits`).
+    Input {
+        /// Position among the program's inputs.
+        index: usize,
+    },
+    /// A constant tensor (weights, biases, fill values), row-major.
+    Const {
+        /// The values.
+        values: Vec<i64>,
+    },
+
+    /// `a + b` with broadcasting. Both inputs have the same scale; the output keeps it.
+    Add,
+    /// `a - b` with broadcasting. Both inputs have the same scale; the output keeps it.
+    Sub,
+    /// `-a`. Scale unchanged.
+    Neg,
+    /// `a * b` elementwise with broadcasting, exact. Output scale is `scale(a) + scale(b)`.
+    Mul,
+    /// Batched matrix product `a[..., m, k] * b[..., k, n] (+ bias[n])`, exact. Batch axes
+    /// broadcast. The optional third input is a bias at scale `scale(a) + scale(b)`, broadcast
+    /// to the output. Output scale is `scale(a) + scale(b)`.
+    MatMul,
+    /// N-dimensional grouped convolution of `x[n, c, ...]` with `w[m, c / group, ...]`
+    /// (+ optional `bias[m]` at the output scale), exact, zero padding. Output scale is
+    /// `scale(x) + scale(w)`.
+    Conv(ConvSpec),
+    /// N-dimensional grouped transposed convolution of `x[n, c, ...]` with
+    /// `w[c, m / group, ...]` (+ optional `bias[m]`), exact. Output scale is
+    /// `scale(x) + scale(w)`.
+    ConvTranspose(ConvTransposeSpec),
+    /// Sum over sliding windows of the spatial axes of `x[n, c, ...]`; padded positions add
+    /// nothing. Scale unchanged.
+    SumPool(PoolSpec),
+    /// Sum over `axes`. Scale unchanged.
+    ReduceSum(ReduceSpec),
+
+    /// `x / 2^shift`, rounded half toward positive infinity ([`crate::rounding::rescale`]).
+    /// Output scale is `scale(x) - shift`. The result must lie in the value range.
+    Rescale {
+        /// Number of bits removed.
+        shift: u32,
+    },
+    /// `a * 2^shift / b`, rounded half toward positive infinity ([`crate::rounding::div_round`]),
+    /// with broadcasting. Every divisor must be positive. Output scale is
+    /// `scale(a) + shift - scale(b)`. The result must lie in the value range.
+    Div {
+        /// Extra bits of precision given to the quotient.
+        shift: u32,
+    },
+    /// `floor(sqrt(x * 2^shift))` ([`crate::rounding::isqrt`]); `x` must be non-negative and
+    /// `scale(x) + shift` even. Output scale is `(scale(x) + shift) / 2`. The result must lie in
+    /// the value range.
+    Sqrt {
+        /// Bits added before the root is taken.
+        shift: u32,
+    },
+
+    /// `max(x, 0)`. Scale unchanged.
+    Relu,
+    /// `|x|`. Scale unchanged.
+    Abs,
+    /// `min(max(x, min), max)` with integer bounds at the input's scale. Scale unchanged.
+    Clip {
+        /// Lower bound, if any.
+        min: Option<i64>,
+        /// Upper bound, if any.
+        max: Option<i64>,
+    },
+    /// Elementwise maximum with broadcasting; equal input scales, kept.
+    Max,
+    /// Elementwise minimum with broadcasting; equal input scales, kept.
+    Min,
+    /// Maximum over `axes`. Scale unchanged.
+    ReduceMax(ReduceSpec),
+    /// Maximum over sliding windows of the spatial axes; padded positions are ignored. Scale
+    /// unchanged.
+    MaxPool(PoolSpec),
+    /// Index of the maximum along `axis` (the first one, or the last one when
+    /// `select_last_index`). Output scale is 0.
+    ArgMax {
+        /// Reduced axis.
+        axis: usize,
+        /// Keep the reduced axis with length 1.
+        keepdims: bool,
+        /// Break ties towards the last index instead of the first.
+        select_last_index: bool,
+    },
+
+    /// `table[x]` through lookup table number `table`; `x` must lie in the table's domain and
+    /// have the table's input scale. Output scale is the table's output scale.
+    Lookup {
+        /// Index into the program's tables.
+        table: usize,
+    },
+
+    /// Same values, new shape (same element count).
+    Reshape {
+        /// The output shape.
+        shape: Vec<usize>,
+    },
+    /// Permutes axes: output axis `i` is input axis `perm[i]`.
+    Transpose {
+        /// The permutation.
+        perm: Vec<usize>,
+    },
+    /// Strided slice, one range per axis (all axes listed).
+    Slice {
+        /// The range kept on each axis.
+        ranges: Vec<SliceRange>,
+    },
+    /// Concatenation of all inputs along `axis`; equal scales, kept.
+    Concat {
+        /// The joined axis.
+        axis: usize,
+    },
+    /// Picks entries along `axis` by constant indices (`indices` has shape `indices_shape`).
+    Gather {
+        /// The indexed axis.
+        axis: usize,
+        /// Flat indices, each already in `0..dim`.
+        indices: Vec<usize>,
+        /// Shape of the index tensor, which replaces `axis` in the output.
+        indices_shape: Vec<usize>,
+    },
+    /// Pads every axis.
+    Pad(PadSpec),
+    /// Repeats the tensor `repeats[i]` times along axis `i`.
+    Tile {
+        /// Repetitions per axis.
+        repeats: Vec<usize>,
+    },
+    /// Broadcasts to `shape` (numpy rules).
+    Expand {
+        /// The output shape.
+        shape: Vec<usize>,
+    },
+}
+
+/// Geometry of a (grouped, dilated, strided, padded) convolution over the trailing spatial axes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConvSpec {
+    /// Stride per spatial axis.
+    pub strides: Vec<usize>,
+    /// Dilation per spatial axis.
+    pub dilations: Vec<usize>,
+    /// Zero padding before each spatial axis.
+    pub pads_begin: Vec<usize>,
+    /// Zero padding after each spatial axis.
+    pub pads_end: Vec<usize>,
+    /// Number of groups; input and output channels divide evenly into groups.
+    pub group: usize,
+}
+
+/// Geometry of a transposed convolution.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConvTransposeSpec {
+    /// Stride per spatial axis.
+    pub strides: Vec<usize>,
+    /// Dilation per spatial axis.
+    pub dilations: Vec<usize>,
+    /// Padding removed at the start of each output axis.
+    pub pads_begin: Vec<usize>,
+    /// Output length per spatial axis (fixes output padding).
+    pub output_spatial: Vec<usize>,
+    /// Number of groups.
+    pub group: usize,
+}
+
+/// Geometry of a pooling window over the trailing spatial axes of `[n, c, ...]`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PoolSpec {
+    /// Window size per spatial axis.
+    pub kernel: Vec<usize>,
+    /// Stride per spatial axis.
+    pub strides: Vec<usize>,
+    /// Dilation per spatial axis.
+    pub dilations: Vec<usize>,
+    /// Padding before each spatial axis (padded positions are not window members).
+    pub pads_begin: Vec<usize>,
+    /// Output length per spatial axis.
+    pub output_spatial: Vec<usize>,
+}
+
+/// Axes of a reduction.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReduceSpec {
+    /// Reduced axes, sorted and distinct.
+    pub axes: Vec<usize>,
+    /// Keep reduced axes with length 1.
+    pub keepdims: bool,
+}
+
+/// The kept indices of one axis: `start, start + step, ...` while inside `[0, dim)` and before
+/// `end` (after `end` for negative steps).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SliceRange {
+    /// First index, in `0..dim` unless the range is empty.
+    pub start: i64,
+    /// Exclusive end (may be -1 for negative steps).
+    pub end: i64,
+    /// Non-zero step.
+    pub step: i64,
+}
+
+impl SliceRange {
+    /// Number of indices kept.
+    pub fn len(&self) -> usize {
+        let (start, end, step) = (
+            i128::from(self.start),
+            i128::from(self.end),
+            i128::from(self.step),
+        );
+        let n = if step > 0 && end > start {
+            (end - start + step - 1) / step
+        } else if step < 0 && start > end {
+            (start - end - step - 1) / (-step)
+        } else {
+            0
+        };
+        usize::try_from(n).unwrap_or(usize::MAX)
+    }
+
+    /// Whether the range keeps nothing.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// How a tensor is padded.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PadSpec {
+    /// Elements added before each axis.
+    pub begin: Vec<usize>,
+    /// Elements added after each axis.
+    pub end: Vec<usize>,
+    /// What the new elements hold.
+    pub mode: PadMode,
+}
+
+/// Fill rule of [`Op::Pad`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PadMode {
+    /// A constant at the tensor's scale.
+    Constant(i64),
+    /// Mirror without repeating the edge element.
+    Reflect,
+    /// Repeat the edge element.
+    Edge,
+}
+
+impl Op {
+    /// A short name for listings and error messages.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Op::Input { .. } => "Input",
+            Op::Const { .. } => "Const",
+            Op::Add => "Add",
+            Op::Sub => "Sub",
+            Op::Neg => "Neg",
+            Op::Mul => "Mul",
+            Op::MatMul => "MatMul",
+            Op::Conv(_) => "Conv",
+            Op::ConvTranspose(_) => "ConvTranspose",
+            Op::SumPool(_) => "SumPool",
+            Op::ReduceSum(_) => "ReduceSum",
+            Op::Rescale { .. } => "Rescale",
+            Op::Div { .. } => "Div",
+            Op::Sqrt { .. } => "Sqrt",
+            Op::Relu => "Relu",
+            Op::Abs => "Abs",
+            Op::Clip { .. } => "Clip",
+            Op::Max => "Max",
+            Op::Min => "Min",
+            Op::ReduceMax(_) => "ReduceMax",
+            Op::MaxPool(_) => "MaxPool",
+            Op::ArgMax { .. } => "ArgMax",
+            Op::Lookup { .. } => "Lookup",
+            Op::Reshape { .. } => "Reshape",
+            Op::Transpose { .. } => "Transpose",
+            Op::Slice { .. } => "Slice",
+            Op::Concat { .. } => "Concat",
+            Op::Gather { .. } => "Gather",
+            Op::Pad(_) => "Pad",
+            Op::Tile { .. } => "Tile",
+            Op::Expand { .. } => "Expand",
+        }
+    }
+
+    /// How many inputs the op takes: `(min, max)`; `max == usize::MAX` for variadic ops.
+    pub fn arity(&self) -> (usize, usize) {
+        match self {
+            Op::Input { .. } | Op::Const { .. } => (0, 0),
+            Op::Add | Op::Sub | Op::Mul | Op::Max | Op::Min | Op::Div { .. } => (2, 2),
+            Op::MatMul | Op::Conv(_) | Op::ConvTranspose(_) => (2, 3),
+            Op::Concat { .. } => (1, usize::MAX),
+            _ => (1, 1),
+        }
+    }
+
+    /// Checks that every numeric attribute is small enough for shape arithmetic to be exact
+    /// (below 2^31, shifts at most 62), so malformed programs are errors rather than overflows.
+    pub fn check_parameters(&self) -> Result<(), String> {
+        const LIMIT: u64 = 1 << 31;
+        let small = |what: &str, values: &[usize]| -> Result<(), String> {
+            match values.iter().find(|&&v| v as u64 >= LIMIT) {
+                Some(v) => Err(format!("{what} value {v} is too large")),
+                None => Ok(()),
+            }
+        };
+        match self {
+            Op::Rescale { shift } | Op::Div { shift } | Op::Sqrt { shift } if *shift > 62 => {
+                Err(format!("shift {shift} is larger than 62"))
+            }
+            Op::Conv(c) => {
+                small("stride", &c.strides)?;
+                small("dilation", &c.dilations)?;
+                small("padding", &c.pads_begin)?;
+                small("padding", &c.pads_end)?;
+                small("group", &[c.group])
+            }
+            Op::ConvTranspose(c) => {
+                small("stride", &c.strides)?;
+                small("dilation", &c.dilations)?;
+                small("padding", &c.pads_begin)?;
+                small("output size", &c.output_spatial)?;
+                small("group", &[c.group])
+            }
+            Op::SumPool(p) | Op::MaxPool(p) => {
+                small("kernel", &p.kernel)?;
+                small("stride", &p.strides)?;
+                small("dilation", &p.dilations)?;
+                small("padding", &p.pads_begin)?;
+                small("output size", &p.output_spatial)
+            }
+            Op::Reshape { shape } | Op::Expand { shape } => small("dimension", shape),
+            Op::Gather { indices_shape, .. } => small("index dimension", indices_shape),
+            Op::Pad(p) => {
+                small("padding", &p.begin)?;
+                small("padding", &p.end)
+            }
+            Op::Tile { repeats } => small("repeat", repeats),
+            Op::Slice { ranges } => match ranges
+                .iter()
+                .find(|r| [r.start, r.end, r.step].iter().any(|v| v.unsigned_abs() >= LIMIT))
+            {
+                Some(r) => Err(format!("slice range {r:?} is too large")),
+                None => Ok(()),
+            },
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether the op only moves values around (no arithmetic): its outputs are copies of input
+    /// elements or constants.
+    pub fn is_data_movement(&self) -> bool {
+        matches!(
+            self,
+            Op::Reshape { .. }
+                | Op::Transpose { .. }
+                | Op::Slice { .. }
+                | Op::Concat { .. }
+                | Op::Gather { .. }
+                | Op::Pad(_)
+                | Op::Tile { .. }
+                | Op::Expand { .. }
+        )
+    }
+
+    /// Whether the op's result is only known to fit the value range once it has been computed:
+    /// the evaluator checks it, and a circuit range-checks it.
+    pub fn is_range_checked(&self) -> bool {
+        matches!(
+            self,
+            Op::Input { .. } | Op::Rescale { .. } | Op::Div { .. } | Op::Sqrt { .. }
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slice_lengths() {
+        let r = |start, end, step| SliceRange { start, end, step }.len();
+        assert_eq!(r(0, 5, 1), 5);
+        assert_eq!(r(0, 5, 2), 3);
+        assert_eq!(r(4, -1, -1), 5);
+        assert_eq!(r(4, -1, -2), 3);
+        assert_eq!(r(3, 3, 1), 0);
+        assert_eq!(r(3, 1, 1), 0);
+    }
+}

@@ -1,0 +1,180 @@
+//! Calibration and compilation: float graph + calibration inputs -> integer program.
+
+use zkml_ir::input::{dequantize_tensor, quantize_inputs};
+use zkml_ir::{evaluate, Program, ProgramBuilder};
+
+use crate::data::Data;
+use crate::error::ImportError;
+use crate::graph::Graph;
+use crate::lower::{Lowering, QuantConfig, Stats};
+use crate::ops::Operand;
+
+/// How close the integer program came to the float graph on the calibration inputs.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct CalibrationReport {
+    /// Number of calibration inputs.
+    pub samples: usize,
+    /// Whether the inputs were synthetic (no calibration data was given).
+    pub synthetic: bool,
+    /// One entry per model output.
+    pub outputs: Vec<OutputError>,
+}
+
+/// Error of one output over all calibration inputs.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct OutputError {
+    /// Output name.
+    pub name: String,
+    /// Largest |quantized - float|.
+    pub max_abs_error: f64,
+    /// Largest |float|.
+    pub max_abs_value: f64,
+    /// `max_abs_error / max_abs_value` (0 when the output is all zero).
+    pub relative_error: f64,
+    /// Scale of the output.
+    pub scale: i32,
+}
+
+/// Runs the float graph on every calibration input and records each value's range.
+pub(crate) fn collect_stats(graph: &Graph, samples: &[Vec<Data>]) -> Result<Vec<Stats>, ImportError> {
+    let mut stats = vec![Stats::EMPTY; graph.values.len()];
+    for sample in samples {
+        let vals = graph.run(sample)?;
+        for (id, v) in vals.iter().enumerate() {
+            if graph.values[id].constant.is_some() {
+                continue;
+            }
+            if let Some(d) = v {
+                if let Some(bad) = d.values.iter().find(|x| !x.is_finite()) {
+                    return Err(ImportError::Calibration(format!(
+                        "value '{}' is {bad} on a calibration input; the float model itself is not finite there",
+                        graph.values[id].name
+                    )));
+                }
+                for &x in d.values.iter() {
+                    stats[id].observe(x);
+                }
+            }
+        }
+    }
+    Ok(stats)
+}
+
+/// Lowers the graph with the given statistics.
+pub(crate) fn lower_graph(graph: &Graph, stats: &[Stats], cfg: &QuantConfig) -> Result<Program, ImportError> {
+    let mut b = ProgramBuilder::new(cfg.value_bits)?;
+    let mut map: Vec<Option<usize>> = vec![None; graph.values.len()];
+    for &id in &graph.inputs {
+        let v = &graph.values[id];
+        let scale = cfg.activation_scale(stats[id].max_abs());
+        map[id] = Some(b.input(&v.name, v.shape.clone(), scale)?);
+    }
+    for node in &graph.nodes {
+        let operands: Vec<Operand<'_>> = node
+            .inputs
+            .iter()
+            .map(|i| match i {
+                None => Operand::Absent,
+                Some(id) => match &graph.values[*id].constant {
+                    Some(c) => Operand::Const(c),
+                    None => Operand::Value(map[*id].expect("producers are lowered first")),
+                },
+            })
+            .collect();
+        let in_stats = node.inputs.iter().map(|i| i.filter(|&id| graph.values[id].constant.is_none()).map(|id| stats[id])).collect();
+        let out_stats = node.outputs.iter().map(|o| o.map_or(Stats::EMPTY, |id| stats[id])).collect();
+        let mut cx = Lowering::new(&mut b, cfg, &node.name, in_stats, out_stats);
+        let outs = node.op.lower(&mut cx, &operands).map_err(|kind| ImportError::Node {
+            node: node.name.clone(),
+            op_type: node.op_type.clone(),
+            opset: graph.opset,
+            kind,
+        })?;
+        for (slot, out) in node.outputs.iter().zip(outs) {
+            if let Some(id) = slot {
+                map[*id] = Some(out);
+            }
+        }
+    }
+    for &id in &graph.outputs {
+        let v = &graph.values[id];
+        let node = match (&v.constant, map[id]) {
+            (_, Some(n)) => n,
+            (Some(c), None) => {
+                let scale = cfg.activation_scale(c.max_abs());
+                let values = c
+                    .values
+                    .iter()
+                    .map(|&x| zkml_ir::rounding::quantize(x, scale))
+                    .collect::<Option<Vec<_>>>()
+                    .ok_or_else(|| ImportError::InvalidGraph(format!("constant output '{}' is not finite", v.name)))?;
+                b.constant(&v.name, c.shape().to_vec(), scale, values)?
+            }
+            (None, None) => return Err(ImportError::InvalidGraph(format!("output '{}' was not computed", v.name))),
+        };
+        b.output(node, &v.name);
+    }
+    Ok(b.finish()?)
+}
+
+/// Compares the program with the float graph on every sample.
+pub(crate) fn measure(graph: &Graph, program: &Program, samples: &[Vec<Vec<f64>>], synthetic: bool) -> Result<CalibrationReport, ImportError> {
+    let mut outputs: Vec<OutputError> = program
+        .outputs
+        .iter()
+        .zip(&program.output_names)
+        .map(|(&o, name)| OutputError {
+            name: name.clone(),
+            max_abs_error: 0.0,
+            max_abs_value: 0.0,
+            relative_error: 0.0,
+            scale: program.nodes[o].scale,
+        })
+        .collect();
+    for sample in samples {
+        let float = graph.run_float(sample)?;
+        let q = quantize_inputs(program, sample)?;
+        let trace = evaluate(program, &q)?;
+        for (k, t) in trace.outputs().into_iter().enumerate() {
+            let deq = dequantize_tensor(t, outputs[k].scale);
+            for (a, b) in deq.iter().zip(&float[k]) {
+                outputs[k].max_abs_error = outputs[k].max_abs_error.max((a - b).abs());
+                outputs[k].max_abs_value = outputs[k].max_abs_value.max(b.abs());
+            }
+        }
+    }
+    for o in &mut outputs {
+        o.relative_error = if o.max_abs_value > 0.0 { o.max_abs_error / o.max_abs_value } else { 0.0 };
+    }
+    Ok(CalibrationReport { samples: samples.len(), synthetic, outputs })
+}
+
+/// Deterministic synthetic calibration inputs: standard normal values from a fixed seed.
+pub(crate) fn synthetic_samples(graph: &Graph, count: usize) -> Vec<Vec<Vec<f64>>> {
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        // splitmix64
+        state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
+    };
+    (0..count)
+        .map(|_| {
+            graph
+                .input_shapes()
+                .iter()
+                .map(|(_, shape)| {
+                    (0..shape.iter().product::<usize>())
+                        .map(|_| {
+                            // Box-Muller
+                            let (u, v) = (next().max(1e-12), next());
+                            (-2.0 * u.ln()).sqrt() * (2.0 * std::f64::consts::PI * v).cos()
+                        })
+                        .collect()
+                })
+                .collect()
+        })
+        .collect()
+}

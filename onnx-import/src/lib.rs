@@ -1,0 +1,103 @@
+//! ONNX import for zkml: parse a model, fold constants and infer shapes, calibrate, and lower
+//! it to an exact integer [`zkml_ir::Program`]; run the original model as a float reference.
+//!
+//! ```no_run
+//! use zkml_onnx::{compile, load_model, ImportOptions, QuantConfig};
+//! let model = load_model("model.onnx".as_ref(), &ImportOptions::default())?;
+//! let input = vec![vec![0.5; 784]];
+//! let compiled = compile(&model, &[input], &QuantConfig::default())?;
+//! println!("{} nodes", compiled.program.nodes.len());
+//! # Ok::<(), zkml_onnx::ImportError>(())
+//! ```
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod attrs;
+mod compile;
+mod data;
+mod error;
+mod fuse;
+mod graph;
+mod lower;
+mod ops;
+pub mod proto;
+pub mod reference;
+mod registry;
+
+use std::path::Path;
+
+use prost::Message;
+
+pub use compile::{CalibrationReport, OutputError};
+pub use error::{ImportError, NodeError};
+pub use graph::{Graph, ImportOptions};
+pub use lower::QuantConfig;
+pub use registry::{supported_ops, MAX_OPSET, MIN_OPSET};
+
+/// An imported model: its float graph and where it came from.
+#[derive(Debug)]
+pub struct Model {
+    /// The float graph.
+    pub graph: Graph,
+    /// The graph's name.
+    pub name: String,
+    /// The exporting tool.
+    pub producer: String,
+    /// The original bytes (for the float reference engine).
+    pub bytes: Vec<u8>,
+}
+
+/// Reads and imports an ONNX file.
+pub fn load_model(path: &Path, options: &ImportOptions) -> Result<Model, ImportError> {
+    let bytes = std::fs::read(path).map_err(|source| ImportError::Io { path: path.display().to_string(), source })?;
+    parse_model(bytes, path.parent(), options)
+}
+
+/// Imports an ONNX model from bytes; `model_dir` resolves external tensor data.
+pub fn parse_model(bytes: Vec<u8>, model_dir: Option<&Path>, options: &ImportOptions) -> Result<Model, ImportError> {
+    if bytes.is_empty() {
+        return Err(ImportError::Malformed("the file is empty".into()));
+    }
+    let proto = proto::ModelProto::decode(bytes.as_slice())
+        .map_err(|e| ImportError::Malformed(format!("not a valid ONNX protobuf (truncated or corrupt file?): {e}")))?;
+    if proto.graph.is_none() {
+        return Err(ImportError::Malformed("no graph found; is this an ONNX model file?".into()));
+    }
+    let mut graph = Graph::from_proto(&proto, model_dir, options)?;
+    fuse::fold_batch_norms(&mut graph)?;
+    let name = proto.graph.as_ref().map(|g| g.name.clone()).unwrap_or_default();
+    Ok(Model { graph, name, producer: format!("{} {}", proto.producer_name, proto.producer_version).trim().to_string(), bytes })
+}
+
+/// The integer program and how well it matches the float model.
+#[derive(Debug)]
+pub struct Compiled {
+    /// The program.
+    pub program: zkml_ir::Program,
+    /// Error per output on the calibration inputs.
+    pub report: CalibrationReport,
+}
+
+/// Number of synthetic inputs used when no calibration data is given.
+pub const SYNTHETIC_SAMPLES: usize = 4;
+
+/// Calibrates on `calibration` (each entry one flat list per model input; empty for synthetic
+/// standard-normal inputs), lowers to an integer program and measures its error.
+pub fn compile(model: &Model, calibration: &[Vec<Vec<f64>>], cfg: &QuantConfig) -> Result<Compiled, ImportError> {
+    cfg.validate().map_err(ImportError::Calibration)?;
+    let synthetic = calibration.is_empty();
+    let samples = if synthetic { compile::synthetic_samples(&model.graph, SYNTHETIC_SAMPLES) } else { calibration.to_vec() };
+    let data = samples.iter().map(|s| model.graph.inputs_from_flat(s)).collect::<Result<Vec<_>, _>>()?;
+    let stats = compile::collect_stats(&model.graph, &data)?;
+    let mut program = compile::lower_graph(&model.graph, &stats, cfg)?;
+    program.metadata.insert("source".into(), model.name.clone());
+    program.metadata.insert("producer".into(), model.producer.clone());
+    program.metadata.insert("opset".into(), model.graph.opset.to_string());
+    program.metadata.insert("calibration_samples".into(), if synthetic { format!("{} synthetic", samples.len()) } else { samples.len().to_string() });
+    program.metadata.insert("weight_bits".into(), cfg.weight_bits.to_string());
+    program.metadata.insert("table_bits".into(), cfg.table_bits.to_string());
+    program.source = Some(zkml_ir::ModelSource { format: "onnx".into(), bytes: model.bytes.clone() });
+    let report = compile::measure(&model.graph, &program, &samples, synthetic)?;
+    Ok(Compiled { program, report })
+}

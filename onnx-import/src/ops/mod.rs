@@ -1,0 +1,233 @@
+//! ONNX ops: one module per family. Each op is a typed struct parsed from a node's attributes,
+//! with its float semantics ([`OnnxOp::eval`]) and its lowering to integer ops
+//! ([`OnnxOp::lower`]).
+
+use std::any::Any;
+use std::fmt::Debug;
+
+use ndarray::{ArrayD, IxDyn, Zip};
+
+use crate::attrs::Attrs;
+use crate::data::{DType, Data};
+use crate::error::NodeError;
+use crate::lower::Lowering;
+use crate::proto::NodeProto;
+
+pub(crate) mod activation;
+pub(crate) mod arith;
+pub(crate) mod conv;
+pub(crate) mod linear;
+pub(crate) mod misc;
+pub(crate) mod movement;
+pub(crate) mod norm;
+pub(crate) mod pool;
+pub(crate) mod reduce;
+pub(crate) mod softmax;
+
+/// What a parser sees of a node.
+pub(crate) struct ParseCx<'a> {
+    pub node: &'a NodeProto,
+    pub attrs: Attrs<'a>,
+    pub opset: i64,
+}
+
+impl ParseCx<'_> {
+    /// Number of inputs given (trailing empty names excluded).
+    pub fn input_count(&self) -> usize {
+        let mut n = self.node.input.len();
+        while n > 0 && self.node.input[n - 1].is_empty() {
+            n -= 1;
+        }
+        n
+    }
+
+    /// Number of outputs requested (trailing empty names excluded).
+    pub fn output_count(&self) -> usize {
+        let mut n = self.node.output.len();
+        while n > 0 && self.node.output[n - 1].is_empty() {
+            n -= 1;
+        }
+        n
+    }
+
+    /// Fails unless the node has between `lo` and `hi` inputs.
+    pub fn expect_inputs(&self, lo: usize, hi: usize) -> Result<(), NodeError> {
+        let n = self.input_count();
+        if n < lo || n > hi {
+            return Err(NodeError::Invalid(format!(
+                "expects {lo} to {hi} inputs, has {n}"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Fails if outputs beyond the first `n` are requested.
+    pub fn expect_outputs(&self, n: usize, what_else: &str) -> Result<(), NodeError> {
+        if self.output_count() > n {
+            return Err(NodeError::UnsupportedAttribute {
+                name: "outputs".into(),
+                value: format!("{} outputs", self.output_count()),
+                supported: format!("only the first {n} output(s) are supported ({what_else})"),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Parses a node into an op.
+pub(crate) type ParseFn = fn(&ParseCx<'_>) -> Result<Box<dyn OnnxOp>, NodeError>;
+
+/// An input of a node during lowering.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Operand<'a> {
+    /// An optional input that was not given.
+    Absent,
+    /// A constant known at import.
+    Const(&'a Data),
+    /// A value computed at run time: the program node holding it.
+    Value(usize),
+}
+
+impl<'a> Operand<'a> {
+    pub fn as_const(&self) -> Option<&'a Data> {
+        match self {
+            Operand::Const(d) => Some(d),
+            _ => None,
+        }
+    }
+}
+
+/// A typed ONNX op.
+pub(crate) trait OnnxOp: Debug + Send + Sync {
+    /// Float semantics: the op's outputs for the given inputs (`None` for absent optional
+    /// inputs). Used for constant folding, shape inference and calibration.
+    fn eval(&self, inputs: &[Option<&Data>]) -> Result<Vec<Data>, NodeError>;
+
+    /// Emits integer ops computing this op's outputs; returns one program node per output.
+    fn lower(&self, cx: &mut Lowering<'_>, inputs: &[Operand<'_>]) -> Result<Vec<usize>, NodeError>;
+
+    /// Downcasting, for graph rewrites such as batch-norm folding.
+    fn as_any(&self) -> &dyn Any;
+}
+
+/// Implements `as_any` for an op type.
+macro_rules! impl_any {
+    () => {
+        fn as_any(&self) -> &dyn std::any::Any {
+            self
+        }
+    };
+}
+pub(crate) use impl_any;
+
+/// The `i`-th input, which must be present.
+pub(crate) fn required<'a>(inputs: &[Option<&'a Data>], i: usize) -> Result<&'a Data, NodeError> {
+    inputs
+        .get(i)
+        .copied()
+        .flatten()
+        .ok_or_else(|| NodeError::Invalid(format!("input {i} is missing")))
+}
+
+/// The `i`-th input during lowering, which must be a runtime value.
+pub(crate) fn runtime(inputs: &[Operand<'_>], i: usize, what: &str) -> Result<usize, NodeError> {
+    match inputs.get(i) {
+        Some(Operand::Value(v)) => Ok(*v),
+        Some(Operand::Const(_)) => Err(NodeError::Quantization(format!(
+            "{what} is a constant here; constant subgraphs are folded, so this op was expected to read a runtime value"
+        ))),
+        _ => Err(NodeError::Invalid(format!("{what} (input {i}) is missing"))),
+    }
+}
+
+/// The `i`-th input during lowering, which must be a constant.
+pub(crate) fn constant<'a>(inputs: &[Operand<'a>], i: usize, what: &str) -> Result<&'a Data, NodeError> {
+    match inputs.get(i) {
+        Some(Operand::Const(d)) => Ok(d),
+        Some(Operand::Value(_)) => Err(NodeError::Quantization(format!(
+            "{what} (input {i}) must be a constant (an initializer or foldable subgraph); runtime values are not supported"
+        ))),
+        _ => Err(NodeError::Invalid(format!("{what} (input {i}) is missing"))),
+    }
+}
+
+/// A constant input read as integers (shapes, axes, indices, pads).
+pub(crate) fn const_ints(inputs: &[Option<&Data>], i: usize, what: &str) -> Result<Option<Vec<i64>>, NodeError> {
+    match inputs.get(i).copied().flatten() {
+        None => Ok(None),
+        Some(d) => d
+            .to_i64s()
+            .map(Some)
+            .map_err(|e| NodeError::Invalid(format!("{what}: {e}"))),
+    }
+}
+
+/// Normalizes a possibly negative axis.
+pub(crate) fn norm_axis(axis: i64, rank: usize) -> Result<usize, NodeError> {
+    let r = rank as i64;
+    let a = if axis < 0 { axis + r } else { axis };
+    if a < 0 || a >= r.max(1) {
+        return Err(NodeError::Invalid(format!("axis {axis} is out of range for rank {rank}")));
+    }
+    Ok(a as usize)
+}
+
+/// Normalizes a list of possibly negative axes, sorted and distinct.
+pub(crate) fn norm_axes(axes: &[i64], rank: usize) -> Result<Vec<usize>, NodeError> {
+    let mut out = axes
+        .iter()
+        .map(|&a| norm_axis(a, rank))
+        .collect::<Result<Vec<_>, _>>()?;
+    out.sort_unstable();
+    let before = out.len();
+    out.dedup();
+    if out.len() != before {
+        return Err(NodeError::Invalid(format!("axes {axes:?} repeat an axis")));
+    }
+    Ok(out)
+}
+
+/// Applies `f` elementwise with numpy broadcasting.
+pub(crate) fn broadcast_map(
+    a: &ArrayD<f64>,
+    b: &ArrayD<f64>,
+    f: impl Fn(f64, f64) -> f64,
+) -> Result<ArrayD<f64>, NodeError> {
+    let shape = zkml_ir::tensor::broadcast_shapes(a.shape(), b.shape()).ok_or_else(|| {
+        NodeError::Invalid(format!(
+            "shapes {:?} and {:?} do not broadcast",
+            a.shape(),
+            b.shape()
+        ))
+    })?;
+    let av = a.broadcast(IxDyn(&shape)).expect("broadcast shape checked");
+    let bv = b.broadcast(IxDyn(&shape)).expect("broadcast shape checked");
+    Ok(Zip::from(&av).and(&bv).map_collect(|&x, &y| f(x, y)))
+}
+
+/// The dtype of a binary result: float if either side is float.
+pub(crate) fn join_dtype(a: DType, b: DType) -> DType {
+    if a == DType::Float || b == DType::Float {
+        DType::Float
+    } else {
+        a
+    }
+}
+
+/// Converts ONNX integer attributes to non-negative sizes.
+pub(crate) fn usizes(values: &[i64], what: &str) -> Result<Vec<usize>, NodeError> {
+    values
+        .iter()
+        .map(|&v| {
+            usize::try_from(v)
+                .ok()
+                .filter(|&v| v < (1 << 31))
+                .ok_or_else(|| NodeError::Invalid(format!("{what} value {v} must be non-negative")))
+        })
+        .collect()
+}
+
+/// Builds an array from a shape and row-major values.
+pub(crate) fn array(shape: &[usize], values: Vec<f64>) -> ArrayD<f64> {
+    ArrayD::from_shape_vec(IxDyn(shape), values).expect("length matches shape")
+}

@@ -1,0 +1,200 @@
+//! Reductions: ReduceSum, ReduceMean, ReduceMax, ReduceMin, ArgMax.
+
+use zkml_ir::op::{Op, ReduceSpec};
+use zkml_ir::signature::infer_shape;
+use zkml_ir::structure::for_each_window_member;
+
+use super::pool::divide_by_counts;
+use super::{array, const_ints, impl_any, norm_axes, norm_axis, required, runtime, OnnxOp, Operand, ParseCx};
+use crate::data::{DType, Data};
+use crate::error::NodeError;
+use crate::lower::Lowering;
+
+type Result<T> = std::result::Result<T, NodeError>;
+
+/// Which reduction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ReduceKind {
+    Sum,
+    Mean,
+    Max,
+    Min,
+}
+
+/// `ReduceSum` / `ReduceMean` / `ReduceMax` / `ReduceMin`.
+#[derive(Debug)]
+pub(crate) struct Reduce {
+    kind: ReduceKind,
+    /// Axes from the attribute (older opsets); newer opsets pass them as input 1.
+    axes_attr: Option<Vec<i64>>,
+    keepdims: bool,
+    noop_with_empty_axes: bool,
+}
+
+pub(crate) fn parse(cx: &ParseCx<'_>) -> Result<Box<dyn OnnxOp>> {
+    let kind = match cx.node.op_type.as_str() {
+        "ReduceSum" => ReduceKind::Sum,
+        "ReduceMean" => ReduceKind::Mean,
+        "ReduceMax" => ReduceKind::Max,
+        _ => ReduceKind::Min,
+    };
+    // ReduceSum moved `axes` to an input at opset 13, the others at opset 18.
+    let axes_as_input = cx.opset >= if kind == ReduceKind::Sum { 13 } else { 18 };
+    let a = &cx.attrs;
+    let (axes_attr, noop) = if axes_as_input {
+        cx.expect_inputs(1, 2)?;
+        (None, a.int_or("noop_with_empty_axes", 0)? != 0)
+    } else {
+        cx.expect_inputs(1, 1)?;
+        (a.ints("axes")?, false)
+    };
+    let op = Reduce {
+        kind,
+        axes_attr,
+        keepdims: a.int_or("keepdims", 1)? != 0,
+        noop_with_empty_axes: noop,
+    };
+    a.finish()?;
+    Ok(Box::new(op))
+}
+
+impl Reduce {
+    /// The reduction spec, or `None` when the op is the identity.
+    fn spec(&self, rank: usize, axes_input: Option<Vec<i64>>) -> Result<Option<ReduceSpec>> {
+        let axes = self.axes_attr.clone().or(axes_input).unwrap_or_default();
+        if axes.is_empty() {
+            if self.noop_with_empty_axes {
+                return Ok(None);
+            }
+            return Ok(Some(ReduceSpec { axes: (0..rank).collect(), keepdims: self.keepdims }));
+        }
+        Ok(Some(ReduceSpec { axes: norm_axes(&axes, rank)?, keepdims: self.keepdims }))
+    }
+}
+
+fn reduce_float(op: &Op, x: &Data, out: &[usize], init: f64, f: impl Fn(f64, f64) -> f64) -> Vec<f64> {
+    let xs = x.values.as_standard_layout();
+    let xv = xs.as_slice().expect("standard layout");
+    let mut acc = vec![init; out.iter().product()];
+    for_each_window_member(op, x.shape(), out, |o, i| acc[o] = f(acc[o], xv[i]));
+    acc
+}
+
+impl OnnxOp for Reduce {
+    fn eval(&self, inputs: &[Option<&Data>]) -> Result<Vec<Data>> {
+        let x = required(inputs, 0)?;
+        let Some(spec) = self.spec(x.shape().len(), const_ints(inputs, 1, "axes")?)? else {
+            return Ok(vec![x.clone()]);
+        };
+        let op = Op::ReduceSum(spec.clone());
+        let out = infer_shape(&op, &[x.shape()], &[]).map_err(NodeError::Invalid)?;
+        let count: usize = spec.axes.iter().map(|&a| x.shape()[a]).product();
+        let values = match self.kind {
+            ReduceKind::Sum => reduce_float(&op, x, &out, 0.0, |a, b| a + b),
+            ReduceKind::Mean => reduce_float(&op, x, &out, 0.0, |a, b| a + b)
+                .into_iter()
+                .map(|v| v / count as f64)
+                .collect(),
+            ReduceKind::Max => reduce_float(&op, x, &out, f64::NEG_INFINITY, f64::max),
+            ReduceKind::Min => reduce_float(&op, x, &out, f64::INFINITY, f64::min),
+        };
+        Ok(vec![Data { dtype: x.dtype, values: array(&out, values) }])
+    }
+
+    fn lower(&self, cx: &mut Lowering<'_>, inputs: &[Operand<'_>]) -> Result<Vec<usize>> {
+        let x = runtime(inputs, 0, "data")?;
+        let axes = match inputs.get(1) {
+            Some(Operand::Const(d)) => Some(d.to_i64s().map_err(NodeError::Invalid)?),
+            Some(Operand::Value(_)) => return Err(NodeError::Quantization("axes must be a constant".into())),
+            _ => None,
+        };
+        let shape = cx.shape(x);
+        let Some(spec) = self.spec(shape.len(), axes)? else {
+            return Ok(vec![x]);
+        };
+        let count: usize = spec.axes.iter().map(|&a| shape[a]).product();
+        let y = match self.kind {
+            ReduceKind::Sum => {
+                let s = cx.push(Op::ReduceSum(spec), &[x])?;
+                cx.finish(s, 0)?
+            }
+            ReduceKind::Mean => {
+                let s = cx.push(Op::ReduceSum(spec), &[x])?;
+                divide_by_counts(cx, s, vec![], vec![count])?
+            }
+            ReduceKind::Max => cx.push(Op::ReduceMax(spec), &[x])?,
+            ReduceKind::Min => {
+                let n = cx.push(Op::Neg, &[x])?;
+                let m = cx.push(Op::ReduceMax(spec), &[n])?;
+                cx.push(Op::Neg, &[m])?
+            }
+        };
+        Ok(vec![y])
+    }
+
+    impl_any!();
+}
+
+/// `ArgMax`.
+#[derive(Debug)]
+pub(crate) struct ArgMax {
+    axis: i64,
+    keepdims: bool,
+    select_last_index: bool,
+}
+
+pub(crate) fn parse_argmax(cx: &ParseCx<'_>) -> Result<Box<dyn OnnxOp>> {
+    cx.expect_inputs(1, 1)?;
+    let a = &cx.attrs;
+    let op = ArgMax {
+        axis: a.int_or("axis", 0)?,
+        keepdims: a.int_or("keepdims", 1)? != 0,
+        select_last_index: a.int_or("select_last_index", 0)? != 0,
+    };
+    a.finish()?;
+    Ok(Box::new(op))
+}
+
+impl ArgMax {
+    fn op(&self, rank: usize) -> Result<Op> {
+        Ok(Op::ArgMax {
+            axis: norm_axis(self.axis, rank)?,
+            keepdims: self.keepdims,
+            select_last_index: self.select_last_index,
+        })
+    }
+}
+
+impl OnnxOp for ArgMax {
+    fn eval(&self, inputs: &[Option<&Data>]) -> Result<Vec<Data>> {
+        let x = required(inputs, 0)?;
+        let op = self.op(x.shape().len())?;
+        let out = infer_shape(&op, &[x.shape()], &[]).map_err(NodeError::Invalid)?;
+        let Op::ArgMax { axis, .. } = op else { unreachable!() };
+        let dim = x.shape()[axis];
+        let stride: usize = x.shape()[axis + 1..].iter().product();
+        let xs = x.values.as_standard_layout();
+        let xv = xs.as_slice().expect("standard layout");
+        let mut best: Vec<Option<(f64, usize)>> = vec![None; out.iter().product()];
+        for_each_window_member(&op, x.shape(), &out, |o, i| {
+            let v = xv[i];
+            let better = match best[o] {
+                None => true,
+                Some((m, _)) => v > m || (self.select_last_index && v == m),
+            };
+            if better {
+                best[o] = Some((v, (i / stride) % dim));
+            }
+        });
+        let values = best.into_iter().map(|b| b.map_or(0.0, |(_, p)| p as f64)).collect();
+        Ok(vec![Data { dtype: DType::Int, values: array(&out, values) }])
+    }
+
+    fn lower(&self, cx: &mut Lowering<'_>, inputs: &[Operand<'_>]) -> Result<Vec<usize>> {
+        let x = runtime(inputs, 0, "data")?;
+        let op = self.op(cx.shape(x).len())?;
+        Ok(vec![cx.push(op, &[x])?])
+    }
+
+    impl_any!();
+}

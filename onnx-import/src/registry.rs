@@ -1,0 +1,104 @@
+//! The one place where ONNX op types become typed ops.
+
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+use crate::ops::{activation, arith, conv, linear, misc, movement, norm, pool, reduce, softmax, ParseFn};
+
+/// Oldest default-domain opset zkml reads.
+pub const MIN_OPSET: i64 = 7;
+/// Newest default-domain opset zkml reads.
+pub const MAX_OPSET: i64 = 23;
+
+/// A supported op type: its parser and the first opset at which it exists.
+#[derive(Clone, Copy)]
+pub(crate) struct Entry {
+    pub parse: ParseFn,
+    pub since: i64,
+}
+
+/// Every supported op type.
+pub(crate) fn registry() -> &'static BTreeMap<&'static str, Entry> {
+    static REGISTRY: OnceLock<BTreeMap<&'static str, Entry>> = OnceLock::new();
+    REGISTRY.get_or_init(|| {
+        let entries: &[(&str, ParseFn, i64)] = &[
+            // arithmetic
+            ("Add", arith::parse_binary, 7),
+            ("Sub", arith::parse_binary, 7),
+            ("Mul", arith::parse_binary, 7),
+            ("Div", arith::parse_binary, 7),
+            ("Neg", arith::parse_unary, 6),
+            ("Abs", arith::parse_unary, 6),
+            ("Sqrt", arith::parse_unary, 6),
+            ("Reciprocal", arith::parse_unary, 6),
+            ("Sum", arith::parse_variadic, 6),
+            ("Max", arith::parse_variadic, 6),
+            ("Min", arith::parse_variadic, 6),
+            ("Pow", arith::parse_pow, 7),
+            // activations
+            ("Relu", activation::parse, 6),
+            ("LeakyRelu", activation::parse, 6),
+            ("PRelu", activation::parse_prelu, 7),
+            ("Clip", activation::parse_clip, 6),
+            ("Sigmoid", activation::parse, 6),
+            ("Tanh", activation::parse, 6),
+            ("Exp", activation::parse, 6),
+            ("Softplus", activation::parse, 1),
+            ("Elu", activation::parse, 6),
+            ("Selu", activation::parse, 6),
+            ("Erf", activation::parse, 9),
+            ("Gelu", activation::parse, 20),
+            ("Softmax", softmax::parse, 1),
+            ("LogSoftmax", softmax::parse, 1),
+            // products
+            ("Gemm", linear::parse_gemm, 7),
+            ("MatMul", linear::parse_matmul, 1),
+            ("Conv", conv::parse_conv, 1),
+            ("ConvTranspose", conv::parse_conv_transpose, 1),
+            // pooling and normalization
+            ("MaxPool", pool::parse, 1),
+            ("AveragePool", pool::parse, 7),
+            ("GlobalAveragePool", pool::parse_global, 1),
+            ("GlobalMaxPool", pool::parse_global, 1),
+            ("BatchNormalization", norm::parse_batch_norm, 7),
+            ("InstanceNormalization", norm::parse_instance_norm, 6),
+            ("LayerNormalization", norm::parse_layer_norm, 17),
+            // reductions
+            ("ReduceSum", reduce::parse, 1),
+            ("ReduceMean", reduce::parse, 1),
+            ("ReduceMax", reduce::parse, 1),
+            ("ReduceMin", reduce::parse, 1),
+            ("ArgMax", reduce::parse_argmax, 1),
+            // data movement
+            ("Reshape", movement::parse, 5),
+            ("Flatten", movement::parse, 1),
+            ("Transpose", movement::parse, 1),
+            ("Squeeze", movement::parse, 1),
+            ("Unsqueeze", movement::parse, 1),
+            ("Concat", movement::parse, 4),
+            ("Slice", movement::parse, 1),
+            ("Split", movement::parse, 2),
+            ("Tile", movement::parse, 6),
+            ("Expand", movement::parse, 8),
+            ("Gather", movement::parse, 1),
+            ("Pad", movement::parse, 2),
+            // misc
+            ("Identity", misc::parse_identity, 1),
+            ("Dropout", misc::parse_identity, 7),
+            ("Constant", misc::parse_constant, 1),
+            ("ConstantOfShape", misc::parse_constant_of_shape, 9),
+            ("Shape", misc::parse_shape, 1),
+            ("Size", misc::parse_shape, 1),
+            ("Cast", misc::parse_cast, 6),
+        ];
+        entries
+            .iter()
+            .map(|&(name, parse, since)| (name, Entry { parse, since }))
+            .collect()
+    })
+}
+
+/// The supported op types, comma separated, for error messages.
+pub fn supported_ops() -> String {
+    registry().keys().copied().collect::<Vec<_>>().join(", ")
+}
