@@ -34,8 +34,12 @@ pub struct ModelArgs {
 }
 
 fn parse_dim(s: &str) -> Result<(String, usize), String> {
-    let (name, value) = s.split_once('=').ok_or_else(|| format!("expected NAME=N, got '{s}'"))?;
-    let n: usize = value.parse().map_err(|_| format!("'{value}' is not a positive integer"))?;
+    let (name, value) = s
+        .split_once('=')
+        .ok_or_else(|| format!("expected NAME=N, got '{s}'"))?;
+    let n: usize = value
+        .parse()
+        .map_err(|_| format!("'{value}' is not a positive integer"))?;
     if n == 0 {
         return Err("dimensions must be positive".into());
     }
@@ -54,21 +58,27 @@ impl ModelArgs {
     }
 
     pub fn import(&self) -> ImportOptions {
-        ImportOptions { dims: self.dims.iter().cloned().collect::<BTreeMap<_, _>>() }
+        ImportOptions {
+            dims: self.dims.iter().cloned().collect::<BTreeMap<_, _>>(),
+        }
     }
 }
 
 /// Reads an input file (EZKL format).
 pub fn read_input(path: &Path) -> Result<Vec<Vec<f64>>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read input file {}", path.display()))?;
-    zkml_ir::input::parse_input_json(&text).with_context(|| format!("input file {}", path.display()))
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read input file {}", path.display()))?;
+    zkml_ir::input::parse_input_json(&text)
+        .with_context(|| format!("input file {}", path.display()))
 }
 
 /// Whether a path names a compiled program (by its magic, else by extension).
 pub fn is_program_file(path: &Path) -> Result<bool> {
     let mut head = [0u8; 8];
-    let mut f = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let n = std::io::Read::read(&mut f, &mut head).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut f =
+        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let n = std::io::Read::read(&mut f, &mut head)
+        .with_context(|| format!("cannot read {}", path.display()))?;
     Ok(zkml_ir::format::is_program(&head[..n]))
 }
 
@@ -80,22 +90,39 @@ pub fn import(path: &Path, args: &ModelArgs, stages: &mut Stages) -> Result<Mode
 }
 
 /// Calibrates and lowers a model.
-pub fn compile_model(model: &Model, calibration: &[Vec<Vec<f64>>], args: &ModelArgs, stages: &mut Stages) -> Result<(Program, CalibrationReport)> {
-    let compiled = stages.run("calibrate + quantize", || zkml_onnx::compile(model, calibration, &args.quant()))?;
+pub fn compile_model(
+    model: &Model,
+    calibration: &[Vec<Vec<f64>>],
+    args: &ModelArgs,
+    stages: &mut Stages,
+) -> Result<(Program, CalibrationReport)> {
+    let compiled = stages.run("calibrate + quantize", || {
+        zkml_onnx::compile(model, calibration, &args.quant())
+    })?;
     Ok((compiled.program, compiled.report))
 }
 
 /// Writes `bytes` to `path` without clobbering anything the user wrote: an existing file is
 /// replaced only if `replaceable` says it is one of ours (or `force` is set). The write goes
 /// through a temporary file and a rename.
-pub fn write_output(path: &Path, bytes: &[u8], force: bool, replaceable: impl Fn(&[u8]) -> bool, inputs: &[&Path]) -> Result<()> {
+pub fn write_output(
+    path: &Path,
+    bytes: &[u8],
+    force: bool,
+    replaceable: impl Fn(&[u8]) -> bool,
+    inputs: &[&Path],
+) -> Result<()> {
     for input in inputs {
         if same_file(path, input) {
-            bail!("refusing to write {}: it is an input of this command", path.display());
+            bail!(
+                "refusing to write {}: it is an input of this command",
+                path.display()
+            );
         }
     }
     if path.exists() && !force {
-        let existing = std::fs::read(path).with_context(|| format!("cannot read existing {}", path.display()))?;
+        let existing = std::fs::read(path)
+            .with_context(|| format!("cannot read existing {}", path.display()))?;
         if !replaceable(&existing) {
             bail!("refusing to overwrite {}: it exists and was not written by zkml (use --force to replace it)", path.display());
         }
@@ -103,10 +130,13 @@ pub fn write_output(path: &Path, bytes: &[u8], force: bool, replaceable: impl Fn
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
-    let file_name = path.file_name().ok_or_else(|| anyhow!("{} is not a file path", path.display()))?;
+    let file_name = path
+        .file_name()
+        .ok_or_else(|| anyhow!("{} is not a file path", path.display()))?;
     let tmp = path.with_file_name(format!(".{}.partial", file_name.to_string_lossy()));
     std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot move {} into place", path.display()))?;
+    std::fs::rename(&tmp, path)
+        .with_context(|| format!("cannot move {} into place", path.display()))?;
     Ok(())
 }
 

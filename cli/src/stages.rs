@@ -13,7 +13,10 @@ pub struct Stages {
 impl Stages {
     /// `quiet` suppresses the per-stage lines on stderr (the timings are still recorded).
     pub fn new(quiet: bool) -> Self {
-        Self { quiet, timings: Vec::new() }
+        Self {
+            quiet,
+            timings: Vec::new(),
+        }
     }
 
     /// Runs one stage.
@@ -22,7 +25,9 @@ impl Stages {
             ProgressBar::hidden()
         } else {
             let b = ProgressBar::new_spinner();
-            b.set_style(ProgressStyle::with_template("{spinner} {msg} {elapsed}").expect("valid template"));
+            b.set_style(
+                ProgressStyle::with_template("{spinner} {msg} {elapsed}").expect("valid template"),
+            );
             b.set_message(name.to_string());
             b.enable_steady_tick(Duration::from_millis(120));
             b
@@ -42,6 +47,11 @@ impl Stages {
 
     /// Recorded timings as a JSON object (seconds).
     pub fn json(&self) -> serde_json::Value {
-        serde_json::Value::Object(self.timings.iter().map(|(k, v)| (k.clone(), serde_json::json!(v))).collect())
+        serde_json::Value::Object(
+            self.timings
+                .iter()
+                .map(|(k, v)| (k.clone(), serde_json::json!(v)))
+                .collect(),
+        )
     }
 }

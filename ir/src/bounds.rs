@@ -24,12 +24,13 @@ pub(crate) fn node_bound(
         Op::Input { .. } => u128::from(limit),
         Op::Const { values } => {
             if values.len() != numel(shape) {
-                return Err(format!(
-                    "holds {} values for shape {shape:?}",
-                    values.len()
-                ));
+                return Err(format!("holds {} values for shape {shape:?}", values.len()));
             }
-            values.iter().map(|v| u128::from(v.unsigned_abs())).max().unwrap_or(0)
+            values
+                .iter()
+                .map(|v| u128::from(v.unsigned_abs()))
+                .max()
+                .unwrap_or(0)
         }
         Op::Add | Op::Sub => b(0) + b(1),
         Op::Neg | Op::Relu | Op::Abs => b(0),

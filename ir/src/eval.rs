@@ -23,7 +23,9 @@ use crate::error::EvalError;
 use crate::op::Op;
 use crate::program::{Node, Program};
 use crate::rounding::{div_round, isqrt, rescale};
-use crate::structure::{bias_index, for_each_product, for_each_window_member, movement_sources, Source};
+use crate::structure::{
+    bias_index, for_each_product, for_each_window_member, movement_sources, Source,
+};
 use crate::tensor::{numel, BroadcastMap, Tensor};
 
 /// The value of every node after a run.
@@ -192,11 +194,12 @@ fn eval_node(
         Op::Sqrt { shift } => {
             let mut data = Vec::with_capacity(ins[0].len());
             for &v in ins[0].data() {
-                let root = isqrt(i128::from(v) << shift).ok_or_else(|| EvalError::NegativeSqrt {
-                    node: id,
-                    name: node.name.clone(),
-                    value: v,
-                })?;
+                let root =
+                    isqrt(i128::from(v) << shift).ok_or_else(|| EvalError::NegativeSqrt {
+                        node: id,
+                        name: node.name.clone(),
+                        value: v,
+                    })?;
                 data.push(root);
             }
             range_checked(data)?
@@ -241,7 +244,12 @@ fn eval_node(
 fn binary(ins: &[&Tensor], shape: &[usize], f: impl Fn(i64, i64) -> i64) -> Vec<i64> {
     let (a, b) = (ins[0], ins[1]);
     if a.shape() == shape && b.shape() == shape {
-        return a.data().iter().zip(b.data()).map(|(&x, &y)| f(x, y)).collect();
+        return a
+            .data()
+            .iter()
+            .zip(b.data())
+            .map(|(&x, &y)| f(x, y))
+            .collect();
     }
     let ma = BroadcastMap::new(a.shape(), shape);
     let mb = BroadcastMap::new(b.shape(), shape);

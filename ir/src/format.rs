@@ -113,12 +113,18 @@ mod tests {
     #[test]
     fn wrong_magic_version_and_truncation_are_errors() {
         let bytes = to_bytes(&tiny());
-        assert!(matches!(from_bytes(b"hello world!"), Err(FormatError::NotAProgram)));
+        assert!(matches!(
+            from_bytes(b"hello world!"),
+            Err(FormatError::NotAProgram)
+        ));
         let mut v2 = bytes.clone();
         v2[8] = 2;
         assert!(matches!(
             from_bytes(&v2),
-            Err(FormatError::UnsupportedVersion { found: 2, supported: 1 })
+            Err(FormatError::UnsupportedVersion {
+                found: 2,
+                supported: 1
+            })
         ));
         for cut in [10, 12, bytes.len() / 2, bytes.len() - 1] {
             assert!(from_bytes(&bytes[..cut]).is_err(), "cut at {cut}");

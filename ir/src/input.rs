@@ -96,16 +96,15 @@ pub enum InputError {
 
 /// Parses an input file into one flat list of reals per input.
 pub fn parse_input_json(text: &str) -> Result<Vec<Vec<f64>>, InputError> {
-    let value: Value = serde_json::from_str(text).map_err(|e| {
-        match find_non_finite_token(text) {
+    let value: Value =
+        serde_json::from_str(text).map_err(|e| match find_non_finite_token(text) {
             Some(token) => InputError::NonFiniteToken { token },
             None => InputError::Malformed(e.to_string()),
-        }
-    })?;
+        })?;
     let data = match &value {
-        Value::Object(map) => map.get("input_data").ok_or_else(|| {
-            InputError::Malformed("missing the \"input_data\" key".into())
-        })?,
+        Value::Object(map) => map
+            .get("input_data")
+            .ok_or_else(|| InputError::Malformed("missing the \"input_data\" key".into()))?,
         _ => {
             return Err(InputError::Malformed(
                 "expected an object {\"input_data\": [[...], ...]}".into(),
@@ -113,7 +112,9 @@ pub fn parse_input_json(text: &str) -> Result<Vec<Vec<f64>>, InputError> {
         }
     };
     let Value::Array(items) = data else {
-        return Err(InputError::Malformed("\"input_data\" must be a list".into()));
+        return Err(InputError::Malformed(
+            "\"input_data\" must be a list".into(),
+        ));
     };
     let groups: Vec<&Value> = if items.iter().all(|v| !v.is_array()) {
         vec![data]
@@ -181,7 +182,11 @@ fn find_non_finite_token(text: &str) -> Option<String> {
             let lower = word.to_ascii_lowercase();
             if ["nan", "infinity", "inf"].contains(&lower.as_str()) {
                 let signed = start > 0 && bytes[start - 1] == b'-';
-                return Some(if signed { format!("-{word}") } else { word.to_string() });
+                return Some(if signed {
+                    format!("-{word}")
+                } else {
+                    word.to_string()
+                });
             }
             continue;
         }
@@ -257,7 +262,8 @@ mod tests {
     fn ezkl_format_is_accepted() {
         let d = parse_input_json(r#"{"input_data": [[1.0, 2.5], [3]]}"#).unwrap();
         assert_eq!(d, vec![vec![1.0, 2.5], vec![3.0]]);
-        let single = parse_input_json(r#"{"input_data": [1, 2, 3], "output_data": [[0]]}"#).unwrap();
+        let single =
+            parse_input_json(r#"{"input_data": [1, 2, 3], "output_data": [[0]]}"#).unwrap();
         assert_eq!(single, vec![vec![1.0, 2.0, 3.0]]);
         let nested = parse_input_json(r#"{"input_data": [[[1, 2], [3, 4]]]}"#).unwrap();
         assert_eq!(nested, vec![vec![1.0, 2.0, 3.0, 4.0]]);
@@ -286,7 +292,13 @@ mod tests {
 
     #[test]
     fn malformed_files_are_errors() {
-        for text in ["", "[1,2]", r#"{"input": [[1]]}"#, r#"{"input_data": 3}"#, "{\"input_data\": [[1,"] {
+        for text in [
+            "",
+            "[1,2]",
+            r#"{"input": [[1]]}"#,
+            r#"{"input_data": 3}"#,
+            "{\"input_data\": [[1,",
+        ] {
             assert!(parse_input_json(text).is_err(), "{text}");
         }
         assert!(matches!(

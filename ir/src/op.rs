@@ -171,8 +171,9 @@ pub struct ConvTransposeSpec {
     pub strides: Vec<usize>,
     /// Dilation per spatial axis.
     pub dilations: Vec<usize>,
-    /// Padding removed at the start of each output axis.
-    pub pads_begin: Vec<usize>,
+    /// Padding removed at the start of each output axis (negative: the output starts before
+    /// the first input position's footprint).
+    pub pads_begin: Vec<i64>,
     /// Output length per spatial axis (fixes output padding).
     pub output_spatial: Vec<usize>,
     /// Number of groups.
@@ -334,7 +335,9 @@ impl Op {
             Op::ConvTranspose(c) => {
                 small("stride", &c.strides)?;
                 small("dilation", &c.dilations)?;
-                small("padding", &c.pads_begin)?;
+                if let Some(p) = c.pads_begin.iter().find(|p| p.unsigned_abs() >= LIMIT) {
+                    return Err(format!("padding value {p} is too large"));
+                }
                 small("output size", &c.output_spatial)?;
                 small("group", &[c.group])
             }
@@ -352,10 +355,11 @@ impl Op {
                 small("padding", &p.end)
             }
             Op::Tile { repeats } => small("repeat", repeats),
-            Op::Slice { ranges } => match ranges
-                .iter()
-                .find(|r| [r.start, r.end, r.step].iter().any(|v| v.unsigned_abs() >= LIMIT))
-            {
+            Op::Slice { ranges } => match ranges.iter().find(|r| {
+                [r.start, r.end, r.step]
+                    .iter()
+                    .any(|v| v.unsigned_abs() >= LIMIT)
+            }) {
                 Some(r) => Err(format!("slice range {r:?} is too large")),
                 None => Ok(()),
             },

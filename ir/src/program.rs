@@ -104,7 +104,9 @@ impl Program {
                 reason,
             };
             if let Some(&bad) = node.inputs.iter().find(|&&j| j >= i) {
-                return Err(err(format!("reads node {bad}, which does not come before it")));
+                return Err(err(format!(
+                    "reads node {bad}, which does not come before it"
+                )));
             }
             match &node.op {
                 Op::Input { index } => {
@@ -132,9 +134,7 @@ impl Program {
             }
         }
         if !input_seen.iter().all(|&s| s) {
-            return Err(IrError::InvalidProgram(
-                "an input has no Input node".into(),
-            ));
+            return Err(IrError::InvalidProgram("an input has no Input node".into()));
         }
         if self.outputs.is_empty() || self.outputs.iter().any(|&o| o >= self.nodes.len()) {
             return Err(IrError::InvalidProgram(
@@ -147,8 +147,7 @@ impl Program {
             ));
         }
         for (t, table) in self.tables.iter().enumerate() {
-            if table.values.is_empty() || table.values.len() as u64 > crate::table::MAX_TABLE_LEN
-            {
+            if table.values.is_empty() || table.values.len() as u64 > crate::table::MAX_TABLE_LEN {
                 return Err(IrError::InvalidProgram(format!(
                     "table {t} has {} entries",
                     table.values.len()
@@ -263,7 +262,13 @@ impl ProgramBuilder {
         self.leaf(name, Op::Const { values }, shape, scale)
     }
 
-    fn leaf(&mut self, name: &str, op: Op, shape: Vec<usize>, scale: i32) -> Result<usize, IrError> {
+    fn leaf(
+        &mut self,
+        name: &str,
+        op: Op,
+        shape: Vec<usize>,
+        scale: i32,
+    ) -> Result<usize, IrError> {
         self.program.nodes.push(Node {
             name: name.to_string(),
             op,

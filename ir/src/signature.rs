@@ -152,7 +152,10 @@ pub fn infer_shape(
                 return Err("index count does not match index shape".into());
             }
             if let Some(bad) = indices.iter().find(|&&i| i >= x[*axis]) {
-                return Err(format!("index {bad} out of range for axis of length {}", x[*axis]));
+                return Err(format!(
+                    "index {bad} out of range for axis of length {}",
+                    x[*axis]
+                ));
             }
             let mut out = x[..*axis].to_vec();
             out.extend_from_slice(indices_shape);
@@ -219,13 +222,11 @@ fn matmul_shape(inputs: &[&[usize]]) -> Result<Vec<usize>, SignatureError> {
     Ok(out)
 }
 
-fn spatial_checks(
-    rank: usize,
-    lists: &[(&str, usize)],
-    x: &[usize],
-) -> Result<(), SignatureError> {
+fn spatial_checks(rank: usize, lists: &[(&str, usize)], x: &[usize]) -> Result<(), SignatureError> {
     if x.len() < 3 {
-        return Err(format!("needs an input of rank >= 3 ([n, c, ...]), got {x:?}"));
+        return Err(format!(
+            "needs an input of rank >= 3 ([n, c, ...]), got {x:?}"
+        ));
     }
     for (name, len) in lists {
         if *len != rank {
@@ -249,7 +250,11 @@ fn conv_shape(spec: &ConvSpec, inputs: &[&[usize]]) -> Result<Vec<usize>, Signat
         x,
     )?;
     if w.len() != x.len() {
-        return Err(format!("weight rank {} differs from input rank {}", w.len(), x.len()));
+        return Err(format!(
+            "weight rank {} differs from input rank {}",
+            w.len(),
+            x.len()
+        ));
     }
     let g = spec.group;
     if g == 0 || x[1] % g != 0 || w[0] % g != 0 || w[1] * g != x[1] {
@@ -293,7 +298,11 @@ fn conv_transpose_shape(
         x,
     )?;
     if w.len() != x.len() {
-        return Err(format!("weight rank {} differs from input rank {}", w.len(), x.len()));
+        return Err(format!(
+            "weight rank {} differs from input rank {}",
+            w.len(),
+            x.len()
+        ));
     }
     let g = spec.group;
     if g == 0 || x[1] % g != 0 || w[0] != x[1] {
@@ -345,7 +354,9 @@ fn pool_shape(spec: &PoolSpec, x: &[usize]) -> Result<Vec<usize>, SignatureError
                 })
                 .count();
             if spec.output_spatial[i] > 0 && members == 0 {
-                return Err(format!("window {o} on spatial axis {i} covers only padding"));
+                return Err(format!(
+                    "window {o} on spatial axis {i} covers only padding"
+                ));
             }
         }
     }
@@ -356,7 +367,10 @@ fn pool_shape(spec: &PoolSpec, x: &[usize]) -> Result<Vec<usize>, SignatureError
 
 fn reduce_shape(spec: &ReduceSpec, x: &[usize]) -> Result<Vec<usize>, SignatureError> {
     if spec.axes.windows(2).any(|w| w[0] >= w[1]) || spec.axes.iter().any(|&a| a >= x.len()) {
-        return Err(format!("axes {:?} are not sorted distinct axes of {x:?}", spec.axes));
+        return Err(format!(
+            "axes {:?} are not sorted distinct axes of {x:?}",
+            spec.axes
+        ));
     }
     Ok(x.iter()
         .enumerate()

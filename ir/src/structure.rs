@@ -61,12 +61,7 @@ pub fn bias_index(op: &Op, bias_shape: &[usize], out_shape: &[usize], o: usize) 
     }
 }
 
-fn matmul_terms(
-    a: &[usize],
-    b: &[usize],
-    out: &[usize],
-    mut f: impl FnMut(usize, usize, usize),
-) {
+fn matmul_terms(a: &[usize], b: &[usize], out: &[usize], mut f: impl FnMut(usize, usize, usize)) {
     let r = out.len();
     let (m, n) = (out[r - 2], out[r - 1]);
     let k = a[a.len() - 1];
@@ -155,8 +150,8 @@ fn conv_transpose_terms(
                 let mut wi = wbase;
                 for d in 0..rank {
                     // out = in * stride - pad + k * dilation
-                    let t = (oc[d + 2] + spec.pads_begin[d]) as i64
-                        - (kc[d] * spec.dilations[d]) as i64;
+                    let t =
+                        oc[d + 2] as i64 + spec.pads_begin[d] - (kc[d] * spec.dilations[d]) as i64;
                     let s = spec.strides[d] as i64;
                     if t < 0 || t % s != 0 || (t / s) as usize >= x[d + 2] {
                         return;
@@ -198,12 +193,7 @@ pub fn for_each_window_member(
     }
 }
 
-fn pool_members(
-    spec: &PoolSpec,
-    x: &[usize],
-    out: &[usize],
-    mut f: impl FnMut(usize, usize),
-) {
+fn pool_members(spec: &PoolSpec, x: &[usize], out: &[usize], mut f: impl FnMut(usize, usize)) {
     let rank = x.len() - 2;
     let xs = strides(x);
     let mut o = 0;

@@ -186,12 +186,18 @@ impl LookupTable {
     /// The output for `x`, or `None` outside the domain.
     pub fn get(&self, x: i64) -> Option<i64> {
         let i = x.checked_sub(self.lo)?;
-        usize::try_from(i).ok().and_then(|i| self.values.get(i).copied())
+        usize::try_from(i)
+            .ok()
+            .and_then(|i| self.values.get(i).copied())
     }
 
     /// Largest absolute output value.
     pub fn max_abs_output(&self) -> u64 {
-        self.values.iter().map(|v| v.unsigned_abs()).max().unwrap_or(0)
+        self.values
+            .iter()
+            .map(|v| v.unsigned_abs())
+            .max()
+            .unwrap_or(0)
     }
 }
 

@@ -103,7 +103,9 @@ impl<'a> Attrs<'a> {
                 let t = a.t.as_ref().ok_or_else(|| {
                     NodeError::Invalid(format!("attribute '{name}' holds no tensor"))
                 })?;
-                from_tensor_proto(t, None).map(Some).map_err(NodeError::UnsupportedDtype)
+                from_tensor_proto(t, None)
+                    .map(Some)
+                    .map_err(NodeError::UnsupportedDtype)
             }
         }
     }

@@ -36,7 +36,10 @@ pub struct OutputError {
 }
 
 /// Runs the float graph on every calibration input and records each value's range.
-pub(crate) fn collect_stats(graph: &Graph, samples: &[Vec<Data>]) -> Result<Vec<Stats>, ImportError> {
+pub(crate) fn collect_stats(
+    graph: &Graph,
+    samples: &[Vec<Data>],
+) -> Result<Vec<Stats>, ImportError> {
     let mut stats = vec![Stats::EMPTY; graph.values.len()];
     for sample in samples {
         let vals = graph.run(sample)?;
@@ -61,7 +64,11 @@ pub(crate) fn collect_stats(graph: &Graph, samples: &[Vec<Data>]) -> Result<Vec<
 }
 
 /// Lowers the graph with the given statistics.
-pub(crate) fn lower_graph(graph: &Graph, stats: &[Stats], cfg: &QuantConfig) -> Result<Program, ImportError> {
+pub(crate) fn lower_graph(
+    graph: &Graph,
+    stats: &[Stats],
+    cfg: &QuantConfig,
+) -> Result<Program, ImportError> {
     let mut b = ProgramBuilder::new(cfg.value_bits)?;
     let mut map: Vec<Option<usize>> = vec![None; graph.values.len()];
     for &id in &graph.inputs {
@@ -81,15 +88,29 @@ pub(crate) fn lower_graph(graph: &Graph, stats: &[Stats], cfg: &QuantConfig) -> 
                 },
             })
             .collect();
-        let in_stats = node.inputs.iter().map(|i| i.filter(|&id| graph.values[id].constant.is_none()).map(|id| stats[id])).collect();
-        let out_stats = node.outputs.iter().map(|o| o.map_or(Stats::EMPTY, |id| stats[id])).collect();
+        let in_stats = node
+            .inputs
+            .iter()
+            .map(|i| {
+                i.filter(|&id| graph.values[id].constant.is_none())
+                    .map(|id| stats[id])
+            })
+            .collect();
+        let out_stats = node
+            .outputs
+            .iter()
+            .map(|o| o.map_or(Stats::EMPTY, |id| stats[id]))
+            .collect();
         let mut cx = Lowering::new(&mut b, cfg, &node.name, in_stats, out_stats);
-        let outs = node.op.lower(&mut cx, &operands).map_err(|kind| ImportError::Node {
-            node: node.name.clone(),
-            op_type: node.op_type.clone(),
-            opset: graph.opset,
-            kind,
-        })?;
+        let outs = node
+            .op
+            .lower(&mut cx, &operands)
+            .map_err(|kind| ImportError::Node {
+                node: node.name.clone(),
+                op_type: node.op_type.clone(),
+                opset: graph.opset,
+                kind,
+            })?;
         for (slot, out) in node.outputs.iter().zip(outs) {
             if let Some(id) = slot {
                 map[*id] = Some(out);
@@ -107,10 +128,20 @@ pub(crate) fn lower_graph(graph: &Graph, stats: &[Stats], cfg: &QuantConfig) -> 
                     .iter()
                     .map(|&x| zkml_ir::rounding::quantize(x, scale))
                     .collect::<Option<Vec<_>>>()
-                    .ok_or_else(|| ImportError::InvalidGraph(format!("constant output '{}' is not finite", v.name)))?;
+                    .ok_or_else(|| {
+                        ImportError::InvalidGraph(format!(
+                            "constant output '{}' is not finite",
+                            v.name
+                        ))
+                    })?;
                 b.constant(&v.name, c.shape().to_vec(), scale, values)?
             }
-            (None, None) => return Err(ImportError::InvalidGraph(format!("output '{}' was not computed", v.name))),
+            (None, None) => {
+                return Err(ImportError::InvalidGraph(format!(
+                    "output '{}' was not computed",
+                    v.name
+                )))
+            }
         };
         b.output(node, &v.name);
     }
@@ -118,7 +149,12 @@ pub(crate) fn lower_graph(graph: &Graph, stats: &[Stats], cfg: &QuantConfig) -> 
 }
 
 /// Compares the program with the float graph on every sample.
-pub(crate) fn measure(graph: &Graph, program: &Program, samples: &[Vec<Vec<f64>>], synthetic: bool) -> Result<CalibrationReport, ImportError> {
+pub(crate) fn measure(
+    graph: &Graph,
+    program: &Program,
+    samples: &[Vec<Vec<f64>>],
+    synthetic: bool,
+) -> Result<CalibrationReport, ImportError> {
     let mut outputs: Vec<OutputError> = program
         .outputs
         .iter()
@@ -144,9 +180,17 @@ pub(crate) fn measure(graph: &Graph, program: &Program, samples: &[Vec<Vec<f64>>
         }
     }
     for o in &mut outputs {
-        o.relative_error = if o.max_abs_value > 0.0 { o.max_abs_error / o.max_abs_value } else { 0.0 };
+        o.relative_error = if o.max_abs_value > 0.0 {
+            o.max_abs_error / o.max_abs_value
+        } else {
+            0.0
+        };
     }
-    Ok(CalibrationReport { samples: samples.len(), synthetic, outputs })
+    Ok(CalibrationReport {
+        samples: samples.len(),
+        synthetic,
+        outputs,
+    })
 }
 
 /// Deterministic synthetic calibration inputs: standard normal values from a fixed seed.

@@ -70,7 +70,13 @@ impl Data {
 
     /// A 1-D integer tensor.
     pub fn ints(values: &[i64]) -> Self {
-        Self::int(ArrayD::from_shape_vec(IxDyn(&[values.len()]), values.iter().map(|&v| v as f64).collect()).expect("1-D"))
+        Self::int(
+            ArrayD::from_shape_vec(
+                IxDyn(&[values.len()]),
+                values.iter().map(|&v| v as f64).collect(),
+            )
+            .expect("1-D"),
+        )
     }
 
     /// The shape.
@@ -115,7 +121,8 @@ pub fn from_tensor_proto(t: &TensorProto, model_dir: Option<&Path>) -> Result<Da
     })?;
     let mut shape = Vec::with_capacity(t.dims.len());
     for &d in &t.dims {
-        let d = usize::try_from(d).map_err(|_| format!("tensor '{}' has negative dimension {d}", t.name))?;
+        let d = usize::try_from(d)
+            .map_err(|_| format!("tensor '{}' has negative dimension {d}", t.name))?;
         shape.push(d);
     }
     let n = shape
@@ -140,18 +147,34 @@ pub fn from_tensor_proto(t: &TensorProto, model_dir: Option<&Path>) -> Result<Da
 }
 
 fn read_external(t: &TensorProto, model_dir: Option<&Path>) -> Result<Vec<u8>, String> {
-    let get = |k: &str| t.external_data.iter().find(|e| e.key == k).map(|e| e.value.as_str());
+    let get = |k: &str| {
+        t.external_data
+            .iter()
+            .find(|e| e.key == k)
+            .map(|e| e.value.as_str())
+    };
     let location = get("location")
         .ok_or_else(|| format!("tensor '{}' has external data without a location", t.name))?;
     let dir = model_dir.ok_or_else(|| {
-        format!("tensor '{}' stores its data in '{location}', but the model was not read from a file", t.name)
+        format!(
+            "tensor '{}' stores its data in '{location}', but the model was not read from a file",
+            t.name
+        )
     })?;
     let path = dir.join(location);
-    let bytes = std::fs::read(&path)
-        .map_err(|e| format!("tensor '{}': cannot read external data {}: {e}", t.name, path.display()))?;
+    let bytes = std::fs::read(&path).map_err(|e| {
+        format!(
+            "tensor '{}': cannot read external data {}: {e}",
+            t.name,
+            path.display()
+        )
+    })?;
     let parse = |k: &str| -> Result<Option<usize>, String> {
         get(k)
-            .map(|v| v.parse::<usize>().map_err(|_| format!("bad external data {k} '{v}'")))
+            .map(|v| {
+                v.parse::<usize>()
+                    .map_err(|_| format!("bad external data {k} '{v}'"))
+            })
             .transpose()
     };
     let offset = parse("offset")?.unwrap_or(0);
@@ -161,7 +184,11 @@ fn read_external(t: &TensorProto, model_dir: Option<&Path>) -> Result<Vec<u8>, S
     };
     match end {
         Some(end) if offset <= end && end <= bytes.len() => Ok(bytes[offset..end].to_vec()),
-        _ => Err(format!("tensor '{}': external data range is outside {}", t.name, path.display())),
+        _ => Err(format!(
+            "tensor '{}': external data range is outside {}",
+            t.name,
+            path.display()
+        )),
     }
 }
 
@@ -175,7 +202,11 @@ fn decode_raw(code: i32, raw: &[u8], n: usize) -> Result<Vec<f64>, String> {
         _ => return Err(format!("raw data of type {} is not supported", name(code))),
     };
     if raw.len() != n * width {
-        return Err(format!("raw data holds {} bytes, {} expected", raw.len(), n * width));
+        return Err(format!(
+            "raw data holds {} bytes, {} expected",
+            raw.len(),
+            n * width
+        ));
     }
     Ok(raw
         .chunks_exact(width)
@@ -189,7 +220,9 @@ fn decode_raw(code: i32, raw: &[u8], n: usize) -> Result<Vec<f64>, String> {
             INT16 => i16::from_le_bytes(c.try_into().expect("2")) as f64,
             UINT16 => u16::from_le_bytes(c.try_into().expect("2")) as f64,
             FLOAT16 => f16_to_f64(u16::from_le_bytes(c.try_into().expect("2"))),
-            BFLOAT16 => f32::from_bits(u32::from(u16::from_le_bytes(c.try_into().expect("2"))) << 16) as f64,
+            BFLOAT16 => {
+                f32::from_bits(u32::from(u16::from_le_bytes(c.try_into().expect("2"))) << 16) as f64
+            }
             INT8 => c[0] as i8 as f64,
             _ => c[0] as f64,
         })
@@ -215,7 +248,10 @@ fn decode_typed(t: &TensorProto, n: usize) -> Result<Vec<f64>, String> {
         other => return Err(format!("type {} is not supported", name(other))),
     };
     if values.len() != n {
-        return Err(format!("holds {} values, its shape needs {n}", values.len()));
+        return Err(format!(
+            "holds {} values, its shape needs {n}",
+            values.len()
+        ));
     }
     Ok(values)
 }
@@ -253,7 +289,10 @@ mod tests {
             raw_data: [1.5f32.to_le_bytes(), (-2.0f32).to_le_bytes()].concat(),
             ..Default::default()
         };
-        assert_eq!(from_tensor_proto(&raw, None).unwrap().to_vec(), vec![1.5, -2.0]);
+        assert_eq!(
+            from_tensor_proto(&raw, None).unwrap().to_vec(),
+            vec![1.5, -2.0]
+        );
         let typed = TensorProto {
             dims: vec![3],
             data_type: data_type::INT64,
@@ -273,13 +312,17 @@ mod tests {
             raw_data: vec![0; 8],
             ..Default::default()
         };
-        assert!(from_tensor_proto(&short, None).unwrap_err().contains("8 bytes"));
+        assert!(from_tensor_proto(&short, None)
+            .unwrap_err()
+            .contains("8 bytes"));
         let string = TensorProto {
             dims: vec![1],
             data_type: data_type::STRING,
             name: "s".into(),
             ..Default::default()
         };
-        assert!(from_tensor_proto(&string, None).unwrap_err().contains("STRING"));
+        assert!(from_tensor_proto(&string, None)
+            .unwrap_err()
+            .contains("STRING"));
     }
 }

@@ -75,7 +75,10 @@ pub enum ImportError {
 #[derive(Debug, Error)]
 pub enum NodeError {
     /// The op type is not supported.
-    #[error("unsupported op '{op_type}'{}; supported ops: {supported}", domain_note(domain))]
+    #[error(
+        "unsupported op '{op_type}'{}; supported ops: {supported}",
+        domain_note(domain)
+    )]
     UnsupportedOp {
         /// The op type.
         op_type: String,

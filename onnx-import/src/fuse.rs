@@ -35,13 +35,25 @@ fn fold_one(graph: &mut Graph, i: usize) -> Result<bool, ImportError> {
     };
     let inputs = graph.nodes[i].inputs.clone();
     let Some(x) = inputs[0] else { return Ok(false) };
-    let params: Option<Vec<Data>> = (1..5).map(|k| constant(graph, inputs.get(k).copied().flatten())).collect();
-    let Some(params) = params else { return Ok(false) };
-    let users = graph.nodes.iter().filter(|n| n.inputs.contains(&Some(x))).count();
+    let params: Option<Vec<Data>> = (1..5)
+        .map(|k| constant(graph, inputs.get(k).copied().flatten()))
+        .collect();
+    let Some(params) = params else {
+        return Ok(false);
+    };
+    let users = graph
+        .nodes
+        .iter()
+        .filter(|n| n.inputs.contains(&Some(x)))
+        .count();
     if users != 1 || graph.outputs.contains(&x) {
         return Ok(false);
     }
-    let Some(p) = graph.nodes.iter().position(|n| n.outputs.first() == Some(&Some(x))) else {
+    let Some(p) = graph
+        .nodes
+        .iter()
+        .position(|n| n.outputs.first() == Some(&Some(x)))
+    else {
         return Ok(false);
     };
     let err = |kind: NodeError| ImportError::Node {
@@ -50,11 +62,15 @@ fn fold_one(graph: &mut Graph, i: usize) -> Result<bool, ImportError> {
         opset: graph.opset,
         kind,
     };
-    let (a, c) = bn.affine(&params[0], &params[1], &params[2], &params[3]).map_err(err)?;
+    let (a, c) = bn
+        .affine(&params[0], &params[1], &params[2], &params[3])
+        .map_err(err)?;
     let producer = &graph.nodes[p];
     let weight = constant(graph, producer.inputs.get(1).copied().flatten());
     let bias = constant(graph, producer.inputs.get(2).copied().flatten());
-    let Some(weight) = weight else { return Ok(false) };
+    let Some(weight) = weight else {
+        return Ok(false);
+    };
     if producer.inputs.get(2).copied().flatten().is_some() && bias.is_none() {
         return Ok(false);
     }
@@ -67,9 +83,17 @@ fn fold_one(graph: &mut Graph, i: usize) -> Result<bool, ImportError> {
         let per_out: usize = weight.shape()[1..].iter().product();
         let w = scale_rows(&weight, &a, per_out);
         let b: Vec<f64> = (0..channels)
-            .map(|m| bias.as_ref().map_or(0.0, |b| b.values.iter().nth(m).copied().unwrap_or(0.0)) * a[m] + c[m])
+            .map(|m| {
+                bias.as_ref()
+                    .map_or(0.0, |b| b.values.iter().nth(m).copied().unwrap_or(0.0))
+                    * a[m]
+                    + c[m]
+            })
             .collect();
-        (w, Data::float(ArrayD::from_shape_vec(IxDyn(&[channels]), b).expect("1-D")))
+        (
+            w,
+            Data::float(ArrayD::from_shape_vec(IxDyn(&[channels]), b).expect("1-D")),
+        )
     } else if let Some(gemm) = producer.op.as_any().downcast_ref::<Gemm>() {
         let out_shape = &graph.values[x].shape;
         if out_shape.len() != 2 || out_shape[1] != channels || weight.shape().len() != 2 {
@@ -87,26 +111,40 @@ fn fold_one(graph: &mut Graph, i: usize) -> Result<bool, ImportError> {
             for n in 0..channels {
                 let prior = match &bias {
                     None => 0.0,
-                    Some(b) => {
-                        match b.values.broadcast(IxDyn(&[m, channels])) {
-                            Some(v) => v[[r, n].as_slice()],
-                            None => return Ok(false),
-                        }
-                    }
+                    Some(b) => match b.values.broadcast(IxDyn(&[m, channels])) {
+                        Some(v) => v[[r, n].as_slice()],
+                        None => return Ok(false),
+                    },
                 };
                 cb[r * channels + n] = gemm.beta * prior * a[n] + c[n];
             }
         }
-        let new_gemm = Gemm { alpha: 1.0, beta: 1.0, trans_a: gemm.trans_a, trans_b: false };
+        let new_gemm = Gemm {
+            alpha: 1.0,
+            beta: 1.0,
+            trans_a: gemm.trans_a,
+            trans_b: false,
+        };
         graph.nodes[p].op = Box::new(new_gemm);
-        (Data::float(w), Data::float(ArrayD::from_shape_vec(IxDyn(&[m, channels]), cb).expect("2-D")))
+        (
+            Data::float(w),
+            Data::float(ArrayD::from_shape_vec(IxDyn(&[m, channels]), cb).expect("2-D")),
+        )
     } else {
         return Ok(false);
     };
 
     let bn_out = graph.nodes[i].outputs[0];
-    let w_id = push_const(graph, &format!("{}.folded_weight", graph.nodes[p].name), new_w);
-    let b_id = push_const(graph, &format!("{}.folded_bias", graph.nodes[p].name), new_b);
+    let w_id = push_const(
+        graph,
+        &format!("{}.folded_weight", graph.nodes[p].name),
+        new_w,
+    );
+    let b_id = push_const(
+        graph,
+        &format!("{}.folded_bias", graph.nodes[p].name),
+        new_b,
+    );
     let producer = &mut graph.nodes[p];
     producer.inputs.truncate(1);
     producer.inputs.push(Some(w_id));
@@ -117,11 +155,20 @@ fn fold_one(graph: &mut Graph, i: usize) -> Result<bool, ImportError> {
 
 fn scale_rows(w: &Data, a: &[f64], per_row: usize) -> Data {
     let std = w.values.as_standard_layout();
-    let values: Vec<f64> = std.iter().enumerate().map(|(i, &v)| v * a[i / per_row]).collect();
+    let values: Vec<f64> = std
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| v * a[i / per_row])
+        .collect();
     Data::float(ArrayD::from_shape_vec(IxDyn(w.shape()), values).expect("same shape"))
 }
 
 fn push_const(graph: &mut Graph, name: &str, data: Data) -> usize {
-    graph.values.push(crate::graph::Value { name: name.to_string(), shape: data.shape().to_vec(), dtype: DType::Float, constant: Some(data) });
+    graph.values.push(crate::graph::Value {
+        name: name.to_string(),
+        shape: data.shape().to_vec(),
+        dtype: DType::Float,
+        constant: Some(data),
+    });
     graph.values.len() - 1
 }

@@ -55,20 +55,45 @@ fn node_label(n: &NodeProto) -> String {
     if !n.name.is_empty() {
         n.name.clone()
     } else {
-        n.output.iter().find(|o| !o.is_empty()).cloned().unwrap_or_else(|| "<unnamed>".into())
+        n.output
+            .iter()
+            .find(|o| !o.is_empty())
+            .cloned()
+            .unwrap_or_else(|| "<unnamed>".into())
     }
 }
 
 impl Graph {
     /// Builds the graph of a decoded model.
-    pub(crate) fn from_proto(model: &ModelProto, model_dir: Option<&Path>, options: &ImportOptions) -> Result<Self, ImportError> {
-        let g = model.graph.as_ref().ok_or_else(|| ImportError::Malformed("the model has no graph".into()))?;
+    pub(crate) fn from_proto(
+        model: &ModelProto,
+        model_dir: Option<&Path>,
+        options: &ImportOptions,
+    ) -> Result<Self, ImportError> {
+        let g = model
+            .graph
+            .as_ref()
+            .ok_or_else(|| ImportError::Malformed("the model has no graph".into()))?;
+        let declared = model
+            .opset_import
+            .iter()
+            .find(|o| o.domain.is_empty() || o.domain == "ai.onnx")
+            .map(|o| o.version);
+        // Ops first: an unsupported op is the most useful thing to report.
+        check_ops(g, declared.filter(|v| (MIN_OPSET..=MAX_OPSET).contains(v)))?;
         let opset = default_opset(model)?;
-        let mut graph = Graph { values: Vec::new(), nodes: Vec::new(), inputs: Vec::new(), outputs: Vec::new(), opset };
+        let mut graph = Graph {
+            values: Vec::new(),
+            nodes: Vec::new(),
+            inputs: Vec::new(),
+            outputs: Vec::new(),
+            opset,
+        };
         let mut by_name: HashMap<String, usize> = HashMap::new();
 
         for t in &g.initializer {
-            let data = from_tensor_proto(t, model_dir).map_err(|e| ImportError::InvalidGraph(format!("initializer '{}': {e}", t.name)))?;
+            let data = from_tensor_proto(t, model_dir)
+                .map_err(|e| ImportError::InvalidGraph(format!("initializer '{}': {e}", t.name)))?;
             let id = graph.push_value(&t.name, data.shape().to_vec(), data.dtype, Some(data));
             by_name.insert(t.name.clone(), id);
         }
@@ -85,7 +110,9 @@ impl Graph {
             graph.add_node(&g.node[i], &mut by_name)?;
         }
         for o in &g.output {
-            let id = *by_name.get(&o.name).ok_or_else(|| ImportError::InvalidGraph(format!("output '{}' is produced by no node", o.name)))?;
+            let id = *by_name.get(&o.name).ok_or_else(|| {
+                ImportError::InvalidGraph(format!("output '{}' is produced by no node", o.name))
+            })?;
             graph.outputs.push(id);
         }
         if graph.outputs.is_empty() {
@@ -95,24 +122,42 @@ impl Graph {
         Ok(graph)
     }
 
-    fn push_value(&mut self, name: &str, shape: Vec<usize>, dtype: DType, constant: Option<Data>) -> usize {
-        self.values.push(Value { name: name.to_string(), shape, dtype, constant });
+    fn push_value(
+        &mut self,
+        name: &str,
+        shape: Vec<usize>,
+        dtype: DType,
+        constant: Option<Data>,
+    ) -> usize {
+        self.values.push(Value {
+            name: name.to_string(),
+            shape,
+            dtype,
+            constant,
+        });
         self.values.len() - 1
     }
 
-    fn add_node(&mut self, n: &NodeProto, by_name: &mut HashMap<String, usize>) -> Result<(), ImportError> {
+    fn add_node(
+        &mut self,
+        n: &NodeProto,
+        by_name: &mut HashMap<String, usize>,
+    ) -> Result<(), ImportError> {
         let opset = self.opset;
-        let err = |kind: NodeError| ImportError::Node { node: node_label(n), op_type: n.op_type.clone(), opset, kind };
-        if !(n.domain.is_empty() || n.domain == "ai.onnx") {
-            return Err(err(NodeError::UnsupportedOp { op_type: n.op_type.clone(), domain: n.domain.clone(), supported: supported_ops() }));
-        }
-        let entry = registry().get(n.op_type.as_str()).ok_or_else(|| {
-            err(NodeError::UnsupportedOp { op_type: n.op_type.clone(), domain: String::new(), supported: supported_ops() })
-        })?;
-        if entry.since > self.opset {
-            return Err(err(NodeError::OpsetTooOld { since: entry.since }));
-        }
-        let cx = ParseCx { node: n, attrs: Attrs::new(n), opset: self.opset };
+        let err = |kind: NodeError| ImportError::Node {
+            node: node_label(n),
+            op_type: n.op_type.clone(),
+            opset,
+            kind,
+        };
+        let entry = registry()
+            .get(n.op_type.as_str())
+            .expect("ops were checked before nodes are added");
+        let cx = ParseCx {
+            node: n,
+            attrs: Attrs::new(n),
+            opset: self.opset,
+        };
         let op = (entry.parse)(&cx).map_err(err)?;
 
         let mut inputs = Vec::with_capacity(n.input.len());
@@ -120,18 +165,29 @@ impl Graph {
             if name.is_empty() {
                 inputs.push(None);
             } else {
-                let id = by_name.get(name).ok_or_else(|| err(NodeError::Invalid(format!("reads '{name}', which no node, initializer or input produces"))))?;
+                let id = by_name.get(name).ok_or_else(|| {
+                    err(NodeError::Invalid(format!(
+                        "reads '{name}', which no node, initializer or input produces"
+                    )))
+                })?;
                 inputs.push(Some(*id));
             }
         }
         let placeholders: Vec<Option<Data>> = inputs
             .iter()
-            .map(|i| i.map(|id| {
-                let v = &self.values[id];
-                v.constant.clone().unwrap_or_else(|| Data::zeros(v.dtype, &v.shape))
-            }))
+            .map(|i| {
+                i.map(|id| {
+                    let v = &self.values[id];
+                    v.constant
+                        .clone()
+                        .unwrap_or_else(|| Data::zeros(v.dtype, &v.shape))
+                })
+            })
             .collect();
-        let all_const = inputs.iter().flatten().all(|&id| self.values[id].constant.is_some());
+        let all_const = inputs
+            .iter()
+            .flatten()
+            .all(|&id| self.values[id].constant.is_some());
         let shape_only = op.as_any().is::<ShapeOf>();
         let refs: Vec<Option<&Data>> = placeholders.iter().map(|p| p.as_ref()).collect();
         let results = op.eval(&refs).map_err(err)?;
@@ -143,16 +199,33 @@ impl Graph {
                 outputs.push(None);
                 continue;
             }
-            let data = results.get(k).ok_or_else(|| err(NodeError::Invalid(format!("output {k} ('{name}') is not produced"))))?;
+            let data = results.get(k).ok_or_else(|| {
+                err(NodeError::Invalid(format!(
+                    "output {k} ('{name}') is not produced"
+                )))
+            })?;
             if by_name.contains_key(name) {
-                return Err(err(NodeError::Invalid(format!("output '{name}' is produced twice"))));
+                return Err(err(NodeError::Invalid(format!(
+                    "output '{name}' is produced twice"
+                ))));
             }
-            let id = self.push_value(name, data.shape().to_vec(), data.dtype, fold.then(|| data.clone()));
+            let id = self.push_value(
+                name,
+                data.shape().to_vec(),
+                data.dtype,
+                fold.then(|| data.clone()),
+            );
             by_name.insert(name.clone(), id);
             outputs.push(Some(id));
         }
         if !fold {
-            self.nodes.push(GraphNode { name: node_label(n), op_type: n.op_type.clone(), op, inputs, outputs });
+            self.nodes.push(GraphNode {
+                name: node_label(n),
+                op_type: n.op_type.clone(),
+                op,
+                inputs,
+                outputs,
+            });
         }
         Ok(())
     }
@@ -182,14 +255,22 @@ impl Graph {
     /// Runs the float graph; returns every value (constants included), `None` where unused.
     pub(crate) fn run(&self, inputs: &[Data]) -> Result<Vec<Option<Data>>, ImportError> {
         if inputs.len() != self.inputs.len() {
-            return Err(ImportError::Calibration(format!("the model takes {} inputs, {} were given", self.inputs.len(), inputs.len())));
+            return Err(ImportError::Calibration(format!(
+                "the model takes {} inputs, {} were given",
+                self.inputs.len(),
+                inputs.len()
+            )));
         }
         let mut vals: Vec<Option<Data>> = self.values.iter().map(|v| v.constant.clone()).collect();
         for (&id, data) in self.inputs.iter().zip(inputs) {
             vals[id] = Some(data.clone());
         }
         for node in &self.nodes {
-            let refs: Vec<Option<&Data>> = node.inputs.iter().map(|i| i.and_then(|id| vals[id].as_ref())).collect();
+            let refs: Vec<Option<&Data>> = node
+                .inputs
+                .iter()
+                .map(|i| i.and_then(|id| vals[id].as_ref()))
+                .collect();
             let outs = node.op.eval(&refs).map_err(|kind| ImportError::Node {
                 node: node.name.clone(),
                 op_type: node.op_type.clone(),
@@ -207,26 +288,40 @@ impl Graph {
 
     /// Names and shapes of the runtime inputs.
     pub fn input_shapes(&self) -> Vec<(String, Vec<usize>)> {
-        self.inputs.iter().map(|&i| (self.values[i].name.clone(), self.values[i].shape.clone())).collect()
+        self.inputs
+            .iter()
+            .map(|&i| (self.values[i].name.clone(), self.values[i].shape.clone()))
+            .collect()
     }
 
     /// Names and shapes of the outputs.
     pub fn output_shapes(&self) -> Vec<(String, Vec<usize>)> {
-        self.outputs.iter().map(|&i| (self.values[i].name.clone(), self.values[i].shape.clone())).collect()
+        self.outputs
+            .iter()
+            .map(|&i| (self.values[i].name.clone(), self.values[i].shape.clone()))
+            .collect()
     }
 
     /// Runs the float graph on flat input lists, returning flat output lists.
     pub fn run_float(&self, inputs: &[Vec<f64>]) -> Result<Vec<Vec<f64>>, ImportError> {
         let data = self.inputs_from_flat(inputs)?;
         let vals = self.run(&data)?;
-        Ok(self.outputs.iter().map(|&o| vals[o].as_ref().map(Data::to_vec).unwrap_or_default()).collect())
+        Ok(self
+            .outputs
+            .iter()
+            .map(|&o| vals[o].as_ref().map(Data::to_vec).unwrap_or_default())
+            .collect())
     }
 
     /// Shapes flat input lists into input tensors, checking counts and lengths.
     pub(crate) fn inputs_from_flat(&self, inputs: &[Vec<f64>]) -> Result<Vec<Data>, ImportError> {
         use zkml_ir::input::InputError;
         if inputs.len() != self.inputs.len() {
-            return Err(InputError::WrongInputCount { expected: self.inputs.len(), got: inputs.len() }.into());
+            return Err(InputError::WrongInputCount {
+                expected: self.inputs.len(),
+                got: inputs.len(),
+            }
+            .into());
         }
         self.inputs
             .iter()
@@ -236,15 +331,63 @@ impl Graph {
                 let v = &self.values[id];
                 let n: usize = v.shape.iter().product();
                 if flat.len() != n {
-                    return Err(InputError::WrongLength { input: i, name: v.name.clone(), shape: v.shape.clone(), expected: n, got: flat.len() }.into());
+                    return Err(InputError::WrongLength {
+                        input: i,
+                        name: v.name.clone(),
+                        shape: v.shape.clone(),
+                        expected: n,
+                        got: flat.len(),
+                    }
+                    .into());
                 }
-                if let Some((position, &value)) = flat.iter().enumerate().find(|(_, x)| !x.is_finite()) {
-                    return Err(InputError::NonFinite { input: i, position, value }.into());
+                if let Some((position, &value)) =
+                    flat.iter().enumerate().find(|(_, x)| !x.is_finite())
+                {
+                    return Err(InputError::NonFinite {
+                        input: i,
+                        position,
+                        value,
+                    }
+                    .into());
                 }
                 Ok(Data::float(crate::ops::array(&v.shape, flat.clone())))
             })
             .collect()
     }
+}
+
+/// Rejects the first node whose op is unsupported (or too new for the model's opset), before
+/// anything else is looked at: the op is the most useful thing to report.
+fn check_ops(g: &crate::proto::GraphProto, opset: Option<i64>) -> Result<(), ImportError> {
+    for n in &g.node {
+        let err = |kind: NodeError| ImportError::Node {
+            node: node_label(n),
+            op_type: n.op_type.clone(),
+            opset: opset.unwrap_or(0),
+            kind,
+        };
+        let default_domain = n.domain.is_empty() || n.domain == "ai.onnx";
+        match registry().get(n.op_type.as_str()) {
+            Some(entry) if default_domain => {
+                if opset.is_some_and(|v| entry.since > v) {
+                    return Err(err(NodeError::OpsetTooOld { since: entry.since }));
+                }
+            }
+            _ => {
+                let domain = if default_domain {
+                    String::new()
+                } else {
+                    n.domain.clone()
+                };
+                return Err(err(NodeError::UnsupportedOp {
+                    op_type: n.op_type.clone(),
+                    domain,
+                    supported: supported_ops(),
+                }));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn default_opset(model: &ModelProto) -> Result<i64, ImportError> {
@@ -253,23 +396,45 @@ fn default_opset(model: &ModelProto) -> Result<i64, ImportError> {
         .iter()
         .find(|o| o.domain.is_empty() || o.domain == "ai.onnx")
         .map(|o| o.version)
-        .ok_or_else(|| ImportError::Malformed("the model imports no default-domain opset".into()))?;
+        .ok_or_else(|| {
+            ImportError::Malformed("the model imports no default-domain opset".into())
+        })?;
     if !(MIN_OPSET..=MAX_OPSET).contains(&version) {
-        return Err(ImportError::UnsupportedOpset { domain: String::new(), version, min: MIN_OPSET, max: MAX_OPSET });
+        return Err(ImportError::UnsupportedOpset {
+            domain: String::new(),
+            version,
+            min: MIN_OPSET,
+            max: MAX_OPSET,
+        });
     }
     Ok(version)
 }
 
-fn input_type(vi: &ValueInfoProto, options: &ImportOptions) -> Result<(Vec<usize>, DType), ImportError> {
-    let bad = |reason: String| ImportError::UnsupportedInput { name: vi.name.clone(), reason };
-    let Some(type_proto::Value::TensorType(t)) = vi.r#type.as_ref().and_then(|t| t.value.as_ref()) else {
+fn input_type(
+    vi: &ValueInfoProto,
+    options: &ImportOptions,
+) -> Result<(Vec<usize>, DType), ImportError> {
+    let bad = |reason: String| ImportError::UnsupportedInput {
+        name: vi.name.clone(),
+        reason,
+    };
+    let Some(type_proto::Value::TensorType(t)) = vi.r#type.as_ref().and_then(|t| t.value.as_ref())
+    else {
         return Err(bad("only tensor inputs are supported".into()));
     };
     match DType::from_onnx(t.elem_type) {
         Some(DType::Float) => {}
-        _ => return Err(bad(format!("element type {} is not supported; inputs must be floating point", data_type::name(t.elem_type)))),
+        _ => {
+            return Err(bad(format!(
+                "element type {} is not supported; inputs must be floating point",
+                data_type::name(t.elem_type)
+            )))
+        }
     }
-    let shape_proto = t.shape.as_ref().ok_or_else(|| bad("the input has no shape".into()))?;
+    let shape_proto = t
+        .shape
+        .as_ref()
+        .ok_or_else(|| bad("the input has no shape".into()))?;
     let mut shape = Vec::with_capacity(shape_proto.dim.len());
     for (axis, d) in shape_proto.dim.iter().enumerate() {
         use crate::proto::tensor_shape_proto::dimension::Value as D;
@@ -278,7 +443,11 @@ fn input_type(vi: &ValueInfoProto, options: &ImportOptions) -> Result<(Vec<usize
             Some(D::DimValue(v)) if *v == 0 => return Err(bad(format!("dimension {axis} is 0"))),
             Some(D::DimParam(p)) if options.dims.contains_key(p) => options.dims[p],
             _ if axis == 0 => 1,
-            Some(D::DimParam(p)) => return Err(bad(format!("dimension {axis} is symbolic ('{p}'); give it a value (for example --dim {p}=N)"))),
+            Some(D::DimParam(p)) => {
+                return Err(bad(format!(
+                "dimension {axis} is symbolic ('{p}'); give it a value (for example --dim {p}=N)"
+            )))
+            }
             _ => return Err(bad(format!("dimension {axis} is unknown"))),
         };
         shape.push(v);

@@ -50,24 +50,74 @@ pub struct Model {
 
 /// Reads and imports an ONNX file.
 pub fn load_model(path: &Path, options: &ImportOptions) -> Result<Model, ImportError> {
-    let bytes = std::fs::read(path).map_err(|source| ImportError::Io { path: path.display().to_string(), source })?;
+    let bytes = std::fs::read(path).map_err(|source| ImportError::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
     parse_model(bytes, path.parent(), options)
 }
 
 /// Imports an ONNX model from bytes; `model_dir` resolves external tensor data.
-pub fn parse_model(bytes: Vec<u8>, model_dir: Option<&Path>, options: &ImportOptions) -> Result<Model, ImportError> {
+pub fn parse_model(
+    bytes: Vec<u8>,
+    model_dir: Option<&Path>,
+    options: &ImportOptions,
+) -> Result<Model, ImportError> {
     if bytes.is_empty() {
         return Err(ImportError::Malformed("the file is empty".into()));
     }
-    let proto = proto::ModelProto::decode(bytes.as_slice())
-        .map_err(|e| ImportError::Malformed(format!("not a valid ONNX protobuf (truncated or corrupt file?): {e}")))?;
+    let proto = proto::ModelProto::decode(bytes.as_slice()).map_err(|e| {
+        ImportError::Malformed(format!(
+            "not a valid ONNX protobuf (truncated or corrupt file?): {e}"
+        ))
+    })?;
     if proto.graph.is_none() {
-        return Err(ImportError::Malformed("no graph found; is this an ONNX model file?".into()));
+        return Err(ImportError::Malformed(
+            "no graph found; is this an ONNX model file?".into(),
+        ));
     }
     let mut graph = Graph::from_proto(&proto, model_dir, options)?;
     fuse::fold_batch_norms(&mut graph)?;
-    let name = proto.graph.as_ref().map(|g| g.name.clone()).unwrap_or_default();
-    Ok(Model { graph, name, producer: format!("{} {}", proto.producer_name, proto.producer_version).trim().to_string(), bytes })
+    let name = proto
+        .graph
+        .as_ref()
+        .map(|g| g.name.clone())
+        .unwrap_or_default();
+    Ok(Model {
+        graph,
+        name,
+        producer: format!("{} {}", proto.producer_name, proto.producer_version)
+            .trim()
+            .to_string(),
+        bytes,
+    })
+}
+
+/// A decoded ONNX `TensorProto` (as stored in `.pb` test files).
+#[derive(Clone, Debug, PartialEq)]
+pub struct TensorValue {
+    /// Shape.
+    pub shape: Vec<usize>,
+    /// Values, row-major.
+    pub values: Vec<f64>,
+    /// Whether the element type is floating point.
+    pub is_float: bool,
+}
+
+/// Decodes a serialized ONNX `TensorProto`.
+pub fn decode_tensor(bytes: &[u8]) -> Result<TensorValue, String> {
+    let t = proto::TensorProto::decode(bytes).map_err(|e| format!("not a TensorProto: {e}"))?;
+    let d = data::from_tensor_proto(&t, None)?;
+    Ok(TensorValue {
+        shape: d.shape().to_vec(),
+        values: d.to_vec(),
+        is_float: d.dtype == data::DType::Float,
+    })
+}
+
+/// Whether `op_type` (default domain) is supported.
+pub fn is_supported_op(op_type: &str) -> bool {
+    registry::registry().contains_key(op_type)
 }
 
 /// The integer program and how well it matches the float model.
@@ -84,20 +134,49 @@ pub const SYNTHETIC_SAMPLES: usize = 4;
 
 /// Calibrates on `calibration` (each entry one flat list per model input; empty for synthetic
 /// standard-normal inputs), lowers to an integer program and measures its error.
-pub fn compile(model: &Model, calibration: &[Vec<Vec<f64>>], cfg: &QuantConfig) -> Result<Compiled, ImportError> {
+pub fn compile(
+    model: &Model,
+    calibration: &[Vec<Vec<f64>>],
+    cfg: &QuantConfig,
+) -> Result<Compiled, ImportError> {
     cfg.validate().map_err(ImportError::Calibration)?;
     let synthetic = calibration.is_empty();
-    let samples = if synthetic { compile::synthetic_samples(&model.graph, SYNTHETIC_SAMPLES) } else { calibration.to_vec() };
-    let data = samples.iter().map(|s| model.graph.inputs_from_flat(s)).collect::<Result<Vec<_>, _>>()?;
+    let samples = if synthetic {
+        compile::synthetic_samples(&model.graph, SYNTHETIC_SAMPLES)
+    } else {
+        calibration.to_vec()
+    };
+    let data = samples
+        .iter()
+        .map(|s| model.graph.inputs_from_flat(s))
+        .collect::<Result<Vec<_>, _>>()?;
     let stats = compile::collect_stats(&model.graph, &data)?;
     let mut program = compile::lower_graph(&model.graph, &stats, cfg)?;
     program.metadata.insert("source".into(), model.name.clone());
-    program.metadata.insert("producer".into(), model.producer.clone());
-    program.metadata.insert("opset".into(), model.graph.opset.to_string());
-    program.metadata.insert("calibration_samples".into(), if synthetic { format!("{} synthetic", samples.len()) } else { samples.len().to_string() });
-    program.metadata.insert("weight_bits".into(), cfg.weight_bits.to_string());
-    program.metadata.insert("table_bits".into(), cfg.table_bits.to_string());
-    program.source = Some(zkml_ir::ModelSource { format: "onnx".into(), bytes: model.bytes.clone() });
+    program
+        .metadata
+        .insert("producer".into(), model.producer.clone());
+    program
+        .metadata
+        .insert("opset".into(), model.graph.opset.to_string());
+    program.metadata.insert(
+        "calibration_samples".into(),
+        if synthetic {
+            format!("{} synthetic", samples.len())
+        } else {
+            samples.len().to_string()
+        },
+    );
+    program
+        .metadata
+        .insert("weight_bits".into(), cfg.weight_bits.to_string());
+    program
+        .metadata
+        .insert("table_bits".into(), cfg.table_bits.to_string());
+    program.source = Some(zkml_ir::ModelSource {
+        format: "onnx".into(),
+        bytes: model.bytes.clone(),
+    });
     let report = compile::measure(&model.graph, &program, &samples, synthetic)?;
     Ok(Compiled { program, report })
 }

@@ -52,16 +52,28 @@ impl QuantConfig {
     /// Checks the knobs against each other.
     pub fn validate(&self) -> std::result::Result<(), String> {
         if !(8..=32).contains(&self.value_bits) {
-            return Err(format!("value bits must be 8 to 32, got {}", self.value_bits));
+            return Err(format!(
+                "value bits must be 8 to 32, got {}",
+                self.value_bits
+            ));
         }
         if !(2..=24).contains(&self.weight_bits) {
-            return Err(format!("weight bits must be 2 to 24, got {}", self.weight_bits));
+            return Err(format!(
+                "weight bits must be 2 to 24, got {}",
+                self.weight_bits
+            ));
         }
         if self.headroom_bits + 3 > self.value_bits {
-            return Err(format!("headroom of {} bits leaves too few value bits", self.headroom_bits));
+            return Err(format!(
+                "headroom of {} bits leaves too few value bits",
+                self.headroom_bits
+            ));
         }
         if !(4..=20).contains(&self.table_bits) {
-            return Err(format!("table bits must be 4 to 20, got {}", self.table_bits));
+            return Err(format!(
+                "table bits must be 4 to 20, got {}",
+                self.table_bits
+            ));
         }
         Ok(())
     }
@@ -251,7 +263,12 @@ impl<'a> Lowering<'a> {
     }
 
     /// A constant given by its integers at `scale`.
-    pub fn raw_constant(&mut self, shape: Vec<usize>, scale: i32, values: Vec<i64>) -> Result<usize> {
+    pub fn raw_constant(
+        &mut self,
+        shape: Vec<usize>,
+        scale: i32,
+        values: Vec<i64>,
+    ) -> Result<usize> {
         let name = self.next_name();
         self.b
             .constant(&name, shape, scale, values)
@@ -320,10 +337,7 @@ impl<'a> Lowering<'a> {
         let sx = self.scale(x);
         let k = (sx - plan.in_scale) as u32;
         // Clip at the input's scale first, so the rescale below can never leave the domain.
-        let (clip_lo, clip_hi) = (
-            plan.clip_lo.map(|v| v << k),
-            plan.clip_hi.map(|v| v << k),
-        );
+        let (clip_lo, clip_hi) = (plan.clip_lo.map(|v| v << k), plan.clip_hi.map(|v| v << k));
         let mut v = x;
         if clip_lo.is_some() || clip_hi.is_some() {
             v = self.push(
@@ -374,22 +388,23 @@ impl TablePlan {
             Domain::NonPositive => (true, false),
             Domain::Calibrated { clip_left, .. } => (clip_left, false),
         };
-        // Output magnitude over the covered interval decides the output scale.
+        // The output magnitude over the covered interval caps the output scale. Lower output
+        // scales narrow a saturating domain, which can buy input resolution: pick the pair with
+        // the smallest worst-case error, |f'| * (input step / 2) + (output step / 2).
         let max_out = sample_max_abs(f, real_lo, real_hi);
-        let mut out_scale = cfg.activation_scale(max_out);
-        let mut plan = None;
-        for _ in 0..4 {
-            let p = Self::at_out_scale(f, out_scale, real_lo, real_hi, sat_left, sat_right, budget, x_scale)?;
-            // More output precision than the input resolution supports only widens the table.
-            let useful = p.in_scale + 3;
-            let done = out_scale <= useful;
-            plan = Some(p);
-            if done {
-                break;
+        let top = cfg.activation_scale(max_out);
+        let slope = sample_max_slope(f, real_lo, real_hi);
+        let mut best: Option<(f64, Self)> = None;
+        for out_scale in (top - 8..=top).rev() {
+            let p = Self::at_out_scale(
+                f, out_scale, real_lo, real_hi, sat_left, sat_right, budget, x_scale,
+            )?;
+            let err = slope * 2f64.powi(-p.in_scale - 1) + 2f64.powi(-out_scale - 1);
+            if best.as_ref().is_none_or(|(e, _)| err < *e * 0.999) {
+                best = Some((err, p));
             }
-            out_scale = useful;
         }
-        Ok(plan.expect("loop runs at least once"))
+        Ok(best.expect("at least one candidate").1)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -404,8 +419,16 @@ impl TablePlan {
         x_scale: i32,
     ) -> Result<Self> {
         // Where the quantized function stops changing.
-        let lo_r = if sat_left { saturation_point(f, out_scale, real_lo, -1.0) } else { real_lo };
-        let hi_r = if sat_right { saturation_point(f, out_scale, real_hi, 1.0) } else { real_hi };
+        let lo_r = if sat_left {
+            saturation_point(f, out_scale, real_lo, -1.0)
+        } else {
+            real_lo
+        };
+        let hi_r = if sat_right {
+            saturation_point(f, out_scale, real_hi, 1.0)
+        } else {
+            real_hi
+        };
         let width = (hi_r - lo_r).max(1e-9);
         let mut in_scale = ((budget - 1.0) / width).log2().floor() as i32;
         in_scale = in_scale.min(x_scale).max(-40);
@@ -429,6 +452,20 @@ impl TablePlan {
             clip_hi: sat_right.then_some(hi),
         })
     }
+}
+
+/// Largest |f'| estimated on samples of `[lo, hi]` (clamped to the non-saturated region
+/// naturally, since saturated parts are flat).
+fn sample_max_slope(f: &TableFunction, lo: f64, hi: f64) -> f64 {
+    let n = 1024;
+    let h = (hi - lo) / n as f64;
+    (0..n)
+        .map(|i| {
+            let x = lo + h * i as f64;
+            ((f.apply(x + h) - f.apply(x)) / h).abs()
+        })
+        .filter(|v| v.is_finite())
+        .fold(0.0, f64::max)
 }
 
 /// Largest |f| on samples of `[lo, hi]`.
@@ -481,7 +518,12 @@ mod tests {
         let p = TablePlan::choose(&cfg, &TableFunction::Sigmoid, Domain::Saturating, 14).unwrap();
         assert!((p.hi - p.lo + 1) as f64 <= 2f64.powi(cfg.table_bits as i32));
         // Beyond the domain the quantized function really is constant.
-        let q = |x: i64| quantize(TableFunction::Sigmoid.apply(x as f64 * 2f64.powi(-p.in_scale)), p.out_scale);
+        let q = |x: i64| {
+            quantize(
+                TableFunction::Sigmoid.apply(x as f64 * 2f64.powi(-p.in_scale)),
+                p.out_scale,
+            )
+        };
         assert_eq!(q(p.hi), q(p.hi + 1000));
         assert_eq!(q(p.lo), q(p.lo - 1000));
         assert_ne!(q(p.hi - 50), q(p.hi));

@@ -5,7 +5,11 @@ use tract_onnx::prelude::*;
 
 /// Runs the ONNX model in `bytes` on flat inputs of the given shapes; returns flat f32 outputs
 /// (widened to f64; integer outputs are converted).
-pub fn run_tract(bytes: &[u8], shapes: &[Vec<usize>], inputs: &[Vec<f64>]) -> Result<Vec<Vec<f64>>, String> {
+pub fn run_tract(
+    bytes: &[u8],
+    shapes: &[Vec<usize>],
+    inputs: &[Vec<f64>],
+) -> Result<Vec<Vec<f64>>, String> {
     let run = || -> TractResult<Vec<Vec<f64>>> {
         let mut model = tract_onnx::onnx().model_for_read(&mut &bytes[..])?;
         for (i, shape) in shapes.iter().enumerate() {

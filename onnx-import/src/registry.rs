@@ -3,12 +3,17 @@
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
-use crate::ops::{activation, arith, conv, linear, misc, movement, norm, pool, reduce, softmax, ParseFn};
+use crate::ops::{
+    activation, arith, conv, linear, misc, movement, norm, pool, reduce, softmax, ParseFn,
+};
 
 /// Oldest default-domain opset zkml reads.
-pub const MIN_OPSET: i64 = 7;
-/// Newest default-domain opset zkml reads.
-pub const MAX_OPSET: i64 = 23;
+pub const MIN_OPSET: i64 = 6;
+/// Newest default-domain opset zkml reads. Checked against the operator schemas of onnx 1.23:
+/// every version of a supported op after opset 21 only widened the accepted element types
+/// (bfloat16, float8, float4, int2) and clarified documentation, so float semantics are the
+/// same through opset 28.
+pub const MAX_OPSET: i64 = 28;
 
 /// A supported op type: its parser and the first opset at which it exists.
 #[derive(Clone, Copy)]
@@ -23,10 +28,10 @@ pub(crate) fn registry() -> &'static BTreeMap<&'static str, Entry> {
     REGISTRY.get_or_init(|| {
         let entries: &[(&str, ParseFn, i64)] = &[
             // arithmetic
-            ("Add", arith::parse_binary, 7),
-            ("Sub", arith::parse_binary, 7),
-            ("Mul", arith::parse_binary, 7),
-            ("Div", arith::parse_binary, 7),
+            ("Add", arith::parse_binary, 6),
+            ("Sub", arith::parse_binary, 6),
+            ("Mul", arith::parse_binary, 6),
+            ("Div", arith::parse_binary, 6),
             ("Neg", arith::parse_unary, 6),
             ("Abs", arith::parse_unary, 6),
             ("Sqrt", arith::parse_unary, 6),
@@ -34,11 +39,11 @@ pub(crate) fn registry() -> &'static BTreeMap<&'static str, Entry> {
             ("Sum", arith::parse_variadic, 6),
             ("Max", arith::parse_variadic, 6),
             ("Min", arith::parse_variadic, 6),
-            ("Pow", arith::parse_pow, 7),
+            ("Pow", arith::parse_pow, 1),
             // activations
             ("Relu", activation::parse, 6),
             ("LeakyRelu", activation::parse, 6),
-            ("PRelu", activation::parse_prelu, 7),
+            ("PRelu", activation::parse_prelu, 6),
             ("Clip", activation::parse_clip, 6),
             ("Sigmoid", activation::parse, 6),
             ("Tanh", activation::parse, 6),
@@ -51,16 +56,16 @@ pub(crate) fn registry() -> &'static BTreeMap<&'static str, Entry> {
             ("Softmax", softmax::parse, 1),
             ("LogSoftmax", softmax::parse, 1),
             // products
-            ("Gemm", linear::parse_gemm, 7),
+            ("Gemm", linear::parse_gemm, 6),
             ("MatMul", linear::parse_matmul, 1),
             ("Conv", conv::parse_conv, 1),
             ("ConvTranspose", conv::parse_conv_transpose, 1),
             // pooling and normalization
             ("MaxPool", pool::parse, 1),
-            ("AveragePool", pool::parse, 7),
+            ("AveragePool", pool::parse, 1),
             ("GlobalAveragePool", pool::parse_global, 1),
             ("GlobalMaxPool", pool::parse_global, 1),
-            ("BatchNormalization", norm::parse_batch_norm, 7),
+            ("BatchNormalization", norm::parse_batch_norm, 6),
             ("InstanceNormalization", norm::parse_instance_norm, 6),
             ("LayerNormalization", norm::parse_layer_norm, 17),
             // reductions
@@ -84,7 +89,7 @@ pub(crate) fn registry() -> &'static BTreeMap<&'static str, Entry> {
             ("Pad", movement::parse, 2),
             // misc
             ("Identity", misc::parse_identity, 1),
-            ("Dropout", misc::parse_identity, 7),
+            ("Dropout", misc::parse_identity, 6),
             ("Constant", misc::parse_constant, 1),
             ("ConstantOfShape", misc::parse_constant_of_shape, 9),
             ("Shape", misc::parse_shape, 1),

@@ -27,14 +27,27 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<()> {
     let mut stages = Stages::new(args.json);
-    let calibration = args.model_args.calibration.iter().map(|p| read_input(p)).collect::<Result<Vec<_>>>()?;
+    let calibration = args
+        .model_args
+        .calibration
+        .iter()
+        .map(|p| read_input(p))
+        .collect::<Result<Vec<_>>>()?;
     let model = import(&args.model, &args.model_args, &mut stages)?;
     let (program, report) = compile_model(&model, &calibration, &args.model_args, &mut stages)?;
     let bytes = zkml_ir::format::to_bytes(&program);
     let mut inputs = vec![args.model.as_path()];
     inputs.extend(args.model_args.calibration.iter().map(|p| p.as_path()));
     stages
-        .run("write", || write_output(&args.output, &bytes, args.force, zkml_ir::format::is_program, &inputs))
+        .run("write", || {
+            write_output(
+                &args.output,
+                &bytes,
+                args.force,
+                zkml_ir::format::is_program,
+                &inputs,
+            )
+        })
         .with_context(|| format!("cannot write {}", args.output.display()))?;
     if args.json {
         return print_json(&json!({
@@ -47,15 +60,34 @@ pub fn run(args: Args) -> Result<()> {
             "timings": stages.json(),
         }));
     }
-    println!("wrote {} ({} nodes, {} parameters, {} lookup tables, {}-bit values)",
-        args.output.display(), program.nodes.len(), program.parameter_count(), program.tables.len(), program.value_bits);
+    println!(
+        "wrote {} ({} nodes, {} parameters, {} lookup tables, {}-bit values)",
+        args.output.display(),
+        program.nodes.len(),
+        program.parameter_count(),
+        program.tables.len(),
+        program.value_bits
+    );
     if report.synthetic {
         println!("warning: no calibration data given; scales were chosen from {} synthetic standard-normal inputs. Pass --calibration for scales that fit your data.", report.samples);
     }
-    println!("error after calibration ({} input{}):", report.samples, if report.samples == 1 { "" } else { "s" });
-    println!("  {:<24} {:>14} {:>14} {:>10}", "output", "max abs error", "max |float|", "relative");
+    println!(
+        "error after calibration ({} input{}):",
+        report.samples,
+        if report.samples == 1 { "" } else { "s" }
+    );
+    println!(
+        "  {:<24} {:>14} {:>14} {:>10}",
+        "output", "max abs error", "max |float|", "relative"
+    );
     for o in &report.outputs {
-        println!("  {:<24} {:>14.6} {:>14.6} {:>9.4}%", o.name, o.max_abs_error, o.max_abs_value, 100.0 * o.relative_error);
+        println!(
+            "  {:<24} {:>14.6} {:>14.6} {:>9.4}%",
+            o.name,
+            o.max_abs_error,
+            o.max_abs_value,
+            100.0 * o.relative_error
+        );
     }
     Ok(())
 }

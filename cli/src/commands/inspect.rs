@@ -23,10 +23,23 @@ fn op_detail(op: &Op) -> String {
         Op::Const { values } => format!("{} values", values.len()),
         Op::Rescale { shift } | Op::Div { shift } | Op::Sqrt { shift } => format!("shift {shift}"),
         Op::Lookup { table } => format!("table {table}"),
-        Op::Clip { min, max } => format!("[{}, {}]", min.map_or("-inf".into(), |v| v.to_string()), max.map_or("inf".into(), |v| v.to_string())),
-        Op::Conv(c) => format!("strides {:?} dilations {:?} pads {:?}/{:?} group {}", c.strides, c.dilations, c.pads_begin, c.pads_end, c.group),
-        Op::ConvTranspose(c) => format!("strides {:?} dilations {:?} pads {:?} group {}", c.strides, c.dilations, c.pads_begin, c.group),
-        Op::SumPool(p) | Op::MaxPool(p) => format!("kernel {:?} strides {:?} pads {:?}", p.kernel, p.strides, p.pads_begin),
+        Op::Clip { min, max } => format!(
+            "[{}, {}]",
+            min.map_or("-inf".into(), |v| v.to_string()),
+            max.map_or("inf".into(), |v| v.to_string())
+        ),
+        Op::Conv(c) => format!(
+            "strides {:?} dilations {:?} pads {:?}/{:?} group {}",
+            c.strides, c.dilations, c.pads_begin, c.pads_end, c.group
+        ),
+        Op::ConvTranspose(c) => format!(
+            "strides {:?} dilations {:?} pads {:?} group {}",
+            c.strides, c.dilations, c.pads_begin, c.group
+        ),
+        Op::SumPool(p) | Op::MaxPool(p) => format!(
+            "kernel {:?} strides {:?} pads {:?}",
+            p.kernel, p.strides, p.pads_begin
+        ),
         Op::ReduceSum(r) | Op::ReduceMax(r) => format!("axes {:?}", r.axes),
         Op::ArgMax { axis, .. } => format!("axis {axis}"),
         Op::Transpose { perm } => format!("perm {perm:?}"),
@@ -36,21 +49,31 @@ fn op_detail(op: &Op) -> String {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let program = zkml_ir::format::load(&args.program).with_context(|| format!("cannot read {}", args.program.display()))?;
+    let program = zkml_ir::format::load(&args.program)
+        .with_context(|| format!("cannot read {}", args.program.display()))?;
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
     for n in &program.nodes {
         *counts.entry(n.op.name()).or_default() += 1;
     }
     if args.json {
-        let nodes: Vec<_> = program.nodes.iter().enumerate().map(|(i, n)| json!({
-            "index": i, "name": n.name, "op": n.op.name(), "detail": op_detail(&n.op),
-            "inputs": n.inputs, "shape": n.shape, "scale": n.scale, "bound": n.bound,
-        })).collect();
+        let nodes: Vec<_> = program
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                json!({
+                    "index": i, "name": n.name, "op": n.op.name(), "detail": op_detail(&n.op),
+                    "inputs": n.inputs, "shape": n.shape, "scale": n.scale, "bound": n.bound,
+                })
+            })
+            .collect();
         let tables: Vec<_> = program.tables.iter().enumerate().map(|(i, t)| json!({
             "index": i, "function": t.function.describe(), "in_scale": t.in_scale, "out_scale": t.out_scale,
             "domain": [t.lo, t.hi()], "entries": t.values.len(),
         })).collect();
-        let io = |ids: &[usize]| -> Vec<_> { ids.iter().map(|&i| json!({"node": i, "name": program.nodes[i].name, "shape": program.nodes[i].shape, "scale": program.nodes[i].scale})).collect() };
+        let io = |ids: &[usize]| -> Vec<_> {
+            ids.iter().map(|&i| json!({"node": i, "name": program.nodes[i].name, "shape": program.nodes[i].shape, "scale": program.nodes[i].scale})).collect()
+        };
         return print_json(&json!({
             "value_bits": program.value_bits,
             "parameters": program.parameter_count(),
@@ -66,27 +89,61 @@ pub fn run(args: Args) -> Result<()> {
     for (k, v) in &program.metadata {
         println!("  {k}: {v}");
     }
-    println!("value bits {} (range-checked values in [-2^{}, 2^{}))", program.value_bits, program.value_bits - 1, program.value_bits - 1);
+    println!(
+        "value bits {} (range-checked values in [-2^{}, 2^{}))",
+        program.value_bits,
+        program.value_bits - 1,
+        program.value_bits - 1
+    );
     println!("parameters {}", program.parameter_count());
-    println!("ops: {}", counts.iter().map(|(k, v)| format!("{k} x{v}")).collect::<Vec<_>>().join(", "));
+    println!(
+        "ops: {}",
+        counts
+            .iter()
+            .map(|(k, v)| format!("{k} x{v}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     for &i in &program.inputs {
         let n = &program.nodes[i];
-        println!("input  '{}' shape {:?} scale 2^{}", n.name, n.shape, n.scale);
+        println!(
+            "input  '{}' shape {:?} scale 2^{}",
+            n.name, n.shape, n.scale
+        );
     }
     for (&i, name) in program.outputs.iter().zip(&program.output_names) {
         let n = &program.nodes[i];
         println!("output '{}' shape {:?} scale 2^{}", name, n.shape, n.scale);
     }
-    println!("\n{:>5}  {:<13} {:<20} {:>6} {:>12}  {:<16} name / detail", "node", "op", "shape", "scale", "bound", "inputs");
+    println!(
+        "\n{:>5}  {:<13} {:<20} {:>6} {:>12}  {:<16} name / detail",
+        "node", "op", "shape", "scale", "bound", "inputs"
+    );
     for (i, n) in program.nodes.iter().enumerate() {
-        println!("{:>5}  {:<13} {:<20} {:>6} {:>12}  {:<16} {} {}", i, n.op.name(), format!("{:?}", n.shape), n.scale, n.bound,
-            format!("{:?}", n.inputs), n.name, op_detail(&n.op));
+        println!(
+            "{:>5}  {:<13} {:<20} {:>6} {:>12}  {:<16} {} {}",
+            i,
+            n.op.name(),
+            format!("{:?}", n.shape),
+            n.scale,
+            n.bound,
+            format!("{:?}", n.inputs),
+            n.name,
+            op_detail(&n.op)
+        );
     }
     if !program.tables.is_empty() {
         println!("\nlookup tables:");
         for (i, t) in program.tables.iter().enumerate() {
-            println!("  {i}: {:<16} in scale 2^{:<3} out scale 2^{:<3} domain [{}, {}] ({} entries)",
-                t.function.describe(), t.in_scale, t.out_scale, t.lo, t.hi(), t.values.len());
+            println!(
+                "  {i}: {:<16} in scale 2^{:<3} out scale 2^{:<3} domain [{}, {}] ({} entries)",
+                t.function.describe(),
+                t.in_scale,
+                t.out_scale,
+                t.lo,
+                t.hi(),
+                t.values.len()
+            );
         }
     }
     Ok(())

@@ -36,19 +36,30 @@ struct Comparison {
 }
 
 fn argmax(v: &[f64]) -> Option<usize> {
-    v.iter().enumerate().fold(None, |best: Option<(usize, f64)>, (i, &x)| match best {
-        Some((_, m)) if m >= x => best,
-        _ => Some((i, x)),
-    }).map(|(i, _)| i)
+    v.iter()
+        .enumerate()
+        .fold(None, |best: Option<(usize, f64)>, (i, &x)| match best {
+            Some((_, m)) if m >= x => best,
+            _ => Some((i, x)),
+        })
+        .map(|(i, _)| i)
 }
 
 impl Comparison {
     fn max_abs_error(&self) -> Option<f64> {
-        self.float.as_ref().map(|f| self.values.iter().zip(f).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max))
+        self.float.as_ref().map(|f| {
+            self.values
+                .iter()
+                .zip(f)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0, f64::max)
+        })
     }
 
     fn max_abs_float(&self) -> Option<f64> {
-        self.float.as_ref().map(|f| f.iter().map(|v| v.abs()).fold(0.0, f64::max))
+        self.float
+            .as_ref()
+            .map(|f| f.iter().map(|v| v.abs()).fold(0.0, f64::max))
     }
 
     /// A classifier output: a single axis of length >= 2 (the others 1).
@@ -72,29 +83,49 @@ pub fn run(args: Args) -> Result<()> {
     let input = read_input(&args.input)?;
     let (program, report, source_bytes) = if is_program_file(&args.model)? {
         if !args.model_args.calibration.is_empty() {
-            bail!("--calibration applies to ONNX models; {} is already compiled", args.model.display());
+            bail!(
+                "--calibration applies to ONNX models; {} is already compiled",
+                args.model.display()
+            );
         }
         let program = stages
             .run("load program", || zkml_ir::format::load(&args.model))
             .with_context(|| format!("cannot read {}", args.model.display()))?;
-        let bytes = program.source.as_ref().filter(|s| s.format == "onnx").map(|s| s.bytes.clone());
+        let bytes = program
+            .source
+            .as_ref()
+            .filter(|s| s.format == "onnx")
+            .map(|s| s.bytes.clone());
         (program, None, bytes)
     } else {
         let model = import(&args.model, &args.model_args, &mut stages)?;
         let calibration = if args.model_args.calibration.is_empty() {
             vec![input.clone()]
         } else {
-            args.model_args.calibration.iter().map(|p| read_input(p)).collect::<Result<Vec<_>>>()?
+            args.model_args
+                .calibration
+                .iter()
+                .map(|p| read_input(p))
+                .collect::<Result<Vec<_>>>()?
         };
         let (program, report) = compile_model(&model, &calibration, &args.model_args, &mut stages)?;
         (program, Some(report), Some(model.bytes))
     };
 
-    let q = quantize_inputs(&program, &input).with_context(|| format!("input file {}", args.input.display()))?;
-    let trace = stages.run("evaluate (integer)", || evaluate(&program, &q)).context("the integer program failed on this input")?;
+    let q = quantize_inputs(&program, &input)
+        .with_context(|| format!("input file {}", args.input.display()))?;
+    let trace = stages
+        .run("evaluate (integer)", || evaluate(&program, &q))
+        .context("the integer program failed on this input")?;
     let (float, engine, float_note) = match &source_bytes {
-        None => (None, None, Some("the program carries no source model".to_string())),
-        Some(bytes) => stages.run("float reference", || float_reference(&program, bytes, &input, &args.model_args))?,
+        None => (
+            None,
+            None,
+            Some("the program carries no source model".to_string()),
+        ),
+        Some(bytes) => stages.run("float reference", || {
+            float_reference(&program, bytes, &input, &args.model_args)
+        })?,
     };
     let comparisons: Vec<Comparison> = trace
         .outputs()
@@ -108,24 +139,39 @@ pub fn run(args: Args) -> Result<()> {
                 scale: node.scale,
                 values: dequantize_tensor(t, node.scale),
                 integers: t.data().to_vec(),
-                float: float.as_ref().and_then(|f: &Vec<Vec<f64>>| f.get(k).cloned()),
+                float: float
+                    .as_ref()
+                    .and_then(|f: &Vec<Vec<f64>>| f.get(k).cloned()),
             }
         })
         .collect();
     if let Some(f) = &float {
         for (c, fv) in comparisons.iter().zip(f) {
             if c.values.len() != fv.len() {
-                bail!("output '{}' has {} values but the float model gives {}", c.name, c.values.len(), fv.len());
+                bail!(
+                    "output '{}' has {} values but the float model gives {}",
+                    c.name,
+                    c.values.len(),
+                    fv.len()
+                );
             }
         }
     }
-    let max_abs_error = comparisons.iter().filter_map(Comparison::max_abs_error).fold(None, |m: Option<f64>, e| Some(m.map_or(e, |m| m.max(e))));
+    let max_abs_error = comparisons
+        .iter()
+        .filter_map(Comparison::max_abs_error)
+        .fold(None, |m: Option<f64>, e| Some(m.map_or(e, |m| m.max(e))));
     if args.json {
-        let per_output: Vec<_> = comparisons.iter().map(|c| json!({
-            "name": c.name, "shape": c.shape, "scale": c.scale,
-            "max_abs_error": c.max_abs_error(), "max_abs_float": c.max_abs_float(),
-            "argmax": c.argmax_json(),
-        })).collect();
+        let per_output: Vec<_> = comparisons
+            .iter()
+            .map(|c| {
+                json!({
+                    "name": c.name, "shape": c.shape, "scale": c.scale,
+                    "max_abs_error": c.max_abs_error(), "max_abs_float": c.max_abs_float(),
+                    "argmax": c.argmax_json(),
+                })
+            })
+            .collect();
         return print_json(&json!({
             "model": args.model,
             "outputs": comparisons.iter().map(|c| &c.values).collect::<Vec<_>>(),
@@ -143,15 +189,42 @@ pub fn run(args: Args) -> Result<()> {
         println!("note: {note}");
     }
     for c in &comparisons {
-        println!("output '{}' shape {:?} (scale 2^{})", c.name, c.shape, c.scale);
-        let show = |v: &[f64]| v.iter().take(10).map(|x| format!("{x:.5}")).collect::<Vec<_>>().join(", ") + if v.len() > 10 { ", ..." } else { "" };
+        println!(
+            "output '{}' shape {:?} (scale 2^{})",
+            c.name, c.shape, c.scale
+        );
+        let show = |v: &[f64]| {
+            v.iter()
+                .take(10)
+                .map(|x| format!("{x:.5}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+                + if v.len() > 10 { ", ..." } else { "" }
+        };
         println!("  quantized: [{}]", show(&c.values));
         if let Some(f) = &c.float {
-            println!("  float ({}): [{}]", engine.as_deref().unwrap_or("?"), show(f));
-            println!("  max abs error {:.6} (max |float| {:.6})", c.max_abs_error().unwrap_or(0.0), c.max_abs_float().unwrap_or(0.0));
+            println!(
+                "  float ({}): [{}]",
+                engine.as_deref().unwrap_or("?"),
+                show(f)
+            );
+            println!(
+                "  max abs error {:.6} (max |float| {:.6})",
+                c.max_abs_error().unwrap_or(0.0),
+                c.max_abs_float().unwrap_or(0.0)
+            );
         }
         if let serde_json::Value::Object(a) = c.argmax_json() {
-            println!("  arg-max: quantized {} float {} -> {}", a["quantized"], a["float"], if a["agrees"] == json!(true) { "agrees" } else { "DIFFERS" });
+            println!(
+                "  arg-max: quantized {} float {} -> {}",
+                a["quantized"],
+                a["float"],
+                if a["agrees"] == json!(true) {
+                    "agrees"
+                } else {
+                    "DIFFERS"
+                }
+            );
         }
     }
     Ok(())
@@ -159,8 +232,17 @@ pub fn run(args: Args) -> Result<()> {
 
 /// Runs the float model with tract; falls back to zkml's own f64 evaluation of the imported
 /// graph when tract cannot run it. Returns (outputs, engine, note).
-fn float_reference(program: &Program, bytes: &[u8], input: &[Vec<f64>], args: &ModelArgs) -> Result<(Option<Vec<Vec<f64>>>, Option<String>, Option<String>)> {
-    let shapes: Vec<Vec<usize>> = program.inputs.iter().map(|&i| program.nodes[i].shape.clone()).collect();
+fn float_reference(
+    program: &Program,
+    bytes: &[u8],
+    input: &[Vec<f64>],
+    args: &ModelArgs,
+) -> Result<(Option<Vec<Vec<f64>>>, Option<String>, Option<String>)> {
+    let shapes: Vec<Vec<usize>> = program
+        .inputs
+        .iter()
+        .map(|&i| program.nodes[i].shape.clone())
+        .collect();
     match zkml_onnx::reference::run_tract(bytes, &shapes, input) {
         Ok(out) => Ok((Some(out), Some("tract".into()), None)),
         Err(tract_error) => {

@@ -155,7 +155,11 @@ impl OnnxOp for Unary {
                 // elu(x) = relu(x) + alpha (e^min(x,0) - 1)
                 let r = cx.push(Op::Relu, &[x])?;
                 let neg = negative_part(cx, x)?;
-                let t = cx.lookup(neg, TableFunction::ExpMinusOne { alpha }, Domain::NonPositive)?;
+                let t = cx.lookup(
+                    neg,
+                    TableFunction::ExpMinusOne { alpha },
+                    Domain::NonPositive,
+                )?;
                 add_finish(cx, r, t)?
             }
             Activation::Selu { alpha, gamma } => {
@@ -235,20 +239,48 @@ fn leaky(cx: &mut Lowering<'_>, x: usize, alpha: &Data) -> Result<usize> {
     cx.finish(y, 0)
 }
 
-/// `PRelu(x, slope)` with a constant slope.
+/// `PRelu(x, slope)`.
 #[derive(Debug)]
-pub(crate) struct PRelu;
+pub(crate) struct PRelu {
+    /// Before opset 7 a slope of C values applies per channel (axis 1).
+    per_channel: bool,
+}
 
 pub(crate) fn parse_prelu(cx: &ParseCx<'_>) -> Result<Box<dyn OnnxOp>> {
     cx.expect_inputs(2, 2)?;
     cx.attrs.finish()?;
-    Ok(Box::new(PRelu))
+    Ok(Box::new(PRelu {
+        per_channel: cx.opset < 7,
+    }))
+}
+
+impl PRelu {
+    /// The slope shaped for numpy broadcasting against an input of rank `rank`.
+    fn slope_shape(&self, slope: &[usize], rank: usize) -> Vec<usize> {
+        let n: usize = slope.iter().product();
+        if self.per_channel && rank >= 2 && n > 1 {
+            let mut s = vec![1; rank - 1];
+            s[0] = n;
+            s
+        } else {
+            slope.to_vec()
+        }
+    }
 }
 
 impl OnnxOp for PRelu {
     fn eval(&self, inputs: &[Option<&Data>]) -> Result<Vec<Data>> {
         let (x, s) = (required(inputs, 0)?, required(inputs, 1)?);
-        let y = broadcast_map(&x.values, &s.values, |v, a| if v >= 0.0 { v } else { a * v })?;
+        let shape = self.slope_shape(s.shape(), x.shape().len());
+        let sv = s
+            .values
+            .to_shape(IxDyn(&shape))
+            .map_err(|e| NodeError::Invalid(e.to_string()))?;
+        let y = broadcast_map(
+            &x.values,
+            &sv.to_owned(),
+            |v, a| if v >= 0.0 { v } else { a * v },
+        )?;
         if y.shape() != x.shape() {
             return Err(NodeError::Invalid(format!(
                 "slope {:?} must broadcast to the input {:?}",
@@ -261,8 +293,36 @@ impl OnnxOp for PRelu {
 
     fn lower(&self, cx: &mut Lowering<'_>, inputs: &[Operand<'_>]) -> Result<Vec<usize>> {
         let x = runtime(inputs, 0, "X")?;
-        let slope = super::constant(inputs, 1, "slope")?;
-        Ok(vec![leaky(cx, x, slope)?])
+        let rank = cx.shape(x).len();
+        match inputs[1] {
+            Operand::Const(slope) => {
+                let shape = self.slope_shape(slope.shape(), rank);
+                let slope = Data::float(
+                    slope
+                        .values
+                        .to_shape(IxDyn(&shape))
+                        .map_err(|e| NodeError::Invalid(e.to_string()))?
+                        .to_owned(),
+                );
+                Ok(vec![leaky(cx, x, &slope)?])
+            }
+            Operand::Value(slope) => {
+                // y = relu(x) + slope * min(x, 0)
+                let shape = self.slope_shape(&cx.shape(slope), rank);
+                let slope = if shape != cx.shape(slope) {
+                    cx.push(Op::Reshape { shape }, &[slope])?
+                } else {
+                    slope
+                };
+                let r = cx.push(Op::Relu, &[x])?;
+                let neg = negative_part(cx, x)?;
+                let p = cx.push(Op::Mul, &[neg, slope])?;
+                let sx = cx.scale(x);
+                let p = cx.requantize(p, sx)?;
+                Ok(vec![add_finish(cx, r, p)?])
+            }
+            Operand::Absent => Err(NodeError::Invalid("slope is missing".into())),
+        }
     }
 
     impl_any!();
@@ -305,10 +365,7 @@ impl Clip {
                 ))),
             }
         };
-        Ok((
-            self.min_attr.or(scalar(1)?),
-            self.max_attr.or(scalar(2)?),
-        ))
+        Ok((self.min_attr.or(scalar(1)?), self.max_attr.or(scalar(2)?)))
     }
 }
 
@@ -321,25 +378,15 @@ impl OnnxOp for Clip {
             let v = lo.map_or(v, |l| v.max(l));
             hi.map_or(v, |h| v.min(h))
         });
-        Ok(vec![Data { dtype: x.dtype, values: y }])
+        Ok(vec![Data {
+            dtype: x.dtype,
+            values: y,
+        }])
     }
 
     fn lower(&self, cx: &mut Lowering<'_>, inputs: &[Operand<'_>]) -> Result<Vec<usize>> {
         let x = runtime(inputs, 0, "X")?;
-        let consts: Vec<Option<&Data>> = inputs
-            .iter()
-            .map(|o| match o {
-                Operand::Const(d) => Some(*d),
-                _ => None,
-            })
-            .collect();
-        for (i, o) in inputs.iter().enumerate().skip(1) {
-            if let Operand::Value(_) = o {
-                return Err(NodeError::Quantization(format!(
-                    "clip bound (input {i}) must be a constant"
-                )));
-            }
-        }
+        let consts: Vec<Option<&Data>> = inputs.iter().map(|o| o.as_const()).collect();
         let (lo, hi) = self.bounds(&consts)?;
         let s = cx.scale(x);
         let q = |v: f64| -> Result<i64> {
@@ -356,7 +403,28 @@ impl OnnxOp for Clip {
                 min = Some(b);
             }
         }
-        Ok(vec![cx.push(Op::Clip { min, max }, &[x])?])
+        let mut y = x;
+        if min.is_some() || max.is_some() {
+            y = cx.push(Op::Clip { min, max }, &[y])?;
+        }
+        // Runtime bounds: max(y, lo), then min(., hi), after exact alignment.
+        for (i, op) in [(1, Op::Max), (2, Op::Min)] {
+            if let Some(Operand::Value(b)) = inputs.get(i) {
+                let v = cx.align(&[y, *b])?;
+                y = cx.push(op, &[v[0], v[1]])?;
+            }
+        }
+        Ok(vec![if y == x {
+            cx.push(
+                Op::Clip {
+                    min: None,
+                    max: None,
+                },
+                &[x],
+            )?
+        } else {
+            cx.finish(y, 0)?
+        }])
     }
 
     impl_any!();

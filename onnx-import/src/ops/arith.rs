@@ -24,11 +24,13 @@ pub(crate) enum BinaryKind {
 #[derive(Debug)]
 pub(crate) struct Binary {
     pub kind: BinaryKind,
+    /// Opset < 7 `broadcast = 1` with its optional axis.
+    pub legacy: Option<Option<i64>>,
 }
 
 pub(crate) fn parse_binary(cx: &ParseCx<'_>) -> Result<Box<dyn OnnxOp>> {
     cx.expect_inputs(2, 2)?;
-    // Opset < 7 used `broadcast`/`axis`; zkml reads opset 7 and later only.
+    let legacy = super::parse_legacy_broadcast(cx)?;
     cx.attrs.finish()?;
     let kind = match cx.node.op_type.as_str() {
         "Add" => BinaryKind::Add,
@@ -36,12 +38,20 @@ pub(crate) fn parse_binary(cx: &ParseCx<'_>) -> Result<Box<dyn OnnxOp>> {
         "Mul" => BinaryKind::Mul,
         _ => BinaryKind::Div,
     };
-    Ok(Box::new(Binary { kind }))
+    Ok(Box::new(Binary { kind, legacy }))
 }
 
 impl OnnxOp for Binary {
     fn eval(&self, inputs: &[Option<&Data>]) -> Result<Vec<Data>> {
         let (a, b) = (required(inputs, 0)?, required(inputs, 1)?);
+        let aligned;
+        let b = match self.legacy {
+            Some(axis) => {
+                aligned = super::legacy_align_data(b, a.shape().len(), axis)?;
+                &aligned
+            }
+            None => b,
+        };
         let dtype = join_dtype(a.dtype, b.dtype);
         let int = dtype != DType::Float;
         let values = match self.kind {
@@ -61,10 +71,36 @@ impl OnnxOp for Binary {
     }
 
     fn lower(&self, cx: &mut Lowering<'_>, inputs: &[Operand<'_>]) -> Result<Vec<usize>> {
-        let (a, b) = (inputs[0], inputs[1]);
+        let a = inputs[0];
+        let aligned;
+        let b = match (self.legacy, inputs[1]) {
+            (None, b) => b,
+            (Some(axis), b) => {
+                let a_rank = match a {
+                    Operand::Value(v) => cx.shape(v).len(),
+                    Operand::Const(d) => d.shape().len(),
+                    Operand::Absent => 0,
+                };
+                match b {
+                    Operand::Const(d) => {
+                        aligned = super::legacy_align_data(d, a_rank, axis)?;
+                        Operand::Const(&aligned)
+                    }
+                    Operand::Value(v) => {
+                        let shape = super::legacy_broadcast_shape(&cx.shape(v), a_rank, axis)?;
+                        Operand::Value(cx.push(Op::Reshape { shape }, &[v])?)
+                    }
+                    Operand::Absent => Operand::Absent,
+                }
+            }
+        };
         let out = match (self.kind, a, b) {
             (BinaryKind::Add | BinaryKind::Sub, _, _) => {
-                let op = if self.kind == BinaryKind::Add { Op::Add } else { Op::Sub };
+                let op = if self.kind == BinaryKind::Add {
+                    Op::Add
+                } else {
+                    Op::Sub
+                };
                 let (x, y) = match (a, b) {
                     (Operand::Value(x), Operand::Value(y)) => {
                         let v = cx.align(&[x, y])?;
@@ -95,7 +131,9 @@ impl OnnxOp for Binary {
             }
             (BinaryKind::Div, Operand::Value(x), Operand::Const(c)) => {
                 if c.values.iter().any(|&v| v == 0.0) {
-                    return Err(NodeError::Quantization("division by a constant zero".into()));
+                    return Err(NodeError::Quantization(
+                        "division by a constant zero".into(),
+                    ));
                 }
                 let recip = Data::float(c.values.mapv(|v| 1.0 / v));
                 let w = cx.weight(&recip)?;
@@ -216,9 +254,19 @@ fn sqrt(cx: &mut Lowering<'_>, x: usize) -> Result<usize> {
     // Output scale is (sx + shift) / 2.
     let shift = 2 * target - sx;
     if shift >= 0 {
-        cx.push(Op::Sqrt { shift: shift as u32 }, &[x])
+        cx.push(
+            Op::Sqrt {
+                shift: shift as u32,
+            },
+            &[x],
+        )
     } else {
-        let x = cx.push(Op::Rescale { shift: (-shift) as u32 }, &[x])?;
+        let x = cx.push(
+            Op::Rescale {
+                shift: (-shift) as u32,
+            },
+            &[x],
+        )?;
         cx.push(Op::Sqrt { shift: 0 }, &[x])
     }
 }
@@ -301,17 +349,28 @@ impl OnnxOp for Variadic {
 
 /// `Pow(x, p)` with a constant scalar exponent.
 #[derive(Debug)]
-pub(crate) struct Pow;
+pub(crate) struct Pow {
+    legacy: Option<Option<i64>>,
+}
 
 pub(crate) fn parse_pow(cx: &ParseCx<'_>) -> Result<Box<dyn OnnxOp>> {
     cx.expect_inputs(2, 2)?;
+    let legacy = super::parse_legacy_broadcast(cx)?;
     cx.attrs.finish()?;
-    Ok(Box::new(Pow))
+    Ok(Box::new(Pow { legacy }))
 }
 
 impl OnnxOp for Pow {
     fn eval(&self, inputs: &[Option<&Data>]) -> Result<Vec<Data>> {
         let (x, p) = (required(inputs, 0)?, required(inputs, 1)?);
+        let aligned;
+        let p = match self.legacy {
+            Some(axis) => {
+                aligned = super::legacy_align_data(p, x.shape().len(), axis)?;
+                &aligned
+            }
+            None => p,
+        };
         Ok(vec![Data {
             dtype: x.dtype,
             values: broadcast_map(&x.values, &p.values, f64::powf)?,
@@ -328,20 +387,20 @@ impl OnnxOp for Pow {
             ));
         }
         let y = match first {
-            e if e == 1.0 => x,
-            e if e == 2.0 => {
+            1.0 => x,
+            2.0 => {
                 let z = cx.push(Op::Mul, &[x, x])?;
                 cx.finish(z, 0)?
             }
-            e if e == 3.0 => {
+            3.0 => {
                 let sq = cx.push(Op::Mul, &[x, x])?;
                 let sx = cx.scale(x);
                 let sq = cx.requantize(sq, sx)?;
                 let z = cx.push(Op::Mul, &[sq, x])?;
                 cx.finish(z, 0)?
             }
-            e if e == 0.5 => sqrt(cx, x)?,
-            e if e == -1.0 => {
+            0.5 => sqrt(cx, x)?,
+            -1.0 => {
                 let one = Data::float(ArrayD::from_elem(ndarray::IxDyn(&[]), 1.0));
                 divide(cx, Operand::Const(&one), x, 0)?
             }

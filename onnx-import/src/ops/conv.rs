@@ -5,7 +5,7 @@ use ndarray::ArrayD;
 use zkml_ir::op::{ConvSpec, ConvTransposeSpec, Op};
 use zkml_ir::signature::infer_shape;
 
-use super::linear::{eval_product, lower_product};
+use super::linear::{add_runtime, eval_product, product};
 use super::{impl_any, required, usizes, OnnxOp, Operand, ParseCx};
 use crate::data::Data;
 use crate::error::NodeError;
@@ -71,7 +71,10 @@ impl Window {
         match v {
             None => Ok(vec![1; rank]),
             Some(v) if v.len() == rank => Ok(v.clone()),
-            Some(v) => Err(NodeError::Invalid(format!("{what} has {} entries for {rank} spatial axes", v.len()))),
+            Some(v) => Err(NodeError::Invalid(format!(
+                "{what} has {} entries for {rank} spatial axes",
+                v.len()
+            ))),
         }
     }
 
@@ -80,7 +83,10 @@ impl Window {
         match &self.pads {
             None => Ok((vec![0; rank], vec![0; rank])),
             Some(p) if p.len() == 2 * rank => Ok((p[..rank].to_vec(), p[rank..].to_vec())),
-            Some(p) => Err(NodeError::Invalid(format!("pads has {} entries for {rank} spatial axes", p.len()))),
+            Some(p) => Err(NodeError::Invalid(format!(
+                "pads has {} entries for {rank} spatial axes",
+                p.len()
+            ))),
         }
     }
 
@@ -105,7 +111,11 @@ impl Window {
                     let span = (kernel[i].max(1) - 1) * dilations[i] + 1;
                     let total = ((out.max(1) - 1) * strides[i] + span).saturating_sub(input[i]);
                     let small = total / 2;
-                    let (b, e) = if auto_pad == AutoPad::SameUpper { (small, total - small) } else { (total - small, small) };
+                    let (b, e) = if auto_pad == AutoPad::SameUpper {
+                        (small, total - small)
+                    } else {
+                        (total - small, small)
+                    };
                     begin.push(b);
                     end.push(e);
                 }
@@ -137,27 +147,65 @@ pub(crate) fn parse_conv(cx: &ParseCx<'_>) -> Result<Box<dyn OnnxOp>> {
 impl Conv {
     pub(crate) fn spec(&self, x: &[usize], w: &[usize]) -> Result<ConvSpec> {
         if x.len() < 3 || w.len() != x.len() {
-            return Err(NodeError::Invalid(format!("input {x:?} and weight {w:?} are not [N, C, ...] and [M, C/group, ...]")));
+            return Err(NodeError::Invalid(format!(
+                "input {x:?} and weight {w:?} are not [N, C, ...] and [M, C/group, ...]"
+            )));
         }
         let rank = x.len() - 2;
         let kernel = &w[2..];
         if let Some(k) = &self.window.kernel_shape {
             if k.as_slice() != kernel {
-                return Err(NodeError::Invalid(format!("kernel_shape {k:?} differs from the weight's {kernel:?}")));
+                return Err(NodeError::Invalid(format!(
+                    "kernel_shape {k:?} differs from the weight's {kernel:?}"
+                )));
             }
         }
         let strides = Window::per_axis(&self.window.strides, rank, "strides")?;
         let dilations = Window::per_axis(&self.window.dilations, rank, "dilations")?;
-        let (pads_begin, pads_end) = self.window.forward_pads(self.auto_pad, &x[2..], kernel, &strides, &dilations)?;
-        Ok(ConvSpec { strides, dilations, pads_begin, pads_end, group: self.group })
+        let (pads_begin, pads_end) =
+            self.window
+                .forward_pads(self.auto_pad, &x[2..], kernel, &strides, &dilations)?;
+        Ok(ConvSpec {
+            strides,
+            dilations,
+            pads_begin,
+            pads_end,
+            group: self.group,
+        })
     }
+}
+
+fn operand_shape(cx: &Lowering<'_>, o: &Operand<'_>) -> Vec<usize> {
+    match o {
+        Operand::Value(v) => cx.shape(*v),
+        Operand::Const(d) => d.shape().to_vec(),
+        Operand::Absent => Vec::new(),
+    }
+}
+
+/// A convolution with constant or runtime weights and bias, requantized to output 0's scale.
+fn lower_conv(cx: &mut Lowering<'_>, op: Op, inputs: &[Operand<'_>]) -> Result<usize> {
+    let const_bias = inputs.get(2).and_then(|o| o.as_const());
+    let mut acc = product(cx, op, inputs[0], inputs[1], const_bias)?;
+    if let Some(Operand::Value(b)) = inputs.get(2) {
+        // A runtime bias [M] broadcast over [N, M, ...].
+        let rank = cx.shape(acc).len();
+        let mut shape = vec![1; rank - 1];
+        shape[0] = cx.shape(*b).iter().product();
+        let b = cx.push(Op::Reshape { shape }, &[*b])?;
+        acc = add_runtime(cx, acc, b)?;
+    }
+    cx.finish(acc, 0)
 }
 
 fn add_channel_bias(y: &mut ArrayD<f64>, bias: Option<&Data>) -> Result<()> {
     if let Some(b) = bias {
         let m = y.shape()[1];
         if b.values.len() != m {
-            return Err(NodeError::Invalid(format!("bias has {} values for {m} output channels", b.values.len())));
+            return Err(NodeError::Invalid(format!(
+                "bias has {} values for {m} output channels",
+                b.values.len()
+            )));
         }
         let bv: Vec<f64> = b.values.iter().copied().collect();
         for (idx, v) in y.indexed_iter_mut() {
@@ -180,14 +228,8 @@ impl OnnxOp for Conv {
 
     fn lower(&self, cx: &mut Lowering<'_>, inputs: &[Operand<'_>]) -> Result<Vec<usize>> {
         let x = super::runtime(inputs, 0, "X")?;
-        let w = super::constant(inputs, 1, "weight W")?;
-        let spec = self.spec(&cx.shape(x), w.shape())?;
-        let bias = match inputs.get(2) {
-            Some(Operand::Const(b)) => Some(*b),
-            Some(Operand::Value(_)) => return Err(NodeError::Quantization("a runtime bias is not supported".into())),
-            _ => None,
-        };
-        Ok(vec![lower_product(cx, Op::Conv(spec), inputs[0], inputs[1], bias)?])
+        let spec = self.spec(&cx.shape(x), &operand_shape(cx, &inputs[1]))?;
+        Ok(vec![lower_conv(cx, Op::Conv(spec), inputs)?])
     }
 
     impl_any!();
@@ -210,8 +252,14 @@ pub(crate) fn parse_conv_transpose(cx: &ParseCx<'_>) -> Result<Box<dyn OnnxOp>> 
         window: Window::parse(cx)?,
         auto_pad: parse_auto_pad(cx)?,
         group: usizes(&[a.int_or("group", 1)?], "group")?[0],
-        output_padding: a.ints("output_padding")?.map(|v| usizes(&v, "output_padding")).transpose()?,
-        output_shape: a.ints("output_shape")?.map(|v| usizes(&v, "output_shape")).transpose()?,
+        output_padding: a
+            .ints("output_padding")?
+            .map(|v| usizes(&v, "output_padding"))
+            .transpose()?,
+        output_shape: a
+            .ints("output_shape")?
+            .map(|v| usizes(&v, "output_shape"))
+            .transpose()?,
     };
     a.finish()?;
     Ok(Box::new(op))
@@ -220,13 +268,17 @@ pub(crate) fn parse_conv_transpose(cx: &ParseCx<'_>) -> Result<Box<dyn OnnxOp>> 
 impl ConvTranspose {
     fn spec(&self, x: &[usize], w: &[usize]) -> Result<ConvTransposeSpec> {
         if x.len() < 3 || w.len() != x.len() {
-            return Err(NodeError::Invalid(format!("input {x:?} and weight {w:?} are not [N, C, ...] and [C, M/group, ...]")));
+            return Err(NodeError::Invalid(format!(
+                "input {x:?} and weight {w:?} are not [N, C, ...] and [C, M/group, ...]"
+            )));
         }
         let rank = x.len() - 2;
         let kernel = &w[2..];
         if let Some(k) = &self.window.kernel_shape {
             if k.as_slice() != kernel {
-                return Err(NodeError::Invalid(format!("kernel_shape {k:?} differs from the weight's {kernel:?}")));
+                return Err(NodeError::Invalid(format!(
+                    "kernel_shape {k:?} differs from the weight's {kernel:?}"
+                )));
             }
         }
         let strides = Window::per_axis(&self.window.strides, rank, "strides")?;
@@ -234,13 +286,22 @@ impl ConvTranspose {
         let out_pad = match &self.output_padding {
             None => vec![0; rank],
             Some(p) if p.len() == rank => p.clone(),
-            Some(p) => return Err(NodeError::Invalid(format!("output_padding has {} entries for {rank} axes", p.len()))),
+            Some(p) => {
+                return Err(NodeError::Invalid(format!(
+                    "output_padding has {} entries for {rank} axes",
+                    p.len()
+                )))
+            }
         };
         let requested = match &self.output_shape {
             None => None,
             Some(s) if s.len() == rank => Some(s.clone()),
             Some(s) if s.len() == rank + 2 => Some(s[2..].to_vec()),
-            Some(s) => return Err(NodeError::Invalid(format!("output_shape {s:?} does not match {rank} spatial axes"))),
+            Some(s) => {
+                return Err(NodeError::Invalid(format!(
+                    "output_shape {s:?} does not match {rank} spatial axes"
+                )))
+            }
         };
         let same = matches!(self.auto_pad, AutoPad::SameUpper | AutoPad::SameLower);
         let (explicit_begin, explicit_end) = if self.auto_pad == AutoPad::Valid {
@@ -260,29 +321,36 @@ impl ConvTranspose {
             };
             match target {
                 Some(out) => {
-                    let total = full.checked_sub(out).ok_or_else(|| {
-                        NodeError::UnsupportedAttribute {
-                            name: "output_shape".into(),
-                            value: format!("{out} on spatial axis {i}"),
-                            supported: format!("output sizes up to {full} (no negative padding)"),
-                        }
-                    })?;
-                    let half = total / 2;
-                    let begin = if self.auto_pad == AutoPad::SameUpper { half } else { total - half };
+                    // ONNX's rule, with floor division: a negative total pads the output.
+                    let total = full as i64 - out as i64;
+                    let half = total.div_euclid(2);
+                    let begin = if self.auto_pad == AutoPad::SameUpper {
+                        half
+                    } else {
+                        total - half
+                    };
                     pads_begin.push(begin);
                     output_spatial.push(out);
                 }
                 None => {
                     let (b, e) = (explicit_begin[i], explicit_end[i]);
                     let out = full.checked_sub(b + e).filter(|&o| o > 0).ok_or_else(|| {
-                        NodeError::Invalid(format!("pads {b}+{e} remove the whole output on axis {i}"))
+                        NodeError::Invalid(format!(
+                            "pads {b}+{e} remove the whole output on axis {i}"
+                        ))
                     })?;
-                    pads_begin.push(b);
+                    pads_begin.push(b as i64);
                     output_spatial.push(out);
                 }
             }
         }
-        Ok(ConvTransposeSpec { strides, dilations, pads_begin, output_spatial, group: self.group })
+        Ok(ConvTransposeSpec {
+            strides,
+            dilations,
+            pads_begin,
+            output_spatial,
+            group: self.group,
+        })
     }
 }
 
@@ -299,14 +367,8 @@ impl OnnxOp for ConvTranspose {
 
     fn lower(&self, cx: &mut Lowering<'_>, inputs: &[Operand<'_>]) -> Result<Vec<usize>> {
         let x = super::runtime(inputs, 0, "X")?;
-        let w = super::constant(inputs, 1, "weight W")?;
-        let spec = self.spec(&cx.shape(x), w.shape())?;
-        let bias = match inputs.get(2) {
-            Some(Operand::Const(b)) => Some(*b),
-            Some(Operand::Value(_)) => return Err(NodeError::Quantization("a runtime bias is not supported".into())),
-            _ => None,
-        };
-        Ok(vec![lower_product(cx, Op::ConvTranspose(spec), inputs[0], inputs[1], bias)?])
+        let spec = self.spec(&cx.shape(x), &operand_shape(cx, &inputs[1]))?;
+        Ok(vec![lower_conv(cx, Op::ConvTranspose(spec), inputs)?])
     }
 
     impl_any!();

@@ -12,19 +12,26 @@ use crate::lower::Lowering;
 type Result<T> = std::result::Result<T, NodeError>;
 
 /// Float evaluation of any product op through the same term structure the integer program uses.
-pub(crate) fn eval_product(op: &Op, a: &ArrayD<f64>, b: &ArrayD<f64>, out_shape: &[usize]) -> ArrayD<f64> {
+pub(crate) fn eval_product(
+    op: &Op,
+    a: &ArrayD<f64>,
+    b: &ArrayD<f64>,
+    out_shape: &[usize],
+) -> ArrayD<f64> {
     let a_std = a.as_standard_layout();
     let b_std = b.as_standard_layout();
     let av = a_std.as_slice().expect("standard layout");
     let bv = b_std.as_slice().expect("standard layout");
     let mut acc = vec![0.0; out_shape.iter().product()];
-    for_each_product(op, a.shape(), b.shape(), out_shape, |o, ia, ib| acc[o] += av[ia] * bv[ib]);
+    for_each_product(op, a.shape(), b.shape(), out_shape, |o, ia, ib| {
+        acc[o] += av[ia] * bv[ib]
+    });
     array(out_shape, acc)
 }
 
-/// Lowers `a * b (+ bias)` for a product op: constants become weights, the bias is quantized at
-/// the product scale, and the result is requantized to output 0's scale.
-pub(crate) fn lower_product(
+/// Emits `a * b (+ bias)` for a product op, without requantizing: constants become weights and
+/// a constant bias is quantized at the product scale.
+pub(crate) fn product(
     cx: &mut Lowering<'_>,
     op: Op,
     a: Operand<'_>,
@@ -39,7 +46,9 @@ pub(crate) fn lower_product(
         }
     };
     if a.as_const().is_some() && b.as_const().is_some() {
-        return Err(NodeError::Invalid("both operands are constant; the node should have been folded".into()));
+        return Err(NodeError::Invalid(
+            "both operands are constant; the node should have been folded".into(),
+        ));
     }
     let x = node(cx, a)?;
     let w = node(cx, b)?;
@@ -48,8 +57,25 @@ pub(crate) fn lower_product(
         let s = cx.scale(x) + cx.scale(w);
         ins.push(cx.constant(bias, s)?);
     }
-    let acc = cx.push(op, &ins)?;
+    cx.push(op, &ins)
+}
+
+/// [`product`], requantized to output 0's scale.
+pub(crate) fn lower_product(
+    cx: &mut Lowering<'_>,
+    op: Op,
+    a: Operand<'_>,
+    b: Operand<'_>,
+    bias: Option<&Data>,
+) -> Result<usize> {
+    let acc = product(cx, op, a, b, bias)?;
     cx.finish(acc, 0)
+}
+
+/// `acc + addend` for a runtime addend, aligned exactly.
+pub(crate) fn add_runtime(cx: &mut Lowering<'_>, acc: usize, addend: usize) -> Result<usize> {
+    let v = cx.align(&[acc, addend])?;
+    cx.push(Op::Add, &[v[0], v[1]])
 }
 
 /// `Gemm`: `alpha * A' B' + beta * C` on 2-D operands.
@@ -70,6 +96,8 @@ pub(crate) fn parse_gemm(cx: &ParseCx<'_>) -> Result<Box<dyn OnnxOp>> {
         trans_a: a.int_or("transA", 0)? != 0,
         trans_b: a.int_or("transB", 0)? != 0,
     };
+    // Opset < 7 `broadcast` only allowed what numpy broadcasting of C allows anyway.
+    a.ignore(&["broadcast"]);
     a.finish()?;
     Ok(Box::new(op))
 }
@@ -118,43 +146,58 @@ impl OnnxOp for Gemm {
     }
 
     fn lower(&self, cx: &mut Lowering<'_>, inputs: &[Operand<'_>]) -> Result<Vec<usize>> {
-        let transpose = |cx: &mut Lowering<'_>, v: usize| cx.push(Op::Transpose { perm: vec![1, 0] }, &[v]);
+        let transpose =
+            |cx: &mut Lowering<'_>, v: usize| cx.push(Op::Transpose { perm: vec![1, 0] }, &[v]);
+        let a_owned;
         let a_op = match inputs[0] {
             Operand::Value(v) if self.trans_a => Operand::Value(transpose(cx, v)?),
-            other => other,
-        };
-        let a_owned;
-        let a_op = match a_op {
             Operand::Const(d) if self.trans_a => {
                 a_owned = Data::float(two_d(&d.values, "A")?.t().to_owned().into_dyn());
                 Operand::Const(&a_owned)
             }
             other => other,
         };
+        let scalar = |v: f64| Data::float(ArrayD::from_elem(IxDyn(&[]), v));
         let b_owned;
-        let b_op = match inputs[1] {
+        let (b_op, alpha_left) = match inputs[1] {
             Operand::Const(d) => {
                 b_owned = self.effective_b(d)?;
-                Operand::Const(&b_owned)
+                (Operand::Const(&b_owned), 1.0)
             }
-            Operand::Value(v) => {
-                if self.alpha != 1.0 {
-                    return Err(NodeError::Quantization(
-                        "alpha != 1 with a runtime B is not supported".into(),
-                    ));
-                }
-                Operand::Value(if self.trans_b { transpose(cx, v)? } else { v })
-            }
+            Operand::Value(v) => (
+                Operand::Value(if self.trans_b { transpose(cx, v)? } else { v }),
+                self.alpha,
+            ),
             Operand::Absent => return Err(NodeError::Invalid("B is missing".into())),
         };
-        let bias = match inputs.get(2) {
-            Some(Operand::Const(c)) => Some(Data::float(c.values.mapv(|v| v * self.beta))),
-            Some(Operand::Value(_)) => {
-                return Err(NodeError::Quantization("a runtime C input is not supported".into()))
+        let const_bias = match inputs.get(2) {
+            Some(Operand::Const(c)) if alpha_left == 1.0 => {
+                Some(Data::float(c.values.mapv(|v| v * self.beta)))
             }
             _ => None,
         };
-        Ok(vec![lower_product(cx, Op::MatMul, a_op, b_op, bias.as_ref())?])
+        let mut acc = product(cx, Op::MatMul, a_op, b_op, const_bias.as_ref())?;
+        if alpha_left != 1.0 {
+            let w = cx.weight(&scalar(alpha_left))?;
+            acc = cx.push(Op::Mul, &[acc, w])?;
+        }
+        match inputs.get(2) {
+            Some(Operand::Const(c)) if const_bias.is_none() => {
+                let s = cx.scale(acc);
+                let c = cx.constant(&Data::float(c.values.mapv(|v| v * self.beta)), s)?;
+                acc = cx.push(Op::Add, &[acc, c])?;
+            }
+            Some(Operand::Value(c)) => {
+                let mut c = *c;
+                if self.beta != 1.0 {
+                    let w = cx.weight(&scalar(self.beta))?;
+                    c = cx.push(Op::Mul, &[c, w])?;
+                }
+                acc = add_runtime(cx, acc, c)?;
+            }
+            _ => {}
+        }
+        Ok(vec![cx.finish(acc, 0)?])
     }
 
     impl_any!();
@@ -173,11 +216,22 @@ pub(crate) fn parse_matmul(cx: &ParseCx<'_>) -> Result<Box<dyn OnnxOp>> {
 /// Shapes after 1-D promotion, and the final output shape.
 fn promote(a: &[usize], b: &[usize]) -> Result<(Vec<usize>, Vec<usize>, Vec<usize>)> {
     if a.is_empty() || b.is_empty() {
-        return Err(NodeError::Invalid("MatMul operands must have rank >= 1".into()));
+        return Err(NodeError::Invalid(
+            "MatMul operands must have rank >= 1".into(),
+        ));
     }
-    let pa = if a.len() == 1 { vec![1, a[0]] } else { a.to_vec() };
-    let pb = if b.len() == 1 { vec![b[0], 1] } else { b.to_vec() };
-    let out = zkml_ir::signature::infer_shape(&Op::MatMul, &[&pa, &pb], &[]).map_err(NodeError::Invalid)?;
+    let pa = if a.len() == 1 {
+        vec![1, a[0]]
+    } else {
+        a.to_vec()
+    };
+    let pb = if b.len() == 1 {
+        vec![b[0], 1]
+    } else {
+        b.to_vec()
+    };
+    let out = zkml_ir::signature::infer_shape(&Op::MatMul, &[&pa, &pb], &[])
+        .map_err(NodeError::Invalid)?;
     let mut fin = out.clone();
     if b.len() == 1 {
         fin.pop();
@@ -192,12 +246,27 @@ impl OnnxOp for MatMul {
     fn eval(&self, inputs: &[Option<&Data>]) -> Result<Vec<Data>> {
         let (a, b) = (required(inputs, 0)?, required(inputs, 1)?);
         let (pa, pb, fin) = promote(a.shape(), b.shape())?;
-        let av = a.values.to_shape(IxDyn(&pa)).map_err(|e| NodeError::Invalid(e.to_string()))?.to_owned();
-        let bv = b.values.to_shape(IxDyn(&pb)).map_err(|e| NodeError::Invalid(e.to_string()))?.to_owned();
-        let out = zkml_ir::signature::infer_shape(&Op::MatMul, &[&pa, &pb], &[]).map_err(NodeError::Invalid)?;
+        let av = a
+            .values
+            .to_shape(IxDyn(&pa))
+            .map_err(|e| NodeError::Invalid(e.to_string()))?
+            .to_owned();
+        let bv = b
+            .values
+            .to_shape(IxDyn(&pb))
+            .map_err(|e| NodeError::Invalid(e.to_string()))?
+            .to_owned();
+        let out = zkml_ir::signature::infer_shape(&Op::MatMul, &[&pa, &pb], &[])
+            .map_err(NodeError::Invalid)?;
         let y = eval_product(&Op::MatMul, &av, &bv, &out);
-        let y = y.into_shape_with_order(IxDyn(&fin)).map_err(|e| NodeError::Invalid(e.to_string()))?;
-        let dtype = if a.dtype == DType::Float || b.dtype == DType::Float { DType::Float } else { DType::Int };
+        let y = y
+            .into_shape_with_order(IxDyn(&fin))
+            .map_err(|e| NodeError::Invalid(e.to_string()))?;
+        let dtype = if a.dtype == DType::Float || b.dtype == DType::Float {
+            DType::Float
+        } else {
+            DType::Int
+        };
         Ok(vec![Data { dtype, values: y }])
     }
 
@@ -228,14 +297,21 @@ impl OnnxOp for MatMul {
         for (i, (o, (orig, promoted))) in inputs.iter().zip([(&sa, &pa), (&sb, &pb)]).enumerate() {
             ops.push(match (o, &promoted_consts[i]) {
                 (_, Some(d)) => Operand::Const(d),
-                (Operand::Value(v), None) if orig != promoted => {
-                    Operand::Value(cx.push(Op::Reshape { shape: promoted.clone() }, &[*v])?)
-                }
+                (Operand::Value(v), None) if orig != promoted => Operand::Value(cx.push(
+                    Op::Reshape {
+                        shape: promoted.clone(),
+                    },
+                    &[*v],
+                )?),
                 (other, None) => *other,
             });
         }
         let y = lower_product(cx, Op::MatMul, ops[0], ops[1], None)?;
-        let y = if cx.shape(y) != fin { cx.push(Op::Reshape { shape: fin }, &[y])? } else { y };
+        let y = if cx.shape(y) != fin {
+            cx.push(Op::Reshape { shape: fin }, &[y])?
+        } else {
+            y
+        };
         Ok(vec![y])
     }
 

@@ -26,7 +26,9 @@ pub(crate) fn parse_identity(cx: &ParseCx<'_>) -> Result<Box<dyn OnnxOp>> {
         cx.expect_inputs(1, 1)?;
     }
     cx.attrs.finish()?;
-    Ok(Box::new(Identity { mask: dropout && cx.output_count() > 1 }))
+    Ok(Box::new(Identity {
+        mask: dropout && cx.output_count() > 1,
+    }))
 }
 
 impl OnnxOp for Identity {
@@ -43,14 +45,19 @@ impl OnnxOp for Identity {
         }
         let mut out = vec![x.clone()];
         if self.mask {
-            out.push(Data { dtype: DType::Bool, values: ArrayD::ones(IxDyn(x.shape())) });
+            out.push(Data {
+                dtype: DType::Bool,
+                values: ArrayD::ones(IxDyn(x.shape())),
+            });
         }
         Ok(out)
     }
 
     fn lower(&self, cx: &mut Lowering<'_>, inputs: &[Operand<'_>]) -> Result<Vec<usize>> {
         if let Some(Operand::Value(_)) = inputs.get(2) {
-            return Err(NodeError::Quantization("training_mode must be a constant".into()));
+            return Err(NodeError::Quantization(
+                "training_mode must be a constant".into(),
+            ));
         }
         let x = runtime(inputs, 0, "input")?;
         let mut out = vec![x];
@@ -94,14 +101,21 @@ pub(crate) fn parse_constant(cx: &ParseCx<'_>) -> Result<Box<dyn OnnxOp>> {
         NodeError::UnknownAttribute { name, .. } => NodeError::UnsupportedAttribute {
             name,
             value: "set".into(),
-            supported: "supported values are value, value_float, value_floats, value_int and value_ints".into(),
+            supported:
+                "supported values are value, value_float, value_floats, value_int and value_ints"
+                    .into(),
         },
         other => other,
     })?;
     if found.len() != 1 {
-        return Err(NodeError::Invalid(format!("exactly one value attribute is required, found {}", found.len())));
+        return Err(NodeError::Invalid(format!(
+            "exactly one value attribute is required, found {}",
+            found.len()
+        )));
     }
-    Ok(Box::new(Constant { value: found.pop().expect("one") }))
+    Ok(Box::new(Constant {
+        value: found.pop().expect("one"),
+    }))
 }
 
 impl OnnxOp for Constant {
@@ -110,7 +124,9 @@ impl OnnxOp for Constant {
     }
 
     fn lower(&self, _cx: &mut Lowering<'_>, _inputs: &[Operand<'_>]) -> Result<Vec<usize>> {
-        Err(NodeError::Invalid("constants are folded before lowering".into()))
+        Err(NodeError::Invalid(
+            "constants are folded before lowering".into(),
+        ))
     }
 
     impl_any!();
@@ -124,23 +140,36 @@ pub(crate) struct ConstantOfShape {
 
 pub(crate) fn parse_constant_of_shape(cx: &ParseCx<'_>) -> Result<Box<dyn OnnxOp>> {
     cx.expect_inputs(1, 1)?;
-    let value = cx.attrs.tensor("value")?.unwrap_or_else(|| Data::float(ArrayD::zeros(IxDyn(&[1]))));
+    let value = cx
+        .attrs
+        .tensor("value")?
+        .unwrap_or_else(|| Data::float(ArrayD::zeros(IxDyn(&[1]))));
     cx.attrs.finish()?;
     if value.values.len() != 1 {
-        return Err(NodeError::Invalid("value must hold exactly one element".into()));
+        return Err(NodeError::Invalid(
+            "value must hold exactly one element".into(),
+        ));
     }
     Ok(Box::new(ConstantOfShape { value }))
 }
 
 impl OnnxOp for ConstantOfShape {
     fn eval(&self, inputs: &[Option<&Data>]) -> Result<Vec<Data>> {
-        let shape = usizes(&const_ints(inputs, 0, "shape")?.unwrap_or_default(), "shape")?;
+        let shape = usizes(
+            &const_ints(inputs, 0, "shape")?.unwrap_or_default(),
+            "shape",
+        )?;
         let v = self.value.values.iter().next().copied().unwrap_or(0.0);
-        Ok(vec![Data { dtype: self.value.dtype, values: ArrayD::from_elem(IxDyn(&shape), v) }])
+        Ok(vec![Data {
+            dtype: self.value.dtype,
+            values: ArrayD::from_elem(IxDyn(&shape), v),
+        }])
     }
 
     fn lower(&self, _cx: &mut Lowering<'_>, _inputs: &[Operand<'_>]) -> Result<Vec<usize>> {
-        Err(NodeError::Quantization("the shape input must be a constant".into()))
+        Err(NodeError::Quantization(
+            "the shape input must be a constant".into(),
+        ))
     }
 
     impl_any!();
@@ -158,7 +187,11 @@ pub(crate) struct ShapeOf {
 pub(crate) fn parse_shape(cx: &ParseCx<'_>) -> Result<Box<dyn OnnxOp>> {
     cx.expect_inputs(1, 1)?;
     let size = cx.node.op_type == "Size";
-    let (start, end) = if size { (0, None) } else { (cx.attrs.int_or("start", 0)?, cx.attrs.int("end")?) };
+    let (start, end) = if size {
+        (0, None)
+    } else {
+        (cx.attrs.int_or("start", 0)?, cx.attrs.int("end")?)
+    };
     cx.attrs.finish()?;
     Ok(Box::new(ShapeOf { size, start, end }))
 }
@@ -167,7 +200,10 @@ impl OnnxOp for ShapeOf {
     fn eval(&self, inputs: &[Option<&Data>]) -> Result<Vec<Data>> {
         let x = required(inputs, 0)?;
         if self.size {
-            return Ok(vec![Data::int(ArrayD::from_elem(IxDyn(&[]), x.values.len() as f64))]);
+            return Ok(vec![Data::int(ArrayD::from_elem(
+                IxDyn(&[]),
+                x.values.len() as f64,
+            ))]);
         }
         let r = x.shape().len() as i64;
         let clamp = |v: i64| (if v < 0 { v + r } else { v }).clamp(0, r) as usize;
@@ -177,7 +213,9 @@ impl OnnxOp for ShapeOf {
     }
 
     fn lower(&self, _cx: &mut Lowering<'_>, _inputs: &[Operand<'_>]) -> Result<Vec<usize>> {
-        Err(NodeError::Invalid("shapes are folded before lowering".into()))
+        Err(NodeError::Invalid(
+            "shapes are folded before lowering".into(),
+        ))
     }
 
     impl_any!();
@@ -192,14 +230,23 @@ pub(crate) struct Cast {
 
 pub(crate) fn parse_cast(cx: &ParseCx<'_>) -> Result<Box<dyn OnnxOp>> {
     cx.expect_inputs(1, 1)?;
-    let code = cx.attrs.int("to")?.ok_or_else(|| NodeError::Invalid("attribute 'to' is required".into()))? as i32;
+    let code =
+        cx.attrs
+            .int("to")?
+            .ok_or_else(|| NodeError::Invalid("attribute 'to' is required".into()))? as i32;
     // `saturate` only affects float8 targets, which are rejected below.
     cx.attrs.ignore(&["saturate", "round_mode"]);
     cx.attrs.finish()?;
     let to = DType::from_onnx(code).ok_or_else(|| {
-        NodeError::UnsupportedDtype(format!("cast to {} is not supported (supported: float, integer and bool types)", data_type::name(code)))
+        NodeError::UnsupportedDtype(format!(
+            "cast to {} is not supported (supported: float, integer and bool types)",
+            data_type::name(code)
+        ))
     })?;
-    Ok(Box::new(Cast { to, to_name: data_type::name(code) }))
+    Ok(Box::new(Cast {
+        to,
+        to_name: data_type::name(code),
+    }))
 }
 
 impl OnnxOp for Cast {
@@ -210,7 +257,10 @@ impl OnnxOp for Cast {
             DType::Int => x.values.mapv(f64::trunc),
             DType::Bool => x.values.mapv(|v| if v != 0.0 { 1.0 } else { 0.0 }),
         };
-        Ok(vec![Data { dtype: self.to, values }])
+        Ok(vec![Data {
+            dtype: self.to,
+            values,
+        }])
     }
 
     fn lower(&self, cx: &mut Lowering<'_>, inputs: &[Operand<'_>]) -> Result<Vec<usize>> {

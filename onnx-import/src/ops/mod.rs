@@ -104,7 +104,8 @@ pub(crate) trait OnnxOp: Debug + Send + Sync {
     fn eval(&self, inputs: &[Option<&Data>]) -> Result<Vec<Data>, NodeError>;
 
     /// Emits integer ops computing this op's outputs; returns one program node per output.
-    fn lower(&self, cx: &mut Lowering<'_>, inputs: &[Operand<'_>]) -> Result<Vec<usize>, NodeError>;
+    fn lower(&self, cx: &mut Lowering<'_>, inputs: &[Operand<'_>])
+        -> Result<Vec<usize>, NodeError>;
 
     /// Downcasting, for graph rewrites such as batch-norm folding.
     fn as_any(&self) -> &dyn Any;
@@ -141,7 +142,11 @@ pub(crate) fn runtime(inputs: &[Operand<'_>], i: usize, what: &str) -> Result<us
 }
 
 /// The `i`-th input during lowering, which must be a constant.
-pub(crate) fn constant<'a>(inputs: &[Operand<'a>], i: usize, what: &str) -> Result<&'a Data, NodeError> {
+pub(crate) fn constant<'a>(
+    inputs: &[Operand<'a>],
+    i: usize,
+    what: &str,
+) -> Result<&'a Data, NodeError> {
     match inputs.get(i) {
         Some(Operand::Const(d)) => Ok(d),
         Some(Operand::Value(_)) => Err(NodeError::Quantization(format!(
@@ -152,7 +157,11 @@ pub(crate) fn constant<'a>(inputs: &[Operand<'a>], i: usize, what: &str) -> Resu
 }
 
 /// A constant input read as integers (shapes, axes, indices, pads).
-pub(crate) fn const_ints(inputs: &[Option<&Data>], i: usize, what: &str) -> Result<Option<Vec<i64>>, NodeError> {
+pub(crate) fn const_ints(
+    inputs: &[Option<&Data>],
+    i: usize,
+    what: &str,
+) -> Result<Option<Vec<i64>>, NodeError> {
     match inputs.get(i).copied().flatten() {
         None => Ok(None),
         Some(d) => d
@@ -167,7 +176,9 @@ pub(crate) fn norm_axis(axis: i64, rank: usize) -> Result<usize, NodeError> {
     let r = rank as i64;
     let a = if axis < 0 { axis + r } else { axis };
     if a < 0 || a >= r.max(1) {
-        return Err(NodeError::Invalid(format!("axis {axis} is out of range for rank {rank}")));
+        return Err(NodeError::Invalid(format!(
+            "axis {axis} is out of range for rank {rank}"
+        )));
     }
     Ok(a as usize)
 }
@@ -230,4 +241,55 @@ pub(crate) fn usizes(values: &[i64], what: &str) -> Result<Vec<usize>, NodeError
 /// Builds an array from a shape and row-major values.
 pub(crate) fn array(shape: &[usize], values: Vec<f64>) -> ArrayD<f64> {
     ArrayD::from_shape_vec(IxDyn(shape), values).expect("length matches shape")
+}
+
+/// Opset < 7 broadcasting (`broadcast = 1`): the second operand's dims line up with the first's
+/// starting at `axis` (trailing alignment when no axis is given). Returns the second operand's
+/// shape padded with ones to the first's rank.
+pub(crate) fn legacy_broadcast_shape(
+    b: &[usize],
+    a_rank: usize,
+    axis: Option<i64>,
+) -> Result<Vec<usize>, NodeError> {
+    let start = match axis {
+        None => a_rank.checked_sub(b.len()),
+        Some(ax) => norm_axis(ax, a_rank)
+            .ok()
+            .filter(|&s| s + b.len() <= a_rank),
+    }
+    .ok_or_else(|| {
+        NodeError::Invalid(format!(
+            "operand {b:?} does not fit rank {a_rank} at axis {axis:?}"
+        ))
+    })?;
+    let mut shape = vec![1; a_rank];
+    shape[start..start + b.len()].copy_from_slice(b);
+    Ok(shape)
+}
+
+/// Parses the opset < 7 `broadcast` / `axis` attributes: `Some(axis)` when broadcasting.
+pub(crate) fn parse_legacy_broadcast(cx: &ParseCx<'_>) -> Result<Option<Option<i64>>, NodeError> {
+    if cx.opset >= 7 {
+        return Ok(None);
+    }
+    let broadcast = cx.attrs.int_or("broadcast", 0)? != 0;
+    let axis = cx.attrs.int("axis")?;
+    Ok(broadcast.then_some(axis))
+}
+
+/// Reshapes a constant or runtime second operand for opset < 7 broadcasting.
+pub(crate) fn legacy_align_data(
+    b: &Data,
+    a_rank: usize,
+    axis: Option<i64>,
+) -> Result<Data, NodeError> {
+    let shape = legacy_broadcast_shape(b.shape(), a_rank, axis)?;
+    Ok(Data {
+        dtype: b.dtype,
+        values: b
+            .values
+            .to_shape(IxDyn(&shape))
+            .map_err(|e| NodeError::Invalid(e.to_string()))?
+            .to_owned(),
+    })
 }

@@ -9,28 +9,57 @@ use zkml_ir::signature::infer_shape;
 use zkml_ir::structure::{movement_sources, Source};
 use zkml_ir::tensor::broadcast_shapes;
 
-use super::{array, const_ints, impl_any, norm_axes, norm_axis, required, usizes, OnnxOp, Operand, ParseCx};
+use super::{
+    array, const_ints, impl_any, norm_axes, norm_axis, required, usizes, OnnxOp, Operand, ParseCx,
+};
 use crate::data::Data;
 use crate::error::NodeError;
 use crate::lower::Lowering;
 
 type Result<T> = std::result::Result<T, NodeError>;
 
+/// Opset < 10 `Slice` attributes: starts, ends and optional axes.
+type SliceAttrs = (Vec<i64>, Vec<i64>, Option<Vec<i64>>);
+
 /// Which movement op, with its attributes.
 #[derive(Clone, Debug)]
 pub(crate) enum Kind {
-    Reshape { allowzero: bool },
-    Flatten { axis: i64 },
-    Transpose { perm: Option<Vec<i64>> },
-    Squeeze { axes_attr: Option<Vec<i64>> },
-    Unsqueeze { axes_attr: Option<Vec<i64>> },
-    Concat { axis: i64 },
-    Slice { attrs: Option<(Vec<i64>, Vec<i64>, Option<Vec<i64>>)> },
-    Split { axis: i64, split_attr: Option<Vec<i64>>, outputs: usize },
+    Reshape {
+        allowzero: bool,
+    },
+    Flatten {
+        axis: i64,
+    },
+    Transpose {
+        perm: Option<Vec<i64>>,
+    },
+    Squeeze {
+        axes_attr: Option<Vec<i64>>,
+    },
+    Unsqueeze {
+        axes_attr: Option<Vec<i64>>,
+    },
+    Concat {
+        axis: i64,
+    },
+    Slice {
+        attrs: Option<SliceAttrs>,
+    },
+    Split {
+        axis: i64,
+        split_attr: Option<Vec<i64>>,
+        outputs: usize,
+    },
     Tile,
     Expand,
-    Gather { axis: i64 },
-    Pad { mode: PadMode, pads_attr: Option<Vec<i64>>, value_attr: f64 },
+    Gather {
+        axis: i64,
+    },
+    Pad {
+        mode: PadMode,
+        pads_attr: Option<Vec<i64>>,
+        value_attr: f64,
+    },
 }
 
 /// A data-movement op.
@@ -45,24 +74,35 @@ pub(crate) fn parse(cx: &ParseCx<'_>) -> Result<Box<dyn OnnxOp>> {
     let kind = match cx.node.op_type.as_str() {
         "Reshape" => {
             cx.expect_inputs(2, 2)?;
-            Kind::Reshape { allowzero: a.int_or("allowzero", 0)? != 0 }
+            Kind::Reshape {
+                allowzero: a.int_or("allowzero", 0)? != 0,
+            }
         }
         "Flatten" => {
             cx.expect_inputs(1, 1)?;
-            Kind::Flatten { axis: a.int_or("axis", 1)? }
+            Kind::Flatten {
+                axis: a.int_or("axis", 1)?,
+            }
         }
         "Transpose" => {
             cx.expect_inputs(1, 1)?;
-            Kind::Transpose { perm: a.ints("perm")? }
+            Kind::Transpose {
+                perm: a.ints("perm")?,
+            }
         }
         "Squeeze" => {
             cx.expect_inputs(1, if old_axes { 1 } else { 2 })?;
-            Kind::Squeeze { axes_attr: if old_axes { a.ints("axes")? } else { None } }
+            Kind::Squeeze {
+                axes_attr: if old_axes { a.ints("axes")? } else { None },
+            }
         }
         "Unsqueeze" => {
             cx.expect_inputs(1, if old_axes { 1 } else { 2 })?;
             let axes_attr = if old_axes {
-                Some(a.ints("axes")?.ok_or_else(|| NodeError::Invalid("axes is required".into()))?)
+                Some(
+                    a.ints("axes")?
+                        .ok_or_else(|| NodeError::Invalid("axes is required".into()))?,
+                )
             } else {
                 None
             };
@@ -70,14 +110,24 @@ pub(crate) fn parse(cx: &ParseCx<'_>) -> Result<Box<dyn OnnxOp>> {
         }
         "Concat" => {
             cx.expect_inputs(1, usize::MAX)?;
-            Kind::Concat { axis: a.int("axis")?.ok_or_else(|| NodeError::Invalid("axis is required".into()))? }
+            Kind::Concat {
+                axis: a
+                    .int("axis")?
+                    .ok_or_else(|| NodeError::Invalid("axis is required".into()))?,
+            }
         }
         "Slice" => {
             if cx.opset < 10 {
                 cx.expect_inputs(1, 1)?;
-                let starts = a.ints("starts")?.ok_or_else(|| NodeError::Invalid("starts is required".into()))?;
-                let ends = a.ints("ends")?.ok_or_else(|| NodeError::Invalid("ends is required".into()))?;
-                Kind::Slice { attrs: Some((starts, ends, a.ints("axes")?)) }
+                let starts = a
+                    .ints("starts")?
+                    .ok_or_else(|| NodeError::Invalid("starts is required".into()))?;
+                let ends = a
+                    .ints("ends")?
+                    .ok_or_else(|| NodeError::Invalid("ends is required".into()))?;
+                Kind::Slice {
+                    attrs: Some((starts, ends, a.ints("axes")?)),
+                }
             } else {
                 cx.expect_inputs(3, 5)?;
                 Kind::Slice { attrs: None }
@@ -90,7 +140,10 @@ pub(crate) fn parse(cx: &ParseCx<'_>) -> Result<Box<dyn OnnxOp>> {
                 _ => cx.node.output.len(),
             };
             if outputs == 0 || outputs != cx.node.output.len() {
-                return Err(NodeError::Invalid(format!("num_outputs {outputs} does not match {} outputs", cx.node.output.len())));
+                return Err(NodeError::Invalid(format!(
+                    "num_outputs {outputs} does not match {} outputs",
+                    cx.node.output.len()
+                )));
             }
             Kind::Split {
                 axis: a.int_or("axis", 0)?,
@@ -108,7 +161,9 @@ pub(crate) fn parse(cx: &ParseCx<'_>) -> Result<Box<dyn OnnxOp>> {
         }
         "Gather" => {
             cx.expect_inputs(2, 2)?;
-            Kind::Gather { axis: a.int_or("axis", 0)? }
+            Kind::Gather {
+                axis: a.int_or("axis", 0)?,
+            }
         }
         _ => {
             let mode = match a.string_or("mode", "constant")?.as_str() {
@@ -127,12 +182,19 @@ pub(crate) fn parse(cx: &ParseCx<'_>) -> Result<Box<dyn OnnxOp>> {
                 cx.expect_inputs(1, 1)?;
                 Kind::Pad {
                     mode,
-                    pads_attr: Some(a.ints("pads")?.ok_or_else(|| NodeError::Invalid("pads is required".into()))?),
+                    pads_attr: Some(
+                        a.ints("pads")?
+                            .ok_or_else(|| NodeError::Invalid("pads is required".into()))?,
+                    ),
                     value_attr: a.float_or("value", 0.0)?,
                 }
             } else {
                 cx.expect_inputs(2, 4)?;
-                Kind::Pad { mode, pads_attr: None, value_attr: 0.0 }
+                Kind::Pad {
+                    mode,
+                    pads_attr: None,
+                    value_attr: 0.0,
+                }
             }
         }
     };
@@ -158,12 +220,21 @@ impl Movement {
         let one = |op: Op| Ok(vec![vec![op]]);
         match &self.kind {
             Kind::Reshape { allowzero } => {
-                let spec = const_ints(params, 1, "shape")?.ok_or_else(|| NodeError::Invalid("shape is missing".into()))?;
-                one(Op::Reshape { shape: reshape_target(x, &spec, *allowzero)? })
+                let spec = const_ints(params, 1, "shape")?
+                    .ok_or_else(|| NodeError::Invalid("shape is missing".into()))?;
+                one(Op::Reshape {
+                    shape: reshape_target(x, &spec, *allowzero)?,
+                })
             }
             Kind::Flatten { axis } => {
-                let axis = if *axis == rank as i64 { rank } else { norm_axis(*axis, rank)? };
-                one(Op::Reshape { shape: vec![x[..axis].iter().product(), x[axis..].iter().product()] })
+                let axis = if *axis == rank as i64 {
+                    rank
+                } else {
+                    norm_axis(*axis, rank)?
+                };
+                one(Op::Reshape {
+                    shape: vec![x[..axis].iter().product(), x[axis..].iter().product()],
+                })
             }
             Kind::Transpose { perm } => {
                 let perm = match perm {
@@ -179,33 +250,60 @@ impl Movement {
                     None => (0..rank).filter(|&i| x[i] == 1).collect(),
                 };
                 if let Some(&bad) = axes.iter().find(|&&a| x[a] != 1) {
-                    return Err(NodeError::Invalid(format!("cannot squeeze axis {bad} of length {}", x[bad])));
+                    return Err(NodeError::Invalid(format!(
+                        "cannot squeeze axis {bad} of length {}",
+                        x[bad]
+                    )));
                 }
-                let shape = (0..rank).filter(|i| !axes.contains(i)).map(|i| x[i]).collect();
+                let shape = (0..rank)
+                    .filter(|i| !axes.contains(i))
+                    .map(|i| x[i])
+                    .collect();
                 one(Op::Reshape { shape })
             }
             Kind::Unsqueeze { axes_attr } => {
-                let axes = axes_attr.clone().or(const_ints(params, 1, "axes")?).ok_or_else(|| NodeError::Invalid("axes is missing".into()))?;
+                let axes = axes_attr
+                    .clone()
+                    .or(const_ints(params, 1, "axes")?)
+                    .ok_or_else(|| NodeError::Invalid("axes is missing".into()))?;
                 let out_rank = rank + axes.len();
                 let axes = norm_axes(&axes, out_rank)?;
                 let mut it = x.iter();
-                let shape = (0..out_rank).map(|i| if axes.contains(&i) { 1 } else { *it.next().expect("rank adds up") }).collect();
+                let shape = (0..out_rank)
+                    .map(|i| {
+                        if axes.contains(&i) {
+                            1
+                        } else {
+                            *it.next().expect("rank adds up")
+                        }
+                    })
+                    .collect();
                 one(Op::Reshape { shape })
             }
-            Kind::Concat { axis } => one(Op::Concat { axis: norm_axis(*axis, rank)? }),
+            Kind::Concat { axis } => one(Op::Concat {
+                axis: norm_axis(*axis, rank)?,
+            }),
             Kind::Slice { attrs } => {
                 let (starts, ends, axes, steps) = match attrs {
                     Some((s, e, a)) => (s.clone(), e.clone(), a.clone(), None),
                     None => (
-                        const_ints(params, 1, "starts")?.ok_or_else(|| NodeError::Invalid("starts is missing".into()))?,
-                        const_ints(params, 2, "ends")?.ok_or_else(|| NodeError::Invalid("ends is missing".into()))?,
+                        const_ints(params, 1, "starts")?
+                            .ok_or_else(|| NodeError::Invalid("starts is missing".into()))?,
+                        const_ints(params, 2, "ends")?
+                            .ok_or_else(|| NodeError::Invalid("ends is missing".into()))?,
                         const_ints(params, 3, "axes")?,
                         const_ints(params, 4, "steps")?,
                     ),
                 };
-                one(Op::Slice { ranges: slice_ranges(x, &starts, &ends, axes, steps)? })
+                one(Op::Slice {
+                    ranges: slice_ranges(x, &starts, &ends, axes, steps)?,
+                })
             }
-            Kind::Split { axis, split_attr, outputs } => {
+            Kind::Split {
+                axis,
+                split_attr,
+                outputs,
+            } => {
                 let axis = norm_axis(*axis, rank)?;
                 let dim = x[axis];
                 let sizes = match split_attr.clone().or(const_ints(params, 1, "split")?) {
@@ -218,27 +316,45 @@ impl Movement {
                     }
                     None => {
                         let chunk = dim.div_ceil(*outputs);
-                        (0..*outputs).map(|i| chunk.min(dim.saturating_sub(i * chunk))).collect()
+                        (0..*outputs)
+                            .map(|i| chunk.min(dim.saturating_sub(i * chunk)))
+                            .collect()
                     }
                 };
                 let mut start = 0;
                 let mut chains = Vec::new();
                 for size in sizes {
-                    let mut ranges: Vec<SliceRange> = x.iter().map(|&d| SliceRange { start: 0, end: d as i64, step: 1 }).collect();
-                    ranges[axis] = SliceRange { start: start as i64, end: (start + size) as i64, step: 1 };
+                    let mut ranges: Vec<SliceRange> = x
+                        .iter()
+                        .map(|&d| SliceRange {
+                            start: 0,
+                            end: d as i64,
+                            step: 1,
+                        })
+                        .collect();
+                    ranges[axis] = SliceRange {
+                        start: start as i64,
+                        end: (start + size) as i64,
+                        step: 1,
+                    };
                     chains.push(vec![Op::Slice { ranges }]);
                     start += size;
                 }
                 Ok(chains)
             }
             Kind::Tile => {
-                let r = const_ints(params, 1, "repeats")?.ok_or_else(|| NodeError::Invalid("repeats is missing".into()))?;
-                one(Op::Tile { repeats: usizes(&r, "repeats")? })
+                let r = const_ints(params, 1, "repeats")?
+                    .ok_or_else(|| NodeError::Invalid("repeats is missing".into()))?;
+                one(Op::Tile {
+                    repeats: usizes(&r, "repeats")?,
+                })
             }
             Kind::Expand => {
-                let s = const_ints(params, 1, "shape")?.ok_or_else(|| NodeError::Invalid("shape is missing".into()))?;
+                let s = const_ints(params, 1, "shape")?
+                    .ok_or_else(|| NodeError::Invalid("shape is missing".into()))?;
                 let s = usizes(&s, "shape")?;
-                let shape = broadcast_shapes(x, &s).ok_or_else(|| NodeError::Invalid(format!("cannot expand {x:?} to {s:?}")))?;
+                let shape = broadcast_shapes(x, &s)
+                    .ok_or_else(|| NodeError::Invalid(format!("cannot expand {x:?} to {s:?}")))?;
                 one(Op::Expand { shape })
             }
             Kind::Gather { axis } => {
@@ -254,20 +370,35 @@ impl Movement {
                         if (0..dim).contains(&j) {
                             Ok(j as usize)
                         } else {
-                            Err(NodeError::Invalid(format!("index {i} is out of range for an axis of length {dim}")))
+                            Err(NodeError::Invalid(format!(
+                                "index {i} is out of range for an axis of length {dim}"
+                            )))
                         }
                     })
                     .collect::<Result<Vec<_>>>()?;
-                one(Op::Gather { axis, indices, indices_shape: idx.shape().to_vec() })
+                one(Op::Gather {
+                    axis,
+                    indices,
+                    indices_shape: idx.shape().to_vec(),
+                })
             }
-            Kind::Pad { mode, pads_attr, .. } => {
-                let pads = pads_attr.clone().or(const_ints(params, 1, "pads")?).ok_or_else(|| NodeError::Invalid("pads is missing".into()))?;
+            Kind::Pad {
+                mode, pads_attr, ..
+            } => {
+                let pads = pads_attr
+                    .clone()
+                    .or(const_ints(params, 1, "pads")?)
+                    .ok_or_else(|| NodeError::Invalid("pads is missing".into()))?;
                 let axes = match const_ints(params, 3, "axes")? {
                     Some(a) => norm_axes(&a, rank)?,
                     None => (0..rank).collect(),
                 };
                 if pads.len() != 2 * axes.len() {
-                    return Err(NodeError::Invalid(format!("pads has {} entries for {} axes", pads.len(), axes.len())));
+                    return Err(NodeError::Invalid(format!(
+                        "pads has {} entries for {} axes",
+                        pads.len(),
+                        axes.len()
+                    )));
                 }
                 let mut begin = vec![0i64; rank];
                 let mut end = vec![0i64; rank];
@@ -283,16 +414,27 @@ impl Movement {
                             let s = (-begin[i]).max(0);
                             let e = x[i] as i64 - (-end[i]).max(0);
                             if e < s {
-                                Err(NodeError::Invalid(format!("negative pads remove all of axis {i}")))
+                                Err(NodeError::Invalid(format!(
+                                    "negative pads remove all of axis {i}"
+                                )))
                             } else {
-                                Ok(SliceRange { start: s, end: e, step: 1 })
+                                Ok(SliceRange {
+                                    start: s,
+                                    end: e,
+                                    step: 1,
+                                })
                             }
                         })
                         .collect::<Result<Vec<_>>>()?;
                     chain.push(Op::Slice { ranges });
                 }
-                let clamp = |v: &[i64]| usizes(&v.iter().map(|&p| p.max(0)).collect::<Vec<_>>(), "pads");
-                chain.push(Op::Pad(PadSpec { begin: clamp(&begin)?, end: clamp(&end)?, mode: *mode }));
+                let clamp =
+                    |v: &[i64]| usizes(&v.iter().map(|&p| p.max(0)).collect::<Vec<_>>(), "pads");
+                chain.push(Op::Pad(PadSpec {
+                    begin: clamp(&begin)?,
+                    end: clamp(&end)?,
+                    mode: *mode,
+                }));
                 Ok(vec![chain])
             }
         }
@@ -301,8 +443,17 @@ impl Movement {
     /// The fill value of constant padding.
     fn pad_value(&self, params: &[Option<&Data>]) -> f64 {
         match &self.kind {
-            Kind::Pad { pads_attr: Some(_), value_attr, .. } => *value_attr,
-            Kind::Pad { .. } => params.get(2).copied().flatten().and_then(|d| d.values.iter().next().copied()).unwrap_or(0.0),
+            Kind::Pad {
+                pads_attr: Some(_),
+                value_attr,
+                ..
+            } => *value_attr,
+            Kind::Pad { .. } => params
+                .get(2)
+                .copied()
+                .flatten()
+                .and_then(|d| d.values.iter().next().copied())
+                .unwrap_or(0.0),
             _ => 0.0,
         }
     }
@@ -318,26 +469,43 @@ fn reshape_target(x: &[usize], spec: &[i64], allowzero: bool) -> Result<Vec<usiz
                 infer = Some(i);
                 out.push(1);
             }
-            0 if !allowzero => out.push(*x.get(i).ok_or_else(|| NodeError::Invalid(format!("shape {spec:?} copies a missing axis {i}")))?),
+            0 if !allowzero => out.push(*x.get(i).ok_or_else(|| {
+                NodeError::Invalid(format!("shape {spec:?} copies a missing axis {i}"))
+            })?),
             d if d >= 0 => out.push(d as usize),
             _ => return Err(NodeError::Invalid(format!("invalid target shape {spec:?}"))),
         }
     }
     if let Some(i) = infer {
-        let known: usize = out.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, &d)| d).product();
-        if known == 0 || total % known != 0 {
-            return Err(NodeError::Invalid(format!("cannot reshape {x:?} into {spec:?}")));
+        let known: usize = out
+            .iter()
+            .enumerate()
+            .filter(|(j, _)| *j != i)
+            .map(|(_, &d)| d)
+            .product();
+        if known == 0 || !total.is_multiple_of(known) {
+            return Err(NodeError::Invalid(format!(
+                "cannot reshape {x:?} into {spec:?}"
+            )));
         }
         out[i] = total / known;
     }
     if out.iter().product::<usize>() != total {
-        return Err(NodeError::Invalid(format!("cannot reshape {x:?} into {spec:?}")));
+        return Err(NodeError::Invalid(format!(
+            "cannot reshape {x:?} into {spec:?}"
+        )));
     }
     Ok(out)
 }
 
 /// ONNX slice semantics: negative indices count from the end, then clamp.
-fn slice_ranges(x: &[usize], starts: &[i64], ends: &[i64], axes: Option<Vec<i64>>, steps: Option<Vec<i64>>) -> Result<Vec<SliceRange>> {
+fn slice_ranges(
+    x: &[usize],
+    starts: &[i64],
+    ends: &[i64],
+    axes: Option<Vec<i64>>,
+    steps: Option<Vec<i64>>,
+) -> Result<Vec<SliceRange>> {
     let rank = x.len();
     let axes = match axes {
         Some(a) => a,
@@ -345,9 +513,18 @@ fn slice_ranges(x: &[usize], starts: &[i64], ends: &[i64], axes: Option<Vec<i64>
     };
     let steps = steps.unwrap_or_else(|| vec![1; starts.len()]);
     if ends.len() != starts.len() || axes.len() != starts.len() || steps.len() != starts.len() {
-        return Err(NodeError::Invalid("starts, ends, axes and steps must have equal lengths".into()));
+        return Err(NodeError::Invalid(
+            "starts, ends, axes and steps must have equal lengths".into(),
+        ));
     }
-    let mut ranges: Vec<SliceRange> = x.iter().map(|&d| SliceRange { start: 0, end: d as i64, step: 1 }).collect();
+    let mut ranges: Vec<SliceRange> = x
+        .iter()
+        .map(|&d| SliceRange {
+            start: 0,
+            end: d as i64,
+            step: 1,
+        })
+        .collect();
     let mut seen = vec![false; rank];
     for i in 0..starts.len() {
         let a = norm_axis(axes[i], rank)?;
@@ -359,13 +536,31 @@ fn slice_ranges(x: &[usize], starts: &[i64], ends: &[i64], axes: Option<Vec<i64>
         if step == 0 {
             return Err(NodeError::Invalid("slice step 0".into()));
         }
-        let fix = |v: i64| if v < 0 { i128::from(v) + d } else { i128::from(v) };
+        let fix = |v: i64| {
+            if v < 0 {
+                i128::from(v) + d
+            } else {
+                i128::from(v)
+            }
+        };
         let (s, e) = (fix(starts[i]), fix(ends[i]));
-        let (s, e) = if step > 0 { (s.clamp(0, d), e.clamp(0, d)) } else { (s.clamp(0, d - 1), e.clamp(-1, d - 1)) };
-        ranges[a] = SliceRange { start: s as i64, end: e as i64, step };
+        let (s, e) = if step > 0 {
+            (s.clamp(0, d), e.clamp(0, d))
+        } else {
+            (s.clamp(0, d - 1), e.clamp(-1, d - 1))
+        };
+        ranges[a] = SliceRange {
+            start: s as i64,
+            end: e as i64,
+            step,
+        };
         if ranges[a].is_empty() {
             // Keep empty ranges well formed.
-            ranges[a] = SliceRange { start: 0, end: 0, step: 1 };
+            ranges[a] = SliceRange {
+                start: 0,
+                end: 0,
+                step: 1,
+            };
         }
     }
     Ok(ranges)
@@ -374,8 +569,14 @@ fn slice_ranges(x: &[usize], starts: &[i64], ends: &[i64], axes: Option<Vec<i64>
 fn apply_float(op: &Op, inputs: &[&Data], fill: f64) -> Result<Data> {
     let shapes: Vec<&[usize]> = inputs.iter().map(|d| d.shape()).collect();
     let out = infer_shape(op, &shapes, &[]).map_err(NodeError::Invalid)?;
-    let std: Vec<_> = inputs.iter().map(|d| d.values.as_standard_layout()).collect();
-    let slices: Vec<&[f64]> = std.iter().map(|v| v.as_slice().expect("standard layout")).collect();
+    let std: Vec<_> = inputs
+        .iter()
+        .map(|d| d.values.as_standard_layout())
+        .collect();
+    let slices: Vec<&[f64]> = std
+        .iter()
+        .map(|v| v.as_slice().expect("standard layout"))
+        .collect();
     let values = movement_sources(op, &shapes, &out)
         .into_iter()
         .map(|s| match s {
@@ -383,7 +584,10 @@ fn apply_float(op: &Op, inputs: &[&Data], fill: f64) -> Result<Data> {
             Source::Const(_) => fill,
         })
         .collect();
-    Ok(Data { dtype: inputs[0].dtype, values: array(&out, values) })
+    Ok(Data {
+        dtype: inputs[0].dtype,
+        values: array(&out, values),
+    })
 }
 
 impl OnnxOp for Movement {
@@ -407,9 +611,21 @@ impl OnnxOp for Movement {
     fn lower(&self, cx: &mut Lowering<'_>, inputs: &[Operand<'_>]) -> Result<Vec<usize>> {
         let n = self.data_inputs(inputs.len());
         // Runtime data inputs set the scale; constant pieces (Concat) are quantized at it.
-        let runtime: Vec<usize> = inputs[..n].iter().filter_map(|o| if let Operand::Value(v) = o { Some(*v) } else { None }).collect();
+        let runtime: Vec<usize> = inputs[..n]
+            .iter()
+            .filter_map(|o| {
+                if let Operand::Value(v) = o {
+                    Some(*v)
+                } else {
+                    None
+                }
+            })
+            .collect();
         let aligned = cx.align(&runtime)?;
-        let scale = aligned.first().map(|&v| cx.scale(v)).ok_or_else(|| NodeError::Invalid("no runtime data input".into()))?;
+        let scale = aligned
+            .first()
+            .map(|&v| cx.scale(v))
+            .ok_or_else(|| NodeError::Invalid("no runtime data input".into()))?;
         let mut it = aligned.into_iter();
         let mut data = Vec::with_capacity(n);
         for o in &inputs[..n] {
@@ -422,17 +638,29 @@ impl OnnxOp for Movement {
         let params: Vec<Option<&Data>> = inputs.iter().map(|o| o.as_const()).collect();
         for (i, o) in inputs.iter().enumerate().skip(n) {
             if let Operand::Value(_) = o {
-                return Err(NodeError::Quantization(format!("parameter input {i} must be a constant")));
+                return Err(NodeError::Quantization(format!(
+                    "parameter input {i} must be a constant"
+                )));
             }
         }
-        let fill = zkml_ir::rounding::quantize(self.pad_value(&params), scale)
-            .ok_or_else(|| NodeError::Quantization("the padding value is not representable".into()))?;
+        let fill =
+            zkml_ir::rounding::quantize(self.pad_value(&params), scale).ok_or_else(|| {
+                NodeError::Quantization("the padding value is not representable".into())
+            })?;
         let mut outs = Vec::new();
         for chain in self.plan(&shapes, &params)? {
             let mut cur = data.clone();
             for op in chain {
                 let op = match op {
-                    Op::Pad(PadSpec { begin, end, mode: PadMode::Constant(_) }) => Op::Pad(PadSpec { begin, end, mode: PadMode::Constant(fill) }),
+                    Op::Pad(PadSpec {
+                        begin,
+                        end,
+                        mode: PadMode::Constant(_),
+                    }) => Op::Pad(PadSpec {
+                        begin,
+                        end,
+                        mode: PadMode::Constant(fill),
+                    }),
                     other => other,
                 };
                 cur = vec![cx.push(op, &cur)?];

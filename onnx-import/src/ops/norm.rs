@@ -19,7 +19,9 @@
 use ndarray::{ArrayD, Axis, IxDyn};
 use zkml_ir::op::{Op, ReduceSpec};
 
-use super::{broadcast_map, impl_any, norm_axis, required, runtime, OnnxOp, Operand, ParseCx};
+use super::{
+    array, broadcast_map, impl_any, norm_axis, required, runtime, OnnxOp, Operand, ParseCx,
+};
 use crate::data::Data;
 use crate::error::NodeError;
 use crate::lower::Lowering;
@@ -51,17 +53,27 @@ pub(crate) fn parse_batch_norm(cx: &ParseCx<'_>) -> Result<Box<dyn OnnxOp>> {
         });
     }
     a.ignore(&["momentum", "is_test", "consumed_inputs"]);
-    let op = BatchNorm { epsilon: a.float_or("epsilon", 1e-5)? };
+    let op = BatchNorm {
+        epsilon: a.float_or("epsilon", 1e-5)?,
+    };
     a.finish()?;
     Ok(Box::new(op))
 }
 
 impl BatchNorm {
     /// Per-channel `(a, b)` with `y = a x + b`.
-    pub(crate) fn affine(&self, scale: &Data, bias: &Data, mean: &Data, var: &Data) -> Result<(Vec<f64>, Vec<f64>)> {
+    pub(crate) fn affine(
+        &self,
+        scale: &Data,
+        bias: &Data,
+        mean: &Data,
+        var: &Data,
+    ) -> Result<(Vec<f64>, Vec<f64>)> {
         let c = scale.values.len();
         if [bias, mean, var].iter().any(|d| d.values.len() != c) {
-            return Err(NodeError::Invalid("scale, B, mean and var must have one value per channel".into()));
+            return Err(NodeError::Invalid(
+                "scale, B, mean and var must have one value per channel".into(),
+            ));
         }
         let a: Vec<f64> = scale
             .values
@@ -90,9 +102,18 @@ fn channel_shape(c: usize, rank: usize) -> Vec<usize> {
 impl OnnxOp for BatchNorm {
     fn eval(&self, inputs: &[Option<&Data>]) -> Result<Vec<Data>> {
         let x = required(inputs, 0)?;
-        let (a, b) = self.affine(required(inputs, 1)?, required(inputs, 2)?, required(inputs, 3)?, required(inputs, 4)?)?;
+        let (a, b) = self.affine(
+            required(inputs, 1)?,
+            required(inputs, 2)?,
+            required(inputs, 3)?,
+            required(inputs, 4)?,
+        )?;
         if x.shape().len() < 2 || x.shape()[1] != a.len() {
-            return Err(NodeError::Invalid(format!("input {:?} does not have {} channels on axis 1", x.shape(), a.len())));
+            return Err(NodeError::Invalid(format!(
+                "input {:?} does not have {} channels on axis 1",
+                x.shape(),
+                a.len()
+            )));
         }
         let mut y = x.values.clone();
         for (idx, v) in y.indexed_iter_mut() {
@@ -104,10 +125,19 @@ impl OnnxOp for BatchNorm {
     fn lower(&self, cx: &mut Lowering<'_>, inputs: &[Operand<'_>]) -> Result<Vec<usize>> {
         let x = runtime(inputs, 0, "X")?;
         let get = |i: usize, what: &str| super::constant(inputs, i, what);
-        let (a, b) = self.affine(get(1, "scale")?, get(2, "B")?, get(3, "mean")?, get(4, "var")?)?;
+        let (a, b) = self.affine(
+            get(1, "scale")?,
+            get(2, "B")?,
+            get(3, "mean")?,
+            get(4, "var")?,
+        )?;
         let cs = channel_shape(a.len(), cx.shape(x).len());
-        let a = Data::float(ArrayD::from_shape_vec(IxDyn(&cs), a).map_err(|e| NodeError::Invalid(e.to_string()))?);
-        let b = Data::float(ArrayD::from_shape_vec(IxDyn(&cs), b).map_err(|e| NodeError::Invalid(e.to_string()))?);
+        let a = Data::float(
+            ArrayD::from_shape_vec(IxDyn(&cs), a).map_err(|e| NodeError::Invalid(e.to_string()))?,
+        );
+        let b = Data::float(
+            ArrayD::from_shape_vec(IxDyn(&cs), b).map_err(|e| NodeError::Invalid(e.to_string()))?,
+        );
         Ok(vec![affine(cx, x, Some(&a), Some(&b))?])
     }
 
@@ -115,7 +145,12 @@ impl OnnxOp for BatchNorm {
 }
 
 /// `x * gamma + beta` (either optional), requantized to output 0's scale.
-fn affine(cx: &mut Lowering<'_>, x: usize, gamma: Option<&Data>, beta: Option<&Data>) -> Result<usize> {
+fn affine(
+    cx: &mut Lowering<'_>,
+    x: usize,
+    gamma: Option<&Data>,
+    beta: Option<&Data>,
+) -> Result<usize> {
     let mut y = x;
     if let Some(g) = gamma {
         let w = cx.weight(g)?;
@@ -135,22 +170,31 @@ pub(crate) struct Normalize {
     epsilon: f64,
     /// `Some(axis)`: layer norm over `axis..`; `None`: instance norm over the spatial axes.
     layer_axis: Option<i64>,
+    /// Layer norm's optional Mean and InvStdDev outputs are requested.
+    statistics: bool,
 }
 
 pub(crate) fn parse_instance_norm(cx: &ParseCx<'_>) -> Result<Box<dyn OnnxOp>> {
     cx.expect_inputs(3, 3)?;
-    let op = Normalize { epsilon: cx.attrs.float_or("epsilon", 1e-5)?, layer_axis: None };
+    let op = Normalize {
+        epsilon: cx.attrs.float_or("epsilon", 1e-5)?,
+        layer_axis: None,
+        statistics: false,
+    };
     cx.attrs.finish()?;
     Ok(Box::new(op))
 }
 
 pub(crate) fn parse_layer_norm(cx: &ParseCx<'_>) -> Result<Box<dyn OnnxOp>> {
     cx.expect_inputs(2, 3)?;
-    cx.expect_outputs(1, "the Mean and InvStdDev outputs are not supported")?;
     let a = &cx.attrs;
     // stash_type only selects the precision of the float computation.
     a.ignore(&["stash_type"]);
-    let op = Normalize { epsilon: a.float_or("epsilon", 1e-5)?, layer_axis: Some(a.int_or("axis", -1)?) };
+    let op = Normalize {
+        epsilon: a.float_or("epsilon", 1e-5)?,
+        layer_axis: Some(a.int_or("axis", -1)?),
+        statistics: cx.output_count() > 1,
+    };
     a.finish()?;
     Ok(Box::new(op))
 }
@@ -160,18 +204,30 @@ impl Normalize {
         match self.layer_axis {
             Some(a) => Ok((norm_axis(a, rank)?..rank).collect()),
             None if rank >= 3 => Ok((2..rank).collect()),
-            None => Err(NodeError::Invalid(format!("input of rank {rank} has no spatial axes"))),
+            None => Err(NodeError::Invalid(format!(
+                "input of rank {rank} has no spatial axes"
+            ))),
         }
     }
 
     /// Scale and bias shaped to broadcast over the input.
-    fn params(&self, gamma: &Data, beta: Option<&Data>, rank: usize) -> Result<(Data, Option<Data>)> {
+    fn params(
+        &self,
+        gamma: &Data,
+        beta: Option<&Data>,
+        rank: usize,
+    ) -> Result<(Data, Option<Data>)> {
         if self.layer_axis.is_some() {
             return Ok((gamma.clone(), beta.cloned()));
         }
         let cs = channel_shape(gamma.values.len(), rank);
         let reshape = |d: &Data| -> Result<Data> {
-            Ok(Data::float(d.values.to_shape(IxDyn(&cs)).map_err(|e| NodeError::Invalid(e.to_string()))?.to_owned()))
+            Ok(Data::float(
+                d.values
+                    .to_shape(IxDyn(&cs))
+                    .map_err(|e| NodeError::Invalid(e.to_string()))?
+                    .to_owned(),
+            ))
         };
         Ok((reshape(gamma)?, beta.map(reshape).transpose()?))
     }
@@ -188,29 +244,51 @@ impl OnnxOp for Normalize {
         let n: usize = axes.iter().map(|&a| x.shape()[a]).product();
         let rows: usize = keep.iter().map(|&a| x.shape()[a]).product();
         let t = x.values.clone().permuted_axes(IxDyn(&perm));
-        let mut flat = t.as_standard_layout().to_owned().into_shape_with_order(IxDyn(&[rows, n])).map_err(|e| NodeError::Invalid(e.to_string()))?;
+        let mut flat = t
+            .as_standard_layout()
+            .to_owned()
+            .into_shape_with_order(IxDyn(&[rows, n]))
+            .map_err(|e| NodeError::Invalid(e.to_string()))?;
+        let (mut means, mut invs) = (Vec::with_capacity(rows), Vec::with_capacity(rows));
         for mut row in flat.lanes_mut(Axis(1)) {
             let mean = row.sum() / n as f64;
             let var = row.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n as f64;
             let inv = 1.0 / (var + self.epsilon).sqrt();
             row.mapv_inplace(|v| (v - mean) * inv);
+            means.push(mean);
+            invs.push(inv);
         }
         let permuted_shape: Vec<usize> = perm.iter().map(|&a| x.shape()[a]).collect();
-        let back = flat.into_shape_with_order(IxDyn(&permuted_shape)).map_err(|e| NodeError::Invalid(e.to_string()))?;
+        let back = flat
+            .into_shape_with_order(IxDyn(&permuted_shape))
+            .map_err(|e| NodeError::Invalid(e.to_string()))?;
         let mut inverse = vec![0; rank];
         for (i, &p) in perm.iter().enumerate() {
             inverse[p] = i;
         }
-        let normalized = back.permuted_axes(IxDyn(&inverse)).as_standard_layout().to_owned();
-        let (gamma, beta) = self.params(required(inputs, 1)?, inputs.get(2).copied().flatten(), rank)?;
+        let normalized = back
+            .permuted_axes(IxDyn(&inverse))
+            .as_standard_layout()
+            .to_owned();
+        let (gamma, beta) =
+            self.params(required(inputs, 1)?, inputs.get(2).copied().flatten(), rank)?;
         let mut y = broadcast_map(&normalized, &gamma.values, |v, g| v * g)?;
         if let Some(b) = beta {
             y = broadcast_map(&y, &b.values, |v, b| v + b)?;
         }
         if y.shape() != x.shape() {
-            return Err(NodeError::Invalid(format!("scale/bias do not broadcast to the input {:?}", x.shape())));
+            return Err(NodeError::Invalid(format!(
+                "scale/bias do not broadcast to the input {:?}",
+                x.shape()
+            )));
         }
-        Ok(vec![Data::float(y)])
+        let mut out = vec![Data::float(y)];
+        if self.statistics {
+            let stat_shape = statistics_shape(x.shape(), &axes);
+            out.push(Data::float(array(&stat_shape, means)));
+            out.push(Data::float(array(&stat_shape, invs)));
+        }
+        Ok(out)
     }
 
     fn lower(&self, cx: &mut Lowering<'_>, inputs: &[Operand<'_>]) -> Result<Vec<usize>> {
@@ -220,7 +298,11 @@ impl OnnxOp for Normalize {
         let gamma = super::constant(inputs, 1, "scale")?;
         let beta = match inputs.get(2) {
             Some(Operand::Const(b)) => Some(*b),
-            Some(Operand::Value(_)) => return Err(NodeError::Quantization("a runtime bias is not supported".into())),
+            Some(Operand::Value(_)) => {
+                return Err(NodeError::Quantization(
+                    "a runtime bias is not supported".into(),
+                ))
+            }
             _ => None,
         };
         let (gamma, beta) = self.params(gamma, beta, shape.len())?;
@@ -231,8 +313,27 @@ impl OnnxOp for Normalize {
             .max_abs()
             .max(f64::MIN_POSITIVE)
             * 2f64.powi(cx.cfg.headroom_bits as i32);
-        let y = normalize(cx, x, axes, n, input_max, self.epsilon)?;
-        Ok(vec![affine(cx, y, Some(&gamma), beta.as_ref())?])
+        let (y, mean, std) = normalize(cx, x, axes, n, input_max, self.epsilon)?;
+        let mut out = vec![affine(cx, y, Some(&gamma), beta.as_ref())?];
+        if self.statistics {
+            out.push(cx.finish(mean, 1)?);
+            // InvStdDev = 1 / std: Div output scale is 0 + shift - scale(std).
+            let target = cx.out_scale(2);
+            let shift = target + cx.scale(std);
+            if shift < 0 {
+                return Err(NodeError::Quantization(
+                    "InvStdDev is too large to represent".into(),
+                ));
+            }
+            let one = cx.raw_constant(vec![], 0, vec![1])?;
+            out.push(cx.push(
+                Op::Div {
+                    shift: shift as u32,
+                },
+                &[one, std],
+            )?);
+        }
+        Ok(out)
     }
 
     impl_any!();
@@ -244,16 +345,41 @@ fn fit_scale(cx: &Lowering<'_>, m: f64) -> i32 {
     (half_range / m).log2().floor() as i32
 }
 
-/// The integer normalization recipe of the module docs; returns `(x - mean) / std`.
-fn normalize(cx: &mut Lowering<'_>, x: usize, axes: Vec<usize>, n: usize, input_max: f64, eps: f64) -> Result<usize> {
+/// Shape of the per-group statistics: the normalized axes kept with length 1.
+fn statistics_shape(x: &[usize], axes: &[usize]) -> Vec<usize> {
+    x.iter()
+        .enumerate()
+        .map(|(i, &d)| if axes.contains(&i) { 1 } else { d })
+        .collect()
+}
+
+/// The integer normalization recipe of the module docs; returns `(x - mean) / std`, `mean` and
+/// `std`.
+fn normalize(
+    cx: &mut Lowering<'_>,
+    x: usize,
+    axes: Vec<usize>,
+    n: usize,
+    input_max: f64,
+    eps: f64,
+) -> Result<(usize, usize, usize)> {
     let s = cx.scale(x);
-    let spec = ReduceSpec { axes, keepdims: true };
+    let spec = ReduceSpec {
+        axes,
+        keepdims: true,
+    };
     let divide = |cx: &mut Lowering<'_>, num: usize, target: i32| -> Result<usize> {
         // num / n at scale `target`: Div output scale is scale(num) + shift - divisor scale.
         let sn = cx.scale(num);
-        let (shift, ds) = if target >= sn { ((target - sn) as u32, 0) } else { (0, sn - target) };
+        let (shift, ds) = if target >= sn {
+            ((target - sn) as u32, 0)
+        } else {
+            (0, sn - target)
+        };
         if ds > 62 {
-            return Err(NodeError::Quantization("normalization scales are too far apart".into()));
+            return Err(NodeError::Quantization(
+                "normalization scales are too far apart".into(),
+            ));
         }
         let d = cx.raw_constant(vec![], ds, vec![(n as i64) << ds])?;
         cx.push(Op::Div { shift }, &[num, d])
@@ -273,10 +399,25 @@ fn normalize(cx: &mut Lowering<'_>, x: usize, axes: Vec<usize>, n: usize, input_
     if 2 * st < sv {
         st = (sv + 1) / 2;
     }
-    let std = cx.push(Op::Sqrt { shift: (2 * st - sv) as u32 }, &[var])?;
+    let std = cx.push(
+        Op::Sqrt {
+            shift: (2 * st - sv) as u32,
+        },
+        &[var],
+    )?;
     let sy = fit_scale(cx, 2.0 * (n as f64).sqrt());
     // y scale = s + shift - st
     let shift = sy - s + st;
-    let (std, shift) = if shift < 0 { (cx.shift_up(std, (-shift) as u32)?, 0) } else { (std, shift) };
-    cx.push(Op::Div { shift: shift as u32 }, &[d, std])
+    let (divisor, shift) = if shift < 0 {
+        (cx.shift_up(std, (-shift) as u32)?, 0)
+    } else {
+        (std, shift)
+    };
+    let y = cx.push(
+        Op::Div {
+            shift: shift as u32,
+        },
+        &[d, divisor],
+    )?;
+    Ok((y, mean, std))
 }

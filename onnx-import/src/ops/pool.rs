@@ -57,14 +57,18 @@ pub(crate) fn parse(cx: &ParseCx<'_>) -> Result<Box<dyn OnnxOp>> {
 impl Pool {
     fn spec(&self, x: &[usize]) -> Result<(PoolSpec, Vec<usize>)> {
         if x.len() < 3 {
-            return Err(NodeError::Invalid(format!("input {x:?} is not [N, C, ...]")));
+            return Err(NodeError::Invalid(format!(
+                "input {x:?} is not [N, C, ...]"
+            )));
         }
         let rank = x.len() - 2;
         let kernel = Window::per_axis(&self.window.kernel_shape, rank, "kernel_shape")?;
         let strides = Window::per_axis(&self.window.strides, rank, "strides")?;
         let dilations = Window::per_axis(&self.window.dilations, rank, "dilations")?;
         let input = &x[2..];
-        let (pads_begin, pads_end) = self.window.forward_pads(self.auto_pad, input, &kernel, &strides, &dilations)?;
+        let (pads_begin, pads_end) =
+            self.window
+                .forward_pads(self.auto_pad, input, &kernel, &strides, &dilations)?;
         let mut output_spatial = Vec::with_capacity(rank);
         for i in 0..rank {
             let span = (kernel[i] - 1) * dilations[i] + 1;
@@ -73,7 +77,9 @@ impl Pool {
                 AutoPad::SameUpper | AutoPad::SameLower => input[i].div_ceil(strides[i]),
                 _ => {
                     if padded < span {
-                        return Err(NodeError::Invalid(format!("kernel does not fit the padded input on axis {i}")));
+                        return Err(NodeError::Invalid(format!(
+                            "kernel does not fit the padded input on axis {i}"
+                        )));
                     }
                     let room = padded - span;
                     if self.ceil_mode {
@@ -90,7 +96,16 @@ impl Pool {
             };
             output_spatial.push(out);
         }
-        Ok((PoolSpec { kernel, strides, dilations, pads_begin, output_spatial }, pads_end))
+        Ok((
+            PoolSpec {
+                kernel,
+                strides,
+                dilations,
+                pads_begin,
+                output_spatial,
+            },
+            pads_end,
+        ))
     }
 
     fn out_shape(x: &[usize], spec: &PoolSpec) -> Vec<usize> {
@@ -101,13 +116,22 @@ impl Pool {
 
     /// Divisor of each output position (spatial positions only, row-major).
     fn counts(&self, x: &[usize], spec: &PoolSpec, pads_end: &[usize]) -> Vec<usize> {
-        let include_pad = matches!(self.kind, PoolKind::Average { count_include_pad: true });
+        let include_pad = matches!(
+            self.kind,
+            PoolKind::Average {
+                count_include_pad: true
+            }
+        );
         let rank = spec.kernel.len();
         let mut counts = Vec::new();
         zkml_ir::structure::for_each_coord(&spec.output_spatial, |oc| {
             let mut n = 1;
             for d in 0..rank {
-                let limit = if include_pad { x[d + 2] + spec.pads_begin[d] + pads_end[d] } else { x[d + 2] + spec.pads_begin[d] };
+                let limit = if include_pad {
+                    x[d + 2] + spec.pads_begin[d] + pads_end[d]
+                } else {
+                    x[d + 2] + spec.pads_begin[d]
+                };
                 let lo = if include_pad { 0 } else { spec.pads_begin[d] };
                 n *= (0..spec.kernel[d])
                     .filter(|k| {
@@ -133,12 +157,16 @@ impl OnnxOp for Pool {
         let y = match self.kind {
             PoolKind::Max => {
                 let mut acc = vec![f64::NEG_INFINITY; n];
-                for_each_window_member(&Op::MaxPool(spec.clone()), x.shape(), &out, |o, i| acc[o] = acc[o].max(xv[i]));
+                for_each_window_member(&Op::MaxPool(spec.clone()), x.shape(), &out, |o, i| {
+                    acc[o] = acc[o].max(xv[i])
+                });
                 acc
             }
             PoolKind::Average { .. } => {
                 let mut acc = vec![0.0; n];
-                for_each_window_member(&Op::SumPool(spec.clone()), x.shape(), &out, |o, i| acc[o] += xv[i]);
+                for_each_window_member(&Op::SumPool(spec.clone()), x.shape(), &out, |o, i| {
+                    acc[o] += xv[i]
+                });
                 let counts = self.counts(x.shape(), &spec, &pads_end);
                 for (o, v) in acc.iter_mut().enumerate() {
                     *v /= counts[o % counts.len()] as f64;
@@ -180,7 +208,11 @@ pub(crate) fn divide_by_counts(
     let target = cx.out_scale(0);
     let s = cx.scale(sum);
     // Output scale is s + shift - divisor_scale.
-    let (shift, div_scale) = if target >= s { ((target - s) as u32, 0) } else { (0, s - target) };
+    let (shift, div_scale) = if target >= s {
+        ((target - s) as u32, 0)
+    } else {
+        (0, s - target)
+    };
     let (shape, values) = if counts.iter().all(|&c| c == counts[0]) {
         (vec![], vec![counts[0] as i64])
     } else {
@@ -200,15 +232,22 @@ pub(crate) struct GlobalPool {
 pub(crate) fn parse_global(cx: &ParseCx<'_>) -> Result<Box<dyn OnnxOp>> {
     cx.expect_inputs(1, 1)?;
     cx.attrs.finish()?;
-    Ok(Box::new(GlobalPool { max: cx.node.op_type == "GlobalMaxPool" }))
+    Ok(Box::new(GlobalPool {
+        max: cx.node.op_type == "GlobalMaxPool",
+    }))
 }
 
 impl GlobalPool {
     fn spec(x: &[usize]) -> Result<ReduceSpec> {
         if x.len() < 3 {
-            return Err(NodeError::Invalid(format!("input {x:?} is not [N, C, ...]")));
+            return Err(NodeError::Invalid(format!(
+                "input {x:?} is not [N, C, ...]"
+            )));
         }
-        Ok(ReduceSpec { axes: (2..x.len()).collect(), keepdims: true })
+        Ok(ReduceSpec {
+            axes: (2..x.len()).collect(),
+            keepdims: true,
+        })
     }
 }
 
@@ -224,11 +263,15 @@ impl OnnxOp for GlobalPool {
         let n: usize = out.iter().product();
         let y = if self.max {
             let mut acc = vec![f64::NEG_INFINITY; n];
-            for_each_window_member(&Op::ReduceMax(spec), x.shape(), &out, |o, i| acc[o] = acc[o].max(xv[i]));
+            for_each_window_member(&Op::ReduceMax(spec), x.shape(), &out, |o, i| {
+                acc[o] = acc[o].max(xv[i])
+            });
             acc
         } else {
             let mut acc = vec![0.0; n];
-            for_each_window_member(&Op::ReduceSum(spec), x.shape(), &out, |o, i| acc[o] += xv[i]);
+            for_each_window_member(&Op::ReduceSum(spec), x.shape(), &out, |o, i| {
+                acc[o] += xv[i]
+            });
             acc.into_iter().map(|v| v / n_in as f64).collect()
         };
         Ok(vec![Data::float(array(&out, y))])

@@ -5,7 +5,9 @@ use zkml_ir::signature::infer_shape;
 use zkml_ir::structure::for_each_window_member;
 
 use super::pool::divide_by_counts;
-use super::{array, const_ints, impl_any, norm_axes, norm_axis, required, runtime, OnnxOp, Operand, ParseCx};
+use super::{
+    array, const_ints, impl_any, norm_axes, norm_axis, required, runtime, OnnxOp, Operand, ParseCx,
+};
 use crate::data::{DType, Data};
 use crate::error::NodeError;
 use crate::lower::Lowering;
@@ -66,18 +68,48 @@ impl Reduce {
             if self.noop_with_empty_axes {
                 return Ok(None);
             }
-            return Ok(Some(ReduceSpec { axes: (0..rank).collect(), keepdims: self.keepdims }));
+            return Ok(Some(ReduceSpec {
+                axes: (0..rank).collect(),
+                keepdims: self.keepdims,
+            }));
         }
-        Ok(Some(ReduceSpec { axes: norm_axes(&axes, rank)?, keepdims: self.keepdims }))
+        Ok(Some(ReduceSpec {
+            axes: norm_axes(&axes, rank)?,
+            keepdims: self.keepdims,
+        }))
     }
 }
 
-fn reduce_float(op: &Op, x: &Data, out: &[usize], init: f64, f: impl Fn(f64, f64) -> f64) -> Vec<f64> {
+fn reduce_float(
+    op: &Op,
+    x: &Data,
+    out: &[usize],
+    init: f64,
+    f: impl Fn(f64, f64) -> f64,
+) -> Vec<f64> {
     let xs = x.values.as_standard_layout();
     let xv = xs.as_slice().expect("standard layout");
     let mut acc = vec![init; out.iter().product()];
     for_each_window_member(op, x.shape(), out, |o, i| acc[o] = f(acc[o], xv[i]));
     acc
+}
+
+/// The smallest value of an element type.
+fn lowest(dtype: DType) -> f64 {
+    match dtype {
+        DType::Float => f64::NEG_INFINITY,
+        DType::Int => i64::MIN as f64,
+        DType::Bool => 0.0,
+    }
+}
+
+/// The largest value of an element type.
+fn highest(dtype: DType) -> f64 {
+    match dtype {
+        DType::Float => f64::INFINITY,
+        DType::Int => i64::MAX as f64,
+        DType::Bool => 1.0,
+    }
 }
 
 impl OnnxOp for Reduce {
@@ -95,17 +127,23 @@ impl OnnxOp for Reduce {
                 .into_iter()
                 .map(|v| v / count as f64)
                 .collect(),
-            ReduceKind::Max => reduce_float(&op, x, &out, f64::NEG_INFINITY, f64::max),
-            ReduceKind::Min => reduce_float(&op, x, &out, f64::INFINITY, f64::min),
+            // The maximum of an empty set is the type's smallest value (and vice versa).
+            ReduceKind::Max => reduce_float(&op, x, &out, lowest(x.dtype), f64::max),
+            ReduceKind::Min => reduce_float(&op, x, &out, highest(x.dtype), f64::min),
         };
-        Ok(vec![Data { dtype: x.dtype, values: array(&out, values) }])
+        Ok(vec![Data {
+            dtype: x.dtype,
+            values: array(&out, values),
+        }])
     }
 
     fn lower(&self, cx: &mut Lowering<'_>, inputs: &[Operand<'_>]) -> Result<Vec<usize>> {
         let x = runtime(inputs, 0, "data")?;
         let axes = match inputs.get(1) {
             Some(Operand::Const(d)) => Some(d.to_i64s().map_err(NodeError::Invalid)?),
-            Some(Operand::Value(_)) => return Err(NodeError::Quantization("axes must be a constant".into())),
+            Some(Operand::Value(_)) => {
+                return Err(NodeError::Quantization("axes must be a constant".into()))
+            }
             _ => None,
         };
         let shape = cx.shape(x);
@@ -170,7 +208,9 @@ impl OnnxOp for ArgMax {
         let x = required(inputs, 0)?;
         let op = self.op(x.shape().len())?;
         let out = infer_shape(&op, &[x.shape()], &[]).map_err(NodeError::Invalid)?;
-        let Op::ArgMax { axis, .. } = op else { unreachable!() };
+        let Op::ArgMax { axis, .. } = op else {
+            unreachable!()
+        };
         let dim = x.shape()[axis];
         let stride: usize = x.shape()[axis + 1..].iter().product();
         let xs = x.values.as_standard_layout();
@@ -186,8 +226,14 @@ impl OnnxOp for ArgMax {
                 best[o] = Some((v, (i / stride) % dim));
             }
         });
-        let values = best.into_iter().map(|b| b.map_or(0.0, |(_, p)| p as f64)).collect();
-        Ok(vec![Data { dtype: DType::Int, values: array(&out, values) }])
+        let values = best
+            .into_iter()
+            .map(|b| b.map_or(0.0, |(_, p)| p as f64))
+            .collect();
+        Ok(vec![Data {
+            dtype: DType::Int,
+            values: array(&out, values),
+        }])
     }
 
     fn lower(&self, cx: &mut Lowering<'_>, inputs: &[Operand<'_>]) -> Result<Vec<usize>> {

@@ -91,7 +91,12 @@ impl OnnxOp for Softmax {
         let orig = cx.shape(x);
         let (shape, axis) = self.working_shape(&orig)?;
         let x = if shape != orig {
-            cx.push(Op::Reshape { shape: shape.clone() }, &[x])?
+            cx.push(
+                Op::Reshape {
+                    shape: shape.clone(),
+                },
+                &[x],
+            )?
         } else {
             x
         };
