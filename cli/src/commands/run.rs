@@ -117,12 +117,16 @@ pub fn run(args: Args) -> Result<()> {
     let trace = stages
         .run("evaluate (integer)", || evaluate(&program, &q))
         .context("the integer program failed on this input")?;
-    let (float, engine, float_note) = match &source_bytes {
-        None => (
-            None,
-            None,
-            Some("the program carries no source model".to_string()),
-        ),
+    let FloatRun {
+        outputs: float,
+        engine,
+        note: float_note,
+    } = match &source_bytes {
+        None => FloatRun {
+            outputs: None,
+            engine: None,
+            note: Some("the program carries no source model".into()),
+        },
         Some(bytes) => stages.run("float reference", || {
             float_reference(&program, bytes, &input, &args.model_args)
         })?,
@@ -230,25 +234,42 @@ pub fn run(args: Args) -> Result<()> {
     Ok(())
 }
 
+/// The float model's outputs, which engine produced them, and a note for the user.
+struct FloatRun {
+    outputs: Option<Vec<Vec<f64>>>,
+    engine: Option<String>,
+    note: Option<String>,
+}
+
 /// Runs the float model with tract; falls back to zkml's own f64 evaluation of the imported
-/// graph when tract cannot run it. Returns (outputs, engine, note).
+/// graph when tract cannot run it.
 fn float_reference(
     program: &Program,
     bytes: &[u8],
     input: &[Vec<f64>],
     args: &ModelArgs,
-) -> Result<(Option<Vec<Vec<f64>>>, Option<String>, Option<String>)> {
+) -> Result<FloatRun> {
     let shapes: Vec<Vec<usize>> = program
         .inputs
         .iter()
         .map(|&i| program.nodes[i].shape.clone())
         .collect();
     match zkml_onnx::reference::run_tract(bytes, &shapes, input) {
-        Ok(out) => Ok((Some(out), Some("tract".into()), None)),
+        Ok(out) => Ok(FloatRun {
+            outputs: Some(out),
+            engine: Some("tract".into()),
+            note: None,
+        }),
         Err(tract_error) => {
             let model = zkml_onnx::parse_model(bytes.to_vec(), None, &args.import())?;
             let out = model.graph.run_float(input)?;
-            Ok((Some(out), Some("zkml-f64".into()), Some(format!("tract could not run the model ({tract_error}); float outputs come from zkml's own f64 evaluation"))))
+            Ok(FloatRun {
+                outputs: Some(out),
+                engine: Some("zkml-f64".into()),
+                note: Some(format!(
+                    "tract could not run the model ({tract_error}); float outputs come from zkml's own f64 evaluation"
+                )),
+            })
         }
     }
 }
