@@ -87,11 +87,12 @@ pub fn infer_shape(
         Op::Transpose { perm } => {
             let x = inputs[0];
             let mut seen = vec![false; x.len()];
-            if perm.len() != x.len() || perm.iter().any(|&p| p >= x.len() || seen[p]) {
+            let valid = perm.len() == x.len()
+                && perm
+                    .iter()
+                    .all(|&p| p < x.len() && !std::mem::replace(&mut seen[p], true));
+            if !valid {
                 return Err(format!("{perm:?} is not a permutation of {} axes", x.len()));
-            }
-            for &p in perm {
-                seen[p] = true;
             }
             Ok(perm.iter().map(|&p| x[p]).collect())
         }

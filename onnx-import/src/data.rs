@@ -128,7 +128,7 @@ pub fn from_tensor_proto(t: &TensorProto, model_dir: Option<&Path>) -> Result<Da
     let n = shape
         .iter()
         .try_fold(1usize, |a, &d| a.checked_mul(d))
-        .filter(|&n| n <= 1 << 31)
+        .filter(|&n| n <= crate::ops::MAX_TENSOR_ELEMENTS)
         .ok_or_else(|| format!("tensor '{}' with shape {shape:?} is too large", t.name))?;
     let external;
     let raw: &[u8] = if t.data_location == 1 {

@@ -452,6 +452,7 @@ fn input_type(
         };
         shape.push(v);
     }
+    crate::ops::checked_size(&shape).map_err(|e| bad(e.to_string()))?;
     Ok((shape, DType::Float))
 }
 

@@ -337,7 +337,21 @@ impl<'a> Lowering<'a> {
         let sx = self.scale(x);
         let k = (sx - plan.in_scale) as u32;
         // Clip at the input's scale first, so the rescale below can never leave the domain.
-        let (clip_lo, clip_hi) = (plan.clip_lo.map(|v| v << k), plan.clip_hi.map(|v| v << k));
+        let widen = |v: i64| -> Result<i64> {
+            let w = i128::from(v) << k.min(100);
+            i64::try_from(w)
+                .ok()
+                .filter(|w| w.unsigned_abs() < 1 << 62)
+                .ok_or_else(|| {
+                    NodeError::Quantization(format!(
+                        "the input scale 2^{sx} is too far from the {} table's scale 2^{}",
+                        function.describe(),
+                        plan.in_scale
+                    ))
+                })
+        };
+        let clip_lo = plan.clip_lo.map(widen).transpose()?;
+        let clip_hi = plan.clip_hi.map(widen).transpose()?;
         let mut v = x;
         if clip_lo.is_some() || clip_hi.is_some() {
             v = self.push(

@@ -31,7 +31,7 @@ pub fn run_tract(
             .collect()
     };
     // tract reports unsupported constructs as errors, but a panic inside it must not take the
-    // caller down with it.
+    // caller down with it. (The CLI also silences the panic message.)
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)) {
         Ok(Ok(v)) => Ok(v),
         Ok(Err(e)) => Err(format!("{e:#}")),

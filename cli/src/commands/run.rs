@@ -254,7 +254,12 @@ fn float_reference(
         .iter()
         .map(|&i| program.nodes[i].shape.clone())
         .collect();
-    match zkml_onnx::reference::run_tract(bytes, &shapes, input) {
+    // A panic inside tract is caught and reported as a failure; keep its message off the terminal.
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let tract = zkml_onnx::reference::run_tract(bytes, &shapes, input);
+    std::panic::set_hook(hook);
+    match tract {
         Ok(out) => Ok(FloatRun {
             outputs: Some(out),
             engine: Some("tract".into()),

@@ -221,7 +221,7 @@ impl OnnxOp for Conv {
         let spec = self.spec(x.shape(), w.shape())?;
         let op = Op::Conv(spec);
         let out = infer_shape(&op, &[x.shape(), w.shape()], &[]).map_err(NodeError::Invalid)?;
-        let mut y = eval_product(&op, &x.values, &w.values, &out);
+        let mut y = eval_product(&op, &x.values, &w.values, &out)?;
         add_channel_bias(&mut y, inputs.get(2).copied().flatten())?;
         Ok(vec![Data::float(y)])
     }
@@ -360,7 +360,7 @@ impl OnnxOp for ConvTranspose {
         let spec = self.spec(x.shape(), w.shape())?;
         let op = Op::ConvTranspose(spec);
         let out = infer_shape(&op, &[x.shape(), w.shape()], &[]).map_err(NodeError::Invalid)?;
-        let mut y = eval_product(&op, &x.values, &w.values, &out);
+        let mut y = eval_product(&op, &x.values, &w.values, &out)?;
         add_channel_bias(&mut y, inputs.get(2).copied().flatten())?;
         Ok(vec![Data::float(y)])
     }

@@ -17,7 +17,8 @@ pub(crate) fn eval_product(
     a: &ArrayD<f64>,
     b: &ArrayD<f64>,
     out_shape: &[usize],
-) -> ArrayD<f64> {
+) -> Result<ArrayD<f64>> {
+    super::checked_size(out_shape)?;
     let a_std = a.as_standard_layout();
     let b_std = b.as_standard_layout();
     let av = a_std.as_slice().expect("standard layout");
@@ -26,7 +27,7 @@ pub(crate) fn eval_product(
     for_each_product(op, a.shape(), b.shape(), out_shape, |o, ia, ib| {
         acc[o] += av[ia] * bv[ib]
     });
-    array(out_shape, acc)
+    Ok(array(out_shape, acc))
 }
 
 /// Emits `a * b (+ bias)` for a product op, without requantizing: constants become weights and
@@ -130,6 +131,7 @@ impl OnnxOp for Gemm {
                 b.shape()
             )));
         }
+        super::checked_size(&[a.nrows(), b.ncols()])?;
         let mut y = a.dot(&b).mapv(|v| v * self.alpha).into_dyn();
         if let Some(c) = inputs.get(2).copied().flatten() {
             let bc = broadcast_map(&y, &c.values, |p, c| p + self.beta * c)?;
@@ -258,7 +260,7 @@ impl OnnxOp for MatMul {
             .to_owned();
         let out = zkml_ir::signature::infer_shape(&Op::MatMul, &[&pa, &pb], &[])
             .map_err(NodeError::Invalid)?;
-        let y = eval_product(&Op::MatMul, &av, &bv, &out);
+        let y = eval_product(&Op::MatMul, &av, &bv, &out)?;
         let y = y
             .into_shape_with_order(IxDyn(&fin))
             .map_err(|e| NodeError::Invalid(e.to_string()))?;

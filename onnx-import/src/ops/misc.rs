@@ -159,6 +159,7 @@ impl OnnxOp for ConstantOfShape {
             &const_ints(inputs, 0, "shape")?.unwrap_or_default(),
             "shape",
         )?;
+        super::checked_size(&shape)?;
         let v = self.value.values.iter().next().copied().unwrap_or(0.0);
         Ok(vec![Data {
             dtype: self.value.dtype,

@@ -211,6 +211,7 @@ pub(crate) fn broadcast_map(
             b.shape()
         ))
     })?;
+    checked_size(&shape)?;
     let av = a.broadcast(IxDyn(&shape)).expect("broadcast shape checked");
     let bv = b.broadcast(IxDyn(&shape)).expect("broadcast shape checked");
     Ok(Zip::from(&av).and(&bv).map_collect(|&x, &y| f(x, y)))
@@ -236,6 +237,19 @@ pub(crate) fn usizes(values: &[i64], what: &str) -> Result<Vec<usize>, NodeError
                 .ok_or_else(|| NodeError::Invalid(format!("{what} value {v} must be non-negative")))
         })
         .collect()
+}
+
+/// The most elements any tensor may have during import (64 Mi): far beyond what a proof can
+/// cover, and small enough that a corrupt shape cannot exhaust memory.
+pub(crate) const MAX_TENSOR_ELEMENTS: usize = 1 << 26;
+
+/// The element count of `shape`, or an error if it exceeds [`MAX_TENSOR_ELEMENTS`].
+pub(crate) fn checked_size(shape: &[usize]) -> Result<usize, NodeError> {
+    shape
+        .iter()
+        .try_fold(1usize, |a, &d| a.checked_mul(d))
+        .filter(|&n| n <= MAX_TENSOR_ELEMENTS)
+        .ok_or_else(|| NodeError::Invalid(format!("a tensor of shape {shape:?} is larger than the limit of {MAX_TENSOR_ELEMENTS} elements")))
 }
 
 /// Builds an array from a shape and row-major values.

@@ -569,6 +569,7 @@ fn slice_ranges(
 fn apply_float(op: &Op, inputs: &[&Data], fill: f64) -> Result<Data> {
     let shapes: Vec<&[usize]> = inputs.iter().map(|d| d.shape()).collect();
     let out = infer_shape(op, &shapes, &[]).map_err(NodeError::Invalid)?;
+    super::checked_size(&out)?;
     let std: Vec<_> = inputs
         .iter()
         .map(|d| d.values.as_standard_layout())

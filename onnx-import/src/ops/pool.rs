@@ -151,6 +151,7 @@ impl OnnxOp for Pool {
         let x = required(inputs, 0)?;
         let (spec, pads_end) = self.spec(x.shape())?;
         let out = Self::out_shape(x.shape(), &spec);
+        super::checked_size(&out)?;
         let xs = x.values.as_standard_layout();
         let xv = xs.as_slice().expect("standard layout");
         let n: usize = out.iter().product();

@@ -1,0 +1,417 @@
+//! End-to-end tests of the `zkml` binary on the committed fixtures.
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+const FIXTURES: &[&str] = &[
+    "mlp",
+    "mlp_small",
+    "lenet",
+    "depthwise_separable",
+    "transformer",
+    "pytorch_style",
+];
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures")
+}
+
+fn zkml() -> Command {
+    Command::cargo_bin("zkml").unwrap()
+}
+
+fn run_json(args: &[&str]) -> Value {
+    let out = zkml().args(args).arg("--json").output().unwrap();
+    assert!(
+        out.status.success(),
+        "zkml {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not one JSON object ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}
+
+fn expected(name: &str) -> Vec<Vec<f64>> {
+    let text = std::fs::read_to_string(fixtures().join(name).join("expected.json")).unwrap();
+    let v: Value = serde_json::from_str(&text).unwrap();
+    serde_json::from_value(v["output_data"].clone()).unwrap()
+}
+
+fn as_lists(v: &Value) -> Vec<Vec<f64>> {
+    serde_json::from_value(v.clone()).unwrap()
+}
+
+/// Quantized outputs within 1% of the largest onnxruntime output magnitude, arg-max agreeing.
+fn assert_close_to_onnxruntime(name: &str, outputs: &[Vec<f64>]) {
+    let exp = expected(name);
+    assert_eq!(outputs.len(), exp.len(), "{name}: output count");
+    for (k, (got, want)) in outputs.iter().zip(&exp).enumerate() {
+        assert_eq!(got.len(), want.len(), "{name}: output {k} length");
+        let max = want.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        for (i, (a, b)) in got.iter().zip(want).enumerate() {
+            assert!(
+                (a - b).abs() <= 0.01 * max,
+                "{name}: output {k}[{i}] = {a}, onnxruntime {b} (max {max})"
+            );
+        }
+    }
+}
+
+#[test]
+fn every_fixture_runs_within_one_percent_of_onnxruntime() {
+    for name in FIXTURES {
+        let dir = fixtures().join(name);
+        let model = dir.join("model.onnx");
+        let input = dir.join("input.json");
+        let v = run_json(&[
+            "run",
+            model.to_str().unwrap(),
+            "--input",
+            input.to_str().unwrap(),
+        ]);
+        for key in ["outputs", "float_outputs", "max_abs_error"] {
+            assert!(!v[key].is_null(), "{name}: '{key}' missing from {v}");
+        }
+        assert_eq!(v["float_engine"], "tract", "{name}");
+        assert_close_to_onnxruntime(name, &as_lists(&v["outputs"]));
+        // tract's float outputs agree with onnxruntime's too.
+        let float = as_lists(&v["float_outputs"]);
+        for (f, e) in float.iter().zip(expected(name)) {
+            for (a, b) in f.iter().zip(&e) {
+                assert!(
+                    (a - b).abs() <= 1e-4 + 1e-4 * b.abs(),
+                    "{name}: tract {a} vs onnxruntime {b}"
+                );
+            }
+        }
+        for o in v["per_output"].as_array().unwrap() {
+            if !o["argmax"].is_null() {
+                assert_eq!(o["argmax"]["agrees"], true, "{name}: arg-max differs: {o}");
+            }
+        }
+    }
+}
+
+#[test]
+fn compile_then_run_and_inspect_the_program() {
+    let tmp = tempfile::tempdir().unwrap();
+    for name in FIXTURES {
+        let dir = fixtures().join(name);
+        let input = dir.join("input.json");
+        let program = tmp.path().join(format!("{name}.zkml"));
+        let c = run_json(&[
+            "compile",
+            dir.join("model.onnx").to_str().unwrap(),
+            "--calibration",
+            input.to_str().unwrap(),
+            "-o",
+            program.to_str().unwrap(),
+        ]);
+        let report = &c["calibration"]["outputs"][0];
+        assert!(
+            report["relative_error"].as_f64().unwrap() < 0.01,
+            "{name}: {report}"
+        );
+        let v = run_json(&[
+            "run",
+            program.to_str().unwrap(),
+            "--input",
+            input.to_str().unwrap(),
+        ]);
+        assert_close_to_onnxruntime(name, &as_lists(&v["outputs"]));
+        assert!(
+            !v["float_outputs"].is_null(),
+            "{name}: the program keeps its source model"
+        );
+        let i = run_json(&["inspect", program.to_str().unwrap()]);
+        assert!(i["nodes"].as_array().unwrap().len() > 2);
+        assert!(i["parameters"].as_u64().unwrap() > 0);
+        if *name == "transformer" {
+            let tables = i["tables"].as_array().unwrap();
+            assert!(!tables.is_empty(), "softmax and erf use lookup tables");
+            for t in tables {
+                assert!(t["domain"][0].as_i64().unwrap() <= t["domain"][1].as_i64().unwrap());
+            }
+        }
+        // Human-readable output works too.
+        zkml()
+            .args(["inspect", program.to_str().unwrap()])
+            .assert()
+            .success();
+    }
+}
+
+#[test]
+fn unsupported_ops_are_named_with_their_node() {
+    let dir = fixtures().join("unsupported");
+    for (model, input, op, node) in [
+        (
+            "nonmaxsuppression.onnx",
+            "nms_input.json",
+            "NonMaxSuppression",
+            "nms",
+        ),
+        ("loop.onnx", "loop_input.json", "Loop", "repeat"),
+    ] {
+        let out = zkml()
+            .args([
+                "run",
+                dir.join(model).to_str().unwrap(),
+                "--input",
+                dir.join(input).to_str().unwrap(),
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(&format!("unsupported op '{op}'")), "{err}");
+        assert!(err.contains(&format!("node '{node}'")), "{err}");
+        assert!(err.contains("opset 13"), "{err}");
+        assert!(err.contains("supported ops: "), "{err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}
+
+#[test]
+fn malformed_models_fail_cleanly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = fixtures().join("mlp_small/input.json");
+    let truncated = fixtures().join("unsupported/truncated.onnx");
+    let garbage = tmp.path().join("garbage.onnx");
+    std::fs::write(
+        &garbage,
+        b"\x08\x07this is not an onnx model at all \xff\xfe",
+    )
+    .unwrap();
+    let empty = tmp.path().join("empty.onnx");
+    std::fs::write(&empty, b"").unwrap();
+    let missing = tmp.path().join("missing.onnx");
+    for model in [&truncated, &garbage, &empty, &missing] {
+        let out = zkml()
+            .args([
+                "run",
+                model.to_str().unwrap(),
+                "--input",
+                input.to_str().unwrap(),
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{}", model.display());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.starts_with("error: "), "{err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    let out = zkml()
+        .args([
+            "run",
+            truncated.to_str().unwrap(),
+            "--input",
+            input.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("malformed ONNX model"));
+    // Every prefix of a real model is rejected or imported, never a panic.
+    let bytes = std::fs::read(fixtures().join("mlp_small/model.onnx")).unwrap();
+    for cut in (0..bytes.len()).step_by(97) {
+        let r = std::panic::catch_unwind(|| {
+            zkml_onnx::parse_model(bytes[..cut].to_vec(), None, &Default::default())
+        });
+        assert!(r.is_ok(), "panic on a prefix of {cut} bytes");
+    }
+}
+
+#[test]
+fn bad_inputs_are_clear_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = fixtures().join("mlp_small/model.onnx");
+    let cases: &[(&str, &str)] = &[
+        (
+            r#"{"input_data": [[1, 2, 3]]}"#,
+            "needs 16 values, the file holds 3",
+        ),
+        (
+            r#"{"input_data": [[1, NaN, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16]]}"#,
+            "non-finite number NaN",
+        ),
+        (
+            r#"{"input_data": [[Infinity, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16]]}"#,
+            "non-finite number Infinity",
+        ),
+        (
+            r#"{"input_data": [[1, 2], [3]]}"#,
+            "takes 1 input(s), the file holds 2",
+        ),
+        (r#"{"input": [[1]]}"#, "missing the \"input_data\" key"),
+        (
+            r#"{"input_data": [["a", 2]]}"#,
+            "is the string \"a\", not a number",
+        ),
+        ("not json", "input file is not valid"),
+    ];
+    for (i, (text, message)) in cases.iter().enumerate() {
+        let input = tmp.path().join(format!("in{i}.json"));
+        std::fs::write(&input, text).unwrap();
+        let out = zkml()
+            .args([
+                "run",
+                model.to_str().unwrap(),
+                "--input",
+                input.to_str().unwrap(),
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{text}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(message),
+            "{text}: expected '{message}' in: {err}"
+        );
+    }
+    // A value far outside the calibrated range is an out-of-range error, not a wrong answer.
+    let program = tmp.path().join("small.zkml");
+    let calib = fixtures().join("mlp_small/input.json");
+    run_json(&[
+        "compile",
+        model.to_str().unwrap(),
+        "--calibration",
+        calib.to_str().unwrap(),
+        "-o",
+        program.to_str().unwrap(),
+    ]);
+    let big = tmp.path().join("big.json");
+    std::fs::write(
+        &big,
+        format!("{{\"input_data\": [[{}]]}}", vec!["1000.0"; 16].join(",")),
+    )
+    .unwrap();
+    let out = zkml()
+        .args([
+            "run",
+            program.to_str().unwrap(),
+            "--input",
+            big.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("outside the representable range"), "{err}");
+    // --json reports the error as JSON too.
+    let out = zkml()
+        .args([
+            "run",
+            program.to_str().unwrap(),
+            "--input",
+            big.to_str().unwrap(),
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["error"]
+        .as_str()
+        .unwrap()
+        .contains("outside the representable range"));
+}
+
+#[test]
+fn compile_never_overwrites_foreign_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = fixtures().join("mlp_small/model.onnx");
+    let precious = tmp.path().join("notes.txt");
+    std::fs::write(&precious, "my notes").unwrap();
+    let out = zkml()
+        .args([
+            "compile",
+            model.to_str().unwrap(),
+            "-o",
+            precious.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("refusing to overwrite"));
+    assert_eq!(std::fs::read_to_string(&precious).unwrap(), "my notes");
+    // Writing over the input model itself is refused even with --force.
+    let copy = tmp.path().join("model.onnx");
+    std::fs::copy(&model, &copy).unwrap();
+    let out = zkml()
+        .args([
+            "compile",
+            copy.to_str().unwrap(),
+            "-o",
+            copy.to_str().unwrap(),
+            "--force",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        std::fs::read(&copy).unwrap(),
+        std::fs::read(&model).unwrap()
+    );
+    // A previous program is ours to replace.
+    let program = tmp.path().join("m.zkml");
+    zkml()
+        .args([
+            "compile",
+            model.to_str().unwrap(),
+            "-o",
+            program.to_str().unwrap(),
+        ])
+        .assert()
+        .success();
+    zkml()
+        .args([
+            "compile",
+            model.to_str().unwrap(),
+            "-o",
+            program.to_str().unwrap(),
+        ])
+        .assert()
+        .success();
+}
+
+#[test]
+fn symbolic_batch_defaults_to_one_and_dims_can_be_set() {
+    let dir = fixtures().join("pytorch_style");
+    let model = dir.join("model.onnx");
+    let v = run_json(&[
+        "run",
+        model.to_str().unwrap(),
+        "--input",
+        dir.join("input.json").to_str().unwrap(),
+    ]);
+    assert_eq!(v["per_output"][0]["shape"], serde_json::json!([1, 10]));
+    let tmp = tempfile::tempdir().unwrap();
+    let two = tmp.path().join("two.json");
+    let one: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("input.json")).unwrap()).unwrap();
+    let mut data: Vec<f64> = serde_json::from_value(one["input_data"][0].clone()).unwrap();
+    data.extend(data.clone());
+    std::fs::write(&two, serde_json::json!({"input_data": [data]}).to_string()).unwrap();
+    let v = run_json(&[
+        "run",
+        model.to_str().unwrap(),
+        "--input",
+        two.to_str().unwrap(),
+        "--dim",
+        "batch_size=2",
+    ]);
+    assert_eq!(v["per_output"][0]["shape"], serde_json::json!([2, 10]));
+    let outputs = as_lists(&v["outputs"]);
+    assert_eq!(outputs[0].len(), 20);
+    for i in 0..10 {
+        assert!(
+            (outputs[0][i] - outputs[0][i + 10]).abs() < 1e-9,
+            "both batch rows hold the same input"
+        );
+    }
+}

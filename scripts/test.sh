@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Runs every test: the fixture generator's reproducibility check, then the Rust test suite with
+# ONNX's operator conformance cases. Installs its Python tools into .venv on first use.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+.venv/bin/pip install --quiet --disable-pip-version-check -r fixtures/requirements.txt
+
+# The committed fixtures are exactly what the seeded generator writes.
+.venv/bin/python fixtures/generate.py --check
+
+# ONNX's own operator tests and the PyTorch exporter's test models.
+testdata=target/onnx-testdata
+if [ ! -f "$testdata/.complete" ]; then
+  .venv/bin/python fixtures/onnx_testdata.py "$testdata"
+  touch "$testdata/.complete"
+fi
+
+export ZKML_ONNX_TESTDATA="$PWD/$testdata"
+export ZKML_REQUIRE_CONFORMANCE=1
+cargo test --workspace "$@"
