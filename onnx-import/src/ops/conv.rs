@@ -198,6 +198,14 @@ fn lower_conv(cx: &mut Lowering<'_>, op: Op, inputs: &[Operand<'_>]) -> Result<u
     cx.finish(acc, 0)
 }
 
+/// Float evaluation of a convolution op with an optional per-channel bias.
+fn eval_conv(op: Op, x: &Data, w: &Data, bias: Option<&Data>) -> Result<Vec<Data>> {
+    let out = infer_shape(&op, &[x.shape(), w.shape()], &[]).map_err(NodeError::Invalid)?;
+    let mut y = eval_product(&op, &x.values, &w.values, &out)?;
+    add_channel_bias(&mut y, bias)?;
+    Ok(vec![Data::float(y)])
+}
+
 fn add_channel_bias(y: &mut ArrayD<f64>, bias: Option<&Data>) -> Result<()> {
     if let Some(b) = bias {
         let m = y.shape()[1];
@@ -218,12 +226,8 @@ fn add_channel_bias(y: &mut ArrayD<f64>, bias: Option<&Data>) -> Result<()> {
 impl OnnxOp for Conv {
     fn eval(&self, inputs: &[Option<&Data>]) -> Result<Vec<Data>> {
         let (x, w) = (required(inputs, 0)?, required(inputs, 1)?);
-        let spec = self.spec(x.shape(), w.shape())?;
-        let op = Op::Conv(spec);
-        let out = infer_shape(&op, &[x.shape(), w.shape()], &[]).map_err(NodeError::Invalid)?;
-        let mut y = eval_product(&op, &x.values, &w.values, &out)?;
-        add_channel_bias(&mut y, inputs.get(2).copied().flatten())?;
-        Ok(vec![Data::float(y)])
+        let op = Op::Conv(self.spec(x.shape(), w.shape())?);
+        eval_conv(op, x, w, inputs.get(2).copied().flatten())
     }
 
     fn lower(&self, cx: &mut Lowering<'_>, inputs: &[Operand<'_>]) -> Result<Vec<usize>> {
@@ -357,12 +361,8 @@ impl ConvTranspose {
 impl OnnxOp for ConvTranspose {
     fn eval(&self, inputs: &[Option<&Data>]) -> Result<Vec<Data>> {
         let (x, w) = (required(inputs, 0)?, required(inputs, 1)?);
-        let spec = self.spec(x.shape(), w.shape())?;
-        let op = Op::ConvTranspose(spec);
-        let out = infer_shape(&op, &[x.shape(), w.shape()], &[]).map_err(NodeError::Invalid)?;
-        let mut y = eval_product(&op, &x.values, &w.values, &out)?;
-        add_channel_bias(&mut y, inputs.get(2).copied().flatten())?;
-        Ok(vec![Data::float(y)])
+        let op = Op::ConvTranspose(self.spec(x.shape(), w.shape())?);
+        eval_conv(op, x, w, inputs.get(2).copied().flatten())
     }
 
     fn lower(&self, cx: &mut Lowering<'_>, inputs: &[Operand<'_>]) -> Result<Vec<usize>> {
