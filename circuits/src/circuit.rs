@@ -1,0 +1,256 @@
+//! The halo2 circuit: writes a [`Layout`] into the configured columns.
+
+use std::sync::Arc;
+
+use halo2_proofs::circuit::{Cell, Layouter, SimpleFloorPlanner, Value};
+use halo2_proofs::halo2curves::bn256::Fr;
+use halo2_proofs::plonk::{Any, Circuit, Column, ConstraintSystem, Error};
+
+use crate::config::ModelConfig;
+use crate::layout::{AdviceCol, CellRef, Layout};
+use crate::params::CircuitParams;
+
+/// An integer as a field element (negative values wrap to `p - |v|`).
+pub fn field(v: i128) -> Fr {
+    let u = v.unsigned_abs();
+    let f = Fr::from((u >> 64) as u64) * Fr::from(1u64 << 32).square() + Fr::from(u as u64);
+    if v < 0 {
+        -f
+    } else {
+        f
+    }
+}
+
+/// A model circuit: its layout, with or without witness values.
+#[derive(Clone, Debug)]
+pub struct ModelCircuit {
+    layout: Arc<Layout>,
+}
+
+impl ModelCircuit {
+    /// Wraps a layout.
+    pub fn new(layout: Layout) -> Self {
+        Self {
+            layout: Arc::new(layout),
+        }
+    }
+
+    /// The layout.
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    /// Public instance values as field elements.
+    pub fn instance(&self) -> Vec<Fr> {
+        self.layout.instance.iter().map(|&v| field(v)).collect()
+    }
+
+    fn column(config: &ModelConfig, col: AdviceCol) -> Column<Any> {
+        match col {
+            AdviceCol::X(i) => config.x[i].into(),
+            AdviceCol::Z(j) => config.z[j].into(),
+            AdviceCol::Range(l) => config.range[l].into(),
+            AdviceCol::TableIn(l) => config.table_in[l].into(),
+            AdviceCol::TableOut(l) => config.table_out[l].into(),
+        }
+    }
+
+    fn cell(config: &ModelConfig, c: CellRef) -> Cell {
+        Cell {
+            row_offset: c.row,
+            column: Self::column(config, c.col),
+        }
+    }
+}
+
+/// Rows of the range table: `(0, 0)` then `(t, v)` for `1 <= t <= R`, `v < 2^t`.
+pub fn range_table_rows(range_bits: u32) -> usize {
+    (1usize << (range_bits + 1)) - 1
+}
+
+/// Rows of the function table: `(0, 0, 0)` then every placed table.
+pub fn function_table_rows(layout: &Layout) -> usize {
+    1 + layout.tables.iter().map(|t| t.values.len()).sum::<usize>()
+}
+
+impl Circuit<Fr> for ModelCircuit {
+    type Config = ModelConfig;
+    type FloorPlanner = SimpleFloorPlanner;
+    type Params = CircuitParams;
+
+    fn without_witnesses(&self) -> Self {
+        self.clone()
+    }
+
+    fn params(&self) -> CircuitParams {
+        self.layout.params
+    }
+
+    fn configure_with_params(
+        meta: &mut ConstraintSystem<Fr>,
+        params: CircuitParams,
+    ) -> ModelConfig {
+        ModelConfig::configure(meta, params)
+    }
+
+    fn configure(_meta: &mut ConstraintSystem<Fr>) -> ModelConfig {
+        unreachable!("model circuits are always configured with their parameters")
+    }
+
+    fn synthesize(
+        &self,
+        config: ModelConfig,
+        mut layouter: impl Layouter<Fr>,
+    ) -> Result<(), Error> {
+        let layout = &*self.layout;
+        let r = layout.params.range_bits;
+        layouter.assign_table(
+            || "range table",
+            |mut table| {
+                table.assign_cell(
+                    || "tag",
+                    config.range_table[0],
+                    0,
+                    || Value::known(Fr::zero()),
+                )?;
+                table.assign_cell(
+                    || "value",
+                    config.range_table[1],
+                    0,
+                    || Value::known(Fr::zero()),
+                )?;
+                let mut row = 1;
+                for t in 1..=r {
+                    for v in 0..(1u64 << t) {
+                        table.assign_cell(
+                            || "tag",
+                            config.range_table[0],
+                            row,
+                            || Value::known(Fr::from(u64::from(t))),
+                        )?;
+                        table.assign_cell(
+                            || "value",
+                            config.range_table[1],
+                            row,
+                            || Value::known(Fr::from(v)),
+                        )?;
+                        row += 1;
+                    }
+                }
+                Ok(())
+            },
+        )?;
+        layouter.assign_table(
+            || "function table",
+            |mut table| {
+                for col in config.function_table {
+                    table.assign_cell(|| "zero", col, 0, || Value::known(Fr::zero()))?;
+                }
+                let mut row = 1;
+                for t in &layout.tables {
+                    for (i, &y) in t.values.iter().enumerate() {
+                        let x = i128::from(t.lo) + i as i128;
+                        table.assign_cell(
+                            || "tag",
+                            config.function_table[0],
+                            row,
+                            || Value::known(Fr::from(t.tag)),
+                        )?;
+                        table.assign_cell(
+                            || "in",
+                            config.function_table[1],
+                            row,
+                            || Value::known(field(x)),
+                        )?;
+                        table.assign_cell(
+                            || "out",
+                            config.function_table[2],
+                            row,
+                            || Value::known(field(i128::from(y))),
+                        )?;
+                        row += 1;
+                    }
+                }
+                Ok(())
+            },
+        )?;
+        let cells = layouter.assign_region(
+            || "model",
+            |mut region| {
+                for (row, gate) in layout.gates.iter().enumerate() {
+                    if let Some(g) = gate {
+                        config.selectors[g.index()].enable(&mut region, row)?;
+                    }
+                }
+                for (idx, col) in config.w.iter().enumerate() {
+                    for (row, &v) in layout.weights[idx].iter().enumerate() {
+                        if v != 0 {
+                            region.assign_fixed(*col, row, field(v));
+                        }
+                    }
+                }
+                for (j, col) in config.c.iter().enumerate() {
+                    for (row, &v) in layout.constants[j].iter().enumerate() {
+                        if v != 0 {
+                            region.assign_fixed(*col, row, field(v));
+                        }
+                    }
+                }
+                for (tags, cols) in [
+                    (&layout.range_tags, &config.range_tag),
+                    (&layout.table_tags, &config.table_tag),
+                ] {
+                    for (l, col) in cols.iter().enumerate() {
+                        for (row, &t) in tags[l].iter().enumerate() {
+                            if t != 0 {
+                                region.assign_fixed(*col, row, Fr::from(t));
+                            }
+                        }
+                    }
+                }
+                let witness = layout.has_witness;
+                for col in layout_columns(layout) {
+                    let column = match Self::column(&config, col).column_type() {
+                        Any::Advice(_) => Self::column(&config, col),
+                        _ => unreachable!("layout columns are advice"),
+                    };
+                    let advice = Column::<halo2_proofs::plonk::Advice>::try_from(column)
+                        .expect("advice column");
+                    for (row, v) in layout.advice[layout.column_index(col)].iter().enumerate() {
+                        if let Some(v) = v {
+                            let value = if witness {
+                                Value::known(field(*v))
+                            } else {
+                                Value::unknown()
+                            };
+                            region.assign_advice(advice, row, value);
+                        }
+                    }
+                }
+                for &(a, b) in &layout.copies {
+                    region.constrain_equal(Self::cell(&config, a), Self::cell(&config, b));
+                }
+                Ok(layout
+                    .instance_copies
+                    .iter()
+                    .map(|&(c, i)| (Self::cell(&config, c), i))
+                    .collect::<Vec<_>>())
+            },
+        )?;
+        for (cell, row) in cells {
+            layouter.constrain_instance(cell, config.instance, row);
+        }
+        Ok(())
+    }
+}
+
+fn layout_columns(layout: &Layout) -> Vec<AdviceCol> {
+    let p = layout.params;
+    (0..p.lanes)
+        .map(AdviceCol::X)
+        .chain((0..p.results).map(AdviceCol::Z))
+        .chain((0..p.range_streams).map(AdviceCol::Range))
+        .chain((0..p.table_streams).map(AdviceCol::TableIn))
+        .chain((0..p.table_streams).map(AdviceCol::TableOut))
+        .collect()
+}

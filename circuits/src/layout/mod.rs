@@ -1,0 +1,352 @@
+//! The layout engine: turns a program into an assignment of cells, fixed values, gate selectors
+//! and copy constraints, independent of halo2's types.
+//!
+//! Values are exact integers (`i128`), mapped to field elements only when written. The layout
+//! depends only on the program (never on witness values), so key generation and proving see the
+//! same circuit; without a trace every witness value is 0.
+
+use std::collections::HashMap;
+
+use crate::params::CircuitParams;
+
+pub(crate) mod divsqrt;
+pub(crate) mod linear;
+pub(crate) mod lookup;
+pub(crate) mod product;
+pub(crate) mod program;
+pub(crate) mod range;
+pub(crate) mod select;
+
+/// An advice column.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum AdviceCol {
+    /// Operand lane.
+    X(usize),
+    /// Result lane.
+    Z(usize),
+    /// Range-check stream.
+    Range(usize),
+    /// Function-table stream input.
+    TableIn(usize),
+    /// Function-table stream output.
+    TableOut(usize),
+}
+
+/// An advice cell.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CellRef {
+    /// Column.
+    pub col: AdviceCol,
+    /// Row.
+    pub row: usize,
+}
+
+/// A value flowing through the circuit: a cell, or a constant fixed by the circuit itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Wire {
+    /// An advice cell.
+    Cell(CellRef),
+    /// A constant.
+    Const(i128),
+}
+
+/// The gate enabled on a main-region row (see [`crate::config`] for the constraints).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Gate {
+    /// Linear combination, starting a sum.
+    LinFirst,
+    /// Linear combination, continuing the previous row's sums.
+    LinNext,
+    /// Lane-pair products, starting a sum.
+    MulFirst,
+    /// Lane-pair products, continuing the previous row's sums.
+    MulNext,
+    /// Rounded division.
+    Div,
+    /// Floor square root.
+    Sqrt,
+    /// Comparison and selection.
+    Select,
+}
+
+impl Gate {
+    /// Every gate, in selector order.
+    pub const ALL: [Gate; 7] = [
+        Gate::LinFirst,
+        Gate::LinNext,
+        Gate::MulFirst,
+        Gate::MulNext,
+        Gate::Div,
+        Gate::Sqrt,
+        Gate::Select,
+    ];
+
+    /// Position in [`Gate::ALL`].
+    pub fn index(self) -> usize {
+        Gate::ALL.iter().position(|&g| g == self).expect("listed")
+    }
+}
+
+/// Why a program cannot be laid out.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum LayoutError {
+    /// The program uses something the circuit cannot express.
+    #[error("node {node} '{name}' ({op}): {reason}")]
+    Unsupported {
+        /// Node index.
+        node: usize,
+        /// Node name.
+        name: String,
+        /// Op name.
+        op: &'static str,
+        /// Why.
+        reason: String,
+    },
+    /// The witness does not match the program (wrong input count or shapes).
+    #[error("witness: {0}")]
+    Witness(String),
+}
+
+/// A function lookup table placed in the circuit.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PlacedTable {
+    /// Tag identifying the table in lookups (1-based).
+    pub tag: u64,
+    /// Smallest input.
+    pub lo: i64,
+    /// Outputs for inputs `lo, lo + 1, ...`.
+    pub values: Vec<i64>,
+}
+
+/// The complete assignment of a circuit.
+#[derive(Clone, Debug)]
+pub struct Layout {
+    /// Column counts (`k` may be raised once the row count is known).
+    pub params: CircuitParams,
+    /// Whether witness values were supplied.
+    pub has_witness: bool,
+    /// Main-region rows used.
+    pub main_rows: usize,
+    /// Advice values, `[column][row]`; `None` marks cells never assigned.
+    pub advice: Vec<Vec<Option<i128>>>,
+    /// Weight coefficients `w[j][i]`, indexed `[j * W + i][row]`.
+    pub weights: Vec<Vec<i128>>,
+    /// Row constants `c[j]`, `[j][row]`.
+    pub constants: Vec<Vec<i128>>,
+    /// Bits checked by each range-stream row (0: unused).
+    pub range_tags: Vec<Vec<u64>>,
+    /// Table tag of each function-stream row (0: unused).
+    pub table_tags: Vec<Vec<u64>>,
+    /// Gate of each main-region row.
+    pub gates: Vec<Option<Gate>>,
+    /// Copy constraints.
+    pub copies: Vec<(CellRef, CellRef)>,
+    /// Public instance values.
+    pub instance: Vec<i128>,
+    /// Cells bound to instance rows.
+    pub instance_copies: Vec<(CellRef, usize)>,
+    /// Function tables used.
+    pub tables: Vec<PlacedTable>,
+    range_fill: Vec<usize>,
+    table_fill: Vec<usize>,
+    const_cells: HashMap<i128, CellRef>,
+    /// The open linear row being packed, if any.
+    pub(crate) open_lin: Option<linear::OpenRow>,
+}
+
+impl Layout {
+    /// An empty layout.
+    pub fn new(params: CircuitParams, has_witness: bool) -> Self {
+        let w = params.lanes;
+        let m = params.results;
+        Self {
+            params,
+            has_witness,
+            main_rows: 0,
+            advice: vec![Vec::new(); params.advice_columns()],
+            weights: vec![Vec::new(); w * m],
+            constants: vec![Vec::new(); m],
+            range_tags: vec![Vec::new(); params.range_streams],
+            table_tags: vec![Vec::new(); params.table_streams],
+            gates: Vec::new(),
+            copies: Vec::new(),
+            instance: Vec::new(),
+            instance_copies: Vec::new(),
+            tables: Vec::new(),
+            range_fill: vec![0; params.range_streams],
+            table_fill: vec![0; params.table_streams],
+            const_cells: HashMap::new(),
+            open_lin: None,
+        }
+    }
+
+    /// Index of an advice column in [`Layout::advice`].
+    pub fn column_index(&self, col: AdviceCol) -> usize {
+        let p = &self.params;
+        match col {
+            AdviceCol::X(i) => i,
+            AdviceCol::Z(j) => p.lanes + j,
+            AdviceCol::Range(l) => p.lanes + p.results + l,
+            AdviceCol::TableIn(l) => p.lanes + p.results + p.range_streams + l,
+            AdviceCol::TableOut(l) => p.lanes + p.results + p.range_streams + p.table_streams + l,
+        }
+    }
+
+    /// Rows any column needs (main region, streams), without blinding rows.
+    pub fn rows_used(&self) -> usize {
+        let streams = self
+            .range_fill
+            .iter()
+            .chain(&self.table_fill)
+            .copied()
+            .max()
+            .unwrap_or(0);
+        self.main_rows.max(streams)
+    }
+
+    /// Allocates the next main-region row with `gate` enabled.
+    pub(crate) fn row(&mut self, gate: Gate) -> usize {
+        let r = self.main_rows;
+        self.main_rows += 1;
+        self.gates.push(Some(gate));
+        r
+    }
+
+    /// Assigns an advice cell.
+    pub(crate) fn assign(&mut self, col: AdviceCol, row: usize, value: i128) -> CellRef {
+        let v = if self.has_witness { value } else { 0 };
+        let idx = self.column_index(col);
+        let column = &mut self.advice[idx];
+        if column.len() <= row {
+            column.resize(row + 1, None);
+        }
+        debug_assert!(
+            column[row].is_none(),
+            "cell {col:?} row {row} assigned twice"
+        );
+        column[row] = Some(v);
+        CellRef { col, row }
+    }
+
+    fn set_fixed(column: &mut Vec<i128>, row: usize, v: i128) {
+        if column.len() <= row {
+            column.resize(row + 1, 0);
+        }
+        column[row] = v;
+    }
+
+    /// Sets weight `w[j][i]` on a row.
+    pub(crate) fn set_weight(&mut self, row: usize, j: usize, i: usize, v: i128) {
+        let idx = j * self.params.lanes + i;
+        Self::set_fixed(&mut self.weights[idx], row, v);
+    }
+
+    /// Sets constant `c[j]` on a row.
+    pub(crate) fn set_constant(&mut self, row: usize, j: usize, v: i128) {
+        Self::set_fixed(&mut self.constants[j], row, v);
+    }
+
+    /// The value of a wire (0 without a witness).
+    pub fn value(&self, w: Wire) -> i128 {
+        match w {
+            Wire::Const(v) => v,
+            Wire::Cell(c) => {
+                self.advice[self.column_index(c.col)][c.row].expect("wire cells are assigned")
+            }
+        }
+    }
+
+    /// Constrains two cells to be equal.
+    pub(crate) fn copy(&mut self, a: CellRef, b: CellRef) {
+        if a != b {
+            self.copies.push((a, b));
+        }
+    }
+
+    /// Checks `value` (held by nothing yet) against `bits` in a range stream; returns its cell.
+    pub(crate) fn range_slot(&mut self, bits: u32, value: i128) -> CellRef {
+        let l = (0..self.range_fill.len())
+            .min_by_key(|&l| self.range_fill[l])
+            .expect("at least one stream");
+        let row = self.range_fill[l];
+        self.range_fill[l] += 1;
+        Self::set_tag(&mut self.range_tags[l], row, u64::from(bits));
+        self.assign(AdviceCol::Range(l), row, value)
+    }
+
+    /// Places a function-table lookup `(tag, input, output)`; returns the input and output cells.
+    pub(crate) fn table_slot(
+        &mut self,
+        tag: u64,
+        input: i128,
+        output: i128,
+    ) -> Result<(CellRef, CellRef), String> {
+        if self.table_fill.is_empty() {
+            return Err("the circuit has no function-table streams".into());
+        }
+        let l = (0..self.table_fill.len())
+            .min_by_key(|&l| self.table_fill[l])
+            .expect("non-empty");
+        let row = self.table_fill[l];
+        self.table_fill[l] += 1;
+        Self::set_tag(&mut self.table_tags[l], row, tag);
+        let i = self.assign(AdviceCol::TableIn(l), row, input);
+        let o = self.assign(AdviceCol::TableOut(l), row, output);
+        Ok((i, o))
+    }
+
+    fn set_tag(column: &mut Vec<u64>, row: usize, tag: u64) {
+        if column.len() <= row {
+            column.resize(row + 1, 0);
+        }
+        column[row] = tag;
+    }
+
+    /// Makes `w` a cell, materializing a constant (once per value) if needed.
+    pub(crate) fn cell(&mut self, w: Wire) -> CellRef {
+        match w {
+            Wire::Cell(c) => c,
+            Wire::Const(v) => {
+                if let Some(&c) = self.const_cells.get(&v) {
+                    return c;
+                }
+                let c = linear::constant_cell(self, v);
+                self.const_cells.insert(v, c);
+                c
+            }
+        }
+    }
+
+    /// Binds a cell to the next public instance row.
+    pub(crate) fn expose(&mut self, cell: CellRef) {
+        let v = self.value(Wire::Cell(cell));
+        self.instance_copies.push((cell, self.instance.len()));
+        self.instance.push(v);
+    }
+
+    /// Every assigned advice cell.
+    pub fn assigned_cells(&self) -> Vec<CellRef> {
+        let mut out = Vec::new();
+        let p = self.params;
+        let cols = (0..p.lanes)
+            .map(AdviceCol::X)
+            .chain((0..p.results).map(AdviceCol::Z))
+            .chain((0..p.range_streams).map(AdviceCol::Range))
+            .chain((0..p.table_streams).map(AdviceCol::TableIn))
+            .chain((0..p.table_streams).map(AdviceCol::TableOut));
+        for col in cols {
+            for (row, v) in self.advice[self.column_index(col)].iter().enumerate() {
+                if v.is_some() {
+                    out.push(CellRef { col, row });
+                }
+            }
+        }
+        out
+    }
+
+    /// Overwrites an assigned cell's value (soundness tests perturb witnesses this way).
+    pub fn set_value(&mut self, cell: CellRef, value: i128) {
+        let idx = self.column_index(cell.col);
+        self.advice[idx][cell.row] = Some(value);
+    }
+}

@@ -1,0 +1,424 @@
+//! Lays out a whole program, node by node, producing one wire per tensor element.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+use zkml_ir::structure::{
+    bias_index, for_each_product, for_each_window_member, movement_sources, Source,
+};
+use zkml_ir::tensor::{numel, BroadcastMap};
+use zkml_ir::{Node, Op, Program, Trace};
+
+use super::divsqrt::{divide, sqrt, DivItem};
+use super::linear::shared_dot;
+use super::product::{pair_dots, products};
+use super::range::{rescale, signed_value};
+use super::select::{abs, argmax, max_pairs, reduce_max, relu};
+use super::{CellRef, Layout, LayoutError, Wire};
+use crate::params::CircuitParams;
+
+/// Who sees a class of values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Visibility {
+    /// Exposed as public instance values.
+    Public,
+    /// Known only to the prover.
+    Private,
+}
+
+/// Visibility of the program's inputs and outputs (parameters are fixed columns).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VisibilityConfig {
+    /// Program inputs.
+    pub inputs: Visibility,
+    /// Program outputs.
+    pub outputs: Visibility,
+}
+
+impl Default for VisibilityConfig {
+    fn default() -> Self {
+        Self {
+            inputs: Visibility::Public,
+            outputs: Visibility::Public,
+        }
+    }
+}
+
+/// A linear combination of wires.
+#[derive(Clone, Debug, Default)]
+struct LinItem {
+    terms: Vec<(Wire, i128)>,
+    constant: i128,
+}
+
+/// Lays out `program`; with a trace the cells hold its values, without one they are 0.
+pub fn build(
+    program: &Program,
+    trace: Option<&Trace>,
+    params: CircuitParams,
+    visibility: VisibilityConfig,
+) -> Result<Layout, LayoutError> {
+    params
+        .validate()
+        .map_err(|e| LayoutError::Witness(e.to_string()))?;
+    if let Some(t) = trace {
+        if t.values.len() != program.nodes.len() {
+            return Err(LayoutError::Witness(format!(
+                "the trace has {} values for {} nodes",
+                t.values.len(),
+                program.nodes.len()
+            )));
+        }
+    }
+    let mut layout = Layout::new(params, trace.is_some());
+    let mut wires: Vec<Vec<Wire>> = Vec::with_capacity(program.nodes.len());
+    for (id, node) in program.nodes.iter().enumerate() {
+        let out = lower_node(&mut layout, program, trace, id, node, &wires).map_err(|reason| {
+            LayoutError::Unsupported {
+                node: id,
+                name: node.name.clone(),
+                op: node.op.name(),
+                reason,
+            }
+        })?;
+        debug_assert_eq!(out.len(), numel(&node.shape));
+        wires.push(out);
+    }
+    if visibility.inputs == Visibility::Public {
+        for &i in &program.inputs {
+            for &w in &wires[i] {
+                let c = layout.cell(w);
+                layout.expose(c);
+            }
+        }
+    }
+    if visibility.outputs == Visibility::Public {
+        for &o in &program.outputs {
+            for &w in &wires[o] {
+                let c = layout.cell(w);
+                layout.expose(c);
+            }
+        }
+    }
+    Ok(layout)
+}
+
+fn node_values(trace: Option<&Trace>, id: usize, len: usize) -> Vec<i128> {
+    match trace {
+        Some(t) => t.values[id].data().iter().map(|&v| i128::from(v)).collect(),
+        None => vec![0; len],
+    }
+}
+
+fn lower_node(
+    layout: &mut Layout,
+    program: &Program,
+    trace: Option<&Trace>,
+    id: usize,
+    node: &Node,
+    wires: &[Vec<Wire>],
+) -> Result<Vec<Wire>, String> {
+    let ins: Vec<&[Wire]> = node.inputs.iter().map(|&i| wires[i].as_slice()).collect();
+    let in_nodes: Vec<&Node> = node.inputs.iter().map(|&i| &program.nodes[i]).collect();
+    let shape = &node.shape;
+    let n = numel(shape);
+    let bits = program.value_bits;
+    Ok(match &node.op {
+        Op::Input { .. } => node_values(trace, id, n)
+            .into_iter()
+            .map(|v| Wire::Cell(signed_value(layout, v, bits)))
+            .collect(),
+        Op::Const { values } => values.iter().map(|&v| Wire::Const(i128::from(v))).collect(),
+        Op::Add | Op::Sub | Op::Mul | Op::Max | Op::Min => {
+            let ma = BroadcastMap::new(&in_nodes[0].shape, shape);
+            let mb = BroadcastMap::new(&in_nodes[1].shape, shape);
+            let pairs: Vec<(Wire, Wire)> = (0..n)
+                .map(|o| (ins[0][ma.index(o)], ins[1][mb.index(o)]))
+                .collect();
+            match node.op {
+                Op::Add | Op::Sub => {
+                    let sign = if node.op == Op::Add { 1 } else { -1 };
+                    linear(
+                        layout,
+                        pairs
+                            .into_iter()
+                            .map(|(a, b)| LinItem {
+                                terms: vec![(a, 1), (b, sign)],
+                                constant: 0,
+                            })
+                            .collect(),
+                    )
+                }
+                Op::Mul => multiply(layout, &pairs),
+                _ => {
+                    let bound = in_nodes[0].bound.saturating_add(in_nodes[1].bound);
+                    max_pairs(layout, &pairs, node.op == Op::Min, bound)
+                }
+            }
+        }
+        Op::Neg => linear(
+            layout,
+            ins[0]
+                .iter()
+                .map(|&a| LinItem {
+                    terms: vec![(a, -1)],
+                    constant: 0,
+                })
+                .collect(),
+        ),
+        Op::MatMul | Op::Conv(_) | Op::ConvTranspose(_) => {
+            product_op(layout, node, &in_nodes, &ins)?
+        }
+        Op::SumPool(_) | Op::ReduceSum(_) => {
+            let mut items = vec![LinItem::default(); n];
+            for_each_window_member(&node.op, &in_nodes[0].shape, shape, |o, i| {
+                items[o].terms.push((ins[0][i], 1))
+            });
+            linear(layout, items)
+        }
+        Op::Rescale { shift } => ins[0]
+            .iter()
+            .map(|&x| rescale(layout, x, *shift, bits))
+            .collect(),
+        Op::Div { shift } => {
+            let ma = BroadcastMap::new(&in_nodes[0].shape, shape);
+            let mb = BroadcastMap::new(&in_nodes[1].shape, shape);
+            let items: Vec<DivItem> = (0..n)
+                .map(|o| DivItem {
+                    a: ins[0][ma.index(o)],
+                    b: ins[1][mb.index(o)],
+                    shift: *shift,
+                    b_bound: in_nodes[1].bound,
+                })
+                .collect();
+            divide(layout, &items, bits)
+        }
+        Op::Sqrt { shift } => sqrt(layout, ins[0], *shift, bits),
+        Op::Relu => relu(layout, ins[0], in_nodes[0].bound),
+        Op::Abs => abs(layout, ins[0], in_nodes[0].bound),
+        Op::Clip { min, max } => {
+            let mut xs = ins[0].to_vec();
+            let bound = in_nodes[0].bound;
+            if let Some(lo) = min {
+                let pairs: Vec<(Wire, Wire)> = xs
+                    .iter()
+                    .map(|&x| (x, Wire::Const(i128::from(*lo))))
+                    .collect();
+                xs = max_pairs(
+                    layout,
+                    &pairs,
+                    false,
+                    bound.saturating_add(lo.unsigned_abs()),
+                );
+            }
+            if let Some(hi) = max {
+                let b = bound
+                    .max(min.map_or(0, |v| v.unsigned_abs()))
+                    .saturating_add(hi.unsigned_abs());
+                let pairs: Vec<(Wire, Wire)> = xs
+                    .iter()
+                    .map(|&x| (x, Wire::Const(i128::from(*hi))))
+                    .collect();
+                xs = max_pairs(layout, &pairs, true, b);
+            }
+            xs
+        }
+        Op::ReduceMax(_) | Op::MaxPool(_) => {
+            let mut windows = vec![Vec::new(); n];
+            for_each_window_member(&node.op, &in_nodes[0].shape, shape, |o, i| {
+                windows[o].push(ins[0][i])
+            });
+            reduce_max(layout, windows, in_nodes[0].bound.saturating_mul(2))
+        }
+        Op::ArgMax {
+            select_last_index, ..
+        } => {
+            let mut windows = vec![Vec::new(); n];
+            for_each_window_member(&node.op, &in_nodes[0].shape, shape, |o, i| {
+                windows[o].push(ins[0][i])
+            });
+            argmax(
+                layout,
+                &windows,
+                *select_last_index,
+                in_nodes[0].bound.saturating_mul(2),
+            )
+        }
+        Op::Lookup { table } => {
+            super::lookup::lookup(layout, *table, &program.tables[*table], ins[0])?
+        }
+        Op::Reshape { .. }
+        | Op::Transpose { .. }
+        | Op::Slice { .. }
+        | Op::Concat { .. }
+        | Op::Gather { .. }
+        | Op::Pad(_)
+        | Op::Tile { .. }
+        | Op::Expand { .. } => {
+            let shapes: Vec<&[usize]> = in_nodes.iter().map(|n| n.shape.as_slice()).collect();
+            movement_sources(&node.op, &shapes, shape)
+                .into_iter()
+                .map(|s| match s {
+                    Source::Input { input, index } => ins[input][index],
+                    Source::Const(v) => Wire::Const(i128::from(v)),
+                })
+                .collect()
+        }
+    })
+}
+
+/// A linear result waiting for its row: (item index, weights per operand, constant).
+type GroupMember = (usize, Vec<i128>, i128);
+
+/// Linear combinations: constants folded, identical operand lists sharing rows.
+fn linear(layout: &mut Layout, items: Vec<LinItem>) -> Vec<Wire> {
+    let mut out: Vec<Option<Wire>> = vec![None; items.len()];
+    let mut groups: HashMap<Vec<CellRef>, Vec<GroupMember>> = HashMap::new();
+    let mut order: Vec<Vec<CellRef>> = Vec::new();
+    for (i, item) in items.into_iter().enumerate() {
+        let mut constant = item.constant;
+        let mut cells: Vec<CellRef> = Vec::new();
+        let mut weights: Vec<i128> = Vec::new();
+        for (w, coeff) in item.terms {
+            match w {
+                Wire::Const(v) => constant += v * coeff,
+                Wire::Cell(c) if coeff != 0 => match cells.iter().position(|&x| x == c) {
+                    Some(p) => weights[p] += coeff,
+                    None => {
+                        cells.push(c);
+                        weights.push(coeff);
+                    }
+                },
+                Wire::Cell(_) => {}
+            }
+        }
+        if cells.is_empty() {
+            out[i] = Some(Wire::Const(constant));
+        } else if cells.len() == 1 && weights[0] == 1 && constant == 0 {
+            out[i] = Some(Wire::Cell(cells[0]));
+        } else {
+            if !groups.contains_key(&cells) {
+                order.push(cells.clone());
+            }
+            groups
+                .entry(cells)
+                .or_default()
+                .push((i, weights, constant));
+        }
+    }
+    let m = layout.params.results;
+    for cells in order {
+        let members = groups.remove(&cells).expect("recorded");
+        for batch in members.chunks(m) {
+            let weights: Vec<Vec<i128>> = batch.iter().map(|(_, w, _)| w.clone()).collect();
+            let constants: Vec<i128> = batch.iter().map(|(_, _, c)| *c).collect();
+            let results = shared_dot(layout, &cells, &weights, &constants);
+            for ((i, _, _), r) in batch.iter().zip(results) {
+                out[*i] = Some(Wire::Cell(r));
+            }
+        }
+    }
+    out.into_iter()
+        .map(|w| w.expect("every item produced"))
+        .collect()
+}
+
+/// Elementwise products: constants make them linear.
+fn multiply(layout: &mut Layout, pairs: &[(Wire, Wire)]) -> Vec<Wire> {
+    let mut out: Vec<Option<Wire>> = vec![None; pairs.len()];
+    let mut lin = Vec::new();
+    let mut lin_idx = Vec::new();
+    let mut prod = Vec::new();
+    let mut prod_idx = Vec::new();
+    for (i, &(a, b)) in pairs.iter().enumerate() {
+        match (a, b) {
+            (Wire::Const(x), Wire::Const(y)) => out[i] = Some(Wire::Const(x * y)),
+            (Wire::Const(c), w) | (w, Wire::Const(c)) => {
+                lin.push(LinItem {
+                    terms: vec![(w, c)],
+                    constant: 0,
+                });
+                lin_idx.push(i);
+            }
+            (Wire::Cell(x), Wire::Cell(y)) => {
+                prod.push((x, y));
+                prod_idx.push(i);
+            }
+        }
+    }
+    for (i, w) in lin_idx.into_iter().zip(linear(layout, lin)) {
+        out[i] = Some(w);
+    }
+    for (i, c) in prod_idx.into_iter().zip(products(layout, &prod)) {
+        out[i] = Some(Wire::Cell(c));
+    }
+    out.into_iter().map(|w| w.expect("filled")).collect()
+}
+
+/// `MatMul`, `Conv`, `ConvTranspose`: per output, constant terms fold, cell-times-constant terms
+/// form dot products with fixed weights (operand lists shared across outputs), and
+/// cell-times-cell terms form product chains.
+fn product_op(
+    layout: &mut Layout,
+    node: &Node,
+    in_nodes: &[&Node],
+    ins: &[&[Wire]],
+) -> Result<Vec<Wire>, String> {
+    let n = numel(&node.shape);
+    let mut lin = vec![LinItem::default(); n];
+    let mut pairs: Vec<Vec<(CellRef, CellRef)>> = vec![Vec::new(); n];
+    for_each_product(
+        &node.op,
+        &in_nodes[0].shape,
+        &in_nodes[1].shape,
+        &node.shape,
+        |o, ia, ib| match (ins[0][ia], ins[1][ib]) {
+            (Wire::Const(x), Wire::Const(y)) => lin[o].constant += x * y,
+            (Wire::Const(c), w) | (w, Wire::Const(c)) => lin[o].terms.push((w, c)),
+            (Wire::Cell(a), Wire::Cell(b)) => pairs[o].push((a, b)),
+        },
+    );
+    if let Some(bias) = ins.get(2) {
+        for (o, item) in lin.iter_mut().enumerate() {
+            item.terms.push((
+                bias[bias_index(&node.op, &in_nodes[2].shape, &node.shape, o)],
+                1,
+            ));
+        }
+    }
+    if pairs.iter().all(Vec::is_empty) {
+        return Ok(linear(layout, lin));
+    }
+    // Runtime-by-runtime products: batches of M dot products of equal length.
+    let m = layout.params.results;
+    let mut by_len: HashMap<usize, Vec<usize>> = HashMap::new();
+    let mut lens = Vec::new();
+    for (o, p) in pairs.iter().enumerate() {
+        if !p.is_empty() {
+            if !by_len.contains_key(&p.len()) {
+                lens.push(p.len());
+            }
+            by_len.entry(p.len()).or_default().push(o);
+        }
+    }
+    let mut prod_out: Vec<Option<CellRef>> = vec![None; n];
+    for len in lens {
+        for batch in by_len[&len].chunks(m) {
+            let batch_pairs: Vec<Vec<(CellRef, CellRef)>> =
+                batch.iter().map(|&o| pairs[o].clone()).collect();
+            for (&o, cell) in
+                batch
+                    .iter()
+                    .zip(pair_dots(layout, &batch_pairs, &vec![0; batch.len()]))
+            {
+                prod_out[o] = Some(cell);
+            }
+        }
+    }
+    for (o, item) in lin.iter_mut().enumerate() {
+        if let Some(c) = prod_out[o] {
+            item.terms.push((Wire::Cell(c), 1));
+        }
+    }
+    Ok(linear(layout, lin))
+}

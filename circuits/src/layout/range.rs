@@ -1,0 +1,176 @@
+//! Range checks and rescaling.
+//!
+//! A value of at most `R` bits is copied into a range stream row tagged with its bit count and
+//! looked up in the range table (rows `(t, v)` for `t <= R`, `v < 2^t`). A wider value is split
+//! into `R`-bit limbs (the top limb narrower) in a linear row whose result recomposes the value
+//! and is copy-constrained to it; each limb goes to a range stream.
+//!
+//! `Rescale{s}` proves `x + 2^(s-1) = q * 2^s + r` with `0 <= r < 2^s` and
+//! `-2^(B-1) <= q < 2^(B-1)`: one linear row holds the limbs of `q + 2^(B-1)` and of `r`; its
+//! first result is `q` and its second recomposes `x`, copy-constrained to the input cell.
+
+use super::linear::{place_block, LinBlock, LinInput, LinTerm};
+use super::{CellRef, Layout, Wire};
+
+/// Number of bits needed for values up to `max` (at least 1).
+pub(crate) fn bits_for(max: u128) -> u32 {
+    (128 - max.leading_zeros()).max(1)
+}
+
+/// Limb widths of an unsigned `bits`-bit value: `R, R, ..., rest`.
+fn limb_widths(bits: u32, r: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    let mut left = bits;
+    while left > 0 {
+        let w = left.min(r);
+        out.push(w);
+        left -= w;
+    }
+    out
+}
+
+/// Splits an unsigned value into limbs of the given widths (low limb first).
+fn limbs(value: i128, widths: &[u32]) -> Vec<i128> {
+    let mut v = value.max(0) as u128;
+    widths
+        .iter()
+        .map(|&w| {
+            let l = v & ((1u128 << w) - 1);
+            v >>= w;
+            l as i128
+        })
+        .collect()
+}
+
+/// Sends fresh limb cells to range streams.
+fn check_limbs(layout: &mut Layout, cells: &[CellRef], widths: &[u32]) {
+    for (&cell, &w) in cells.iter().zip(widths) {
+        let v = layout.value(Wire::Cell(cell));
+        let slot = layout.range_slot(w, v);
+        layout.copy(slot, cell);
+    }
+}
+
+/// Constrains `0 <= cell < 2^bits`.
+pub(crate) fn check_unsigned(layout: &mut Layout, cell: CellRef, bits: u32) {
+    let r = layout.params.range_bits;
+    let bits = bits.max(1);
+    let v = layout.value(Wire::Cell(cell));
+    if bits <= r {
+        let slot = layout.range_slot(bits, v);
+        layout.copy(slot, cell);
+        return;
+    }
+    let widths = limb_widths(bits, r);
+    let ls = limbs(v, &widths);
+    let mut term = LinTerm::default();
+    let mut shift = 0;
+    for (i, _) in widths.iter().enumerate() {
+        term.coeffs.push((i, 1i128 << shift));
+        shift += widths[i];
+    }
+    let block = LinBlock {
+        inputs: ls.iter().map(|&l| LinInput::Fresh(l)).collect(),
+        outputs: vec![term],
+    };
+    let placed = place_block(layout, &block);
+    layout.copy(placed.outputs[0], cell);
+    check_limbs(layout, &placed.inputs, &widths);
+}
+
+/// A new cell holding `value`, constrained to `-2^(bits-1) <= value < 2^(bits-1)`.
+pub(crate) fn signed_value(layout: &mut Layout, value: i128, bits: u32) -> CellRef {
+    let r = layout.params.range_bits;
+    let widths = limb_widths(bits, r);
+    let offset = 1i128 << (bits - 1);
+    let ls = limbs(value + offset, &widths);
+    let mut term = LinTerm {
+        coeffs: Vec::new(),
+        constant: -offset,
+    };
+    let mut shift = 0;
+    for (i, w) in widths.iter().enumerate() {
+        term.coeffs.push((i, 1i128 << shift));
+        shift += w;
+    }
+    let block = LinBlock {
+        inputs: ls.iter().map(|&l| LinInput::Fresh(l)).collect(),
+        outputs: vec![term],
+    };
+    let placed = place_block(layout, &block);
+    check_limbs(layout, &placed.inputs, &widths);
+    placed.outputs[0]
+}
+
+/// Constrains `-2^(bits-1) <= cell < 2^(bits-1)`.
+pub(crate) fn check_signed(layout: &mut Layout, cell: CellRef, bits: u32) {
+    let v = layout.value(Wire::Cell(cell));
+    let checked = signed_value(layout, v, bits);
+    layout.copy(checked, cell);
+}
+
+/// `Rescale{shift}` of one element with `B = value_bits`.
+pub(crate) fn rescale(layout: &mut Layout, x: Wire, shift: u32, value_bits: u32) -> Wire {
+    if let Wire::Const(v) = x {
+        return Wire::Const(i128::from(zkml_ir::rounding::rescale(v as i64, shift)));
+    }
+    let cell = layout.cell(x);
+    if shift == 0 {
+        check_signed(layout, cell, value_bits);
+        return Wire::Cell(cell);
+    }
+    let r = layout.params.range_bits;
+    let v = layout.value(x);
+    let q = i128::from(zkml_ir::rounding::rescale(v as i64, shift));
+    let rem = i128::from(zkml_ir::rounding::rescale_remainder(v as i64, shift));
+    let (qw, rw) = (limb_widths(value_bits, r), limb_widths(shift, r));
+    let offset = 1i128 << (value_bits - 1);
+    let (ql, rl) = (limbs(q + offset, &qw), limbs(rem, &rw));
+    let mut inputs: Vec<LinInput> = ql.iter().map(|&l| LinInput::Fresh(l)).collect();
+    inputs.extend(rl.iter().map(|&l| LinInput::Fresh(l)));
+    // q = sum ql * 2^(iR) - 2^(B-1)
+    let mut q_term = LinTerm {
+        coeffs: Vec::new(),
+        constant: -offset,
+    };
+    // x = q * 2^s + r - 2^(s-1) = 2^s * sum ql * 2^(iR) + sum rl * 2^(iR) - 2^(B-1+s) - 2^(s-1)
+    let mut x_term = LinTerm {
+        coeffs: Vec::new(),
+        constant: -(offset << shift) - (1i128 << (shift - 1)),
+    };
+    let mut pos = 0;
+    for (i, w) in qw.iter().enumerate() {
+        q_term.coeffs.push((i, 1i128 << pos));
+        x_term.coeffs.push((i, 1i128 << (pos + shift)));
+        pos += w;
+    }
+    pos = 0;
+    for (i, w) in rw.iter().enumerate() {
+        x_term.coeffs.push((qw.len() + i, 1i128 << pos));
+        pos += w;
+    }
+    let block = LinBlock {
+        inputs,
+        outputs: vec![q_term, x_term],
+    };
+    let placed = place_block(layout, &block);
+    layout.copy(placed.outputs[1], cell);
+    let widths: Vec<u32> = qw.iter().chain(&rw).copied().collect();
+    check_limbs(layout, &placed.inputs, &widths);
+    Wire::Cell(placed.outputs[0])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limb_splitting() {
+        assert_eq!(limb_widths(16, 10), vec![10, 6]);
+        assert_eq!(limb_widths(10, 10), vec![10]);
+        assert_eq!(limbs(0b11_0000000001, &[10, 6]), vec![1, 3]);
+        assert_eq!(bits_for(0), 1);
+        assert_eq!(bits_for(255), 8);
+        assert_eq!(bits_for(256), 9);
+    }
+}

@@ -1,0 +1,114 @@
+//! The shape of a circuit: how many columns of each kind, and how many rows.
+//!
+//! ```text
+//! advice   x[0..W)      operand lanes: inputs of every gate
+//!          z[0..M)      result lanes: accumulators, gate outputs
+//!          rs[0..Lr)    range-check streams: one value per row, looked up in the range table
+//!          ti[0..Lf)    function-table streams (input) ...
+//!          to[0..Lf)    ... and output, looked up as (tag, ti, to) in the function tables
+//! fixed    w[j][i]      per-row coefficients: lane i's weight for result j (j < M, i < W)
+//!          c[j]         per-row constant of result j
+//!          rtag[0..Lr)  range bits checked by each range stream row (0: unused)
+//!          ttag[0..Lf)  table used by each function stream row (0: unused)
+//! instance inst         public inputs and outputs, in order
+//! ```
+//!
+//! Gates read one row (and the previous row's result lanes when they chain); streams are filled
+//! independently of the gate rows, and copy constraints connect any cell to any other.
+
+use serde::{Deserialize, Serialize};
+
+/// Column counts and size of a model circuit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct CircuitParams {
+    /// log2 of the number of rows.
+    pub k: u32,
+    /// Operand lanes `W` (at least 4 and at least `2M`).
+    pub lanes: usize,
+    /// Result lanes `M` (at least 2).
+    pub results: usize,
+    /// Range-check streams `Lr` (at least 1).
+    pub range_streams: usize,
+    /// Function-table streams `Lf` (0 when the program has no lookup tables).
+    pub table_streams: usize,
+    /// Bits of the range table: values in `[0, 2^R)` are checked in one lookup.
+    pub range_bits: u32,
+    /// Constraint degree the system is padded to (4 or more); higher degrees put more columns
+    /// in each permutation product at the cost of more quotient pieces.
+    pub degree: usize,
+}
+
+impl Default for CircuitParams {
+    /// A small general-purpose shape (the sizing code chooses real ones per program).
+    fn default() -> Self {
+        Self {
+            k: 10,
+            lanes: 8,
+            results: 4,
+            range_streams: 1,
+            table_streams: 1,
+            range_bits: 8,
+            degree: 4,
+        }
+    }
+}
+
+/// Why a parameter set is unusable.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("invalid circuit parameters: {0}")]
+pub struct ParamsError(pub String);
+
+impl CircuitParams {
+    /// Checks the relations the gates rely on.
+    pub fn validate(&self) -> Result<(), ParamsError> {
+        let err = |m: String| Err(ParamsError(m));
+        if self.results < 2 {
+            return err(format!(
+                "need at least 2 result lanes, got {}",
+                self.results
+            ));
+        }
+        if self.lanes < 4 || self.lanes < 2 * self.results {
+            return err(format!(
+                "need at least max(4, 2 x results) operand lanes, got {} for {} results",
+                self.lanes, self.results
+            ));
+        }
+        if self.range_streams == 0 {
+            return err("need at least one range stream".into());
+        }
+        if !(2..=24).contains(&self.range_bits) {
+            return err(format!(
+                "range bits must be 2 to 24, got {}",
+                self.range_bits
+            ));
+        }
+        if !(4..=9).contains(&self.degree) {
+            return err(format!("degree must be 4 to 9, got {}", self.degree));
+        }
+        if !(4..=26).contains(&self.k) {
+            return err(format!("k must be 4 to 26, got {}", self.k));
+        }
+        Ok(())
+    }
+
+    /// Groups of four operand lanes (division and selection gates) per row.
+    pub fn quad_groups(&self) -> usize {
+        (self.lanes / 4).min(self.results)
+    }
+
+    /// Groups of three operand lanes (square-root gate) per row.
+    pub fn triple_groups(&self) -> usize {
+        (self.lanes / 3).min(self.results)
+    }
+
+    /// Number of advice columns.
+    pub fn advice_columns(&self) -> usize {
+        self.lanes + self.results + self.range_streams + 2 * self.table_streams
+    }
+
+    /// Number of fixed columns, selectors not included.
+    pub fn fixed_columns(&self) -> usize {
+        self.results * self.lanes + self.results + self.range_streams + self.table_streams
+    }
+}

@@ -1,0 +1,30 @@
+//! How many rows a layout needs, and the smallest `k` that holds them.
+
+use halo2_proofs::halo2curves::bn256::Fr;
+use halo2_proofs::plonk::ConstraintSystem;
+
+use crate::circuit::{function_table_rows, range_table_rows};
+use crate::config::ModelConfig;
+use crate::layout::Layout;
+use crate::params::CircuitParams;
+
+/// Rows at the bottom of every column reserved for blinding (plus the last-row marker).
+pub fn reserved_rows(params: CircuitParams) -> usize {
+    let mut cs = ConstraintSystem::<Fr>::default();
+    ModelConfig::configure(&mut cs, params);
+    cs.blinding_factors() + 1
+}
+
+/// Usable rows a layout needs: its gates and streams, and both lookup tables.
+pub fn rows_needed(layout: &Layout) -> usize {
+    layout
+        .rows_used()
+        .max(range_table_rows(layout.params.range_bits))
+        .max(function_table_rows(layout))
+}
+
+/// The smallest `k` whose usable rows hold the layout.
+pub fn minimal_k(layout: &Layout) -> u32 {
+    let need = rows_needed(layout) + reserved_rows(layout.params);
+    (need.max(2) - 1).ilog2() + 1
+}

@@ -1,0 +1,396 @@
+//! Every chip: honest witnesses accepted with outputs equal to the reference evaluator,
+//! tampered outputs rejected, and no assigned cell left unconstrained.
+
+use zkml_circuits::layout::AdviceCol;
+use zkml_circuits::sizing::minimal_k;
+use zkml_circuits::soundness::{mock_verify, mock_verify_with_instance, unconstrained_cells};
+use zkml_circuits::{build, field, CircuitParams, Layout, VisibilityConfig};
+use zkml_ir::op::{ConvSpec, PoolSpec, ReduceSpec};
+use zkml_ir::{evaluate, LookupTable, Op, Program, ProgramBuilder, TableFunction, Tensor};
+
+fn params() -> CircuitParams {
+    CircuitParams {
+        k: 10,
+        lanes: 8,
+        results: 4,
+        range_streams: 2,
+        table_streams: 1,
+        range_bits: 6,
+        degree: 4,
+    }
+}
+
+fn tensor(shape: &[usize], data: &[i64]) -> Tensor {
+    Tensor::new(shape.to_vec(), data.to_vec()).unwrap()
+}
+
+/// Lays out `program` on `inputs`, checks the mock prover accepts it and that the public
+/// outputs equal the reference evaluator's, and returns the layout.
+fn honest(program: &Program, inputs: &[Tensor]) -> Layout {
+    let trace = evaluate(program, inputs).expect("reference evaluation");
+    let mut layout =
+        build(program, Some(&trace), params(), VisibilityConfig::default()).expect("layout");
+    layout.params.k = minimal_k(&layout);
+    mock_verify(&layout).expect("honest witness accepted");
+    let n_in: usize = inputs.iter().map(Tensor::len).sum();
+    let expected: Vec<i128> = trace
+        .outputs()
+        .iter()
+        .flat_map(|t| t.data().iter().map(|&v| i128::from(v)))
+        .collect();
+    assert_eq!(
+        &layout.instance[n_in..],
+        &expected[..],
+        "circuit outputs equal the reference evaluator"
+    );
+    layout
+}
+
+/// Changing any public output is rejected.
+fn tampered_outputs_rejected(layout: &Layout, n_outputs: usize) {
+    let honest: Vec<_> = layout.instance.iter().map(|&v| field(v)).collect();
+    for k in 0..n_outputs {
+        let mut inst = honest.clone();
+        let i = inst.len() - 1 - k;
+        inst[i] += halo2_proofs::halo2curves::bn256::Fr::one();
+        let err = mock_verify_with_instance(layout, inst).expect_err("tampered output accepted");
+        assert!(err.contains("failures"), "{err}");
+    }
+}
+
+/// The full chip check: honest, tampered outputs, perturbation of every cell.
+fn check_chip(program: &Program, inputs: &[Tensor]) -> Layout {
+    let layout = honest(program, inputs);
+    let n_out: usize = program
+        .outputs
+        .iter()
+        .map(|&o| program.nodes[o].shape.iter().product::<usize>())
+        .sum();
+    tampered_outputs_rejected(&layout, n_out);
+    let loose = unconstrained_cells(&layout);
+    assert!(loose.is_empty(), "unconstrained cells: {loose:?}");
+    layout
+}
+
+fn unary(op: Op, shape: &[usize], scale: i32, bits: u32) -> Program {
+    let mut b = ProgramBuilder::new(bits).unwrap();
+    let x = b.input("x", shape.to_vec(), scale).unwrap();
+    let y = b.push("y", op, &[x]).unwrap();
+    b.output(y, "y");
+    b.finish().unwrap()
+}
+
+#[test]
+fn rescale_at_edges() {
+    // B = 8: values in [-128, 128); x*x reaches 2^14 and is rescaled by 2^8.
+    let mut b = ProgramBuilder::new(8).unwrap();
+    let x = b.input("x", vec![8], 0).unwrap();
+    let sq = b.push("sq", Op::Mul, &[x, x]).unwrap();
+    let y = b.push("rescale", Op::Rescale { shift: 8 }, &[sq]).unwrap();
+    let z = b.push("check", Op::Rescale { shift: 0 }, &[x]).unwrap();
+    b.output(y, "y");
+    b.output(z, "z");
+    let p = b.finish().unwrap();
+    check_chip(&p, &[tensor(&[8], &[-128, 127, -127, 63, 64, -64, 0, -1])]);
+}
+
+#[test]
+fn linear_ops_and_constants() {
+    let mut b = ProgramBuilder::new(10).unwrap();
+    let x = b.input("x", vec![2, 3], 2).unwrap();
+    let c = b.constant("c", vec![3], 2, vec![5, -7, 0]).unwrap();
+    let add = b.push("add", Op::Add, &[x, c]).unwrap();
+    let sub = b.push("sub", Op::Sub, &[add, x]).unwrap();
+    let neg = b.push("neg", Op::Neg, &[add]).unwrap();
+    let m = b.constant("m", vec![], 0, vec![3]).unwrap();
+    let scaled = b.push("scaled", Op::Mul, &[neg, m]).unwrap();
+    let sum = b
+        .push(
+            "sum",
+            Op::ReduceSum(ReduceSpec {
+                axes: vec![1],
+                keepdims: false,
+            }),
+            &[scaled],
+        )
+        .unwrap();
+    b.output(sub, "sub");
+    b.output(sum, "sum");
+    let p = b.finish().unwrap();
+    check_chip(&p, &[tensor(&[2, 3], &[1, -2, 3, -4, 5, -6])]);
+}
+
+#[test]
+fn runtime_products() {
+    let mut b = ProgramBuilder::new(8).unwrap();
+    let x = b.input("x", vec![2, 3], 0).unwrap();
+    let y = b.input("y", vec![3, 2], 0).unwrap();
+    let mm = b.push("mm", Op::MatMul, &[x, y]).unwrap();
+    let z = b.input("z", vec![2, 2], 0).unwrap();
+    let prod = b.push("prod", Op::Mul, &[mm, z]).unwrap();
+    b.output(prod, "p");
+    let p = b.finish().unwrap();
+    check_chip(
+        &p,
+        &[
+            tensor(&[2, 3], &[1, -2, 3, 4, 5, -6]),
+            tensor(&[3, 2], &[7, 8, -9, 10, 11, 12]),
+            tensor(&[2, 2], &[-1, 2, 3, -4]),
+        ],
+    );
+}
+
+#[test]
+fn fixed_weight_products_share_operands() {
+    // 2x12 by 12x5: rows of 8 lanes chain over two rows; four outputs share each row.
+    let mut b = ProgramBuilder::new(10).unwrap();
+    let x = b.input("x", vec![2, 12], 0).unwrap();
+    let w: Vec<i64> = (0..60).map(|i| (i * 7 % 11) - 5).collect();
+    let wc = b.constant("w", vec![12, 5], 0, w).unwrap();
+    let bias = b.constant("b", vec![5], 0, vec![1, 2, 3, 4, 5]).unwrap();
+    let mm = b.push("mm", Op::MatMul, &[x, wc, bias]).unwrap();
+    b.output(mm, "y");
+    let p = b.finish().unwrap();
+    let layout = check_chip(
+        &p,
+        &[tensor(
+            &[2, 12],
+            &(0..24).map(|i| (i % 9) - 4).collect::<Vec<_>>(),
+        )],
+    );
+    // Each of the 2 input rows: 2 batches of outputs (4 + 1) x 2 chained rows.
+    assert!(layout.main_rows >= 8);
+}
+
+#[test]
+fn convolution_and_pooling() {
+    let mut b = ProgramBuilder::new(12).unwrap();
+    let x = b.input("x", vec![1, 2, 4, 4], 0).unwrap();
+    let w = b
+        .constant(
+            "w",
+            vec![3, 2, 2, 2],
+            0,
+            (0..24).map(|i| (i % 5) - 2).collect(),
+        )
+        .unwrap();
+    let spec = ConvSpec {
+        strides: vec![1, 1],
+        dilations: vec![1, 1],
+        pads_begin: vec![1, 0],
+        pads_end: vec![0, 1],
+        group: 1,
+    };
+    let conv = b.push("conv", Op::Conv(spec), &[x, w]).unwrap();
+    let pool = PoolSpec {
+        kernel: vec![2, 2],
+        strides: vec![2, 2],
+        dilations: vec![1, 1],
+        pads_begin: vec![0, 0],
+        output_spatial: vec![2, 2],
+    };
+    let mp = b
+        .push("maxpool", Op::MaxPool(pool.clone()), &[conv])
+        .unwrap();
+    let sp = b.push("sumpool", Op::SumPool(pool), &[x]).unwrap();
+    b.output(mp, "mp");
+    b.output(sp, "sp");
+    let p = b.finish().unwrap();
+    check_chip(
+        &p,
+        &[tensor(
+            &[1, 2, 4, 4],
+            &(0..32).map(|i| (i * 5 % 13) - 6).collect::<Vec<_>>(),
+        )],
+    );
+}
+
+#[test]
+fn comparisons() {
+    let mut b = ProgramBuilder::new(8).unwrap();
+    let x = b.input("x", vec![6], 0).unwrap();
+    let y = b.input("y", vec![6], 0).unwrap();
+    let relu = b.push("relu", Op::Relu, &[x]).unwrap();
+    let abs = b.push("abs", Op::Abs, &[x]).unwrap();
+    let max = b.push("max", Op::Max, &[x, y]).unwrap();
+    let min = b.push("min", Op::Min, &[x, y]).unwrap();
+    let clip = b
+        .push(
+            "clip",
+            Op::Clip {
+                min: Some(-3),
+                max: Some(4),
+            },
+            &[x],
+        )
+        .unwrap();
+    for n in [relu, abs, max, min, clip] {
+        b.output(n, "o");
+    }
+    let p = b.finish().unwrap();
+    check_chip(
+        &p,
+        &[
+            tensor(&[6], &[-128, 127, 0, -5, 5, 4]),
+            tensor(&[6], &[127, -128, 0, -5, 7, 4]),
+        ],
+    );
+}
+
+#[test]
+fn argmax_first_and_last_and_reduce_max() {
+    let mut b = ProgramBuilder::new(8).unwrap();
+    let x = b.input("x", vec![2, 5], 0).unwrap();
+    let first = b
+        .push(
+            "first",
+            Op::ArgMax {
+                axis: 1,
+                keepdims: false,
+                select_last_index: false,
+            },
+            &[x],
+        )
+        .unwrap();
+    let last = b
+        .push(
+            "last",
+            Op::ArgMax {
+                axis: 1,
+                keepdims: false,
+                select_last_index: true,
+            },
+            &[x],
+        )
+        .unwrap();
+    let rmax = b
+        .push(
+            "rmax",
+            Op::ReduceMax(ReduceSpec {
+                axes: vec![1],
+                keepdims: false,
+            }),
+            &[x],
+        )
+        .unwrap();
+    b.output(first, "first");
+    b.output(last, "last");
+    b.output(rmax, "rmax");
+    let p = b.finish().unwrap();
+    let layout = check_chip(
+        &p,
+        &[tensor(&[2, 5], &[3, 9, 1, 9, -2, -5, -5, -7, -6, -5])],
+    );
+    let outs = &layout.instance[10..];
+    assert_eq!(outs, &[1, 0, 3, 4, 9, -5]);
+}
+
+#[test]
+fn division_and_square_root() {
+    let mut b = ProgramBuilder::new(10).unwrap();
+    let a = b.input("a", vec![5], 0).unwrap();
+    let d = b.input("d", vec![5], 0).unwrap();
+    let q = b.push("div", Op::Div { shift: 3 }, &[a, d]).unwrap();
+    let s = b.push("sqrt", Op::Sqrt { shift: 2 }, &[d]).unwrap();
+    let c = b.constant("c", vec![], 0, vec![7]).unwrap();
+    let qc = b.push("div_const", Op::Div { shift: 0 }, &[a, c]).unwrap();
+    b.output(q, "q");
+    b.output(s, "s");
+    b.output(qc, "qc");
+    let p = b.finish().unwrap();
+    check_chip(
+        &p,
+        &[
+            tensor(&[5], &[-50, 17, 0, 63, -1]),
+            tensor(&[5], &[3, 1, 511, 8, 2]),
+        ],
+    );
+}
+
+#[test]
+fn lookup_tables() {
+    let mut b = ProgramBuilder::new(12).unwrap();
+    let x = b.input("x", vec![6], 4).unwrap();
+    let t = b.table(LookupTable::build(TableFunction::Sigmoid, 4, 8, -40, 40).unwrap());
+    let clip = b
+        .push(
+            "clip",
+            Op::Clip {
+                min: Some(-40),
+                max: Some(40),
+            },
+            &[x],
+        )
+        .unwrap();
+    let y = b.push("sigmoid", Op::Lookup { table: t }, &[clip]).unwrap();
+    let t2 = b.table(LookupTable::build(TableFunction::Tanh, 4, 8, -20, 20).unwrap());
+    let c2 = b
+        .push(
+            "clip2",
+            Op::Clip {
+                min: Some(-20),
+                max: Some(20),
+            },
+            &[x],
+        )
+        .unwrap();
+    let y2 = b.push("tanh", Op::Lookup { table: t2 }, &[c2]).unwrap();
+    b.output(y, "y");
+    b.output(y2, "y2");
+    let p = b.finish().unwrap();
+    check_chip(&p, &[tensor(&[6], &[-100, -40, -1, 0, 39, 100])]);
+}
+
+#[test]
+fn data_movement_is_free_and_exact() {
+    let mut b = ProgramBuilder::new(8).unwrap();
+    let x = b.input("x", vec![2, 3], 0).unwrap();
+    let t = b
+        .push("t", Op::Transpose { perm: vec![1, 0] }, &[x])
+        .unwrap();
+    let pad = b
+        .push(
+            "pad",
+            Op::Pad(zkml_ir::PadSpec {
+                begin: vec![1, 0],
+                end: vec![0, 1],
+                mode: zkml_ir::PadMode::Constant(9),
+            }),
+            &[t],
+        )
+        .unwrap();
+    let r = b.push("relu", Op::Relu, &[pad]).unwrap();
+    b.output(r, "r");
+    let p = b.finish().unwrap();
+    check_chip(&p, &[tensor(&[2, 3], &[1, -2, 3, -4, 5, -6])]);
+}
+
+#[test]
+fn private_outputs_are_not_exposed() {
+    let p = unary(Op::Relu, &[4], 0, 8);
+    let trace = evaluate(&p, &[tensor(&[4], &[1, -1, 2, -2])]).unwrap();
+    let vis = VisibilityConfig {
+        inputs: zkml_circuits::Visibility::Public,
+        outputs: zkml_circuits::Visibility::Private,
+    };
+    let mut layout = build(&p, Some(&trace), params(), vis).unwrap();
+    layout.params.k = minimal_k(&layout);
+    assert_eq!(layout.instance.len(), 4);
+    mock_verify(&layout).unwrap();
+}
+
+#[test]
+fn a_wrong_limb_breaks_the_range_check() {
+    let p = unary(Op::Rescale { shift: 4 }, &[1], 0, 8);
+    let layout = honest(&p, &[tensor(&[1], &[100])]);
+    // Find a range-stream cell and set it beyond its range: the lookup must fail.
+    let cell = layout
+        .assigned_cells()
+        .into_iter()
+        .find(|c| matches!(c.col, AdviceCol::Range(_)))
+        .unwrap();
+    let mut bad = layout.clone();
+    bad.set_value(cell, 1 << 20);
+    let err = mock_verify(&bad).unwrap_err();
+    assert!(err.contains("failures"), "{err}");
+}
