@@ -1,0 +1,207 @@
+//! Key generation and the proving-key file.
+//!
+//! ```text
+//! proving key file
+//! offset  size  content
+//! 0       8     magic "ZKMLPK\0\0"
+//! 8       4     format version (u32 LE, currently 1)
+//! 12      4     header length H (u32 LE)
+//! 16      H     header, JSON (see ProvingKeyHeader)
+//! 16+H    32    Keccak-256 of the halo2 proving key bytes that follow
+//! 48+H    ...   halo2 proving key (raw bytes)
+//! ```
+//!
+//! The checksum is verified before the proving system parses anything, so a corrupt key is a
+//! clear error and never a crash.
+
+use std::io::Cursor;
+use std::path::Path;
+
+use halo2_proofs::halo2curves::bn256::{Bn256, G1Affine};
+use halo2_proofs::plonk::{keygen_pk, keygen_vk_custom, ProvingKey};
+use halo2_proofs::poly::kzg::commitment::ParamsKZG;
+use halo2_proofs::SerdeFormat;
+use serde::{Deserialize, Serialize};
+use sha3::{Digest, Keccak256};
+use zkml_circuits::{CircuitParams, ModelCircuit, VisibilityConfig};
+use zkml_ir::Program;
+use zkml_verifier::vk::{ModelInfo, PublicTensor};
+
+use crate::error::ProverError;
+use crate::export::export_vk;
+
+/// First bytes of a proving key file.
+pub const PK_MAGIC: &[u8; 8] = b"ZKMLPK\0\0";
+/// Proving key format version.
+pub const PK_FORMAT_VERSION: u32 = 1;
+
+/// What a proving key was made for.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProvingKeyHeader {
+    /// Keccak-256 of the compiled program, hex.
+    pub program_digest: String,
+    /// Circuit shape.
+    pub circuit: CircuitParams,
+    /// Visibility of inputs and outputs.
+    pub visibility: VisibilityConfig,
+    /// Keccak-256 of the verifying key file, hex.
+    pub vk_digest: String,
+}
+
+/// A proving key with its header.
+pub struct ProvingKeyFile {
+    /// Header.
+    pub header: ProvingKeyHeader,
+    /// halo2's proving key.
+    pub pk: ProvingKey<G1Affine>,
+}
+
+/// Keccak-256 of bytes.
+pub fn keccak(bytes: &[u8]) -> [u8; 32] {
+    Keccak256::digest(bytes).into()
+}
+
+/// Keccak-256 of a compiled program's canonical bytes.
+pub fn program_digest(program: &Program) -> [u8; 32] {
+    keccak(&zkml_ir::format::to_bytes(program))
+}
+
+/// Describes a program's public tensors for the verifying key.
+pub fn model_info(program: &Program, visibility: VisibilityConfig) -> ModelInfo {
+    let tensor = |node: usize, name: &str| {
+        let n = &program.nodes[node];
+        PublicTensor {
+            name: name.to_string(),
+            shape: n.shape.iter().map(|&d| d as u64).collect(),
+            scale: n.scale,
+        }
+    };
+    let public = |v: zkml_circuits::Visibility| v == zkml_circuits::Visibility::Public;
+    ModelInfo {
+        program_digest: program_digest(program),
+        inputs: if public(visibility.inputs) {
+            program
+                .inputs
+                .iter()
+                .map(|&i| tensor(i, &program.nodes[i].name))
+                .collect()
+        } else {
+            vec![]
+        },
+        outputs: if public(visibility.outputs) {
+            program
+                .outputs
+                .iter()
+                .zip(&program.output_names)
+                .map(|(&o, n)| tensor(o, n))
+                .collect()
+        } else {
+            vec![]
+        },
+        value_bits: program.value_bits,
+    }
+}
+
+/// Generates the proving and verifying keys of `program` laid out with `circuit`.
+/// `srs` must hold exactly `2^circuit.k` points.
+pub fn generate_keys(
+    program: &Program,
+    circuit: CircuitParams,
+    visibility: VisibilityConfig,
+    srs: &ParamsKZG<Bn256>,
+) -> Result<(ProvingKeyFile, zkml_verifier::VerifyingKey), ProverError> {
+    let layout = zkml_circuits::build(program, None, circuit, visibility)?;
+    let n_public = layout.instance.len();
+    let model_circuit = ModelCircuit::new(layout);
+    let vk = keygen_vk_custom(srs, &model_circuit, true)
+        .map_err(|e| ProverError::Halo2(format!("verifying key generation: {e:?}")))?;
+    let pk = keygen_pk(srs, vk, &model_circuit)
+        .map_err(|e| ProverError::Halo2(format!("proving key generation: {e:?}")))?;
+    let exported = export_vk(pk.get_vk(), srs, model_info(program, visibility), n_public)?;
+    let header = ProvingKeyHeader {
+        program_digest: hex::encode(program_digest(program)),
+        circuit,
+        visibility,
+        vk_digest: hex::encode(keccak(&exported.to_bytes())),
+    };
+    Ok((ProvingKeyFile { header, pk }, exported))
+}
+
+impl ProvingKeyFile {
+    /// Serializes the key.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let header = serde_json::to_vec(&self.header).expect("headers serialize");
+        let body = self.pk.to_bytes(SerdeFormat::RawBytesUnchecked);
+        let mut out = PK_MAGIC.to_vec();
+        out.extend_from_slice(&PK_FORMAT_VERSION.to_le_bytes());
+        out.extend_from_slice(&(header.len() as u32).to_le_bytes());
+        out.extend_from_slice(&header);
+        out.extend_from_slice(&keccak(&body));
+        out.extend_from_slice(&body);
+        out
+    }
+
+    /// Reads only the header (cheap).
+    pub fn read_header(
+        bytes: &[u8],
+        path: &Path,
+    ) -> Result<(ProvingKeyHeader, usize), ProverError> {
+        let err = |reason: String| ProverError::ProvingKey {
+            path: path.display().to_string(),
+            reason,
+        };
+        if !bytes.starts_with(PK_MAGIC) {
+            return Err(err(
+                "not a zkml proving key (missing the ZKMLPK header)".into()
+            ));
+        }
+        let word = |at: usize| {
+            bytes
+                .get(at..at + 4)
+                .map(|b| u32::from_le_bytes(b.try_into().expect("4")))
+        };
+        let version = word(8).ok_or_else(|| err("truncated header".into()))?;
+        if version != PK_FORMAT_VERSION {
+            return Err(err(format!("format version {version} is not supported (this build reads version {PK_FORMAT_VERSION})")));
+        }
+        let len = word(12).ok_or_else(|| err("truncated header".into()))? as usize;
+        let header_bytes = bytes
+            .get(16..16 + len)
+            .ok_or_else(|| err("truncated header".into()))?;
+        let header: ProvingKeyHeader = serde_json::from_slice(header_bytes)
+            .map_err(|e| err(format!("corrupt header: {e}")))?;
+        header.circuit.validate().map_err(|e| err(e.to_string()))?;
+        Ok((header, 16 + len))
+    }
+
+    /// Reads and checks a proving key.
+    pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Self, ProverError> {
+        let err = |reason: String| ProverError::ProvingKey {
+            path: path.display().to_string(),
+            reason,
+        };
+        let (header, at) = Self::read_header(bytes, path)?;
+        let checksum = bytes
+            .get(at..at + 32)
+            .ok_or_else(|| err("truncated before the key".into()))?;
+        let body = &bytes[at + 32..];
+        if keccak(body) != checksum {
+            return Err(err(
+                "checksum mismatch: the file is corrupt or was modified".into(),
+            ));
+        }
+        let params = header.circuit;
+        let parsed = std::panic::catch_unwind(|| {
+            ProvingKey::<G1Affine>::read::<_, ModelCircuit>(
+                &mut Cursor::new(body),
+                SerdeFormat::RawBytesUnchecked,
+                params,
+            )
+        });
+        match parsed {
+            Ok(Ok(pk)) => Ok(Self { header, pk }),
+            Ok(Err(e)) => Err(err(format!("cannot decode the key: {e}"))),
+            Err(_) => Err(err("cannot decode the key".into())),
+        }
+    }
+}

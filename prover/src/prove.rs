@@ -1,0 +1,138 @@
+//! Proving: evaluate the program, lay out the witness, run the halo2 prover (SHPLONK, EVM
+//! transcript).
+
+use halo2_proofs::halo2curves::bn256::{Bn256, Fr, G1Affine};
+use halo2_proofs::halo2curves::ff::FromUniformBytes;
+use halo2_proofs::plonk::{create_proof, verify_proof};
+use halo2_proofs::poly::kzg::commitment::{KZGCommitmentScheme, ParamsKZG};
+use halo2_proofs::poly::kzg::multiopen::{ProverSHPLONK, VerifierSHPLONK};
+use halo2_proofs::poly::kzg::strategy::SingleStrategy;
+use halo2_proofs::transcript::{
+    Challenge255, Transcript, TranscriptReadBuffer, TranscriptWriterBuffer,
+};
+use rand::rngs::OsRng;
+use zkml_circuits::ModelCircuit;
+use zkml_ir::{evaluate, Program, Tensor};
+
+use crate::error::ProverError;
+use crate::keys::{program_digest, ProvingKeyFile};
+use crate::transcript::{EvmTranscriptRead, EvmTranscriptWrite};
+
+/// A proof and the public values it was made for.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Proof {
+    /// Proof bytes.
+    pub bytes: Vec<u8>,
+    /// Public values (quantized inputs then outputs, as exposed), in instance order.
+    pub instances: Vec<i128>,
+    /// The program's outputs (integers), whatever their visibility.
+    pub outputs: Vec<Tensor>,
+}
+
+/// The scalar a 32-byte digest stands for in the transcript (big-endian, reduced).
+pub fn digest_scalar(digest: &[u8; 32]) -> Fr {
+    let mut wide = [0u8; 64];
+    for (i, b) in digest.iter().rev().enumerate() {
+        wide[i] = *b;
+    }
+    Fr::from_uniform_bytes(&wide)
+}
+
+fn vk_digest(pk: &ProvingKeyFile) -> Result<[u8; 32], ProverError> {
+    hex::decode(&pk.header.vk_digest)
+        .ok()
+        .and_then(|v| v.try_into().ok())
+        .ok_or_else(|| {
+            ProverError::Internal("bad verifying key digest in the proving key header".into())
+        })
+}
+
+/// Proves `program` on quantized `inputs`.
+pub fn prove(
+    program: &Program,
+    inputs: &[Tensor],
+    pk: &ProvingKeyFile,
+    srs: &ParamsKZG<Bn256>,
+) -> Result<Proof, ProverError> {
+    if hex::encode(program_digest(program)) != pk.header.program_digest {
+        return Err(ProverError::Mismatch(
+            "the proving key was generated for a different program; run setup again".into(),
+        ));
+    }
+    if srs_k(srs) != pk.header.circuit.k {
+        return Err(ProverError::Mismatch(format!(
+            "the SRS has 2^{} points, the key needs 2^{}",
+            srs_k(srs),
+            pk.header.circuit.k
+        )));
+    }
+    let trace = evaluate(program, inputs)?;
+    let layout = zkml_circuits::build(
+        program,
+        Some(&trace),
+        pk.header.circuit,
+        pk.header.visibility,
+    )?;
+    let instances = layout.instance.clone();
+    let circuit = ModelCircuit::new(layout);
+    let instance_fields = circuit.instance();
+    let mut transcript = EvmTranscriptWrite::<Vec<u8>>::init(Vec::new());
+    transcript
+        .common_scalar(digest_scalar(&vk_digest(pk)?))
+        .map_err(|e| ProverError::Internal(e.to_string()))?;
+    create_proof::<
+        KZGCommitmentScheme<Bn256>,
+        ProverSHPLONK<'_, Bn256>,
+        Challenge255<G1Affine>,
+        _,
+        _,
+        _,
+    >(
+        srs,
+        &pk.pk,
+        &[circuit],
+        &[&[&instance_fields]],
+        OsRng,
+        &mut transcript,
+    )
+    .map_err(|e| ProverError::Halo2(format!("{e:?}")))?;
+    Ok(Proof {
+        bytes: transcript.finalize(),
+        instances,
+        outputs: trace.outputs().into_iter().cloned().collect(),
+    })
+}
+
+fn srs_k(srs: &ParamsKZG<Bn256>) -> u32 {
+    use halo2_proofs::poly::commitment::Params;
+    srs.k()
+}
+
+/// Verifies with halo2's own verifier (a cross-check of the standalone verifier).
+pub fn verify_with_halo2(
+    pk: &ProvingKeyFile,
+    srs: &ParamsKZG<Bn256>,
+    proof: &[u8],
+    instances: &[i128],
+) -> Result<(), ProverError> {
+    let fields: Vec<Fr> = instances.iter().map(|&v| zkml_circuits::field(v)).collect();
+    let mut transcript = EvmTranscriptRead::init(proof);
+    transcript
+        .common_scalar(digest_scalar(&vk_digest(pk)?))
+        .map_err(|e| ProverError::Internal(e.to_string()))?;
+    verify_proof::<
+        KZGCommitmentScheme<Bn256>,
+        VerifierSHPLONK<'_, Bn256>,
+        Challenge255<G1Affine>,
+        _,
+        _,
+    >(
+        srs,
+        pk.pk.get_vk(),
+        SingleStrategy::new(srs),
+        &[&[&fields]],
+        &mut transcript,
+    )
+    .map(|_| ())
+    .map_err(|e| ProverError::Halo2(format!("{e:?}")))
+}

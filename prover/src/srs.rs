@@ -1,0 +1,165 @@
+//! Structured reference strings (KZG parameters in halo2's format).
+//!
+//! A locally generated SRS is **insecure**: whoever ran the generation could know the secret
+//! and forge proofs. Use it only for testing; for anything that matters, load an SRS converted
+//! from a public powers-of-tau ceremony. An SRS for `2^K` points serves every circuit with
+//! `k <= K` (it is downsized in memory).
+
+use std::fs::File;
+use std::io::{BufReader, BufWriter};
+use std::path::{Path, PathBuf};
+
+use halo2_proofs::halo2curves::bn256::Bn256;
+use halo2_proofs::poly::commitment::Params;
+use halo2_proofs::poly::kzg::commitment::ParamsKZG;
+use halo2_proofs::SerdeFormat;
+use rand_chacha::rand_core::SeedableRng;
+
+use crate::error::ProverError;
+
+/// The warning every locally generated SRS comes with.
+pub const INSECURE_SRS_WARNING: &str = "WARNING: this SRS was generated locally; whoever generated it can forge proofs. \
+It is for testing only. For production, load an SRS converted from a public powers-of-tau ceremony with --srs.";
+
+/// Generates an SRS of `2^k` points from a seed (deterministic, insecure).
+pub fn generate(k: u32, seed: u64) -> ParamsKZG<Bn256> {
+    ParamsKZG::setup(k, rand_chacha::ChaCha20Rng::seed_from_u64(seed))
+}
+
+/// Reads an SRS file in halo2's format, checking every point.
+pub fn load(path: &Path) -> Result<ParamsKZG<Bn256>, ProverError> {
+    let file = File::open(path).map_err(|source| ProverError::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
+    let mut reader = BufReader::new(file);
+    let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        ParamsKZG::<Bn256>::read_custom(&mut reader, SerdeFormat::RawBytes)
+    }));
+    match read {
+        Ok(Ok(p)) => Ok(p),
+        Ok(Err(e)) => Err(ProverError::Srs {
+            path: path.display().to_string(),
+            reason: format!("not a valid KZG parameter file: {e}"),
+        }),
+        Err(_) => Err(ProverError::Srs {
+            path: path.display().to_string(),
+            reason: "not a valid KZG parameter file".into(),
+        }),
+    }
+}
+
+/// Writes an SRS file in halo2's format.
+pub fn save(params: &ParamsKZG<Bn256>, path: &Path) -> Result<(), ProverError> {
+    let io = |source| ProverError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(io)?;
+    }
+    let tmp = path.with_extension("partial");
+    {
+        let mut w = BufWriter::new(File::create(&tmp).map_err(io)?);
+        params
+            .write_custom(&mut w, SerdeFormat::RawBytes)
+            .map_err(io)?;
+    }
+    std::fs::rename(&tmp, path).map_err(io)
+}
+
+/// The SRS for a circuit of size `2^k` (downsized when `params` is larger).
+pub fn for_k(params: &ParamsKZG<Bn256>, k: u32) -> Result<ParamsKZG<Bn256>, ProverError> {
+    if params.k() < k {
+        return Err(ProverError::SrsTooSmall {
+            needed: k,
+            available: params.k(),
+        });
+    }
+    let mut p = params.clone();
+    if p.k() > k {
+        p.downsize(k);
+    }
+    Ok(p)
+}
+
+/// A directory of SRS files named `kzg-bn254-<k>.srs`.
+#[derive(Clone, Debug)]
+pub struct SrsCache {
+    dir: PathBuf,
+}
+
+impl SrsCache {
+    /// The cache in `dir`.
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        Self { dir: dir.into() }
+    }
+
+    /// The default cache: `$ZKML_CACHE_DIR`, else `$XDG_CACHE_HOME/zkml`, else `~/.cache/zkml`.
+    pub fn default_dir() -> PathBuf {
+        if let Some(d) = std::env::var_os("ZKML_CACHE_DIR") {
+            return PathBuf::from(d);
+        }
+        if let Some(d) = std::env::var_os("XDG_CACHE_HOME") {
+            return PathBuf::from(d).join("zkml");
+        }
+        std::env::var_os("HOME").map_or_else(
+            || PathBuf::from(".zkml-cache"),
+            |h| PathBuf::from(h).join(".cache").join("zkml"),
+        )
+    }
+
+    /// The cache directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Path of the file for `k`.
+    pub fn path(&self, k: u32) -> PathBuf {
+        self.dir.join(format!("kzg-bn254-{k}.srs"))
+    }
+
+    /// The smallest cached SRS with at least `2^k` points, downsized to `k`.
+    pub fn find(&self, k: u32) -> Result<Option<ParamsKZG<Bn256>>, ProverError> {
+        for size in k..=28 {
+            let p = self.path(size);
+            if p.exists() {
+                return for_k(&load(&p)?, k).map(Some);
+            }
+        }
+        Ok(None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generate_save_load_and_downsize() {
+        let dir = std::env::temp_dir().join(format!("zkml-srs-test-{}", std::process::id()));
+        let cache = SrsCache::new(&dir);
+        let p = generate(5, 1);
+        save(&p, &cache.path(5)).unwrap();
+        let q = cache
+            .find(4)
+            .unwrap()
+            .expect("a larger SRS serves a smaller k");
+        assert_eq!(q.k(), 4);
+        assert_eq!(q.s_g2(), p.s_g2());
+        assert!(cache.find(6).unwrap().is_none());
+        assert!(matches!(
+            for_k(&p, 6),
+            Err(ProverError::SrsTooSmall {
+                needed: 6,
+                available: 5
+            })
+        ));
+        std::fs::write(dir.join("bad.srs"), b"garbage").unwrap();
+        assert!(matches!(
+            load(&dir.join("bad.srs")),
+            Err(ProverError::Srs { .. })
+        ));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,94 @@
+//! Real proofs: made by halo2, verified by halo2 and by the standalone verifier.
+
+use std::path::Path;
+
+use zkml_circuits::sizing::minimal_k;
+use zkml_circuits::{CircuitParams, VisibilityConfig};
+use zkml_ir::input::{parse_input_json, quantize_inputs};
+use zkml_prover::{generate_keys, prove, srs, verify_with_halo2};
+
+#[test]
+fn mlp_small_proof_verifies_in_both_verifiers() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/mlp_small");
+    let model = zkml_onnx::load_model(&dir.join("model.onnx"), &Default::default()).unwrap();
+    let input =
+        parse_input_json(&std::fs::read_to_string(dir.join("input.json")).unwrap()).unwrap();
+    let program = zkml_onnx::compile(&model, std::slice::from_ref(&input), &Default::default())
+        .unwrap()
+        .program;
+    let mut params = CircuitParams {
+        k: 20,
+        lanes: 8,
+        results: 4,
+        range_streams: 1,
+        table_streams: 0,
+        range_bits: 6,
+        degree: 4,
+    };
+    let layout = zkml_circuits::build(&program, None, params, VisibilityConfig::default()).unwrap();
+    params.k = minimal_k(&layout);
+    let srs = srs::generate(params.k, 7);
+    let (pk, vk) = generate_keys(&program, params, VisibilityConfig::default(), &srs).unwrap();
+    let q = quantize_inputs(&program, &input).unwrap();
+    let proof = prove(&program, &q, &pk, &srs).unwrap();
+    verify_with_halo2(&pk, &srs, &proof.bytes, &proof.instances).expect("halo2 accepts");
+    let vk_bytes = vk.to_bytes();
+    zkml_verifier::verify(&vk_bytes, &proof.bytes, &proof.instances)
+        .expect("standalone verifier accepts");
+    // A changed public value is rejected by both.
+    let mut wrong = proof.instances.clone();
+    *wrong.last_mut().unwrap() += 1;
+    assert!(verify_with_halo2(&pk, &srs, &proof.bytes, &wrong).is_err());
+    assert!(zkml_verifier::verify(&vk_bytes, &proof.bytes, &wrong).is_err());
+}
+
+#[test]
+fn every_flipped_proof_byte_is_rejected() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/mlp_small");
+    let model = zkml_onnx::load_model(&dir.join("model.onnx"), &Default::default()).unwrap();
+    let input =
+        parse_input_json(&std::fs::read_to_string(dir.join("input.json")).unwrap()).unwrap();
+    let program = zkml_onnx::compile(&model, std::slice::from_ref(&input), &Default::default())
+        .unwrap()
+        .program;
+    let mut params = CircuitParams {
+        k: 20,
+        lanes: 8,
+        results: 4,
+        range_streams: 1,
+        table_streams: 0,
+        range_bits: 6,
+        degree: 4,
+    };
+    let layout = zkml_circuits::build(&program, None, params, VisibilityConfig::default()).unwrap();
+    params.k = minimal_k(&layout);
+    let srs = srs::generate(params.k, 9);
+    let (pk, vk) = generate_keys(&program, params, VisibilityConfig::default(), &srs).unwrap();
+    let proof = prove(
+        &program,
+        &quantize_inputs(&program, &input).unwrap(),
+        &pk,
+        &srs,
+    )
+    .unwrap();
+    let vk_bytes = vk.to_bytes();
+    for i in 0..proof.bytes.len() {
+        let mut bad = proof.bytes.clone();
+        bad[i] ^= 1 << (i % 8);
+        let err = zkml_verifier::verify(&vk_bytes, &bad, &proof.instances)
+            .expect_err("flipped byte accepted");
+        let _ = err.to_string();
+    }
+    for cut in [0, 1, 64, proof.bytes.len() / 2, proof.bytes.len() - 1] {
+        assert!(matches!(
+            zkml_verifier::verify(&vk_bytes, &proof.bytes[..cut], &proof.instances),
+            Err(zkml_verifier::VerifyError::ProofTooShort { .. })
+        ));
+    }
+    let mut longer = proof.bytes.clone();
+    longer.push(0);
+    assert!(matches!(
+        zkml_verifier::verify(&vk_bytes, &longer, &proof.instances),
+        Err(zkml_verifier::VerifyError::TrailingBytes { .. })
+    ));
+}

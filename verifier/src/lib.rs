@@ -1,0 +1,49 @@
+//! Verify zkml proofs from bytes.
+//!
+//! A proof is checked against a verifying key ([`VerifyingKey`], a self-contained file: the
+//! circuit description, its commitments and the SRS points verification needs) and the public
+//! values. The crate depends on no proving code, no ONNX, no threads, and builds for
+//! `wasm32-unknown-unknown`. Malformed or tampered input is a typed [`VerifyError`], never a
+//! panic.
+//!
+//! ```no_run
+//! # fn main() -> Result<(), zkml_verifier::VerifyError> {
+//! let vk = std::fs::read("vk.bin").unwrap();
+//! let proof = std::fs::read("proof.bin").unwrap();
+//! zkml_verifier::verify(&vk, &proof, &[3, -1, 7])?;
+//! # Ok(()) }
+//! ```
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod encoding;
+pub mod error;
+mod plonk;
+mod shplonk;
+pub mod transcript;
+pub mod vk;
+
+pub use ark_bn254::Fr;
+pub use error::{KeyError, VerifyError};
+pub use vk::VerifyingKey;
+
+/// Verifies a proof given the verifying key bytes and the public values as signed integers
+/// (the quantized public inputs, then outputs).
+pub fn verify(vk_bytes: &[u8], proof: &[u8], public_values: &[i128]) -> Result<(), VerifyError> {
+    let vk = VerifyingKey::from_bytes(vk_bytes)?;
+    let instances: Vec<Fr> = public_values
+        .iter()
+        .map(|&v| encoding::fr_from_i128(v))
+        .collect();
+    verify_with_key(&vk, proof, &instances)
+}
+
+/// Verifies a proof against a decoded key and public values as field elements.
+pub fn verify_with_key(
+    vk: &VerifyingKey,
+    proof: &[u8],
+    instances: &[Fr],
+) -> Result<(), VerifyError> {
+    plonk::verify_proof(vk, proof, instances)
+}

@@ -1,0 +1,418 @@
+//! The verifying key: a self-contained description of the circuit (queries, gate polynomials,
+//! permutation, lookups), its fixed and permutation commitments, the three SRS points KZG
+//! verification needs, and what the public values mean.
+//!
+//! ```text
+//! offset  size  content
+//! 0       8     magic "ZKMLVK\0\0"
+//! 8       4     format version, little-endian u32 (currently 1)
+//! 12      ...   the key, bincode (fixed-width little-endian integers)
+//! ```
+
+use ark_bn254::{Fr, G1Affine, G2Affine};
+use bincode::Options;
+use serde::{Deserialize, Serialize};
+use sha3::{Digest, Keccak256};
+
+use crate::encoding::{fr_from_be, g1_from_bytes, g2_from_bytes};
+use crate::error::KeyError;
+
+/// First bytes of every verifying key file.
+pub const VK_MAGIC: &[u8; 8] = b"ZKMLVK\0\0";
+/// The format version this build reads and writes.
+pub const VK_FORMAT_VERSION: u32 = 1;
+
+/// A 32-byte big-endian word.
+pub type Word = [u8; 32];
+
+/// A G1 point, `x || y`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct G1Bytes {
+    /// x coordinate.
+    pub x: Word,
+    /// y coordinate.
+    pub y: Word,
+}
+
+/// A G2 point in the EVM precompile's order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct G2Bytes {
+    /// `x.c1`.
+    pub x1: Word,
+    /// `x.c0`.
+    pub x0: Word,
+    /// `y.c1`.
+    pub y1: Word,
+    /// `y.c0`.
+    pub y0: Word,
+}
+
+impl G1Bytes {
+    /// From 64 bytes.
+    pub fn from_slice(b: &[u8; 64]) -> Self {
+        Self {
+            x: b[..32].try_into().expect("32"),
+            y: b[32..].try_into().expect("32"),
+        }
+    }
+
+    /// To 64 bytes.
+    pub fn to_array(&self) -> [u8; 64] {
+        let mut out = [0u8; 64];
+        out[..32].copy_from_slice(&self.x);
+        out[32..].copy_from_slice(&self.y);
+        out
+    }
+}
+
+impl G2Bytes {
+    /// From 128 bytes.
+    pub fn from_slice(b: &[u8; 128]) -> Self {
+        let w = |i: usize| b[i * 32..i * 32 + 32].try_into().expect("32");
+        Self {
+            x1: w(0),
+            x0: w(1),
+            y1: w(2),
+            y0: w(3),
+        }
+    }
+
+    /// To 128 bytes.
+    pub fn to_array(&self) -> [u8; 128] {
+        let mut out = [0u8; 128];
+        for (i, w) in [self.x1, self.x0, self.y1, self.y0].iter().enumerate() {
+            out[i * 32..i * 32 + 32].copy_from_slice(w);
+        }
+        out
+    }
+}
+
+/// A query: column index and rotation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Query {
+    /// Column index within its kind.
+    pub column: u32,
+    /// Row rotation.
+    pub rotation: i32,
+}
+
+/// A column in the permutation argument.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ColumnRef {
+    /// Advice column.
+    Advice(u32),
+    /// Fixed column.
+    Fixed(u32),
+    /// Instance column.
+    Instance(u32),
+}
+
+/// A polynomial expression over query evaluations.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Expr {
+    /// A constant.
+    Constant(Word),
+    /// A fixed query (index into `fixed_queries`).
+    Fixed(u32),
+    /// An advice query.
+    Advice(u32),
+    /// An instance query.
+    Instance(u32),
+    /// `-a`.
+    Negated(Box<Expr>),
+    /// `a + b`.
+    Sum(Box<Expr>, Box<Expr>),
+    /// `a * b`.
+    Product(Box<Expr>, Box<Expr>),
+    /// `a * constant`.
+    Scaled(Box<Expr>, Word),
+}
+
+/// A lookup argument: input expressions must appear as a row of the table expressions.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LookupArg {
+    /// Input expressions.
+    pub inputs: Vec<Expr>,
+    /// Table expressions.
+    pub tables: Vec<Expr>,
+}
+
+/// One public tensor (input or output).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublicTensor {
+    /// Name.
+    pub name: String,
+    /// Shape.
+    pub shape: Vec<u64>,
+    /// Scale: integer `q` stands for `q / 2^scale`.
+    pub scale: i32,
+}
+
+/// What the public values mean.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelInfo {
+    /// Keccak-256 of the compiled program.
+    pub program_digest: Word,
+    /// Public inputs, in instance order (empty when inputs are private).
+    pub inputs: Vec<PublicTensor>,
+    /// Public outputs, after the inputs (empty when outputs are private).
+    pub outputs: Vec<PublicTensor>,
+    /// Value bits of the program.
+    pub value_bits: u32,
+}
+
+/// The verifying key.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerifyingKey {
+    /// log2 of the number of rows.
+    pub k: u32,
+    /// Generator of the evaluation domain.
+    pub omega: Word,
+    /// Its inverse.
+    pub omega_inv: Word,
+    /// Coset generator separating permutation columns.
+    pub delta: Word,
+    /// Constraint degree.
+    pub degree: u32,
+    /// Blinding rows.
+    pub blinding_factors: u32,
+    /// The proving system's own digest of the constraint system.
+    pub transcript_repr: Word,
+    /// Advice columns.
+    pub num_advice_columns: u32,
+    /// Public values expected (one instance column).
+    pub num_instance_values: u32,
+    /// Advice queries.
+    pub advice_queries: Vec<Query>,
+    /// Fixed queries.
+    pub fixed_queries: Vec<Query>,
+    /// Instance queries.
+    pub instance_queries: Vec<Query>,
+    /// Gate polynomials, in order.
+    pub gates: Vec<Expr>,
+    /// Columns of the permutation argument, in order.
+    pub permutation_columns: Vec<ColumnRef>,
+    /// Lookup arguments, in order.
+    pub lookups: Vec<LookupArg>,
+    /// Commitments to the fixed columns.
+    pub fixed_commitments: Vec<G1Bytes>,
+    /// Commitments to the permutation polynomials.
+    pub permutation_commitments: Vec<G1Bytes>,
+    /// SRS: the G1 generator.
+    pub g1: G1Bytes,
+    /// SRS: the G2 generator.
+    pub g2: G2Bytes,
+    /// SRS: `s * G2`.
+    pub s_g2: G2Bytes,
+    /// Meaning of the public values.
+    pub model: ModelInfo,
+}
+
+fn codec(limit: usize) -> impl Options {
+    bincode::DefaultOptions::new()
+        .with_fixint_encoding()
+        .with_little_endian()
+        .with_limit(limit as u64)
+}
+
+impl VerifyingKey {
+    /// Serializes the key with its header.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = VK_MAGIC.to_vec();
+        out.extend_from_slice(&VK_FORMAT_VERSION.to_le_bytes());
+        out.extend(codec(usize::MAX).serialize(self).expect("keys serialize"));
+        out
+    }
+
+    /// Decodes a key and checks that it is well formed.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, KeyError> {
+        if !bytes.starts_with(VK_MAGIC) {
+            return Err(KeyError::NotAKey);
+        }
+        let version = bytes
+            .get(8..12)
+            .map(|v| u32::from_le_bytes(v.try_into().expect("4")))
+            .ok_or(KeyError::Corrupt("truncated header".into()))?;
+        if version != VK_FORMAT_VERSION {
+            return Err(KeyError::UnsupportedVersion {
+                found: version,
+                supported: VK_FORMAT_VERSION,
+            });
+        }
+        let body = &bytes[12..];
+        let vk: Self = codec(body.len())
+            .deserialize(body)
+            .map_err(|e| KeyError::Corrupt(e.to_string()))?;
+        vk.check()?;
+        Ok(vk)
+    }
+
+    /// Keccak-256 of the serialized key, reduced to a scalar: absorbed first into every
+    /// transcript, binding proofs to this exact key.
+    pub fn digest(&self) -> Fr {
+        use ark_ff::PrimeField;
+        let h: [u8; 32] = Keccak256::digest(self.to_bytes()).into();
+        Fr::from_be_bytes_mod_order(&h)
+    }
+
+    /// Structural checks: sizes, query and column indices, decodable elements.
+    pub fn check(&self) -> Result<(), KeyError> {
+        let bad = |m: String| Err(KeyError::Inconsistent(m));
+        if !(1..=28).contains(&self.k) {
+            return bad(format!("k = {}", self.k));
+        }
+        if !(3..=16).contains(&self.degree) {
+            return bad(format!("degree {}", self.degree));
+        }
+        if self.blinding_factors as u64 + 2 >= 1u64 << self.k {
+            return bad("more blinding rows than rows".into());
+        }
+        if self.num_instance_values as u64 + self.blinding_factors as u64 + 1 > 1u64 << self.k {
+            return bad("more public values than usable rows".into());
+        }
+        let nf = self.fixed_commitments.len() as u32;
+        for q in &self.advice_queries {
+            if q.column >= self.num_advice_columns || q.rotation.unsigned_abs() > 1 << 20 {
+                return bad(format!("advice query {q:?}"));
+            }
+        }
+        for q in &self.fixed_queries {
+            if q.column >= nf || q.rotation.unsigned_abs() > 1 << 20 {
+                return bad(format!("fixed query {q:?}"));
+            }
+        }
+        for q in &self.instance_queries {
+            if q.column != 0 || q.rotation.unsigned_abs() > 1 << 20 {
+                return bad(format!("instance query {q:?}"));
+            }
+        }
+        if self.permutation_columns.len() != self.permutation_commitments.len() {
+            return bad("one permutation commitment per permutation column is required".into());
+        }
+        for c in &self.permutation_columns {
+            let ok = match *c {
+                ColumnRef::Advice(i) => self
+                    .advice_queries
+                    .iter()
+                    .any(|q| q.column == i && q.rotation == 0),
+                ColumnRef::Fixed(i) => self
+                    .fixed_queries
+                    .iter()
+                    .any(|q| q.column == i && q.rotation == 0),
+                ColumnRef::Instance(i) => {
+                    i == 0
+                        && self
+                            .instance_queries
+                            .iter()
+                            .any(|q| q.column == 0 && q.rotation == 0)
+                }
+            };
+            if !ok {
+                return bad(format!("permutation column {c:?} has no current-row query"));
+            }
+        }
+        let exprs = self.gates.iter().chain(
+            self.lookups
+                .iter()
+                .flat_map(|l| l.inputs.iter().chain(&l.tables)),
+        );
+        for e in exprs {
+            self.check_expr(e, 0)?;
+        }
+        for l in &self.lookups {
+            if l.inputs.len() != l.tables.len() || l.inputs.is_empty() {
+                return bad("lookup input and table arities differ".into());
+            }
+        }
+        // Every scalar and point must decode.
+        self.decoded()?;
+        let public: u64 = self
+            .model
+            .inputs
+            .iter()
+            .chain(&self.model.outputs)
+            .map(|t| t.shape.iter().product::<u64>())
+            .sum();
+        if public != u64::from(self.num_instance_values) {
+            return bad(format!(
+                "the model describes {public} public values, the circuit expects {}",
+                self.num_instance_values
+            ));
+        }
+        Ok(())
+    }
+
+    fn check_expr(&self, e: &Expr, depth: usize) -> Result<(), KeyError> {
+        if depth > 10_000 {
+            return Err(KeyError::Inconsistent(
+                "expression nested too deeply".into(),
+            ));
+        }
+        let idx_ok = |i: u32, n: usize, what: &str| -> Result<(), KeyError> {
+            if (i as usize) < n {
+                Ok(())
+            } else {
+                Err(KeyError::Inconsistent(format!(
+                    "{what} query index {i} out of range"
+                )))
+            }
+        };
+        match e {
+            Expr::Constant(w) | Expr::Scaled(_, w) if fr_from_be(w).is_none() => {
+                Err(KeyError::InvalidElement { what: "constant" })
+            }
+            Expr::Constant(_) => Ok(()),
+            Expr::Fixed(i) => idx_ok(*i, self.fixed_queries.len(), "fixed"),
+            Expr::Advice(i) => idx_ok(*i, self.advice_queries.len(), "advice"),
+            Expr::Instance(i) => idx_ok(*i, self.instance_queries.len(), "instance"),
+            Expr::Negated(a) | Expr::Scaled(a, _) => self.check_expr(a, depth + 1),
+            Expr::Sum(a, b) | Expr::Product(a, b) => {
+                self.check_expr(a, depth + 1)?;
+                self.check_expr(b, depth + 1)
+            }
+        }
+    }
+
+    /// Decoded points and scalars used by verification.
+    pub(crate) fn decoded(&self) -> Result<Decoded, KeyError> {
+        let g1 = |p: &G1Bytes| {
+            g1_from_bytes(&p.to_array()).ok_or(KeyError::InvalidElement { what: "G1 point" })
+        };
+        let g2 = |p: &G2Bytes| {
+            g2_from_bytes(&p.to_array()).ok_or(KeyError::InvalidElement { what: "G2 point" })
+        };
+        let fr = |w: &Word| fr_from_be(w).ok_or(KeyError::InvalidElement { what: "scalar" });
+        Ok(Decoded {
+            omega: fr(&self.omega)?,
+            omega_inv: fr(&self.omega_inv)?,
+            delta: fr(&self.delta)?,
+            transcript_repr: fr(&self.transcript_repr)?,
+            fixed: self
+                .fixed_commitments
+                .iter()
+                .map(g1)
+                .collect::<Result<_, _>>()?,
+            permutation: self
+                .permutation_commitments
+                .iter()
+                .map(g1)
+                .collect::<Result<_, _>>()?,
+            g1: g1(&self.g1)?,
+            g2: g2(&self.g2)?,
+            s_g2: g2(&self.s_g2)?,
+        })
+    }
+}
+
+/// Field and group elements of a key, decoded once.
+pub(crate) struct Decoded {
+    pub omega: Fr,
+    pub omega_inv: Fr,
+    pub delta: Fr,
+    pub transcript_repr: Fr,
+    pub fixed: Vec<G1Affine>,
+    pub permutation: Vec<G1Affine>,
+    pub g1: G1Affine,
+    pub g2: G2Affine,
+    pub s_g2: G2Affine,
+}
