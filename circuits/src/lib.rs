@@ -10,6 +10,7 @@
 
 pub mod circuit;
 pub mod config;
+pub mod cost;
 pub mod layout;
 pub mod params;
 pub mod sizing;

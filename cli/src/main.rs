@@ -5,6 +5,7 @@
 
 mod commands;
 mod common;
+mod proving;
 mod stages;
 
 use std::process::ExitCode;
@@ -27,11 +28,23 @@ enum Command {
     Run(commands::run::Args),
     /// Show a compiled program: ops, shapes, scales, parameters, lookup tables.
     Inspect(commands::inspect::Args),
+    /// Generate a KZG SRS locally (INSECURE: for testing only).
+    GenSrs(commands::gen_srs::Args),
+    /// Generate the proving and verifying keys of a compiled program.
+    Setup(commands::setup::Args),
+    /// Prove a model's output on an input (one shot from an ONNX model, or with --pk).
+    Prove(commands::prove::Args),
+    /// Verify a proof: exit 0 when valid, 1 when invalid, 2 on unreadable input.
+    Verify(commands::verify::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let (json, result) = match cli.command {
+        Command::Verify(a) => return commands::verify::run(a),
+        Command::GenSrs(a) => (a.json, commands::gen_srs::run(a)),
+        Command::Setup(a) => (a.json, commands::setup::run(a)),
+        Command::Prove(a) => (a.json, commands::prove::run(a)),
         Command::Compile(a) => (a.json, commands::compile::run(a)),
         Command::Run(a) => (a.json, commands::run::run(a)),
         Command::Inspect(a) => (a.json, commands::inspect::run(a)),

@@ -17,6 +17,9 @@ use rand_chacha::rand_core::SeedableRng;
 
 use crate::error::ProverError;
 
+/// KZG parameters over BN254 in halo2's format.
+pub type Srs = ParamsKZG<Bn256>;
+
 /// The warning every locally generated SRS comes with.
 pub const INSECURE_SRS_WARNING: &str = "WARNING: this SRS was generated locally; whoever generated it can forge proofs. \
 It is for testing only. For production, load an SRS converted from a public powers-of-tau ceremony with --srs.";
@@ -24,6 +27,17 @@ It is for testing only. For production, load an SRS converted from a public powe
 /// Generates an SRS of `2^k` points from a seed (deterministic, insecure).
 pub fn generate(k: u32, seed: u64) -> ParamsKZG<Bn256> {
     ParamsKZG::setup(k, rand_chacha::ChaCha20Rng::seed_from_u64(seed))
+}
+
+/// Generates an SRS of `2^k` points from operating-system randomness (insecure all the same:
+/// this machine saw the secret).
+pub fn generate_random(k: u32) -> ParamsKZG<Bn256> {
+    ParamsKZG::setup(k, rand::rngs::OsRng)
+}
+
+/// The size of an SRS.
+pub fn srs_k(params: &ParamsKZG<Bn256>) -> u32 {
+    params.k()
 }
 
 /// Reads an SRS file in halo2's format, checking every point.

@@ -58,6 +58,7 @@ pub(crate) struct OpenRow {
 pub(crate) fn place_block(layout: &mut Layout, block: &LinBlock) -> Placed {
     let (w, m) = (layout.params.lanes, layout.params.results);
     assert!(block.outputs.len() <= m, "a block has at most M results");
+    assert!(block.inputs.len() <= w, "a block has at most W operands");
     let fits = |open: &OpenRow| {
         let new_lanes = block
             .inputs

@@ -279,20 +279,25 @@ fn linear(layout: &mut Layout, items: Vec<LinItem>) -> Vec<Wire> {
         let mut constant = item.constant;
         let mut cells: Vec<CellRef> = Vec::new();
         let mut weights: Vec<i128> = Vec::new();
+        let mut position: HashMap<CellRef, usize> = HashMap::new();
+        // Zero coefficients are kept: outputs of one matrix row or convolution position then
+        // share their operand list (and rows) even where a weight quantized to zero.
         for (w, coeff) in item.terms {
             match w {
                 Wire::Const(v) => constant += v * coeff,
-                Wire::Cell(c) if coeff != 0 => match cells.iter().position(|&x| x == c) {
-                    Some(p) => weights[p] += coeff,
+                Wire::Cell(c) => match position.get(&c) {
+                    Some(&p) => weights[p] += coeff,
                     None => {
+                        position.insert(c, cells.len());
                         cells.push(c);
                         weights.push(coeff);
                     }
                 },
-                Wire::Cell(_) => {}
             }
         }
         if cells.is_empty() {
+            out[i] = Some(Wire::Const(constant));
+        } else if weights.iter().all(|&w| w == 0) {
             out[i] = Some(Wire::Const(constant));
         } else if cells.len() == 1 && weights[0] == 1 && constant == 0 {
             out[i] = Some(Wire::Cell(cells[0]));

@@ -42,6 +42,53 @@ fn limbs(value: i128, widths: &[u32]) -> Vec<i128> {
         .collect()
 }
 
+/// A new cell equal to `constant + sum coeff * input`, over any number of operands: when they
+/// exceed one row's lanes, partial sums chain across blocks. Returns the operand cells (in
+/// order) and the result.
+fn combine(layout: &mut Layout, inputs: &[(LinInput, i128)], constant: i128) -> (Vec<CellRef>, CellRef) {
+    let w = layout.params.lanes;
+    let mut cells = Vec::with_capacity(inputs.len());
+    let mut carry: Option<CellRef> = None;
+    let mut rest = inputs;
+    loop {
+        let room = if carry.is_some() { w - 1 } else { w };
+        let (now, later) = rest.split_at(rest.len().min(room));
+        let mut block = LinBlock::default();
+        let mut term = LinTerm { coeffs: Vec::new(), constant: if carry.is_none() { constant } else { 0 } };
+        if let Some(c) = carry {
+            block.inputs.push(LinInput::Cell(c));
+            term.coeffs.push((0, 1));
+        }
+        for &(input, coeff) in now {
+            term.coeffs.push((block.inputs.len(), coeff));
+            block.inputs.push(input);
+        }
+        block.outputs.push(term);
+        let placed = place_block(layout, &block);
+        let skip = usize::from(carry.is_some());
+        cells.extend_from_slice(&placed.inputs[skip..]);
+        carry = Some(placed.outputs[0]);
+        rest = later;
+        if rest.is_empty() {
+            return (cells, placed.outputs[0]);
+        }
+    }
+}
+
+/// Fresh limb operands with their place values.
+fn limb_inputs(values: &[i128], widths: &[u32], shift: u32) -> Vec<(LinInput, i128)> {
+    let mut pos = shift;
+    values
+        .iter()
+        .zip(widths)
+        .map(|(&v, &w)| {
+            let t = (LinInput::Fresh(v), 1i128 << pos);
+            pos += w;
+            t
+        })
+        .collect()
+}
+
 /// Sends fresh limb cells to range streams.
 fn check_limbs(layout: &mut Layout, cells: &[CellRef], widths: &[u32]) {
     for (&cell, &w) in cells.iter().zip(widths) {
@@ -63,19 +110,9 @@ pub(crate) fn check_unsigned(layout: &mut Layout, cell: CellRef, bits: u32) {
     }
     let widths = limb_widths(bits, r);
     let ls = limbs(v, &widths);
-    let mut term = LinTerm::default();
-    let mut shift = 0;
-    for (i, _) in widths.iter().enumerate() {
-        term.coeffs.push((i, 1i128 << shift));
-        shift += widths[i];
-    }
-    let block = LinBlock {
-        inputs: ls.iter().map(|&l| LinInput::Fresh(l)).collect(),
-        outputs: vec![term],
-    };
-    let placed = place_block(layout, &block);
-    layout.copy(placed.outputs[0], cell);
-    check_limbs(layout, &placed.inputs, &widths);
+    let (cells, out) = combine(layout, &limb_inputs(&ls, &widths, 0), 0);
+    layout.copy(out, cell);
+    check_limbs(layout, &cells, &widths);
 }
 
 /// A new cell holding `value`, constrained to `-2^(bits-1) <= value < 2^(bits-1)`.
@@ -84,22 +121,9 @@ pub(crate) fn signed_value(layout: &mut Layout, value: i128, bits: u32) -> CellR
     let widths = limb_widths(bits, r);
     let offset = 1i128 << (bits - 1);
     let ls = limbs(value + offset, &widths);
-    let mut term = LinTerm {
-        coeffs: Vec::new(),
-        constant: -offset,
-    };
-    let mut shift = 0;
-    for (i, w) in widths.iter().enumerate() {
-        term.coeffs.push((i, 1i128 << shift));
-        shift += w;
-    }
-    let block = LinBlock {
-        inputs: ls.iter().map(|&l| LinInput::Fresh(l)).collect(),
-        outputs: vec![term],
-    };
-    let placed = place_block(layout, &block);
-    check_limbs(layout, &placed.inputs, &widths);
-    placed.outputs[0]
+    let (cells, out) = combine(layout, &limb_inputs(&ls, &widths, 0), -offset);
+    check_limbs(layout, &cells, &widths);
+    out
 }
 
 /// Constrains `-2^(bits-1) <= cell < 2^(bits-1)`.
@@ -126,6 +150,17 @@ pub(crate) fn rescale(layout: &mut Layout, x: Wire, shift: u32, value_bits: u32)
     let (qw, rw) = (limb_widths(value_bits, r), limb_widths(shift, r));
     let offset = 1i128 << (value_bits - 1);
     let (ql, rl) = (limbs(q + offset, &qw), limbs(rem, &rw));
+    if qw.len() + rw.len() > layout.params.lanes {
+        // Too many limbs for one row: q first, then x from q and the remainder limbs.
+        let (q_cells, q_cell) = combine(layout, &limb_inputs(&ql, &qw, 0), -offset);
+        let mut x_inputs = vec![(LinInput::Cell(q_cell), 1i128 << shift)];
+        x_inputs.extend(limb_inputs(&rl, &rw, 0));
+        let (x_cells, x_cell) = combine(layout, &x_inputs, -(1i128 << (shift - 1)));
+        layout.copy(x_cell, cell);
+        check_limbs(layout, &q_cells, &qw);
+        check_limbs(layout, &x_cells[1..], &rw);
+        return Wire::Cell(q_cell);
+    }
     let mut inputs: Vec<LinInput> = ql.iter().map(|&l| LinInput::Fresh(l)).collect();
     inputs.extend(rl.iter().map(|&l| LinInput::Fresh(l)));
     // q = sum ql * 2^(iR) - 2^(B-1)

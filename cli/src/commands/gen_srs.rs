@@ -1,0 +1,55 @@
+//! `zkml gen-srs --logrows K`
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Result};
+use serde_json::json;
+use zkml_prover::srs::{self, SrsCache, INSECURE_SRS_WARNING};
+
+use crate::common::{print_json, write_output};
+use crate::stages::Stages;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// log2 of the number of points (the largest circuit size it serves).
+    #[arg(long, value_name = "K")]
+    pub logrows: u32,
+    /// Where to write it (default: the SRS cache, where setup and prove look).
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Seed for a reproducible SRS (default: operating-system randomness).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Replace the output file even if it was not written by zkml.
+    #[arg(long)]
+    pub force: bool,
+    /// Print one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(args: Args) -> Result<()> {
+    if !(4..=26).contains(&args.logrows) {
+        bail!("--logrows must be between 4 and 26, got {}", args.logrows);
+    }
+    let mut stages = Stages::new(args.json);
+    eprintln!("{INSECURE_SRS_WARNING}");
+    let params = stages.run("generate SRS", || {
+        Ok::<_, anyhow::Error>(match args.seed {
+            Some(s) => srs::generate(args.logrows, s),
+            None => srs::generate_random(args.logrows),
+        })
+    })?;
+    let path = args.output.clone().unwrap_or_else(|| SrsCache::new(SrsCache::default_dir()).path(args.logrows));
+    let tmp = std::env::temp_dir().join(format!("zkml-srs-{}.tmp", std::process::id()));
+    srs::save(&params, &tmp)?;
+    let bytes = std::fs::read(&tmp)?;
+    std::fs::remove_file(&tmp).ok();
+    // A file we may replace: an SRS of the same format (it starts with the k word).
+    stages.run("write", || write_output(&path, &bytes, args.force, |old| old.len() >= 4 && old[..4] == bytes[..4], &[]))?;
+    if args.json {
+        return print_json(&json!({"srs": path, "logrows": args.logrows, "insecure": true, "warning": INSECURE_SRS_WARNING, "timings": stages.json()}));
+    }
+    println!("wrote {} (2^{} points, INSECURE: testing only)", path.display(), args.logrows);
+    Ok(())
+}

@@ -1,0 +1,163 @@
+//! `zkml prove`: with a compiled program and `--pk`, proves; with an ONNX model (or no
+//! `--pk`), compiles, sets up (keys cached by model hash), proves and verifies in one go.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde_json::json;
+use zkml_ir::Program;
+use zkml_prover::ProvingKeyFile;
+
+use crate::common::{compile_model, import, is_program_file, print_json, read_input, write_output, ModelArgs};
+use crate::proving::{key_cache_dir, srs_for, ProofFile, VisibilityArgs};
+use crate::stages::Stages;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// An ONNX model (one-shot: compile, setup, prove, verify) or a compiled program.
+    pub model: PathBuf,
+    /// The input (EZKL format).
+    #[arg(long, value_name = "INPUT.json")]
+    pub input: PathBuf,
+    /// Proving key from `zkml setup` (default: keys cached by model hash, generated on first
+    /// use).
+    #[arg(long, value_name = "PK")]
+    pub pk: Option<PathBuf>,
+    /// KZG parameters in halo2's format (default: the SRS cache, else a locally generated,
+    /// insecure SRS).
+    #[arg(long, value_name = "FILE")]
+    pub srs: Option<PathBuf>,
+    /// Directory for the artifacts (program, verifying key, proof).
+    #[arg(long, value_name = "DIR", default_value = "zkml-out")]
+    pub out: PathBuf,
+    /// Proof file (default: DIR/proof.json).
+    #[arg(short, long, value_name = "PROOF")]
+    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub model_args: ModelArgs,
+    #[command(flatten)]
+    pub visibility: VisibilityArgs,
+    /// Replace existing files even if they were not written by zkml.
+    #[arg(long)]
+    pub force: bool,
+    /// Print one JSON summary on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn zkml_file(b: &[u8]) -> bool {
+    zkml_ir::format::is_program(b) || b.starts_with(zkml_prover::keys::PK_MAGIC) || b.starts_with(zkml_verifier::vk::VK_MAGIC)
+}
+
+fn proof_file(b: &[u8]) -> bool {
+    serde_json::from_slice::<serde_json::Value>(b).is_ok_and(|v| v["format"] == crate::proving::PROOF_FORMAT)
+}
+
+/// Loads cached keys, or generates and caches them.
+fn cached_keys(program: &Program, args: &Args, stages: &mut Stages) -> Result<(ProvingKeyFile, zkml_verifier::VerifyingKey, PathBuf, zkml_prover::srs::Srs)> {
+    let visibility = args.visibility.config()?;
+    let circuit = stages.run("size circuit", || zkml_circuits::cost::choose(program, visibility))?;
+    let (srs, _) = srs_for(circuit.k, args.srs.as_deref(), stages)?;
+    let dir = key_cache_dir(program, &circuit, &visibility, &srs);
+    let (pk_path, vk_path) = (dir.join("pk.bin"), dir.join("vk.bin"));
+    if pk_path.exists() && vk_path.exists() {
+        let loaded = stages.run("load cached keys", || -> Result<_> {
+            let pk = ProvingKeyFile::from_bytes(&std::fs::read(&pk_path)?, &pk_path)?;
+            let vk = zkml_verifier::VerifyingKey::from_bytes(&std::fs::read(&vk_path)?)?;
+            Ok((pk, vk))
+        });
+        if let Ok((pk, vk)) = loaded {
+            return Ok((pk, vk, pk_path, srs));
+        }
+        eprintln!("cached keys in {} are unusable; generating new ones", dir.display());
+    }
+    let (pk, vk) = stages.run("generate keys", || zkml_prover::generate_keys(program, circuit, visibility, &srs))?;
+    stages.run("cache keys", || -> Result<()> {
+        std::fs::create_dir_all(&dir)?;
+        std::fs::write(&pk_path, pk.to_bytes())?;
+        std::fs::write(&vk_path, vk.to_bytes())?;
+        Ok(())
+    })?;
+    Ok((pk, vk, pk_path, srs))
+}
+
+/// Loads `--pk` and re-derives its verifying key (checked against the key's recorded digest).
+fn given_keys(program: &Program, pk_path: &Path, args: &Args, stages: &mut Stages) -> Result<(ProvingKeyFile, zkml_verifier::VerifyingKey, zkml_prover::srs::Srs)> {
+    let pk = stages.run("load proving key", || -> Result<_> {
+        let bytes = std::fs::read(pk_path).with_context(|| format!("cannot read {}", pk_path.display()))?;
+        Ok(ProvingKeyFile::from_bytes(&bytes, pk_path)?)
+    })?;
+    let (srs, _) = srs_for(pk.header.circuit.k, args.srs.as_deref(), stages)?;
+    let n_public = zkml_circuits::build(program, None, pk.header.circuit, pk.header.visibility)?.instance.len();
+    let vk = zkml_prover::export::export_vk(pk.pk.get_vk(), &srs, zkml_prover::keys::model_info(program, pk.header.visibility), n_public)?;
+    if hex::encode(zkml_prover::keys::keccak(&vk.to_bytes())) != pk.header.vk_digest {
+        anyhow::bail!("the SRS does not match the one the proving key was generated with (pass the same --srs as at setup)");
+    }
+    Ok((pk, vk, srs))
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let mut stages = Stages::new(args.json);
+    let input = read_input(&args.input)?;
+    let (program, program_path) = if is_program_file(&args.model)? {
+        let p = stages.run("load program", || zkml_ir::format::load(&args.model)).with_context(|| format!("cannot read {}", args.model.display()))?;
+        (p, args.model.clone())
+    } else {
+        let model = import(&args.model, &args.model_args, &mut stages)?;
+        let calibration = if args.model_args.calibration.is_empty() {
+            vec![input.clone()]
+        } else {
+            args.model_args.calibration.iter().map(|p| read_input(p)).collect::<Result<Vec<_>>>()?
+        };
+        let (program, _) = compile_model(&model, &calibration, &args.model_args, &mut stages)?;
+        let path = args.out.join("model.zkml");
+        write_output(&path, &zkml_ir::format::to_bytes(&program), args.force, zkml_file, &[&args.model, &args.input])?;
+        (program, path)
+    };
+    let (pk, vk, pk_path, srs) = match &args.pk {
+        Some(p) => {
+            let (pk, vk, srs) = given_keys(&program, p, &args, &mut stages)?;
+            (pk, vk, p.clone(), srs)
+        }
+        None => cached_keys(&program, &args, &mut stages)?,
+    };
+    let q = zkml_ir::input::quantize_inputs(&program, &input).with_context(|| format!("input file {}", args.input.display()))?;
+    let proof = stages.run("prove", || zkml_prover::prove(&program, &q, &pk, &srs))?;
+    let file = ProofFile::new(&proof, &program, &pk);
+    let proof_path = args.output.clone().unwrap_or_else(|| args.out.join("proof.json"));
+    let vk_path = args.out.join("vk.bin");
+    let vk_bytes = vk.to_bytes();
+    stages.run("write artifacts", || -> Result<()> {
+        write_output(&proof_path, serde_json::to_string_pretty(&file)?.as_bytes(), args.force, proof_file, &[&args.model, &args.input])?;
+        write_output(&vk_path, &vk_bytes, args.force, zkml_file, &[&args.model, &args.input])
+    })?;
+    let verified = stages.run("verify", || -> Result<()> {
+        let (bytes, instances) = file.decode()?;
+        Ok(zkml_verifier::verify_with_key(&vk, &bytes, &instances)?)
+    });
+    let verified_ok = verified.is_ok();
+    if args.json {
+        print_json(&json!({
+            "outputs": file.outputs,
+            "verified": verified_ok,
+            "verify_error": verified.as_ref().err().map(|e| e.to_string()),
+            "proof": proof_path,
+            "vk": vk_path,
+            "pk": pk_path,
+            "program": program_path,
+            "proof_bytes": proof.bytes.len(),
+            "public_values": file.public_values.len(),
+            "circuit": pk.header.circuit,
+            "timings": stages.json(),
+        }))?;
+    } else {
+        println!("proof: {} ({} bytes, {} public values)", proof_path.display(), proof.bytes.len(), file.public_values.len());
+        println!("verifying key: {}", vk_path.display());
+        for (k, o) in file.outputs.iter().enumerate() {
+            let shown: Vec<String> = o.iter().take(10).map(|v| format!("{v:.5}")).collect();
+            println!("output {k}: [{}{}]", shown.join(", "), if o.len() > 10 { ", ..." } else { "" });
+        }
+        println!("verified: {}", if verified_ok { "yes" } else { "NO" });
+    }
+    verified.context("the proof just made does not verify")
+}

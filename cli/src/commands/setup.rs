@@ -1,0 +1,61 @@
+//! `zkml setup MODEL.zkml` writes the proving and verifying keys.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use serde_json::json;
+
+use crate::common::{print_json, write_output};
+use crate::proving::{srs_for, VisibilityArgs};
+use crate::stages::Stages;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The compiled program.
+    pub program: PathBuf,
+    /// KZG parameters in halo2's format (default: the SRS cache, else a locally generated,
+    /// insecure SRS).
+    #[arg(long, value_name = "FILE")]
+    pub srs: Option<PathBuf>,
+    /// Directory for pk.bin and vk.bin.
+    #[arg(long, value_name = "DIR", default_value = "keys")]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub visibility: VisibilityArgs,
+    /// Replace existing files even if they were not written by zkml.
+    #[arg(long)]
+    pub force: bool,
+    /// Print one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let mut stages = Stages::new(args.json);
+    let visibility = args.visibility.config()?;
+    let program = stages
+        .run("load program", || zkml_ir::format::load(&args.program))
+        .with_context(|| format!("cannot read {}", args.program.display()))?;
+    let circuit = stages.run("size circuit", || zkml_circuits::cost::choose(&program, visibility))?;
+    let (srs, source) = srs_for(circuit.k, args.srs.as_deref(), &mut stages)?;
+    let (pk, vk) = stages.run("generate keys", || zkml_prover::generate_keys(&program, circuit, visibility, &srs))?;
+    let pk_path = args.out.join("pk.bin");
+    let vk_path = args.out.join("vk.bin");
+    let pk_bytes = pk.to_bytes();
+    let vk_bytes = vk.to_bytes();
+    stages.run("write keys", || -> Result<()> {
+        write_output(&pk_path, &pk_bytes, args.force, |b| b.starts_with(zkml_prover::keys::PK_MAGIC), &[&args.program])?;
+        write_output(&vk_path, &vk_bytes, args.force, |b| b.starts_with(zkml_verifier::vk::VK_MAGIC), &[&args.program])
+    })?;
+    if args.json {
+        return print_json(&json!({
+            "pk": pk_path, "vk": vk_path, "pk_bytes": pk_bytes.len(), "vk_bytes": vk_bytes.len(),
+            "circuit": circuit, "srs": source, "timings": stages.json(),
+        }));
+    }
+    println!(
+        "wrote {} ({} bytes) and {} ({} bytes); circuit 2^{} rows, {} lanes, {} result lanes, {} range + {} table streams",
+        pk_path.display(), pk_bytes.len(), vk_path.display(), vk_bytes.len(), circuit.k, circuit.lanes, circuit.results, circuit.range_streams, circuit.table_streams
+    );
+    Ok(())
+}
