@@ -415,3 +415,109 @@ fn symbolic_batch_defaults_to_one_and_dims_can_be_set() {
         );
     }
 }
+
+fn zkml_in(cache: &Path) -> Command {
+    let mut c = zkml();
+    c.env("ZKML_CACHE_DIR", cache);
+    c
+}
+
+#[test]
+fn one_shot_prove_then_verify_and_reject_tampering() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    let dir = fixtures().join("mlp_small");
+    let out = tmp.path().join("out");
+    let o = zkml_in(&cache)
+        .args(["prove", dir.join("model.onnx").to_str().unwrap(), "--input", dir.join("input.json").to_str().unwrap(), "--out", out.to_str().unwrap(), "--json"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("WARNING: this SRS was generated locally"), "the insecure SRS is announced");
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["verified"], true);
+    for key in ["proof", "vk", "pk", "program", "timings", "outputs"] {
+        assert!(!v[key].is_null(), "summary lacks '{key}': {v}");
+    }
+    assert_close_to_onnxruntime("mlp_small", &as_lists(&v["outputs"]));
+    // The outputs equal `zkml run`'s.
+    let run = run_json(&["run", dir.join("model.onnx").to_str().unwrap(), "--input", dir.join("input.json").to_str().unwrap()]);
+    assert_eq!(v["outputs"], run["outputs"]);
+    let proof = out.join("proof.json");
+    let vk = out.join("vk.bin");
+    let verify = |proof: &Path, vk: &Path| zkml_in(&cache).args(["verify", "--proof", proof.to_str().unwrap(), "--vk", vk.to_str().unwrap()]).output().unwrap().status.code();
+    assert_eq!(verify(&proof, &vk), Some(0));
+    // Flipped proof byte: invalid (1).
+    let mut p: Value = serde_json::from_str(&std::fs::read_to_string(&proof).unwrap()).unwrap();
+    let hexs = p["proof"].as_str().unwrap().to_string();
+    let mut chars: Vec<char> = hexs.chars().collect();
+    chars[200] = if chars[200] == '0' { '1' } else { '0' };
+    p["proof"] = Value::String(chars.into_iter().collect());
+    let bad = tmp.path().join("bad.json");
+    std::fs::write(&bad, p.to_string()).unwrap();
+    assert_eq!(verify(&bad, &vk), Some(1));
+    // Changed public value: invalid (1).
+    let mut p: Value = serde_json::from_str(&std::fs::read_to_string(&proof).unwrap()).unwrap();
+    p["instances"][0] = Value::String(format!("0x{:064x}", 12345));
+    std::fs::write(&bad, p.to_string()).unwrap();
+    assert_eq!(verify(&bad, &vk), Some(1));
+    // Unreadable inputs: 2.
+    std::fs::write(&bad, "not json").unwrap();
+    assert_eq!(verify(&bad, &vk), Some(2));
+    let bad_vk = tmp.path().join("bad.vk");
+    std::fs::write(&bad_vk, b"ZKMLVK\0\0\x01\0\0\0garbage").unwrap();
+    assert_eq!(verify(&proof, &bad_vk), Some(2));
+    assert_eq!(verify(&proof, &tmp.path().join("missing.vk")), Some(2));
+    // Running again reuses the cached keys.
+    let o = zkml_in(&cache)
+        .args(["prove", dir.join("model.onnx").to_str().unwrap(), "--input", dir.join("input.json").to_str().unwrap(), "--out", out.to_str().unwrap(), "--json"])
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(!v["timings"]["load cached keys"].is_null(), "{v}");
+}
+
+#[test]
+fn setup_prove_verify_with_explicit_keys_and_srs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    let dir = fixtures().join("pytorch_style");
+    let program = tmp.path().join("m.zkml");
+    let input = dir.join("input.json");
+    zkml_in(&cache).args(["compile", dir.join("model.onnx").to_str().unwrap(), "--calibration", input.to_str().unwrap(), "-o", program.to_str().unwrap()]).assert().success();
+    let srs = tmp.path().join("big.srs");
+    let o = zkml_in(&cache).args(["gen-srs", "--logrows", "13", "-o", srs.to_str().unwrap(), "--seed", "5"]).output().unwrap();
+    assert!(o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("WARNING"));
+    let keys = tmp.path().join("keys");
+    let s = zkml_in(&cache).args(["setup", program.to_str().unwrap(), "--srs", srs.to_str().unwrap(), "--out", keys.to_str().unwrap(), "--json"]).output().unwrap();
+    assert!(s.status.success(), "{}", String::from_utf8_lossy(&s.stderr));
+    let proof = tmp.path().join("proof.json");
+    let p = zkml_in(&cache)
+        .args(["prove", program.to_str().unwrap(), "--input", input.to_str().unwrap(), "--pk", keys.join("pk.bin").to_str().unwrap(), "--srs", srs.to_str().unwrap(), "-o", proof.to_str().unwrap(), "--out", tmp.path().join("o").to_str().unwrap(), "--json"])
+        .output()
+        .unwrap();
+    assert!(p.status.success(), "{}", String::from_utf8_lossy(&p.stderr));
+    zkml_in(&cache).args(["verify", "--proof", proof.to_str().unwrap(), "--vk", keys.join("vk.bin").to_str().unwrap()]).assert().success();
+    // A different SRS than at setup is refused with a clear message.
+    let other = tmp.path().join("other.srs");
+    zkml_in(&cache).args(["gen-srs", "--logrows", "13", "-o", other.to_str().unwrap(), "--seed", "6"]).assert().success();
+    let p = zkml_in(&cache)
+        .args(["prove", program.to_str().unwrap(), "--input", input.to_str().unwrap(), "--pk", keys.join("pk.bin").to_str().unwrap(), "--srs", other.to_str().unwrap(), "--out", tmp.path().join("o2").to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(p.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&p.stderr).contains("SRS does not match"), "{}", String::from_utf8_lossy(&p.stderr));
+    // A corrupt proving key is a clear error.
+    let mut pk = std::fs::read(keys.join("pk.bin")).unwrap();
+    let n = pk.len();
+    pk[n - 100] ^= 1;
+    let bad_pk = tmp.path().join("bad_pk.bin");
+    std::fs::write(&bad_pk, pk).unwrap();
+    let p = zkml_in(&cache)
+        .args(["prove", program.to_str().unwrap(), "--input", input.to_str().unwrap(), "--pk", bad_pk.to_str().unwrap(), "--srs", srs.to_str().unwrap(), "--out", tmp.path().join("o3").to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(p.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&p.stderr).contains("checksum mismatch"));
+}
