@@ -22,7 +22,7 @@ pub(crate) fn node_bound(
     let widest = || ins.iter().map(|n| n.bound).max().unwrap_or(0);
     let wide: u128 = match &node.op {
         Op::Input { .. } => u128::from(limit),
-        Op::Const { values } => {
+        Op::Const { values, .. } => {
             if values.len() != numel(shape) {
                 return Err(format!("holds {} values for shape {shape:?}", values.len()));
             }
@@ -88,7 +88,7 @@ fn product_bound(op: &Op, ins: &[&Node], shape: &[usize]) -> u128 {
     let (a, w) = (ins[0], ins[1]);
     let abs = |n: &Node, i: usize| -> u128 {
         match &n.op {
-            Op::Const { values } => u128::from(values[i].unsigned_abs()),
+            Op::Const { values, .. } => u128::from(values[i].unsigned_abs()),
             _ => u128::from(n.bound),
         }
     };

@@ -99,7 +99,7 @@ fn eval_node(
             }
             range_checked(x.data().to_vec())?
         }
-        Op::Const { values } => tensor(values.clone()),
+        Op::Const { values, .. } => tensor(values.clone()),
         Op::Add => tensor(binary(ins, &shape, |a, b| a + b)),
         Op::Sub => tensor(binary(ins, &shape, |a, b| a - b)),
         Op::Mul => tensor(binary(ins, &shape, |a, b| a * b)),

@@ -15,10 +15,13 @@ pub enum Op {
         /// Position among the program's inputs.
         index: usize,
     },
-    /// A constant tensor (weights, biases, fill values), row-major.
+    /// A constant tensor, row-major: a model parameter (weight, bias, normalization scale),
+    /// or a constant the compiler introduced (a multiplier, a count, an epsilon).
     Const {
         /// The values.
         values: Vec<i64>,
+        /// Whether this is a model parameter (its visibility is chosen at setup).
+        param: bool,
     },
 
     /// `a + b` with broadcasting. Both inputs have the same scale; the output keeps it.

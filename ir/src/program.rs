@@ -75,12 +75,12 @@ impl Program {
         1i64 << (self.value_bits - 1)
     }
 
-    /// Number of constant parameters (elements of all `Const` nodes).
+    /// Number of model parameters (elements of parameter `Const` nodes).
     pub fn parameter_count(&self) -> usize {
         self.nodes
             .iter()
             .map(|n| match &n.op {
-                Op::Const { values } => values.len(),
+                Op::Const { values, param: true } => values.len(),
                 _ => 0,
             })
             .sum()
@@ -115,7 +115,7 @@ impl Program {
                     }
                     input_seen[*index] = true;
                 }
-                Op::Const { values } if values.len() != numel(&node.shape) => {
+                Op::Const { values, .. } if values.len() != numel(&node.shape) => {
                     return Err(err(format!(
                         "holds {} values for shape {:?}",
                         values.len(),
@@ -259,7 +259,18 @@ impl ProgramBuilder {
         scale: i32,
         values: Vec<i64>,
     ) -> Result<usize, IrError> {
-        self.leaf(name, Op::Const { values }, shape, scale)
+        self.leaf(name, Op::Const { values, param: false }, shape, scale)
+    }
+
+    /// Adds a model parameter (a constant whose visibility is chosen at setup).
+    pub fn parameter(
+        &mut self,
+        name: &str,
+        shape: Vec<usize>,
+        scale: i32,
+        values: Vec<i64>,
+    ) -> Result<usize, IrError> {
+        self.leaf(name, Op::Const { values, param: true }, shape, scale)
     }
 
     fn leaf(

@@ -252,7 +252,7 @@ impl<'a> Lowering<'a> {
         }
         let name = self.next_name();
         self.b
-            .constant(&name, data.shape().to_vec(), scale, values)
+            .parameter(&name, data.shape().to_vec(), scale, values)
             .map_err(|e| NodeError::Quantization(e.to_string()))
     }
 

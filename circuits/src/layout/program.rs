@@ -128,7 +128,7 @@ fn lower_node(
             .into_iter()
             .map(|v| Wire::Cell(signed_value(layout, v, bits)))
             .collect(),
-        Op::Const { values } => values.iter().map(|&v| Wire::Const(i128::from(v))).collect(),
+        Op::Const { values, .. } => values.iter().map(|&v| Wire::Const(i128::from(v))).collect(),
         Op::Add | Op::Sub | Op::Mul | Op::Max | Op::Min => {
             let ma = BroadcastMap::new(&in_nodes[0].shape, shape);
             let mb = BroadcastMap::new(&in_nodes[1].shape, shape);
