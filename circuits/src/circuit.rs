@@ -42,7 +42,7 @@ impl ModelCircuit {
 
     /// Public instance values as field elements.
     pub fn instance(&self) -> Vec<Fr> {
-        self.layout.instance.iter().map(|&v| field(v)).collect()
+        self.layout.instance.iter().map(|v| v.to_field()).collect()
     }
 
     fn column(config: &ModelConfig, col: AdviceCol) -> Column<Any> {
@@ -179,20 +179,22 @@ impl Circuit<Fr> for ModelCircuit {
             |mut region| {
                 for (row, gate) in layout.gates.iter().enumerate() {
                     if let Some(g) = gate {
-                        config.selectors[g.index()].enable(&mut region, row)?;
+                        config.selectors[g.index()]
+                            .ok_or(Error::Synthesis)?
+                            .enable(&mut region, row)?;
                     }
                 }
                 for (idx, col) in config.w.iter().enumerate() {
                     for (row, &v) in layout.weights[idx].iter().enumerate() {
-                        if v != 0 {
-                            region.assign_fixed(*col, row, field(v));
+                        if v != crate::layout::Val::Int(0) {
+                            region.assign_fixed(*col, row, v.to_field());
                         }
                     }
                 }
                 for (j, col) in config.c.iter().enumerate() {
                     for (row, &v) in layout.constants[j].iter().enumerate() {
-                        if v != 0 {
-                            region.assign_fixed(*col, row, field(v));
+                        if v != crate::layout::Val::Int(0) {
+                            region.assign_fixed(*col, row, v.to_field());
                         }
                     }
                 }
@@ -219,7 +221,7 @@ impl Circuit<Fr> for ModelCircuit {
                     for (row, v) in layout.advice[layout.column_index(col)].iter().enumerate() {
                         if let Some(v) = v {
                             let value = if witness {
-                                Value::known(field(*v))
+                                Value::known(v.to_field())
                             } else {
                                 Value::unknown()
                             };

@@ -17,6 +17,18 @@
 //!            with (p, q, b, t) = x[4g..4g+4]                          g < G4
 //! ```
 //!
+//! Poseidon rounds (only in circuits that hash; `t_i = x[i] + w[0][i]` with the round constant
+//! in `w[0][i]`, plus the message words `x[6], x[7]` added to `t_1, t_2` in the absorbing round;
+//! the round's output state is the next row's `x[0..3]`; `MDS` is the Poseidon matrix):
+//!
+//! ```text
+//! PoseidonAbsorb, PoseidonFull    x[3+i] - t_i^2 = 0
+//!                                 x[i](next) - sum_j MDS[i][j] x[3+j]^2 t_j = 0      i < 3
+//! PoseidonPartial                 x[3] - t_0^2 = 0
+//!                                 x[i](next) - MDS[i][0] x[3]^2 t_0
+//!                                            - MDS[i][1] t_1 - MDS[i][2] t_2 = 0     i < 3
+//! ```
+//!
 //! Lookups: every range stream row `(rtag, rs)` lies in the range table `{(0,0)} u {(t, v) :
 //! 1 <= t <= R, 0 <= v < 2^t}`; every function stream row `(ttag, ti, to)` lies in the function
 //! table `{(0,0,0)} u {(tag, x, f(x))}`.
@@ -53,8 +65,8 @@ pub struct ModelConfig {
     pub range_tag: Vec<Column<Fixed>>,
     /// Function stream tags.
     pub table_tag: Vec<Column<Fixed>>,
-    /// One selector per [`Gate`], in [`Gate::ALL`] order.
-    pub selectors: Vec<Selector>,
+    /// One selector per [`Gate`], in [`Gate::ALL`] order (`None`: gate not configured).
+    pub selectors: Vec<Option<Selector>>,
     /// Range table `(tag, value)`.
     pub range_table: [TableColumn; 2],
     /// Function table `(tag, input, output)`.
@@ -88,7 +100,10 @@ impl ModelConfig {
         let c = fixed(meta, m);
         let range_tag = fixed(meta, p.range_streams);
         let table_tag = fixed(meta, p.table_streams);
-        let selectors: Vec<Selector> = Gate::ALL.iter().map(|_| meta.selector()).collect();
+        let selectors: Vec<Option<Selector>> = Gate::ALL
+            .iter()
+            .map(|g| (p.poseidon || !g.is_poseidon()).then(|| meta.selector()))
+            .collect();
         let instance = meta.instance_column();
         meta.enable_equality(instance);
         let range_table = [meta.lookup_table_column(), meta.lookup_table_column()];
@@ -118,13 +133,64 @@ impl ModelConfig {
         config.product_gates(meta);
         config.div_sqrt_gates(meta);
         config.select_gate(meta);
+        if p.poseidon {
+            config.poseidon_gates(meta);
+        }
         config.lookups(meta);
         meta.set_minimum_degree(p.degree);
         config
     }
 
     fn selector(&self, gate: Gate) -> Selector {
-        self.selectors[gate.index()]
+        self.selectors[gate.index()].expect("gates query configured selectors")
+    }
+
+    fn poseidon_gates(&self, meta: &mut ConstraintSystem<Fr>) {
+        let mds = crate::poseidon::constants().mds;
+        let constant = |f: Fr| Expression::Constant(f);
+        for gate in [
+            Gate::PoseidonAbsorb,
+            Gate::PoseidonFull,
+            Gate::PoseidonPartial,
+        ] {
+            meta.create_gate("poseidon round", |v| {
+                let s = v.query_selector(self.selector(gate));
+                let x: Vec<Expression<Fr>> = (0..8)
+                    .map(|i| v.query_advice(self.x[i], Rotation::cur()))
+                    .collect();
+                let next: Vec<Expression<Fr>> = (0..3)
+                    .map(|i| v.query_advice(self.x[i], Rotation::next()))
+                    .collect();
+                let rc: Vec<Expression<Fr>> = (0..3)
+                    .map(|i| v.query_fixed(self.w[i], Rotation::cur()))
+                    .collect();
+                let t: Vec<Expression<Fr>> = (0..3)
+                    .map(|i| {
+                        let t = x[i].clone() + rc[i].clone();
+                        if gate == Gate::PoseidonAbsorb && i > 0 {
+                            t + x[5 + i].clone()
+                        } else {
+                            t
+                        }
+                    })
+                    .collect();
+                let sboxed = if gate == Gate::PoseidonPartial { 1 } else { 3 };
+                let mut constraints = Vec::new();
+                let mut u = t.clone();
+                for i in 0..sboxed {
+                    let q = x[3 + i].clone();
+                    constraints.push(s.clone() * (q.clone() - t[i].clone() * t[i].clone()));
+                    u[i] = q.clone() * q * t[i].clone();
+                }
+                for (i, n) in next.iter().enumerate() {
+                    let mixed = (0..3).fold(Expression::Constant(Fr::zero()), |acc, j| {
+                        acc + constant(mds[i][j]) * u[j].clone()
+                    });
+                    constraints.push(s.clone() * (n.clone() - mixed));
+                }
+                constraints
+            });
+        }
     }
 
     fn linear_gates(&self, meta: &mut ConstraintSystem<Fr>) {

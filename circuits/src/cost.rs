@@ -18,10 +18,11 @@
 
 use zkml_ir::Program;
 
-use crate::layout::program::{build, VisibilityConfig};
+use crate::layout::program::build;
 use crate::layout::LayoutError;
 use crate::params::CircuitParams;
 use crate::sizing::{minimal_k, reserved_rows};
+use crate::visibility::VisibilityConfig;
 
 /// Weight of a fixed column relative to an advice column in the cost model.
 pub const FIXED_WEIGHT: f64 = 0.08;
@@ -38,23 +39,61 @@ pub fn estimate(p: &CircuitParams, k: u32) -> f64 {
 }
 
 /// The shape with the lowest estimated cost among the candidates, with its `k`.
-pub fn choose(program: &Program, visibility: VisibilityConfig) -> Result<CircuitParams, LayoutError> {
+pub fn choose(
+    program: &Program,
+    visibility: VisibilityConfig,
+) -> Result<CircuitParams, LayoutError> {
     let has_tables = !program.tables.is_empty();
     let mut best: Option<(f64, CircuitParams)> = None;
+    let hashes = visibility.hashes();
     for lanes in [4usize, 8, 16, 32] {
+        if hashes && lanes < 8 {
+            continue;
+        }
         for range_bits in [6u32, 8, 10, 12, 14] {
             // One layout per (lanes, range bits); stream counts scale analytically.
-            let base = CircuitParams { k: 26, lanes, results: lanes / 2, range_streams: 1, table_streams: usize::from(has_tables), range_bits, degree: 4 };
+            let base = CircuitParams {
+                k: 26,
+                lanes,
+                results: lanes / 2,
+                range_streams: 1,
+                table_streams: usize::from(has_tables),
+                range_bits,
+                degree: 4,
+                poseidon: hashes,
+            };
             let layout = build(program, None, base, visibility)?;
-            let checks = layout.range_tags.iter().map(|t| t.iter().filter(|&&v| v != 0).count()).sum::<usize>();
-            let table_checks = layout.table_tags.iter().map(|t| t.iter().filter(|&&v| v != 0).count()).sum::<usize>();
-            let fixed_rows = layout.main_rows.max(crate::circuit::function_table_rows(&layout));
+            let checks = layout
+                .range_tags
+                .iter()
+                .map(|t| t.iter().filter(|&&v| v != 0).count())
+                .sum::<usize>();
+            let table_checks = layout
+                .table_tags
+                .iter()
+                .map(|t| t.iter().filter(|&&v| v != 0).count())
+                .sum::<usize>();
+            let fixed_rows = layout
+                .main_rows
+                .max(crate::circuit::function_table_rows(&layout));
             for range_streams in [1usize, 2, 3, 4, 6, 8] {
-                for table_streams in if has_tables { vec![1usize, 2, 4] } else { vec![0] } {
-                    let mut p = CircuitParams { range_streams, table_streams, ..base };
+                for table_streams in if has_tables {
+                    vec![1usize, 2, 4]
+                } else {
+                    vec![0]
+                } {
+                    let mut p = CircuitParams {
+                        range_streams,
+                        table_streams,
+                        ..base
+                    };
                     let rows = fixed_rows
                         .max(checks.div_ceil(range_streams))
-                        .max(if table_streams > 0 { table_checks.div_ceil(table_streams) } else { 0 })
+                        .max(if table_streams > 0 {
+                            table_checks.div_ceil(table_streams)
+                        } else {
+                            0
+                        })
                         .max(crate::circuit::range_table_rows(range_bits));
                     let need = rows + reserved_rows(p);
                     p.k = (need.max(2) - 1).ilog2() + 1;

@@ -13,11 +13,14 @@ pub mod config;
 pub mod cost;
 pub mod layout;
 pub mod params;
+pub mod poseidon;
 pub mod sizing;
 #[cfg(any(test, feature = "test-utils"))]
 pub mod soundness;
+pub mod visibility;
 
 pub use circuit::{field, ModelCircuit};
-pub use layout::program::{build, Visibility, VisibilityConfig};
+pub use layout::program::build;
 pub use layout::{Layout, LayoutError};
 pub use params::{CircuitParams, ParamsError};
+pub use visibility::{ParamVisibility, Visibility, VisibilityConfig};

@@ -13,6 +13,9 @@
 //! instance inst         public inputs and outputs, in order
 //! ```
 //!
+//! Circuits that hash (see [`crate::visibility`]) also carry the Poseidon gates, which use the
+//! first eight operand lanes.
+//!
 //! Gates read one row (and the previous row's result lanes when they chain); streams are filled
 //! independently of the gate rows, and copy constraints connect any cell to any other.
 
@@ -36,6 +39,9 @@ pub struct CircuitParams {
     /// Constraint degree the system is padded to (4 or more); higher degrees put more columns
     /// in each permutation product at the cost of more quotient pieces.
     pub degree: usize,
+    /// Whether the Poseidon round gates are configured (needs at least 8 lanes).
+    #[serde(default)]
+    pub poseidon: bool,
 }
 
 impl Default for CircuitParams {
@@ -49,6 +55,7 @@ impl Default for CircuitParams {
             table_streams: 1,
             range_bits: 8,
             degree: 4,
+            poseidon: false,
         }
     }
 }
@@ -72,6 +79,12 @@ impl CircuitParams {
             return err(format!(
                 "need at least max(4, 2 x results) operand lanes, got {} for {} results",
                 self.lanes, self.results
+            ));
+        }
+        if self.poseidon && self.lanes < 8 {
+            return err(format!(
+                "the Poseidon gates need at least 8 operand lanes, got {}",
+                self.lanes
             ));
         }
         if self.range_streams == 0 {

@@ -25,8 +25,8 @@ pub fn unconstrained_cells(layout: &Layout) -> Vec<CellRef> {
     let mut loose = Vec::new();
     for cell in layout.assigned_cells() {
         let mut tampered = layout.clone();
-        let v = tampered.value(crate::layout::Wire::Cell(cell));
-        tampered.set_value(cell, v + 1);
+        let v = tampered.cell_value(cell);
+        tampered.set_value(cell, v.plus_one());
         let circuit = ModelCircuit::new(tampered);
         let prover =
             MockProver::run(layout.params.k, &circuit, vec![honest.clone()]).expect("synthesis");

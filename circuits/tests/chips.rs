@@ -1,10 +1,10 @@
 //! Every chip: honest witnesses accepted with outputs equal to the reference evaluator,
 //! tampered outputs rejected, and no assigned cell left unconstrained.
 
-use zkml_circuits::layout::AdviceCol;
+use zkml_circuits::layout::{AdviceCol, Val};
 use zkml_circuits::sizing::minimal_k;
 use zkml_circuits::soundness::{mock_verify, mock_verify_with_instance, unconstrained_cells};
-use zkml_circuits::{build, field, CircuitParams, Layout, VisibilityConfig};
+use zkml_circuits::{build, CircuitParams, Layout, VisibilityConfig};
 use zkml_ir::op::{ConvSpec, PoolSpec, ReduceSpec};
 use zkml_ir::{evaluate, LookupTable, Op, Program, ProgramBuilder, TableFunction, Tensor};
 
@@ -17,6 +17,7 @@ fn params() -> CircuitParams {
         table_streams: 1,
         range_bits: 6,
         degree: 4,
+        poseidon: false,
     }
 }
 
@@ -33,10 +34,10 @@ fn honest(program: &Program, inputs: &[Tensor]) -> Layout {
     layout.params.k = minimal_k(&layout);
     mock_verify(&layout).expect("honest witness accepted");
     let n_in: usize = inputs.iter().map(Tensor::len).sum();
-    let expected: Vec<i128> = trace
+    let expected: Vec<Val> = trace
         .outputs()
         .iter()
-        .flat_map(|t| t.data().iter().map(|&v| i128::from(v)))
+        .flat_map(|t| t.data().iter().map(|&v| Val::Int(i128::from(v))))
         .collect();
     assert_eq!(
         &layout.instance[n_in..],
@@ -48,7 +49,7 @@ fn honest(program: &Program, inputs: &[Tensor]) -> Layout {
 
 /// Changing any public output is rejected.
 fn tampered_outputs_rejected(layout: &Layout, n_outputs: usize) {
-    let honest: Vec<_> = layout.instance.iter().map(|&v| field(v)).collect();
+    let honest: Vec<_> = layout.instance.iter().map(|v| v.to_field()).collect();
     for k in 0..n_outputs {
         let mut inst = honest.clone();
         let i = inst.len() - 1 - k;
@@ -282,7 +283,7 @@ fn argmax_first_and_last_and_reduce_max() {
         &[tensor(&[2, 5], &[3, 9, 1, 9, -2, -5, -5, -7, -6, -5])],
     );
     let outs = &layout.instance[10..];
-    assert_eq!(outs, &[1, 0, 3, 4, 9, -5]);
+    assert_eq!(outs, &[1, 0, 3, 4, 9, -5].map(Val::Int));
 }
 
 #[test]
@@ -372,6 +373,7 @@ fn private_outputs_are_not_exposed() {
     let vis = VisibilityConfig {
         inputs: zkml_circuits::Visibility::Public,
         outputs: zkml_circuits::Visibility::Private,
+        ..VisibilityConfig::default()
     };
     let mut layout = build(&p, Some(&trace), params(), vis).unwrap();
     layout.params.k = minimal_k(&layout);
@@ -390,7 +392,7 @@ fn a_wrong_limb_breaks_the_range_check() {
         .find(|c| matches!(c.col, AdviceCol::Range(_)))
         .unwrap();
     let mut bad = layout.clone();
-    bad.set_value(cell, 1 << 20);
+    bad.set_value(cell, Val::Int(1 << 20));
     let err = mock_verify(&bad).unwrap_err();
     assert!(err.contains("failures"), "{err}");
 }

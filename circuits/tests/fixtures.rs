@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use zkml_circuits::layout::Val;
 use zkml_circuits::sizing::minimal_k;
 use zkml_circuits::soundness::mock_verify;
 use zkml_circuits::{build, CircuitParams, VisibilityConfig};
@@ -37,16 +38,17 @@ fn fixtures_satisfy_the_circuit_with_reference_outputs() {
             table_streams: 2,
             range_bits: 10,
             degree: 4,
+            poseidon: false,
         };
         let mut layout =
             build(&program, Some(&trace), params, VisibilityConfig::default()).unwrap();
         layout.params.k = minimal_k(&layout);
         mock_verify(&layout).unwrap_or_else(|e| panic!("{name}: {e}"));
         let n_in: usize = q.iter().map(|t| t.len()).sum();
-        let expected: Vec<i128> = trace
+        let expected: Vec<Val> = trace
             .outputs()
             .iter()
-            .flat_map(|t| t.data().iter().map(|&v| i128::from(v)))
+            .flat_map(|t| t.data().iter().map(|&v| Val::Int(i128::from(v))))
             .collect();
         assert_eq!(&layout.instance[n_in..], &expected[..], "{name}: outputs");
         eprintln!(
@@ -56,4 +58,25 @@ fn fixtures_satisfy_the_circuit_with_reference_outputs() {
             layout.rows_used()
         );
     }
+}
+
+/// The perturbation helper on a whole fixture: every assigned cell of the small MLP (dense
+/// layers, rescales, ReLU) is pinned by some constraint.
+#[test]
+fn no_cell_of_a_fixture_is_unconstrained() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/mlp_small");
+    let model = zkml_onnx::load_model(&dir.join("model.onnx"), &Default::default()).unwrap();
+    let input =
+        parse_input_json(&std::fs::read_to_string(dir.join("input.json")).unwrap()).unwrap();
+    let program = zkml_onnx::compile(&model, std::slice::from_ref(&input), &Default::default())
+        .unwrap()
+        .program;
+    let q = quantize_inputs(&program, &input).unwrap();
+    let trace = evaluate(&program, &q).unwrap();
+    let vis = VisibilityConfig::default();
+    let params = zkml_circuits::cost::choose(&program, vis).unwrap();
+    let layout = build(&program, Some(&trace), params, vis).unwrap();
+    mock_verify(&layout).unwrap();
+    let loose = zkml_circuits::soundness::unconstrained_cells(&layout);
+    assert!(loose.is_empty(), "unconstrained cells: {loose:?}");
 }

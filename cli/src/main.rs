@@ -3,6 +3,7 @@
 
 #![forbid(unsafe_code)]
 
+mod claims;
 mod commands;
 mod common;
 mod proving;

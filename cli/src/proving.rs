@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
-use zkml_circuits::{CircuitParams, Visibility, VisibilityConfig};
+use zkml_circuits::{CircuitParams, ParamVisibility, Visibility, VisibilityConfig};
 use zkml_ir::Program;
 use zkml_prover::srs::{self, Srs, SrsCache, INSECURE_SRS_WARNING};
 use zkml_prover::ProvingKeyFile;
@@ -48,18 +48,21 @@ pub enum ParamVisibilityArg {
 }
 
 impl VisibilityArgs {
-    pub fn config(&self) -> Result<VisibilityConfig> {
-        let map = |v: VisibilityArg, what: &str| -> Result<Visibility> {
-            Ok(match v {
-                VisibilityArg::Public => Visibility::Public,
-                VisibilityArg::Private => Visibility::Private,
-                VisibilityArg::Hashed => bail!("{what} visibility 'hashed' is not available in this build"),
-            })
+    pub fn config(&self) -> VisibilityConfig {
+        let map = |v: VisibilityArg| match v {
+            VisibilityArg::Public => Visibility::Public,
+            VisibilityArg::Private => Visibility::Private,
+            VisibilityArg::Hashed => Visibility::Hashed,
         };
-        if self.param_visibility != ParamVisibilityArg::Fixed {
-            bail!("parameter visibility '{:?}' is not available in this build; parameters are fixed", self.param_visibility);
+        VisibilityConfig {
+            inputs: map(self.input_visibility),
+            outputs: map(self.output_visibility),
+            params: match self.param_visibility {
+                ParamVisibilityArg::Fixed => ParamVisibility::Fixed,
+                ParamVisibilityArg::Private => ParamVisibility::Private,
+                ParamVisibilityArg::Hashed => ParamVisibility::Hashed,
+            },
         }
-        Ok(VisibilityConfig { inputs: map(self.input_visibility, "input")?, outputs: map(self.output_visibility, "output")? })
     }
 }
 
@@ -76,17 +79,37 @@ pub fn srs_for(k: u32, srs_path: Option<&Path>, stages: &mut Stages) -> Result<(
     if let Some(p) = srs_path {
         let full = stages.run("load SRS", || srs::load(p))?;
         let s = srs::for_k(&full, k)?;
-        return Ok((s, SrsSource { path: Some(p.to_path_buf()), generated_locally: false }));
+        return Ok((
+            s,
+            SrsSource {
+                path: Some(p.to_path_buf()),
+                generated_locally: false,
+            },
+        ));
     }
     let cache = SrsCache::new(SrsCache::default_dir());
     if let Some(s) = stages.run("load SRS", || cache.find(k))? {
-        return Ok((s, SrsSource { path: Some(cache.path(k)), generated_locally: false }));
+        return Ok((
+            s,
+            SrsSource {
+                path: Some(cache.path(k)),
+                generated_locally: false,
+            },
+        ));
     }
     eprintln!("{INSECURE_SRS_WARNING}");
-    let s = stages.run("generate SRS (insecure)", || Ok::<_, anyhow::Error>(srs::generate_random(k)))?;
+    let s = stages.run("generate SRS (insecure)", || {
+        Ok::<_, anyhow::Error>(srs::generate_random(k))
+    })?;
     let path = cache.path(k);
     srs::save(&s, &path)?;
-    Ok((s, SrsSource { path: Some(path), generated_locally: true }))
+    Ok((
+        s,
+        SrsSource {
+            path: Some(path),
+            generated_locally: true,
+        },
+    ))
 }
 
 /// A proof file (`proof.json`).
@@ -98,36 +121,107 @@ pub struct ProofFile {
     pub version: u32,
     /// Proof bytes, hex with `0x`.
     pub proof: String,
-    /// Public instance values as 32-byte big-endian field elements, hex with `0x` (what the
+    /// The public instance as 32-byte big-endian field elements, hex with `0x` (what the
     /// verifiers hash and the EVM receives).
     pub instances: Vec<String>,
-    /// The same values as signed integers (quantized public inputs, then outputs).
-    pub public_values: Vec<String>,
-    /// The model's outputs, dequantized, one flat list per output.
+    /// What the instance holds, part by part (as the verifying key describes it).
+    pub public: Vec<PublicEntry>,
+    /// The model's outputs, dequantized, one flat list per output (empty when outputs are
+    /// private). Whether the proof binds them depends on the output visibility (`zkml verify`
+    /// checks and reports it).
     pub outputs: Vec<Vec<f64>>,
+    /// The same outputs as the program's integers.
+    pub quantized_outputs: Vec<Vec<i64>>,
     /// Keccak-256 of the verifying key the proof is for.
     pub vk_digest: String,
     /// Keccak-256 of the compiled program.
     pub program_digest: String,
 }
 
+/// One part of the public instance, readable.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum PublicEntry {
+    /// A tensor's values (quantized integers), one instance value each.
+    Values {
+        class: String,
+        name: String,
+        values: Vec<i64>,
+    },
+    /// The Poseidon hash of a class of values.
+    Hash { class: String, hash: String },
+}
+
 pub const PROOF_FORMAT: &str = "zkml-proof";
 
+/// The proof's outputs as reals.
+pub fn dequantized_outputs(proof: &zkml_prover::Proof, program: &Program) -> Vec<Vec<f64>> {
+    proof
+        .outputs
+        .iter()
+        .zip(&program.outputs)
+        .map(|(t, &o)| zkml_ir::input::dequantize_tensor(t, program.nodes[o].scale))
+        .collect()
+}
+
+/// `0x`-prefixed hex of a 32-byte word.
+pub fn word_hex(w: &[u8; 32]) -> String {
+    format!("0x{}", hex::encode(w))
+}
+
+pub fn class_name(c: zkml_verifier::vk::ValueClass) -> &'static str {
+    match c {
+        zkml_verifier::vk::ValueClass::Inputs => "inputs",
+        zkml_verifier::vk::ValueClass::Outputs => "outputs",
+        zkml_verifier::vk::ValueClass::Parameters => "parameters",
+    }
+}
+
 impl ProofFile {
-    pub fn new(proof: &zkml_prover::Proof, program: &Program, pk: &ProvingKeyFile) -> Self {
-        let outputs = proof
-            .outputs
-            .iter()
-            .zip(&program.outputs)
-            .map(|(t, &o)| zkml_ir::input::dequantize_tensor(t, program.nodes[o].scale))
-            .collect();
+    pub fn new(
+        proof: &zkml_prover::Proof,
+        program: &Program,
+        pk: &ProvingKeyFile,
+        vk: &zkml_verifier::VerifyingKey,
+    ) -> Self {
+        // Private outputs stay out of the file (it is meant to be shared); hashed outputs are
+        // listed so that a recipient can check them against the proven hash.
+        let listed = vk.model.outputs != zkml_verifier::vk::VisibilityInfo::Private;
+        let (outputs, quantized_outputs) = if listed {
+            (
+                dequantized_outputs(proof, program),
+                proof.outputs.iter().map(|t| t.data().to_vec()).collect(),
+            )
+        } else {
+            (Vec::new(), Vec::new())
+        };
+        let words = proof.instance_words();
+        let mut at = 0usize;
+        let mut public = Vec::new();
+        for part in &vk.model.public {
+            let n = part.instance_len() as usize;
+            let slice = &words[at.min(words.len())..(at + n).min(words.len())];
+            at += n;
+            public.push(match part {
+                zkml_verifier::vk::PublicPart::Values { class, tensor } => PublicEntry::Values {
+                    class: class_name(*class).into(),
+                    name: tensor.name.clone(),
+                    values: slice.iter().map(word_to_i64).collect(),
+                },
+                zkml_verifier::vk::PublicPart::Hash { class, .. } => PublicEntry::Hash {
+                    class: class_name(*class).into(),
+                    hash: slice.first().map(word_hex).unwrap_or_default(),
+                },
+            });
+        }
         Self {
             format: PROOF_FORMAT.into(),
             version: 1,
             proof: format!("0x{}", hex::encode(&proof.bytes)),
-            instances: proof.instances.iter().map(|&v| format!("0x{}", hex::encode(zkml_verifier::encoding::fr_to_be(&zkml_verifier::encoding::fr_from_i128(v))))).collect(),
-            public_values: proof.instances.iter().map(|v| v.to_string()).collect(),
+            instances: words.iter().map(word_hex).collect(),
+            public,
             outputs,
+            quantized_outputs,
             vk_digest: format!("0x{}", pk.header.vk_digest),
             program_digest: format!("0x{}", pk.header.program_digest),
         }
@@ -139,7 +233,10 @@ impl ProofFile {
             bail!("not a zkml proof file (format '{}')", self.format);
         }
         if self.version != 1 {
-            bail!("proof format version {} is not supported (this build reads version 1)", self.version);
+            bail!(
+                "proof format version {} is not supported (this build reads version 1)",
+                self.version
+            );
         }
         let strip = |s: &str| s.strip_prefix("0x").unwrap_or(s).to_string();
         let proof = hex::decode(strip(&self.proof)).context("field 'proof' is not hex")?;
@@ -149,14 +246,30 @@ impl ProofFile {
                 .ok()
                 .and_then(|b| b.try_into().ok())
                 .with_context(|| format!("instance {i} is not a 32-byte hex word"))?;
-            instances.push(zkml_verifier::encoding::fr_from_be(&bytes).with_context(|| format!("instance {i} is not a canonical field element"))?);
+            instances.push(
+                zkml_verifier::encoding::fr_from_be(&bytes)
+                    .with_context(|| format!("instance {i} is not a canonical field element"))?,
+            );
         }
         Ok((proof, instances))
     }
 }
 
+/// A small signed integer held in a field word (values are far below 2^63 in magnitude).
+pub fn word_to_i64(w: &[u8; 32]) -> i64 {
+    zkml_verifier::encoding::fr_from_be(w)
+        .and_then(|f| zkml_verifier::encoding::fr_to_i128(&f))
+        .and_then(|v| i64::try_from(v).ok())
+        .unwrap_or(i64::MIN)
+}
+
 /// Cache directory for the keys of one (program, circuit, visibility, SRS) combination.
-pub fn key_cache_dir(program: &Program, circuit: &CircuitParams, visibility: &VisibilityConfig, srs: &Srs) -> PathBuf {
+pub fn key_cache_dir(
+    program: &Program,
+    circuit: &CircuitParams,
+    visibility: &VisibilityConfig,
+    srs: &Srs,
+) -> PathBuf {
     let mut id = zkml_prover::keys::program_digest(program).to_vec();
     id.extend(serde_json::to_vec(&(circuit, visibility)).expect("serializable"));
     let mut g2 = Vec::new();

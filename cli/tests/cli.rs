@@ -429,11 +429,22 @@ fn one_shot_prove_then_verify_and_reject_tampering() {
     let dir = fixtures().join("mlp_small");
     let out = tmp.path().join("out");
     let o = zkml_in(&cache)
-        .args(["prove", dir.join("model.onnx").to_str().unwrap(), "--input", dir.join("input.json").to_str().unwrap(), "--out", out.to_str().unwrap(), "--json"])
+        .args([
+            "prove",
+            dir.join("model.onnx").to_str().unwrap(),
+            "--input",
+            dir.join("input.json").to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--json",
+        ])
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("WARNING: this SRS was generated locally"), "the insecure SRS is announced");
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("WARNING: this SRS was generated locally"),
+        "the insecure SRS is announced"
+    );
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["verified"], true);
     for key in ["proof", "vk", "pk", "program", "timings", "outputs"] {
@@ -441,11 +452,29 @@ fn one_shot_prove_then_verify_and_reject_tampering() {
     }
     assert_close_to_onnxruntime("mlp_small", &as_lists(&v["outputs"]));
     // The outputs equal `zkml run`'s.
-    let run = run_json(&["run", dir.join("model.onnx").to_str().unwrap(), "--input", dir.join("input.json").to_str().unwrap()]);
+    let run = run_json(&[
+        "run",
+        dir.join("model.onnx").to_str().unwrap(),
+        "--input",
+        dir.join("input.json").to_str().unwrap(),
+    ]);
     assert_eq!(v["outputs"], run["outputs"]);
     let proof = out.join("proof.json");
     let vk = out.join("vk.bin");
-    let verify = |proof: &Path, vk: &Path| zkml_in(&cache).args(["verify", "--proof", proof.to_str().unwrap(), "--vk", vk.to_str().unwrap()]).output().unwrap().status.code();
+    let verify = |proof: &Path, vk: &Path| {
+        zkml_in(&cache)
+            .args([
+                "verify",
+                "--proof",
+                proof.to_str().unwrap(),
+                "--vk",
+                vk.to_str().unwrap(),
+            ])
+            .output()
+            .unwrap()
+            .status
+            .code()
+    };
     assert_eq!(verify(&proof, &vk), Some(0));
     // Flipped proof byte: invalid (1).
     let mut p: Value = serde_json::from_str(&std::fs::read_to_string(&proof).unwrap()).unwrap();
@@ -470,7 +499,15 @@ fn one_shot_prove_then_verify_and_reject_tampering() {
     assert_eq!(verify(&proof, &tmp.path().join("missing.vk")), Some(2));
     // Running again reuses the cached keys.
     let o = zkml_in(&cache)
-        .args(["prove", dir.join("model.onnx").to_str().unwrap(), "--input", dir.join("input.json").to_str().unwrap(), "--out", out.to_str().unwrap(), "--json"])
+        .args([
+            "prove",
+            dir.join("model.onnx").to_str().unwrap(),
+            "--input",
+            dir.join("input.json").to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--json",
+        ])
         .output()
         .unwrap();
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
@@ -484,30 +521,111 @@ fn setup_prove_verify_with_explicit_keys_and_srs() {
     let dir = fixtures().join("pytorch_style");
     let program = tmp.path().join("m.zkml");
     let input = dir.join("input.json");
-    zkml_in(&cache).args(["compile", dir.join("model.onnx").to_str().unwrap(), "--calibration", input.to_str().unwrap(), "-o", program.to_str().unwrap()]).assert().success();
+    zkml_in(&cache)
+        .args([
+            "compile",
+            dir.join("model.onnx").to_str().unwrap(),
+            "--calibration",
+            input.to_str().unwrap(),
+            "-o",
+            program.to_str().unwrap(),
+        ])
+        .assert()
+        .success();
     let srs = tmp.path().join("big.srs");
-    let o = zkml_in(&cache).args(["gen-srs", "--logrows", "13", "-o", srs.to_str().unwrap(), "--seed", "5"]).output().unwrap();
+    let o = zkml_in(&cache)
+        .args([
+            "gen-srs",
+            "--logrows",
+            "13",
+            "-o",
+            srs.to_str().unwrap(),
+            "--seed",
+            "5",
+        ])
+        .output()
+        .unwrap();
     assert!(o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("WARNING"));
     let keys = tmp.path().join("keys");
-    let s = zkml_in(&cache).args(["setup", program.to_str().unwrap(), "--srs", srs.to_str().unwrap(), "--out", keys.to_str().unwrap(), "--json"]).output().unwrap();
+    let s = zkml_in(&cache)
+        .args([
+            "setup",
+            program.to_str().unwrap(),
+            "--srs",
+            srs.to_str().unwrap(),
+            "--out",
+            keys.to_str().unwrap(),
+            "--json",
+        ])
+        .output()
+        .unwrap();
     assert!(s.status.success(), "{}", String::from_utf8_lossy(&s.stderr));
     let proof = tmp.path().join("proof.json");
     let p = zkml_in(&cache)
-        .args(["prove", program.to_str().unwrap(), "--input", input.to_str().unwrap(), "--pk", keys.join("pk.bin").to_str().unwrap(), "--srs", srs.to_str().unwrap(), "-o", proof.to_str().unwrap(), "--out", tmp.path().join("o").to_str().unwrap(), "--json"])
+        .args([
+            "prove",
+            program.to_str().unwrap(),
+            "--input",
+            input.to_str().unwrap(),
+            "--pk",
+            keys.join("pk.bin").to_str().unwrap(),
+            "--srs",
+            srs.to_str().unwrap(),
+            "-o",
+            proof.to_str().unwrap(),
+            "--out",
+            tmp.path().join("o").to_str().unwrap(),
+            "--json",
+        ])
         .output()
         .unwrap();
     assert!(p.status.success(), "{}", String::from_utf8_lossy(&p.stderr));
-    zkml_in(&cache).args(["verify", "--proof", proof.to_str().unwrap(), "--vk", keys.join("vk.bin").to_str().unwrap()]).assert().success();
+    zkml_in(&cache)
+        .args([
+            "verify",
+            "--proof",
+            proof.to_str().unwrap(),
+            "--vk",
+            keys.join("vk.bin").to_str().unwrap(),
+        ])
+        .assert()
+        .success();
     // A different SRS than at setup is refused with a clear message.
     let other = tmp.path().join("other.srs");
-    zkml_in(&cache).args(["gen-srs", "--logrows", "13", "-o", other.to_str().unwrap(), "--seed", "6"]).assert().success();
+    zkml_in(&cache)
+        .args([
+            "gen-srs",
+            "--logrows",
+            "13",
+            "-o",
+            other.to_str().unwrap(),
+            "--seed",
+            "6",
+        ])
+        .assert()
+        .success();
     let p = zkml_in(&cache)
-        .args(["prove", program.to_str().unwrap(), "--input", input.to_str().unwrap(), "--pk", keys.join("pk.bin").to_str().unwrap(), "--srs", other.to_str().unwrap(), "--out", tmp.path().join("o2").to_str().unwrap()])
+        .args([
+            "prove",
+            program.to_str().unwrap(),
+            "--input",
+            input.to_str().unwrap(),
+            "--pk",
+            keys.join("pk.bin").to_str().unwrap(),
+            "--srs",
+            other.to_str().unwrap(),
+            "--out",
+            tmp.path().join("o2").to_str().unwrap(),
+        ])
         .output()
         .unwrap();
     assert_eq!(p.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&p.stderr).contains("SRS does not match"), "{}", String::from_utf8_lossy(&p.stderr));
+    assert!(
+        String::from_utf8_lossy(&p.stderr).contains("SRS does not match"),
+        "{}",
+        String::from_utf8_lossy(&p.stderr)
+    );
     // A corrupt proving key is a clear error.
     let mut pk = std::fs::read(keys.join("pk.bin")).unwrap();
     let n = pk.len();
@@ -515,9 +633,115 @@ fn setup_prove_verify_with_explicit_keys_and_srs() {
     let bad_pk = tmp.path().join("bad_pk.bin");
     std::fs::write(&bad_pk, pk).unwrap();
     let p = zkml_in(&cache)
-        .args(["prove", program.to_str().unwrap(), "--input", input.to_str().unwrap(), "--pk", bad_pk.to_str().unwrap(), "--srs", srs.to_str().unwrap(), "--out", tmp.path().join("o3").to_str().unwrap()])
+        .args([
+            "prove",
+            program.to_str().unwrap(),
+            "--input",
+            input.to_str().unwrap(),
+            "--pk",
+            bad_pk.to_str().unwrap(),
+            "--srs",
+            srs.to_str().unwrap(),
+            "--out",
+            tmp.path().join("o3").to_str().unwrap(),
+        ])
         .output()
         .unwrap();
     assert_eq!(p.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&p.stderr).contains("checksum mismatch"));
+}
+
+#[test]
+fn hashed_and_private_visibility_end_to_end() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    let dir = fixtures().join("mlp_small");
+    let input = dir.join("input.json");
+    let prove = |out: &Path, vis: [&str; 3]| {
+        let o = zkml_in(&cache)
+            .args([
+                "prove",
+                dir.join("model.onnx").to_str().unwrap(),
+                "--input",
+                input.to_str().unwrap(),
+                "--out",
+                out.to_str().unwrap(),
+                "--input-visibility",
+                vis[0],
+                "--output-visibility",
+                vis[1],
+                "--param-visibility",
+                vis[2],
+                "--json",
+            ])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        serde_json::from_slice::<Value>(&o.stdout).unwrap()
+    };
+    let verify = |out: &Path, proof: &Path, input: Option<&Path>| {
+        let mut c = zkml_in(&cache);
+        c.args([
+            "verify",
+            "--proof",
+            proof.to_str().unwrap(),
+            "--vk",
+            out.join("vk.bin").to_str().unwrap(),
+            "--json",
+        ]);
+        if let Some(i) = input {
+            c.args(["--input", i.to_str().unwrap()]);
+        }
+        let o = c.output().unwrap();
+        let v: Value = serde_json::from_slice(&o.stdout).unwrap_or(Value::Null);
+        (o.status.code(), v)
+    };
+
+    // Everything hashed: three public values, outputs and input checked against the hashes.
+    let out = tmp.path().join("hashed");
+    let summary = prove(&out, ["hashed", "hashed", "hashed"]);
+    assert_eq!(summary["verified"], true);
+    assert_eq!(summary["public_values"], 3);
+    let proof = out.join("proof.json");
+    let (code, v) = verify(&out, &proof, Some(&input));
+    assert_eq!(code, Some(0), "{v}");
+    assert_eq!(v["outputs"], "hash_matches");
+    assert_eq!(v["input"], "hash_matches");
+    assert!(v["parameters_hash"].as_str().unwrap().starts_with("0x"));
+    // Another input does not match the proven input hash.
+    let other = tmp.path().join("other.json");
+    let mut data: Value = serde_json::from_str(&std::fs::read_to_string(&input).unwrap()).unwrap();
+    let x = data["input_data"][0][0].as_f64().unwrap();
+    data["input_data"][0][0] = Value::from(x + 0.5);
+    std::fs::write(&other, data.to_string()).unwrap();
+    let (code, v) = verify(&out, &proof, Some(&other));
+    assert_eq!(code, Some(1), "{v}");
+    // An edited output in the proof file does not match the proven output hash.
+    let mut p: Value = serde_json::from_str(&std::fs::read_to_string(&proof).unwrap()).unwrap();
+    let q = p["quantized_outputs"][0][0].as_i64().unwrap();
+    p["quantized_outputs"][0][0] = Value::from(q + 1);
+    let scale_step = p["outputs"][0][0].as_f64().unwrap() / q as f64;
+    p["outputs"][0][0] = Value::from((q + 1) as f64 * scale_step);
+    let bad = tmp.path().join("bad.json");
+    std::fs::write(&bad, p.to_string()).unwrap();
+    let (code, v) = verify(&out, &bad, None);
+    assert_eq!(code, Some(1), "{v}");
+    // A changed hash is an invalid proof.
+    let mut p: Value = serde_json::from_str(&std::fs::read_to_string(&proof).unwrap()).unwrap();
+    p["instances"][1] = Value::String(format!("0x{:064x}", 7));
+    std::fs::write(&bad, p.to_string()).unwrap();
+    assert_eq!(verify(&out, &bad, None).0, Some(1));
+
+    // Private outputs stay out of the proof file and are reported as unproven; public inputs
+    // are checked value for value.
+    let out = tmp.path().join("private");
+    prove(&out, ["public", "private", "private"]);
+    let proof = out.join("proof.json");
+    let p: Value = serde_json::from_str(&std::fs::read_to_string(&proof).unwrap()).unwrap();
+    assert_eq!(p["outputs"], Value::Array(vec![]));
+    let (code, v) = verify(&out, &proof, Some(&input));
+    assert_eq!(code, Some(0), "{v}");
+    assert_eq!(v["outputs"], "unproven");
+    assert_eq!(v["input"], "proven");
+    assert_eq!(verify(&out, &proof, Some(&other)).0, Some(1));
 }

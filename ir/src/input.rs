@@ -195,28 +195,59 @@ fn find_non_finite_token(text: &str) -> Option<String> {
     None
 }
 
+/// What an input must look like: its name, shape and scale.
+#[derive(Clone, Copy, Debug)]
+pub struct InputSpec<'a> {
+    /// Name, for messages.
+    pub name: &'a str,
+    /// Shape.
+    pub shape: &'a [usize],
+    /// Scale.
+    pub scale: i32,
+}
+
 /// Quantizes one flat list of reals per input at the program's input scales.
 pub fn quantize_inputs(program: &Program, data: &[Vec<f64>]) -> Result<Vec<Tensor>, InputError> {
-    if data.len() != program.inputs.len() {
+    let specs: Vec<InputSpec<'_>> = program
+        .inputs
+        .iter()
+        .map(|&i| {
+            let n = &program.nodes[i];
+            InputSpec {
+                name: &n.name,
+                shape: &n.shape,
+                scale: n.scale,
+            }
+        })
+        .collect();
+    quantize_with(&specs, program.value_bits, data)
+}
+
+/// Quantizes one flat list of reals per input, given each input's spec and the value bits
+/// (values must lie in `[-2^(bits-1), 2^(bits-1))` once quantized).
+pub fn quantize_with(
+    specs: &[InputSpec<'_>],
+    value_bits: u32,
+    data: &[Vec<f64>],
+) -> Result<Vec<Tensor>, InputError> {
+    if data.len() != specs.len() {
         return Err(InputError::WrongInputCount {
-            expected: program.inputs.len(),
+            expected: specs.len(),
             got: data.len(),
         });
     }
-    let limit = program.value_limit();
-    program
-        .inputs
+    let limit = 1i64 << (value_bits.clamp(1, 63) - 1);
+    specs
         .iter()
         .zip(data)
         .enumerate()
-        .map(|(input, (&node, values))| {
-            let node = &program.nodes[node];
-            let expected = numel(&node.shape);
+        .map(|(input, (spec, values))| {
+            let expected = numel(spec.shape);
             if values.len() != expected {
                 return Err(InputError::WrongLength {
                     input,
-                    name: node.name.clone(),
-                    shape: node.shape.clone(),
+                    name: spec.name.to_string(),
+                    shape: spec.shape.to_vec(),
                     expected,
                     got: values.len(),
                 });
@@ -230,21 +261,21 @@ pub fn quantize_inputs(program: &Program, data: &[Vec<f64>]) -> Result<Vec<Tenso
                         value,
                     });
                 }
-                match quantize(value, node.scale) {
+                match quantize(value, spec.scale) {
                     Some(v) if v >= -limit && v < limit => q.push(v),
                     _ => {
                         return Err(InputError::OutOfRange {
                             input,
                             position,
                             value,
-                            min: dequantize(-limit, node.scale),
-                            max: dequantize(limit - 1, node.scale),
-                            scale: node.scale,
+                            min: dequantize(-limit, spec.scale),
+                            max: dequantize(limit - 1, spec.scale),
+                            scale: spec.scale,
                         })
                     }
                 }
             }
-            Ok(Tensor::new(node.shape.clone(), q).expect("length checked"))
+            Ok(Tensor::new(spec.shape.to_vec(), q).expect("length checked"))
         })
         .collect()
 }

@@ -50,6 +50,7 @@ pub mod structure;
 pub mod table;
 pub mod tensor;
 
+pub use bounds::{param_envelope_bits, ParamBounds};
 pub use error::{EvalError, FormatError, IrError};
 pub use eval::{evaluate, Trace};
 pub use op::{ConvSpec, ConvTransposeSpec, Op, PadMode, PadSpec, PoolSpec, ReduceSpec, SliceRange};

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::bounds::node_bound;
+use crate::bounds::{node_bound, ParamBounds};
 use crate::error::IrError;
 use crate::op::Op;
 use crate::signature::{infer_shape, output_scale};
@@ -80,7 +80,10 @@ impl Program {
         self.nodes
             .iter()
             .map(|n| match &n.op {
-                Op::Const { values, param: true } => values.len(),
+                Op::Const {
+                    values,
+                    param: true,
+                } => values.len(),
                 _ => 0,
             })
             .sum()
@@ -162,6 +165,30 @@ impl Program {
         Ok(())
     }
 
+    /// Static bounds of every node when parameters enter as `params` says. With
+    /// [`ParamBounds::Exact`] these are the stored bounds; with [`ParamBounds::Envelope`] they
+    /// hold whatever parameter values within each parameter tensor's envelope, as a circuit
+    /// that takes parameters as witnesses needs. An error names the first node whose bound
+    /// would leave the representable range.
+    pub fn bounds_with(&self, params: ParamBounds) -> Result<Vec<u64>, IrError> {
+        let mut bounds: Vec<u64> = Vec::with_capacity(self.nodes.len());
+        for (i, node) in self.nodes.iter().enumerate() {
+            let ins: Vec<&Node> = node.inputs.iter().map(|&j| &self.nodes[j]).collect();
+            let in_bounds: Vec<u64> = node.inputs.iter().map(|&j| bounds[j]).collect();
+            let bound = node_bound(self, node, &ins, &in_bounds, &node.shape, params)
+                .map_err(|e| IrError::InvalidProgram(format!("node {i} '{}': {e}", node.name)))?;
+            if bound >= MAX_MAGNITUDE {
+                return Err(IrError::InvalidProgram(format!(
+                    "node {i} '{}': values may reach {bound} when parameters are only known \
+                     within their envelope, beyond the limit 2^62",
+                    node.name
+                )));
+            }
+            bounds.push(bound);
+        }
+        Ok(bounds)
+    }
+
     /// Shape, scale and bound of node `i`, derived from its op and its inputs.
     fn derive(&self, i: usize) -> Result<(Vec<usize>, i32, u64), String> {
         let node = &self.nodes[i];
@@ -185,7 +212,8 @@ impl Program {
         if checked_numel(&shape).is_none_or(|n| n > MAX_ELEMENTS) {
             return Err(format!("shape {shape:?} has more than 2^32 elements"));
         }
-        let bound = node_bound(self, node, &ins, &shape)?;
+        let in_bounds: Vec<u64> = ins.iter().map(|n| n.bound).collect();
+        let bound = node_bound(self, node, &ins, &in_bounds, &shape, ParamBounds::Exact)?;
         if bound >= MAX_MAGNITUDE {
             return Err(format!(
                 "values may reach {bound}, beyond the limit 2^62; insert a Rescale"
@@ -259,7 +287,15 @@ impl ProgramBuilder {
         scale: i32,
         values: Vec<i64>,
     ) -> Result<usize, IrError> {
-        self.leaf(name, Op::Const { values, param: false }, shape, scale)
+        self.leaf(
+            name,
+            Op::Const {
+                values,
+                param: false,
+            },
+            shape,
+            scale,
+        )
     }
 
     /// Adds a model parameter (a constant whose visibility is chosen at setup).
@@ -270,7 +306,15 @@ impl ProgramBuilder {
         scale: i32,
         values: Vec<i64>,
     ) -> Result<usize, IrError> {
-        self.leaf(name, Op::Const { values, param: true }, shape, scale)
+        self.leaf(
+            name,
+            Op::Const {
+                values,
+                param: true,
+            },
+            shape,
+            scale,
+        )
     }
 
     fn leaf(

@@ -23,9 +23,10 @@ use halo2_proofs::poly::kzg::commitment::ParamsKZG;
 use halo2_proofs::SerdeFormat;
 use serde::{Deserialize, Serialize};
 use sha3::{Digest, Keccak256};
-use zkml_circuits::{CircuitParams, ModelCircuit, VisibilityConfig};
+use zkml_circuits::visibility::PublicPart as CircuitPart;
+use zkml_circuits::{CircuitParams, ModelCircuit, ParamVisibility, Visibility, VisibilityConfig};
 use zkml_ir::Program;
-use zkml_verifier::vk::{ModelInfo, PublicTensor};
+use zkml_verifier::vk::{ModelInfo, PublicPart, TensorInfo, ValueClass, VisibilityInfo};
 
 use crate::error::ProverError;
 use crate::export::export_vk;
@@ -42,7 +43,7 @@ pub struct ProvingKeyHeader {
     pub program_digest: String,
     /// Circuit shape.
     pub circuit: CircuitParams,
-    /// Visibility of inputs and outputs.
+    /// Visibility of inputs, outputs and parameters.
     pub visibility: VisibilityConfig,
     /// Keccak-256 of the verifying key file, hex.
     pub vk_digest: String,
@@ -66,40 +67,59 @@ pub fn program_digest(program: &Program) -> [u8; 32] {
     keccak(&zkml_ir::format::to_bytes(program))
 }
 
-/// Describes a program's public tensors for the verifying key.
-pub fn model_info(program: &Program, visibility: VisibilityConfig) -> ModelInfo {
-    let tensor = |node: usize, name: &str| {
+/// Describes a program's public instance for the verifying key.
+pub fn model_info(
+    program: &Program,
+    visibility: VisibilityConfig,
+) -> Result<ModelInfo, ProverError> {
+    let tensor = |node: usize| {
         let n = &program.nodes[node];
-        PublicTensor {
-            name: name.to_string(),
+        let name = program
+            .outputs
+            .iter()
+            .position(|&o| o == node)
+            .map_or_else(|| n.name.clone(), |k| program.output_names[k].clone());
+        TensorInfo {
+            name,
             shape: n.shape.iter().map(|&d| d as u64).collect(),
             scale: n.scale,
         }
     };
-    let public = |v: zkml_circuits::Visibility| v == zkml_circuits::Visibility::Public;
-    ModelInfo {
+    let class = |c: zkml_circuits::visibility::ValueClass| match c {
+        zkml_circuits::visibility::ValueClass::Inputs => ValueClass::Inputs,
+        zkml_circuits::visibility::ValueClass::Outputs => ValueClass::Outputs,
+        zkml_circuits::visibility::ValueClass::Parameters => ValueClass::Parameters,
+    };
+    let public = zkml_circuits::visibility::public_parts(program, visibility)?
+        .into_iter()
+        .map(|part| match part {
+            CircuitPart::Values { class: c, node } => PublicPart::Values {
+                class: class(c),
+                tensor: tensor(node),
+            },
+            CircuitPart::Hash { class: c, tensors } => PublicPart::Hash {
+                class: class(c),
+                tensors: tensors.iter().map(|t| (tensor(t.node), t.bits)).collect(),
+            },
+        })
+        .collect();
+    let io = |v: Visibility| match v {
+        Visibility::Public => VisibilityInfo::Public,
+        Visibility::Private => VisibilityInfo::Private,
+        Visibility::Hashed => VisibilityInfo::Hashed,
+    };
+    Ok(ModelInfo {
         program_digest: program_digest(program),
-        inputs: if public(visibility.inputs) {
-            program
-                .inputs
-                .iter()
-                .map(|&i| tensor(i, &program.nodes[i].name))
-                .collect()
-        } else {
-            vec![]
-        },
-        outputs: if public(visibility.outputs) {
-            program
-                .outputs
-                .iter()
-                .zip(&program.output_names)
-                .map(|(&o, n)| tensor(o, n))
-                .collect()
-        } else {
-            vec![]
-        },
         value_bits: program.value_bits,
-    }
+        inputs: io(visibility.inputs),
+        outputs: io(visibility.outputs),
+        parameters: match visibility.params {
+            ParamVisibility::Fixed => VisibilityInfo::Fixed,
+            ParamVisibility::Private => VisibilityInfo::Private,
+            ParamVisibility::Hashed => VisibilityInfo::Hashed,
+        },
+        public,
+    })
 }
 
 /// Generates the proving and verifying keys of `program` laid out with `circuit`.
@@ -117,7 +137,7 @@ pub fn generate_keys(
         .map_err(|e| ProverError::Halo2(format!("verifying key generation: {e:?}")))?;
     let pk = keygen_pk(srs, vk, &model_circuit)
         .map_err(|e| ProverError::Halo2(format!("proving key generation: {e:?}")))?;
-    let exported = export_vk(pk.get_vk(), srs, model_info(program, visibility), n_public)?;
+    let exported = export_vk(pk.get_vk(), srs, model_info(program, visibility)?, n_public)?;
     let header = ProvingKeyHeader {
         program_digest: hex::encode(program_digest(program)),
         circuit,

@@ -23,10 +23,25 @@ use crate::transcript::{EvmTranscriptRead, EvmTranscriptWrite};
 pub struct Proof {
     /// Proof bytes.
     pub bytes: Vec<u8>,
-    /// Public values (quantized inputs then outputs, as exposed), in instance order.
-    pub instances: Vec<i128>,
+    /// The public instance (values and hashes, as the verifying key describes them).
+    pub instances: Vec<Fr>,
     /// The program's outputs (integers), whatever their visibility.
     pub outputs: Vec<Tensor>,
+}
+
+impl Proof {
+    /// The instance as 32-byte big-endian words (proof files, the EVM, [`zkml_verifier`]).
+    pub fn instance_words(&self) -> Vec<[u8; 32]> {
+        self.instances.iter().map(fr_to_word).collect()
+    }
+}
+
+/// A field element as a 32-byte big-endian word.
+pub fn fr_to_word(f: &Fr) -> [u8; 32] {
+    use halo2_proofs::halo2curves::ff::PrimeField;
+    let mut w = f.to_repr();
+    w.reverse();
+    w
 }
 
 /// The scalar a 32-byte digest stands for in the transcript (big-endian, reduced).
@@ -73,9 +88,9 @@ pub fn prove(
         pk.header.circuit,
         pk.header.visibility,
     )?;
-    let instances = layout.instance.clone();
     let circuit = ModelCircuit::new(layout);
     let instance_fields = circuit.instance();
+    let instances = instance_fields.clone();
     let mut transcript = EvmTranscriptWrite::<Vec<u8>>::init(Vec::new());
     transcript
         .common_scalar(digest_scalar(&vk_digest(pk)?))
@@ -113,9 +128,9 @@ pub fn verify_with_halo2(
     pk: &ProvingKeyFile,
     srs: &ParamsKZG<Bn256>,
     proof: &[u8],
-    instances: &[i128],
+    instances: &[Fr],
 ) -> Result<(), ProverError> {
-    let fields: Vec<Fr> = instances.iter().map(|&v| zkml_circuits::field(v)).collect();
+    let fields = instances.to_vec();
     let mut transcript = EvmTranscriptRead::init(proof);
     transcript
         .common_scalar(digest_scalar(&vk_digest(pk)?))

@@ -11,26 +11,40 @@
 
 use std::path::Path;
 
+use halo2_proofs::halo2curves::bn256::Fr;
 use zkml_circuits::VisibilityConfig;
 use zkml_ir::input::{parse_input_json, quantize_inputs};
+use zkml_prover::prove::fr_to_word;
 use zkml_prover::{generate_keys, prove, srs, verify_with_halo2};
 use zkml_verifier::VerifyError;
 
-const FIXTURES: &[&str] = &["mlp_small", "mlp", "lenet", "depthwise_separable", "transformer", "pytorch_style"];
+const FIXTURES: &[&str] = &[
+    "mlp_small",
+    "mlp",
+    "lenet",
+    "depthwise_separable",
+    "transformer",
+    "pytorch_style",
+];
 
 struct Proven {
     name: &'static str,
     vk: Vec<u8>,
     proof: Vec<u8>,
-    instances: Vec<i128>,
+    instances: Vec<Fr>,
     n_inputs: usize,
 }
 
 fn prove_fixture(name: &'static str) -> Proven {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures").join(name);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fixtures")
+        .join(name);
     let model = zkml_onnx::load_model(&dir.join("model.onnx"), &Default::default()).unwrap();
-    let input = parse_input_json(&std::fs::read_to_string(dir.join("input.json")).unwrap()).unwrap();
-    let program = zkml_onnx::compile(&model, std::slice::from_ref(&input), &Default::default()).unwrap().program;
+    let input =
+        parse_input_json(&std::fs::read_to_string(dir.join("input.json")).unwrap()).unwrap();
+    let program = zkml_onnx::compile(&model, std::slice::from_ref(&input), &Default::default())
+        .unwrap()
+        .program;
     let vis = VisibilityConfig::default();
     let params = zkml_circuits::cost::choose(&program, vis).unwrap();
     let srs = srs::generate(params.k, 1234);
@@ -40,10 +54,37 @@ fn prove_fixture(name: &'static str) -> Proven {
     // Outputs in the instance equal the reference evaluator's.
     let trace = zkml_ir::evaluate(&program, &q).unwrap();
     let n_inputs: usize = q.iter().map(|t| t.len()).sum();
-    let expected: Vec<i128> = trace.outputs().iter().flat_map(|t| t.data().iter().map(|&v| i128::from(v))).collect();
-    assert_eq!(&proof.instances[n_inputs..], &expected[..], "{name}: public outputs");
-    verify_with_halo2(&pk, &srs, &proof.bytes, &proof.instances).unwrap_or_else(|e| panic!("{name}: halo2 rejects: {e}"));
-    Proven { name, vk: vk.to_bytes(), proof: proof.bytes, instances: proof.instances, n_inputs }
+    let expected: Vec<Fr> = trace
+        .outputs()
+        .iter()
+        .flat_map(|t| {
+            t.data()
+                .iter()
+                .map(|&v| zkml_circuits::field(i128::from(v)))
+        })
+        .collect();
+    assert_eq!(
+        &proof.instances[n_inputs..],
+        &expected[..],
+        "{name}: public outputs"
+    );
+    verify_with_halo2(&pk, &srs, &proof.bytes, &proof.instances)
+        .unwrap_or_else(|e| panic!("{name}: halo2 rejects: {e}"));
+    Proven {
+        name,
+        vk: vk.to_bytes(),
+        proof: proof.bytes,
+        instances: proof.instances,
+        n_inputs,
+    }
+}
+
+fn words(instances: &[Fr]) -> Vec<[u8; 32]> {
+    instances.iter().map(fr_to_word).collect()
+}
+
+fn verify(vk: &[u8], proof: &[u8], instances: &[Fr]) -> Result<(), VerifyError> {
+    zkml_verifier::verify_words(vk, proof, &words(instances))
 }
 
 #[test]
@@ -51,38 +92,65 @@ fn fixtures_prove_verify_and_reject_tampering() {
     let proven: Vec<Proven> = FIXTURES.iter().map(|&n| prove_fixture(n)).collect();
     for (i, p) in proven.iter().enumerate() {
         let name = p.name;
-        zkml_verifier::verify(&p.vk, &p.proof, &p.instances).unwrap_or_else(|e| panic!("{name}: {e}"));
+        verify(&p.vk, &p.proof, &p.instances).unwrap_or_else(|e| panic!("{name}: {e}"));
         let len = p.proof.len();
-        let positions: Vec<usize> = (0..len).filter(|&b| b < 256 || b + 256 >= len || b % 7 == 0).collect();
+        let positions: Vec<usize> = (0..len)
+            .filter(|&b| b < 256 || b + 256 >= len || b % 7 == 0)
+            .collect();
         for b in positions {
             let mut bad = p.proof.clone();
             bad[b] ^= 1 << (b % 8);
-            match zkml_verifier::verify(&p.vk, &bad, &p.instances) {
-                Err(VerifyError::InvalidPoint { .. } | VerifyError::InvalidScalar { .. } | VerifyError::PairingCheckFailed) => {}
+            match verify(&p.vk, &bad, &p.instances) {
+                Err(
+                    VerifyError::InvalidPoint { .. }
+                    | VerifyError::InvalidScalar { .. }
+                    | VerifyError::PairingCheckFailed,
+                ) => {}
                 other => panic!("{name}: flipping byte {b} gave {other:?}"),
             }
         }
         for idx in [0, p.n_inputs.saturating_sub(1), p.instances.len() - 1] {
             let mut wrong = p.instances.clone();
-            wrong[idx] += 1;
-            assert_eq!(zkml_verifier::verify(&p.vk, &p.proof, &wrong), Err(VerifyError::PairingCheckFailed), "{name}: public value {idx}");
+            wrong[idx] += Fr::one();
+            assert_eq!(
+                verify(&p.vk, &p.proof, &wrong),
+                Err(VerifyError::PairingCheckFailed),
+                "{name}: public value {idx}"
+            );
         }
         for cut in [0, 1, 63, len / 2, len - 1] {
-            assert!(matches!(zkml_verifier::verify(&p.vk, &p.proof[..cut], &p.instances), Err(VerifyError::ProofTooShort { .. })), "{name}: cut {cut}");
+            assert!(
+                matches!(
+                    verify(&p.vk, &p.proof[..cut], &p.instances),
+                    Err(VerifyError::ProofTooShort { .. })
+                ),
+                "{name}: cut {cut}"
+            );
         }
         let mut longer = p.proof.clone();
         longer.push(7);
-        assert!(matches!(zkml_verifier::verify(&p.vk, &longer, &p.instances), Err(VerifyError::TrailingBytes { .. })));
+        assert!(matches!(
+            verify(&p.vk, &longer, &p.instances),
+            Err(VerifyError::TrailingBytes { .. })
+        ));
         let other = &proven[(i + 1) % proven.len()];
-        match zkml_verifier::verify(&other.vk, &p.proof, &p.instances) {
-            Err(VerifyError::InstanceCount { .. } | VerifyError::PairingCheckFailed | VerifyError::ProofTooShort { .. } | VerifyError::TrailingBytes { .. }) => {}
+        match verify(&other.vk, &p.proof, &p.instances) {
+            Err(
+                VerifyError::InstanceCount { .. }
+                | VerifyError::PairingCheckFailed
+                | VerifyError::ProofTooShort { .. }
+                | VerifyError::TrailingBytes { .. },
+            ) => {}
             r => panic!("{name} proof with {} key: {r:?}", other.name),
         }
         // Corrupting the key: decoding errors, or a key for a different statement.
         for b in (12..p.vk.len()).step_by(p.vk.len() / 97 + 1) {
             let mut bad = p.vk.clone();
             bad[b] ^= 0x5a;
-            assert!(zkml_verifier::verify(&bad, &p.proof, &p.instances).is_err(), "{name}: key byte {b} flipped yet accepted");
+            assert!(
+                verify(&bad, &p.proof, &p.instances).is_err(),
+                "{name}: key byte {b} flipped yet accepted"
+            );
         }
     }
 }

@@ -29,7 +29,8 @@ pub use error::{KeyError, VerifyError};
 pub use vk::VerifyingKey;
 
 /// Verifies a proof given the verifying key bytes and the public values as signed integers
-/// (the quantized public inputs, then outputs).
+/// (when inputs and outputs are public and nothing is hashed: the quantized inputs, then
+/// outputs). See [`vk::ModelInfo::public`] for what each value means.
 pub fn verify(vk_bytes: &[u8], proof: &[u8], public_values: &[i128]) -> Result<(), VerifyError> {
     let vk = VerifyingKey::from_bytes(vk_bytes)?;
     let instances: Vec<Fr> = public_values
@@ -37,6 +38,23 @@ pub fn verify(vk_bytes: &[u8], proof: &[u8], public_values: &[i128]) -> Result<(
         .map(|&v| encoding::fr_from_i128(v))
         .collect();
     verify_with_key(&vk, proof, &instances)
+}
+
+/// Verifies a proof given the public instance as 32-byte big-endian field elements (the form
+/// proof files and the EVM use; hashes need it). A word that is not a canonical field element
+/// is [`VerifyError::InvalidInstance`].
+pub fn verify_words(
+    vk_bytes: &[u8],
+    proof: &[u8],
+    instances: &[[u8; 32]],
+) -> Result<(), VerifyError> {
+    let vk = VerifyingKey::from_bytes(vk_bytes)?;
+    let fields = instances
+        .iter()
+        .enumerate()
+        .map(|(index, w)| encoding::fr_from_be(w).ok_or(VerifyError::InvalidInstance { index }))
+        .collect::<Result<Vec<Fr>, _>>()?;
+    verify_with_key(&vk, proof, &fields)
 }
 
 /// Verifies a proof against a decoded key and public values as field elements.

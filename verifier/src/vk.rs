@@ -5,7 +5,7 @@
 //! ```text
 //! offset  size  content
 //! 0       8     magic "ZKMLVK\0\0"
-//! 8       4     format version, little-endian u32 (currently 1)
+//! 8       4     format version, little-endian u32 (currently 2)
 //! 12      ...   the key, bincode (fixed-width little-endian integers)
 //! ```
 
@@ -20,7 +20,7 @@ use crate::error::KeyError;
 /// First bytes of every verifying key file.
 pub const VK_MAGIC: &[u8; 8] = b"ZKMLVK\0\0";
 /// The format version this build reads and writes.
-pub const VK_FORMAT_VERSION: u32 = 1;
+pub const VK_FORMAT_VERSION: u32 = 2;
 
 /// A 32-byte big-endian word.
 pub type Word = [u8; 32];
@@ -137,9 +137,33 @@ pub struct LookupArg {
     pub tables: Vec<Expr>,
 }
 
-/// One public tensor (input or output).
+/// A class of model values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ValueClass {
+    /// The model's inputs.
+    Inputs,
+    /// The model's outputs.
+    Outputs,
+    /// The model's parameters.
+    Parameters,
+}
+
+/// Who sees a class of values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum VisibilityInfo {
+    /// Every value is a public instance value.
+    Public,
+    /// Known only to the prover.
+    Private,
+    /// Known only to the prover; one public value is their Poseidon hash.
+    Hashed,
+    /// Part of the verifying key (parameters only).
+    Fixed,
+}
+
+/// One tensor of the model.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PublicTensor {
+pub struct TensorInfo {
     /// Name.
     pub name: String,
     /// Shape.
@@ -148,17 +172,64 @@ pub struct PublicTensor {
     pub scale: i32,
 }
 
+impl TensorInfo {
+    /// Number of values.
+    pub fn len(&self) -> u64 {
+        self.shape.iter().product()
+    }
+
+    /// Whether the tensor holds no value.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// One part of the public instance.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PublicPart {
+    /// A tensor's values, one instance value each, row-major (signed integers as field
+    /// elements: `-v` is `r - v`).
+    Values {
+        /// Inputs or outputs.
+        class: ValueClass,
+        /// The tensor.
+        tensor: TensorInfo,
+    },
+    /// One instance value: the Poseidon hash of these tensors' values, each packed with an
+    /// envelope of `bits` bits.
+    Hash {
+        /// What is hashed.
+        class: ValueClass,
+        /// The tensors with their envelope bits, in hashing order.
+        tensors: Vec<(TensorInfo, u32)>,
+    },
+}
+
+impl PublicPart {
+    /// Number of instance values the part takes.
+    pub fn instance_len(&self) -> u64 {
+        match self {
+            PublicPart::Values { tensor, .. } => tensor.len(),
+            PublicPart::Hash { .. } => 1,
+        }
+    }
+}
+
 /// What the public values mean.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ModelInfo {
     /// Keccak-256 of the compiled program.
     pub program_digest: Word,
-    /// Public inputs, in instance order (empty when inputs are private).
-    pub inputs: Vec<PublicTensor>,
-    /// Public outputs, after the inputs (empty when outputs are private).
-    pub outputs: Vec<PublicTensor>,
     /// Value bits of the program.
     pub value_bits: u32,
+    /// Visibility of the inputs.
+    pub inputs: VisibilityInfo,
+    /// Visibility of the outputs.
+    pub outputs: VisibilityInfo,
+    /// Visibility of the parameters.
+    pub parameters: VisibilityInfo,
+    /// The public instance, part by part, in order.
+    pub public: Vec<PublicPart>,
 }
 
 /// The verifying key.
@@ -326,13 +397,7 @@ impl VerifyingKey {
         }
         // Every scalar and point must decode.
         self.decoded()?;
-        let public: u64 = self
-            .model
-            .inputs
-            .iter()
-            .chain(&self.model.outputs)
-            .map(|t| t.shape.iter().product::<u64>())
-            .sum();
+        let public: u64 = self.model.public.iter().map(PublicPart::instance_len).sum();
         if public != u64::from(self.num_instance_values) {
             return bad(format!(
                 "the model describes {public} public values, the circuit expects {}",

@@ -7,15 +7,52 @@
 
 use std::collections::HashMap;
 
+use halo2_proofs::halo2curves::bn256::Fr;
+
 use crate::params::CircuitParams;
 
 pub(crate) mod divsqrt;
+pub(crate) mod hash;
 pub(crate) mod linear;
 pub(crate) mod lookup;
 pub(crate) mod product;
 pub(crate) mod program;
 pub(crate) mod range;
 pub(crate) mod select;
+
+/// A cell value: an exact integer (every tensor value and auxiliary witness), or a general
+/// field element (hash states).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Val {
+    /// An integer, mapped to the field when written (negatives wrap).
+    Int(i128),
+    /// A field element.
+    Field(Fr),
+}
+
+impl Val {
+    /// The field element this value is written as.
+    pub fn to_field(self) -> Fr {
+        match self {
+            Val::Int(v) => crate::circuit::field(v),
+            Val::Field(f) => f,
+        }
+    }
+
+    /// The value plus one (soundness tests perturb witnesses this way).
+    pub fn plus_one(self) -> Val {
+        match self {
+            Val::Int(v) => Val::Int(v + 1),
+            Val::Field(f) => Val::Field(f + Fr::one()),
+        }
+    }
+}
+
+impl Default for Val {
+    fn default() -> Self {
+        Val::Int(0)
+    }
+}
 
 /// An advice column.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -67,11 +104,17 @@ pub enum Gate {
     Sqrt,
     /// Comparison and selection.
     Select,
+    /// First Poseidon round of a permutation, absorbing two message words.
+    PoseidonAbsorb,
+    /// Full Poseidon round.
+    PoseidonFull,
+    /// Partial Poseidon round.
+    PoseidonPartial,
 }
 
 impl Gate {
     /// Every gate, in selector order.
-    pub const ALL: [Gate; 7] = [
+    pub const ALL: [Gate; 10] = [
         Gate::LinFirst,
         Gate::LinNext,
         Gate::MulFirst,
@@ -79,7 +122,18 @@ impl Gate {
         Gate::Div,
         Gate::Sqrt,
         Gate::Select,
+        Gate::PoseidonAbsorb,
+        Gate::PoseidonFull,
+        Gate::PoseidonPartial,
     ];
+
+    /// Whether the gate is one of the Poseidon rounds (configured only in hashing circuits).
+    pub fn is_poseidon(self) -> bool {
+        matches!(
+            self,
+            Gate::PoseidonAbsorb | Gate::PoseidonFull | Gate::PoseidonPartial
+        )
+    }
 
     /// Position in [`Gate::ALL`].
     pub fn index(self) -> usize {
@@ -105,6 +159,9 @@ pub enum LayoutError {
     /// The witness does not match the program (wrong input count or shapes).
     #[error("witness: {0}")]
     Witness(String),
+    /// The program cannot be proven under the requested visibility.
+    #[error("{0}")]
+    Program(String),
 }
 
 /// A function lookup table placed in the circuit.
@@ -128,11 +185,11 @@ pub struct Layout {
     /// Main-region rows used.
     pub main_rows: usize,
     /// Advice values, `[column][row]`; `None` marks cells never assigned.
-    pub advice: Vec<Vec<Option<i128>>>,
+    pub advice: Vec<Vec<Option<Val>>>,
     /// Weight coefficients `w[j][i]`, indexed `[j * W + i][row]`.
-    pub weights: Vec<Vec<i128>>,
+    pub weights: Vec<Vec<Val>>,
     /// Row constants `c[j]`, `[j][row]`.
-    pub constants: Vec<Vec<i128>>,
+    pub constants: Vec<Vec<Val>>,
     /// Bits checked by each range-stream row (0: unused).
     pub range_tags: Vec<Vec<u64>>,
     /// Table tag of each function-stream row (0: unused).
@@ -142,7 +199,7 @@ pub struct Layout {
     /// Copy constraints.
     pub copies: Vec<(CellRef, CellRef)>,
     /// Public instance values.
-    pub instance: Vec<i128>,
+    pub instance: Vec<Val>,
     /// Cells bound to instance rows.
     pub instance_copies: Vec<(CellRef, usize)>,
     /// Function tables used.
@@ -206,15 +263,33 @@ impl Layout {
 
     /// Allocates the next main-region row with `gate` enabled.
     pub(crate) fn row(&mut self, gate: Gate) -> usize {
+        self.row_with(Some(gate))
+    }
+
+    /// Allocates the next main-region row, with `gate` enabled if any.
+    pub(crate) fn row_with(&mut self, gate: Option<Gate>) -> usize {
         let r = self.main_rows;
         self.main_rows += 1;
-        self.gates.push(Some(gate));
+        self.gates.push(gate);
         r
     }
 
     /// Assigns an advice cell.
     pub(crate) fn assign(&mut self, col: AdviceCol, row: usize, value: i128) -> CellRef {
-        let v = if self.has_witness { value } else { 0 };
+        self.assign_val(col, row, Val::Int(value))
+    }
+
+    /// Assigns an advice cell holding a general field element.
+    pub(crate) fn assign_field(&mut self, col: AdviceCol, row: usize, value: Fr) -> CellRef {
+        self.assign_val(col, row, Val::Field(value))
+    }
+
+    fn assign_val(&mut self, col: AdviceCol, row: usize, value: Val) -> CellRef {
+        let v = if self.has_witness {
+            value
+        } else {
+            Val::default()
+        };
         let idx = self.column_index(col);
         let column = &mut self.advice[idx];
         if column.len() <= row {
@@ -228,32 +303,60 @@ impl Layout {
         CellRef { col, row }
     }
 
-    fn set_fixed(column: &mut Vec<i128>, row: usize, v: i128) {
+    /// Sets weight `w[j][i]` on a row.
+    pub(crate) fn set_weight(&mut self, row: usize, j: usize, i: usize, v: i128) {
+        self.set_weight_val(row, j, i, Val::Int(v));
+    }
+
+    /// Sets weight `w[j][i]` on a row to a field element.
+    pub(crate) fn set_weight_field(&mut self, row: usize, j: usize, i: usize, v: Fr) {
+        self.set_weight_val(row, j, i, Val::Field(v));
+    }
+
+    fn set_weight_val(&mut self, row: usize, j: usize, i: usize, v: Val) {
+        let idx = j * self.params.lanes + i;
+        let column = &mut self.weights[idx];
         if column.len() <= row {
-            column.resize(row + 1, 0);
+            column.resize(row + 1, Val::default());
         }
         column[row] = v;
     }
 
-    /// Sets weight `w[j][i]` on a row.
-    pub(crate) fn set_weight(&mut self, row: usize, j: usize, i: usize, v: i128) {
-        let idx = j * self.params.lanes + i;
-        Self::set_fixed(&mut self.weights[idx], row, v);
-    }
-
     /// Sets constant `c[j]` on a row.
     pub(crate) fn set_constant(&mut self, row: usize, j: usize, v: i128) {
-        Self::set_fixed(&mut self.constants[j], row, v);
+        self.set_constant_val(row, j, Val::Int(v));
     }
 
-    /// The value of a wire (0 without a witness).
+    /// Sets constant `c[j]` on a row to a field element.
+    pub(crate) fn set_constant_field(&mut self, row: usize, j: usize, v: Fr) {
+        self.set_constant_val(row, j, Val::Field(v));
+    }
+
+    fn set_constant_val(&mut self, row: usize, j: usize, v: Val) {
+        let column = &mut self.constants[j];
+        if column.len() <= row {
+            column.resize(row + 1, Val::default());
+        }
+        column[row] = v;
+    }
+
+    /// The integer value of a wire (0 without a witness).
+    ///
+    /// # Panics
+    /// On a cell holding a general field element (hash states never feed integer chips).
     pub fn value(&self, w: Wire) -> i128 {
         match w {
             Wire::Const(v) => v,
-            Wire::Cell(c) => {
-                self.advice[self.column_index(c.col)][c.row].expect("wire cells are assigned")
-            }
+            Wire::Cell(c) => match self.cell_value(c) {
+                Val::Int(v) => v,
+                Val::Field(_) => panic!("cell {c:?} holds a field element, not an integer"),
+            },
         }
+    }
+
+    /// The value held by an assigned cell.
+    pub fn cell_value(&self, c: CellRef) -> Val {
+        self.advice[self.column_index(c.col)][c.row].expect("wire cells are assigned")
     }
 
     /// Constrains two cells to be equal.
@@ -319,7 +422,7 @@ impl Layout {
 
     /// Binds a cell to the next public instance row.
     pub(crate) fn expose(&mut self, cell: CellRef) {
-        let v = self.value(Wire::Cell(cell));
+        let v = self.cell_value(cell);
         self.instance_copies.push((cell, self.instance.len()));
         self.instance.push(v);
     }
@@ -345,7 +448,7 @@ impl Layout {
     }
 
     /// Overwrites an assigned cell's value (soundness tests perturb witnesses this way).
-    pub fn set_value(&mut self, cell: CellRef, value: i128) {
+    pub fn set_value(&mut self, cell: CellRef, value: Val) {
         let idx = self.column_index(cell.col);
         self.advice[idx][cell.row] = Some(value);
     }

@@ -2,7 +2,6 @@
 
 use std::collections::HashMap;
 
-use serde::{Deserialize, Serialize};
 use zkml_ir::structure::{
     bias_index, for_each_product, for_each_window_member, movement_sources, Source,
 };
@@ -16,33 +15,9 @@ use super::range::{rescale, signed_value};
 use super::select::{abs, argmax, max_pairs, reduce_max, relu};
 use super::{CellRef, Layout, LayoutError, Wire};
 use crate::params::CircuitParams;
-
-/// Who sees a class of values.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Visibility {
-    /// Exposed as public instance values.
-    Public,
-    /// Known only to the prover.
-    Private,
-}
-
-/// Visibility of the program's inputs and outputs (parameters are fixed columns).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct VisibilityConfig {
-    /// Program inputs.
-    pub inputs: Visibility,
-    /// Program outputs.
-    pub outputs: Visibility,
-}
-
-impl Default for VisibilityConfig {
-    fn default() -> Self {
-        Self {
-            inputs: Visibility::Public,
-            outputs: Visibility::Public,
-        }
-    }
-}
+use crate::visibility::{
+    parameter_envelope, public_parts, ParamVisibility, PublicPart, VisibilityConfig,
+};
 
 /// A linear combination of wires.
 #[derive(Clone, Debug, Default)]
@@ -70,10 +45,25 @@ pub fn build(
             )));
         }
     }
+    if visibility.hashes() && !params.poseidon {
+        return Err(LayoutError::Program(
+            "hashed visibility needs a circuit with the Poseidon gates".into(),
+        ));
+    }
+    let parts = public_parts(program, visibility)?;
+    let bounds = program
+        .bounds_with(visibility.param_bounds())
+        .map_err(|e| LayoutError::Program(e.to_string()))?;
+    let ctx = Ctx {
+        program,
+        trace,
+        bounds: &bounds,
+        witness_params: visibility.params != ParamVisibility::Fixed,
+    };
     let mut layout = Layout::new(params, trace.is_some());
     let mut wires: Vec<Vec<Wire>> = Vec::with_capacity(program.nodes.len());
     for (id, node) in program.nodes.iter().enumerate() {
-        let out = lower_node(&mut layout, program, trace, id, node, &wires).map_err(|reason| {
+        let out = lower_node(&mut layout, &ctx, id, node, &wires).map_err(|reason| {
             LayoutError::Unsupported {
                 node: id,
                 name: node.name.clone(),
@@ -84,23 +74,35 @@ pub fn build(
         debug_assert_eq!(out.len(), numel(&node.shape));
         wires.push(out);
     }
-    if visibility.inputs == Visibility::Public {
-        for &i in &program.inputs {
-            for &w in &wires[i] {
-                let c = layout.cell(w);
-                layout.expose(c);
+    for part in parts {
+        match part {
+            PublicPart::Values { node, .. } => {
+                for &w in &wires[node] {
+                    let c = layout.cell(w);
+                    layout.expose(c);
+                }
             }
-        }
-    }
-    if visibility.outputs == Visibility::Public {
-        for &o in &program.outputs {
-            for &w in &wires[o] {
-                let c = layout.cell(w);
-                layout.expose(c);
+            PublicPart::Hash { tensors, .. } => {
+                let items: Vec<(Wire, u32)> = tensors
+                    .iter()
+                    .flat_map(|t| wires[t.node].iter().map(move |&w| (w, t.bits)))
+                    .collect();
+                let h = super::hash::hash(&mut layout, &items);
+                layout.expose(h);
             }
         }
     }
     Ok(layout)
+}
+
+/// What every node's lowering reads.
+struct Ctx<'a> {
+    program: &'a Program,
+    trace: Option<&'a Trace>,
+    /// Static bounds under the chosen parameter visibility.
+    bounds: &'a [u64],
+    /// Parameters are witnesses (range-checked cells) rather than constants.
+    witness_params: bool,
 }
 
 fn node_values(trace: Option<&Trace>, id: usize, len: usize) -> Vec<i128> {
@@ -112,14 +114,15 @@ fn node_values(trace: Option<&Trace>, id: usize, len: usize) -> Vec<i128> {
 
 fn lower_node(
     layout: &mut Layout,
-    program: &Program,
-    trace: Option<&Trace>,
+    ctx: &Ctx<'_>,
     id: usize,
     node: &Node,
     wires: &[Vec<Wire>],
 ) -> Result<Vec<Wire>, String> {
+    let (program, trace) = (ctx.program, ctx.trace);
     let ins: Vec<&[Wire]> = node.inputs.iter().map(|&i| wires[i].as_slice()).collect();
     let in_nodes: Vec<&Node> = node.inputs.iter().map(|&i| &program.nodes[i]).collect();
+    let in_bound = |k: usize| ctx.bounds[node.inputs[k]];
     let shape = &node.shape;
     let n = numel(shape);
     let bits = program.value_bits;
@@ -128,6 +131,16 @@ fn lower_node(
             .into_iter()
             .map(|v| Wire::Cell(signed_value(layout, v, bits)))
             .collect(),
+        Op::Const {
+            values,
+            param: true,
+        } if ctx.witness_params => {
+            let envelope = parameter_envelope(program, id);
+            values
+                .iter()
+                .map(|&v| Wire::Cell(signed_value(layout, i128::from(v), envelope)))
+                .collect()
+        }
         Op::Const { values, .. } => values.iter().map(|&v| Wire::Const(i128::from(v))).collect(),
         Op::Add | Op::Sub | Op::Mul | Op::Max | Op::Min => {
             let ma = BroadcastMap::new(&in_nodes[0].shape, shape);
@@ -151,7 +164,7 @@ fn lower_node(
                 }
                 Op::Mul => multiply(layout, &pairs),
                 _ => {
-                    let bound = in_nodes[0].bound.saturating_add(in_nodes[1].bound);
+                    let bound = in_bound(0).saturating_add(in_bound(1));
                     max_pairs(layout, &pairs, node.op == Op::Min, bound)
                 }
             }
@@ -188,17 +201,17 @@ fn lower_node(
                     a: ins[0][ma.index(o)],
                     b: ins[1][mb.index(o)],
                     shift: *shift,
-                    b_bound: in_nodes[1].bound,
+                    b_bound: in_bound(1),
                 })
                 .collect();
             divide(layout, &items, bits)
         }
         Op::Sqrt { shift } => sqrt(layout, ins[0], *shift, bits),
-        Op::Relu => relu(layout, ins[0], in_nodes[0].bound),
-        Op::Abs => abs(layout, ins[0], in_nodes[0].bound),
+        Op::Relu => relu(layout, ins[0], in_bound(0)),
+        Op::Abs => abs(layout, ins[0], in_bound(0)),
         Op::Clip { min, max } => {
             let mut xs = ins[0].to_vec();
-            let bound = in_nodes[0].bound;
+            let bound = in_bound(0);
             if let Some(lo) = min {
                 let pairs: Vec<(Wire, Wire)> = xs
                     .iter()
@@ -228,7 +241,7 @@ fn lower_node(
             for_each_window_member(&node.op, &in_nodes[0].shape, shape, |o, i| {
                 windows[o].push(ins[0][i])
             });
-            reduce_max(layout, windows, in_nodes[0].bound.saturating_mul(2))
+            reduce_max(layout, windows, in_bound(0).saturating_mul(2))
         }
         Op::ArgMax {
             select_last_index, ..
@@ -241,7 +254,7 @@ fn lower_node(
                 layout,
                 &windows,
                 *select_last_index,
-                in_nodes[0].bound.saturating_mul(2),
+                in_bound(0).saturating_mul(2),
             )
         }
         Op::Lookup { table } => {
@@ -295,9 +308,7 @@ fn linear(layout: &mut Layout, items: Vec<LinItem>) -> Vec<Wire> {
                 },
             }
         }
-        if cells.is_empty() {
-            out[i] = Some(Wire::Const(constant));
-        } else if weights.iter().all(|&w| w == 0) {
+        if weights.iter().all(|&w| w == 0) {
             out[i] = Some(Wire::Const(constant));
         } else if cells.len() == 1 && weights[0] == 1 && constant == 0 {
             out[i] = Some(Wire::Cell(cells[0]));

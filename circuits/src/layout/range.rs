@@ -45,7 +45,11 @@ fn limbs(value: i128, widths: &[u32]) -> Vec<i128> {
 /// A new cell equal to `constant + sum coeff * input`, over any number of operands: when they
 /// exceed one row's lanes, partial sums chain across blocks. Returns the operand cells (in
 /// order) and the result.
-fn combine(layout: &mut Layout, inputs: &[(LinInput, i128)], constant: i128) -> (Vec<CellRef>, CellRef) {
+fn combine(
+    layout: &mut Layout,
+    inputs: &[(LinInput, i128)],
+    constant: i128,
+) -> (Vec<CellRef>, CellRef) {
     let w = layout.params.lanes;
     let mut cells = Vec::with_capacity(inputs.len());
     let mut carry: Option<CellRef> = None;
@@ -54,7 +58,10 @@ fn combine(layout: &mut Layout, inputs: &[(LinInput, i128)], constant: i128) -> 
         let room = if carry.is_some() { w - 1 } else { w };
         let (now, later) = rest.split_at(rest.len().min(room));
         let mut block = LinBlock::default();
-        let mut term = LinTerm { coeffs: Vec::new(), constant: if carry.is_none() { constant } else { 0 } };
+        let mut term = LinTerm {
+            coeffs: Vec::new(),
+            constant: if carry.is_none() { constant } else { 0 },
+        };
         if let Some(c) = carry {
             block.inputs.push(LinInput::Cell(c));
             term.coeffs.push((0, 1));

@@ -40,16 +40,33 @@ pub fn run(args: Args) -> Result<()> {
             None => srs::generate_random(args.logrows),
         })
     })?;
-    let path = args.output.clone().unwrap_or_else(|| SrsCache::new(SrsCache::default_dir()).path(args.logrows));
+    let path = args
+        .output
+        .clone()
+        .unwrap_or_else(|| SrsCache::new(SrsCache::default_dir()).path(args.logrows));
     let tmp = std::env::temp_dir().join(format!("zkml-srs-{}.tmp", std::process::id()));
     srs::save(&params, &tmp)?;
     let bytes = std::fs::read(&tmp)?;
     std::fs::remove_file(&tmp).ok();
     // A file we may replace: an SRS of the same format (it starts with the k word).
-    stages.run("write", || write_output(&path, &bytes, args.force, |old| old.len() >= 4 && old[..4] == bytes[..4], &[]))?;
+    stages.run("write", || {
+        write_output(
+            &path,
+            &bytes,
+            args.force,
+            |old| old.len() >= 4 && old[..4] == bytes[..4],
+            &[],
+        )
+    })?;
     if args.json {
-        return print_json(&json!({"srs": path, "logrows": args.logrows, "insecure": true, "warning": INSECURE_SRS_WARNING, "timings": stages.json()}));
+        return print_json(
+            &json!({"srs": path, "logrows": args.logrows, "insecure": true, "warning": INSECURE_SRS_WARNING, "timings": stages.json()}),
+        );
     }
-    println!("wrote {} (2^{} points, INSECURE: testing only)", path.display(), args.logrows);
+    println!(
+        "wrote {} (2^{} points, INSECURE: testing only)",
+        path.display(),
+        args.logrows
+    );
     Ok(())
 }

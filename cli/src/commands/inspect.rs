@@ -20,7 +20,11 @@ pub struct Args {
 
 fn op_detail(op: &Op) -> String {
     match op {
-        Op::Const { values, param } => format!("{} values{}", values.len(), if *param { ", parameter" } else { "" }),
+        Op::Const { values, param } => format!(
+            "{} values{}",
+            values.len(),
+            if *param { ", parameter" } else { "" }
+        ),
         Op::Rescale { shift } | Op::Div { shift } | Op::Sqrt { shift } => format!("shift {shift}"),
         Op::Lookup { table } => format!("table {table}"),
         Op::Clip { min, max } => format!(

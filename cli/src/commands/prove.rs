@@ -8,7 +8,9 @@ use serde_json::json;
 use zkml_ir::Program;
 use zkml_prover::ProvingKeyFile;
 
-use crate::common::{compile_model, import, is_program_file, print_json, read_input, write_output, ModelArgs};
+use crate::common::{
+    compile_model, import, is_program_file, print_json, read_input, write_output, ModelArgs,
+};
 use crate::proving::{key_cache_dir, srs_for, ProofFile, VisibilityArgs};
 use crate::stages::Stages;
 
@@ -46,17 +48,31 @@ pub struct Args {
 }
 
 fn zkml_file(b: &[u8]) -> bool {
-    zkml_ir::format::is_program(b) || b.starts_with(zkml_prover::keys::PK_MAGIC) || b.starts_with(zkml_verifier::vk::VK_MAGIC)
+    zkml_ir::format::is_program(b)
+        || b.starts_with(zkml_prover::keys::PK_MAGIC)
+        || b.starts_with(zkml_verifier::vk::VK_MAGIC)
 }
 
 fn proof_file(b: &[u8]) -> bool {
-    serde_json::from_slice::<serde_json::Value>(b).is_ok_and(|v| v["format"] == crate::proving::PROOF_FORMAT)
+    serde_json::from_slice::<serde_json::Value>(b)
+        .is_ok_and(|v| v["format"] == crate::proving::PROOF_FORMAT)
 }
 
 /// Loads cached keys, or generates and caches them.
-fn cached_keys(program: &Program, args: &Args, stages: &mut Stages) -> Result<(ProvingKeyFile, zkml_verifier::VerifyingKey, PathBuf, zkml_prover::srs::Srs)> {
-    let visibility = args.visibility.config()?;
-    let circuit = stages.run("size circuit", || zkml_circuits::cost::choose(program, visibility))?;
+fn cached_keys(
+    program: &Program,
+    args: &Args,
+    stages: &mut Stages,
+) -> Result<(
+    ProvingKeyFile,
+    zkml_verifier::VerifyingKey,
+    PathBuf,
+    zkml_prover::srs::Srs,
+)> {
+    let visibility = args.visibility.config();
+    let circuit = stages.run("size circuit", || {
+        zkml_circuits::cost::choose(program, visibility)
+    })?;
     let (srs, _) = srs_for(circuit.k, args.srs.as_deref(), stages)?;
     let dir = key_cache_dir(program, &circuit, &visibility, &srs);
     let (pk_path, vk_path) = (dir.join("pk.bin"), dir.join("vk.bin"));
@@ -69,9 +85,14 @@ fn cached_keys(program: &Program, args: &Args, stages: &mut Stages) -> Result<(P
         if let Ok((pk, vk)) = loaded {
             return Ok((pk, vk, pk_path, srs));
         }
-        eprintln!("cached keys in {} are unusable; generating new ones", dir.display());
+        eprintln!(
+            "cached keys in {} are unusable; generating new ones",
+            dir.display()
+        );
     }
-    let (pk, vk) = stages.run("generate keys", || zkml_prover::generate_keys(program, circuit, visibility, &srs))?;
+    let (pk, vk) = stages.run("generate keys", || {
+        zkml_prover::generate_keys(program, circuit, visibility, &srs)
+    })?;
     stages.run("cache keys", || -> Result<()> {
         std::fs::create_dir_all(&dir)?;
         std::fs::write(&pk_path, pk.to_bytes())?;
@@ -82,14 +103,31 @@ fn cached_keys(program: &Program, args: &Args, stages: &mut Stages) -> Result<(P
 }
 
 /// Loads `--pk` and re-derives its verifying key (checked against the key's recorded digest).
-fn given_keys(program: &Program, pk_path: &Path, args: &Args, stages: &mut Stages) -> Result<(ProvingKeyFile, zkml_verifier::VerifyingKey, zkml_prover::srs::Srs)> {
+fn given_keys(
+    program: &Program,
+    pk_path: &Path,
+    args: &Args,
+    stages: &mut Stages,
+) -> Result<(
+    ProvingKeyFile,
+    zkml_verifier::VerifyingKey,
+    zkml_prover::srs::Srs,
+)> {
     let pk = stages.run("load proving key", || -> Result<_> {
-        let bytes = std::fs::read(pk_path).with_context(|| format!("cannot read {}", pk_path.display()))?;
+        let bytes =
+            std::fs::read(pk_path).with_context(|| format!("cannot read {}", pk_path.display()))?;
         Ok(ProvingKeyFile::from_bytes(&bytes, pk_path)?)
     })?;
     let (srs, _) = srs_for(pk.header.circuit.k, args.srs.as_deref(), stages)?;
-    let n_public = zkml_circuits::build(program, None, pk.header.circuit, pk.header.visibility)?.instance.len();
-    let vk = zkml_prover::export::export_vk(pk.pk.get_vk(), &srs, zkml_prover::keys::model_info(program, pk.header.visibility), n_public)?;
+    let n_public = zkml_circuits::build(program, None, pk.header.circuit, pk.header.visibility)?
+        .instance
+        .len();
+    let vk = zkml_prover::export::export_vk(
+        pk.pk.get_vk(),
+        &srs,
+        zkml_prover::keys::model_info(program, pk.header.visibility)?,
+        n_public,
+    )?;
     if hex::encode(zkml_prover::keys::keccak(&vk.to_bytes())) != pk.header.vk_digest {
         anyhow::bail!("the SRS does not match the one the proving key was generated with (pass the same --srs as at setup)");
     }
@@ -100,18 +138,30 @@ pub fn run(args: Args) -> Result<()> {
     let mut stages = Stages::new(args.json);
     let input = read_input(&args.input)?;
     let (program, program_path) = if is_program_file(&args.model)? {
-        let p = stages.run("load program", || zkml_ir::format::load(&args.model)).with_context(|| format!("cannot read {}", args.model.display()))?;
+        let p = stages
+            .run("load program", || zkml_ir::format::load(&args.model))
+            .with_context(|| format!("cannot read {}", args.model.display()))?;
         (p, args.model.clone())
     } else {
         let model = import(&args.model, &args.model_args, &mut stages)?;
         let calibration = if args.model_args.calibration.is_empty() {
             vec![input.clone()]
         } else {
-            args.model_args.calibration.iter().map(|p| read_input(p)).collect::<Result<Vec<_>>>()?
+            args.model_args
+                .calibration
+                .iter()
+                .map(|p| read_input(p))
+                .collect::<Result<Vec<_>>>()?
         };
         let (program, _) = compile_model(&model, &calibration, &args.model_args, &mut stages)?;
         let path = args.out.join("model.zkml");
-        write_output(&path, &zkml_ir::format::to_bytes(&program), args.force, zkml_file, &[&args.model, &args.input])?;
+        write_output(
+            &path,
+            &zkml_ir::format::to_bytes(&program),
+            args.force,
+            zkml_file,
+            &[&args.model, &args.input],
+        )?;
         (program, path)
     };
     let (pk, vk, pk_path, srs) = match &args.pk {
@@ -121,24 +171,41 @@ pub fn run(args: Args) -> Result<()> {
         }
         None => cached_keys(&program, &args, &mut stages)?,
     };
-    let q = zkml_ir::input::quantize_inputs(&program, &input).with_context(|| format!("input file {}", args.input.display()))?;
+    let q = zkml_ir::input::quantize_inputs(&program, &input)
+        .with_context(|| format!("input file {}", args.input.display()))?;
     let proof = stages.run("prove", || zkml_prover::prove(&program, &q, &pk, &srs))?;
-    let file = ProofFile::new(&proof, &program, &pk);
-    let proof_path = args.output.clone().unwrap_or_else(|| args.out.join("proof.json"));
+    let file = ProofFile::new(&proof, &program, &pk, &vk);
+    let proof_path = args
+        .output
+        .clone()
+        .unwrap_or_else(|| args.out.join("proof.json"));
     let vk_path = args.out.join("vk.bin");
     let vk_bytes = vk.to_bytes();
     stages.run("write artifacts", || -> Result<()> {
-        write_output(&proof_path, serde_json::to_string_pretty(&file)?.as_bytes(), args.force, proof_file, &[&args.model, &args.input])?;
-        write_output(&vk_path, &vk_bytes, args.force, zkml_file, &[&args.model, &args.input])
+        write_output(
+            &proof_path,
+            serde_json::to_string_pretty(&file)?.as_bytes(),
+            args.force,
+            proof_file,
+            &[&args.model, &args.input],
+        )?;
+        write_output(
+            &vk_path,
+            &vk_bytes,
+            args.force,
+            zkml_file,
+            &[&args.model, &args.input],
+        )
     })?;
     let verified = stages.run("verify", || -> Result<()> {
         let (bytes, instances) = file.decode()?;
         Ok(zkml_verifier::verify_with_key(&vk, &bytes, &instances)?)
     });
     let verified_ok = verified.is_ok();
+    let outputs = crate::proving::dequantized_outputs(&proof, &program);
     if args.json {
         print_json(&json!({
-            "outputs": file.outputs,
+            "outputs": outputs,
             "verified": verified_ok,
             "verify_error": verified.as_ref().err().map(|e| e.to_string()),
             "proof": proof_path,
@@ -146,16 +213,26 @@ pub fn run(args: Args) -> Result<()> {
             "pk": pk_path,
             "program": program_path,
             "proof_bytes": proof.bytes.len(),
-            "public_values": file.public_values.len(),
+            "public_values": file.instances.len(),
+            "public": file.public,
             "circuit": pk.header.circuit,
             "timings": stages.json(),
         }))?;
     } else {
-        println!("proof: {} ({} bytes, {} public values)", proof_path.display(), proof.bytes.len(), file.public_values.len());
+        println!(
+            "proof: {} ({} bytes, {} public values)",
+            proof_path.display(),
+            proof.bytes.len(),
+            file.instances.len()
+        );
         println!("verifying key: {}", vk_path.display());
-        for (k, o) in file.outputs.iter().enumerate() {
+        for (k, o) in outputs.iter().enumerate() {
             let shown: Vec<String> = o.iter().take(10).map(|v| format!("{v:.5}")).collect();
-            println!("output {k}: [{}{}]", shown.join(", "), if o.len() > 10 { ", ..." } else { "" });
+            println!(
+                "output {k}: [{}{}]",
+                shown.join(", "),
+                if o.len() > 10 { ", ..." } else { "" }
+            );
         }
         println!("verified: {}", if verified_ok { "yes" } else { "NO" });
     }

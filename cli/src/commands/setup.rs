@@ -32,20 +32,36 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<()> {
     let mut stages = Stages::new(args.json);
-    let visibility = args.visibility.config()?;
+    let visibility = args.visibility.config();
     let program = stages
         .run("load program", || zkml_ir::format::load(&args.program))
         .with_context(|| format!("cannot read {}", args.program.display()))?;
-    let circuit = stages.run("size circuit", || zkml_circuits::cost::choose(&program, visibility))?;
+    let circuit = stages.run("size circuit", || {
+        zkml_circuits::cost::choose(&program, visibility)
+    })?;
     let (srs, source) = srs_for(circuit.k, args.srs.as_deref(), &mut stages)?;
-    let (pk, vk) = stages.run("generate keys", || zkml_prover::generate_keys(&program, circuit, visibility, &srs))?;
+    let (pk, vk) = stages.run("generate keys", || {
+        zkml_prover::generate_keys(&program, circuit, visibility, &srs)
+    })?;
     let pk_path = args.out.join("pk.bin");
     let vk_path = args.out.join("vk.bin");
     let pk_bytes = pk.to_bytes();
     let vk_bytes = vk.to_bytes();
     stages.run("write keys", || -> Result<()> {
-        write_output(&pk_path, &pk_bytes, args.force, |b| b.starts_with(zkml_prover::keys::PK_MAGIC), &[&args.program])?;
-        write_output(&vk_path, &vk_bytes, args.force, |b| b.starts_with(zkml_verifier::vk::VK_MAGIC), &[&args.program])
+        write_output(
+            &pk_path,
+            &pk_bytes,
+            args.force,
+            |b| b.starts_with(zkml_prover::keys::PK_MAGIC),
+            &[&args.program],
+        )?;
+        write_output(
+            &vk_path,
+            &vk_bytes,
+            args.force,
+            |b| b.starts_with(zkml_verifier::vk::VK_MAGIC),
+            &[&args.program],
+        )
     })?;
     if args.json {
         return print_json(&json!({

@@ -1,4 +1,9 @@
-//! `zkml verify --proof P --vk VK`: exit 0 when valid, 1 when invalid, 2 on unreadable input.
+//! `zkml verify --proof P --vk VK [--input INPUT.json]`: exit 0 when valid, 1 when invalid, 2 on
+//! unreadable input.
+//!
+//! Beyond the proof itself, the outputs listed in the proof file are checked against the proven
+//! instance (public outputs must equal it, hashed outputs must hash to it; private outputs are
+//! reported as unproven), and so is the input file when one is given.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -6,6 +11,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use serde_json::json;
 
+use crate::claims::{self, Binding};
 use crate::proving::ProofFile;
 
 #[derive(clap::Args)]
@@ -16,22 +22,59 @@ pub struct Args {
     /// The verifying key (vk.bin).
     #[arg(long, value_name = "VK")]
     pub vk: PathBuf,
+    /// Also check that the proof was made for this input (public or hashed inputs).
+    #[arg(long, value_name = "INPUT.json")]
+    pub input: Option<PathBuf>,
     /// Print one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
 }
 
-fn read(args: &Args) -> Result<(zkml_verifier::VerifyingKey, Vec<u8>, Vec<zkml_verifier::Fr>)> {
-    let vk_bytes = std::fs::read(&args.vk).with_context(|| format!("cannot read {}", args.vk.display()))?;
-    let vk = zkml_verifier::VerifyingKey::from_bytes(&vk_bytes).with_context(|| format!("verifying key {}", args.vk.display()))?;
-    let text = std::fs::read_to_string(&args.proof).with_context(|| format!("cannot read {}", args.proof.display()))?;
-    let file: ProofFile = serde_json::from_str(&text).with_context(|| format!("proof file {} is not valid", args.proof.display()))?;
-    let (proof, instances) = file.decode().with_context(|| format!("proof file {}", args.proof.display()))?;
-    Ok((vk, proof, instances))
+struct Read {
+    vk: zkml_verifier::VerifyingKey,
+    file: ProofFile,
+    proof: Vec<u8>,
+    instances: Vec<zkml_verifier::Fr>,
+    input: Option<Vec<Vec<f64>>>,
+}
+
+fn read(args: &Args) -> Result<Read> {
+    let vk_bytes =
+        std::fs::read(&args.vk).with_context(|| format!("cannot read {}", args.vk.display()))?;
+    let vk = zkml_verifier::VerifyingKey::from_bytes(&vk_bytes)
+        .with_context(|| format!("verifying key {}", args.vk.display()))?;
+    let text = std::fs::read_to_string(&args.proof)
+        .with_context(|| format!("cannot read {}", args.proof.display()))?;
+    let file: ProofFile = serde_json::from_str(&text)
+        .with_context(|| format!("proof file {} is not valid", args.proof.display()))?;
+    let (proof, instances) = file
+        .decode()
+        .with_context(|| format!("proof file {}", args.proof.display()))?;
+    let input = args
+        .input
+        .as_deref()
+        .map(crate::common::read_input)
+        .transpose()?;
+    Ok(Read {
+        vk,
+        file,
+        proof,
+        instances,
+        input,
+    })
+}
+
+fn describe(b: Binding, what: &str) -> String {
+    match b {
+        Binding::Proven => format!("{what}: proven (public values)"),
+        Binding::HashMatches => format!("{what}: proven (match the public hash)"),
+        Binding::Unproven => format!("{what}: NOT proven (private)"),
+        Binding::NotChecked => format!("{what}: not checked"),
+    }
 }
 
 pub fn run(args: Args) -> ExitCode {
-    let (vk, proof, instances) = match read(&args) {
+    let r = match read(&args) {
         Ok(v) => v,
         Err(e) => {
             crate::common::report_error(&e, args.json);
@@ -39,22 +82,47 @@ pub fn run(args: Args) -> ExitCode {
         }
     };
     let start = std::time::Instant::now();
-    let result = zkml_verifier::verify_with_key(&vk, &proof, &instances);
+    let result = zkml_verifier::verify_with_key(&r.vk, &r.proof, &r.instances)
+        .map_err(anyhow::Error::from)
+        .and_then(|()| {
+            let words: Vec<[u8; 32]> = r
+                .instances
+                .iter()
+                .map(zkml_verifier::encoding::fr_to_be)
+                .collect();
+            claims::check(&r.vk, &r.file, &words, r.input.as_deref())
+        });
     let secs = start.elapsed().as_secs_f64();
     match result {
-        Ok(()) => {
+        Ok(c) => {
             if args.json {
-                println!("{}", json!({"verified": true, "seconds": secs}));
+                println!(
+                    "{}",
+                    json!({
+                        "verified": true,
+                        "seconds": secs,
+                        "outputs": c.outputs,
+                        "input": c.input,
+                        "parameters_hash": c.parameters_hash,
+                    })
+                );
             } else {
-                println!("proof is valid ({:.3} s)", secs);
+                println!("proof is valid ({secs:.3} s)");
+                println!("{}", describe(c.outputs, "outputs in the proof file"));
+                if args.input.is_some() {
+                    println!("{}", describe(c.input, "input file"));
+                }
+                if let Some(h) = &c.parameters_hash {
+                    println!("parameter hash: {h}");
+                }
             }
             ExitCode::SUCCESS
         }
         Err(e) => {
             if args.json {
-                println!("{}", json!({"verified": false, "error": e.to_string()}));
+                println!("{}", json!({"verified": false, "error": format!("{e:#}")}));
             }
-            eprintln!("INVALID: {e}");
+            eprintln!("INVALID: {e:#}");
             ExitCode::from(1)
         }
     }

@@ -1,0 +1,196 @@
+//! What a valid proof says about a proof file's outputs and, optionally, about an input file:
+//! public values must equal them, hashes must be their hashes, private values are unproven.
+
+use anyhow::{bail, Result};
+use serde::Serialize;
+use zkml_ir::input::{quantize_with, InputSpec};
+use zkml_verifier::vk::{PublicPart, TensorInfo, ValueClass, VerifyingKey};
+
+use crate::proving::{word_hex, ProofFile};
+
+/// How a class of values relates to the proof.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Binding {
+    /// Public: the proof's instance holds the values, and they match.
+    Proven,
+    /// Hashed: the proof's instance holds their hash, and the values hash to it.
+    HashMatches,
+    /// Private: the proof says nothing about these values.
+    Unproven,
+    /// Not checked (no values given).
+    NotChecked,
+}
+
+/// The verdict on the claims.
+#[derive(Clone, Debug, Serialize)]
+pub struct Claims {
+    /// The outputs listed in the proof file.
+    pub outputs: Binding,
+    /// The input file, when one was given.
+    pub input: Binding,
+    /// The committed parameter hash, when parameters are hashed.
+    pub parameters_hash: Option<String>,
+}
+
+fn spec(t: &TensorInfo) -> (String, Vec<usize>, i32) {
+    (
+        t.name.clone(),
+        t.shape.iter().map(|&d| d as usize).collect(),
+        t.scale,
+    )
+}
+
+fn value_word(v: i64) -> [u8; 32] {
+    zkml_verifier::encoding::fr_to_be(&zkml_verifier::encoding::fr_from_i128(i128::from(v)))
+}
+
+fn hash_word(values: &[(i128, u32)]) -> Option<[u8; 32]> {
+    let h = zkml_circuits::poseidon::hash_values(values)?;
+    Some(zkml_prover::prove::fr_to_word(&h))
+}
+
+/// Checks the file's outputs (and `input`, if given) against a verified instance.
+pub fn check(
+    vk: &VerifyingKey,
+    file: &ProofFile,
+    instances: &[[u8; 32]],
+    input: Option<&[Vec<f64>]>,
+) -> Result<Claims> {
+    let info = &vk.model;
+    let mut claims = Claims {
+        outputs: Binding::Unproven,
+        input: if input.is_some() {
+            Binding::Unproven
+        } else {
+            Binding::NotChecked
+        },
+        parameters_hash: None,
+    };
+    if file.outputs.len() != file.quantized_outputs.len() {
+        bail!("the proof file lists outputs inconsistently");
+    }
+    // The listed floats must be the listed integers, dequantized.
+    let mut output_index = 0usize;
+    let mut input_index = 0usize;
+    let mut at = 0usize;
+    for part in &info.public {
+        let n = part.instance_len() as usize;
+        let Some(slice) = instances.get(at..at + n) else {
+            bail!("the instance is shorter than the verifying key describes");
+        };
+        at += n;
+        match part {
+            PublicPart::Values {
+                class: ValueClass::Outputs,
+                tensor,
+            } => {
+                let Some(q) = file.quantized_outputs.get(output_index) else {
+                    bail!("the proof file lacks output '{}'", tensor.name);
+                };
+                let floats = &file.outputs[output_index];
+                output_index += 1;
+                if q.len() != n || q.iter().zip(slice).any(|(&v, w)| value_word(v) != *w) {
+                    bail!(
+                        "output '{}' in the proof file differs from the proven output",
+                        tensor.name
+                    );
+                }
+                check_dequantized(&tensor.name, q, floats, tensor.scale)?;
+                claims.outputs = Binding::Proven;
+            }
+            PublicPart::Hash {
+                class: ValueClass::Outputs,
+                tensors,
+            } => {
+                let mut items = Vec::new();
+                for (k, (t, bits)) in tensors.iter().enumerate() {
+                    let Some(q) = file.quantized_outputs.get(k) else {
+                        bail!("the proof file lacks output '{}'", t.name);
+                    };
+                    if q.len() as u64 != t.len() {
+                        bail!("output '{}' in the proof file has the wrong length", t.name);
+                    }
+                    check_dequantized(&t.name, q, &file.outputs[k], t.scale)?;
+                    items.extend(q.iter().map(|&v| (i128::from(v), *bits)));
+                }
+                if hash_word(&items).as_ref() != Some(&slice[0]) {
+                    bail!("the outputs in the proof file do not hash to the proven output hash");
+                }
+                claims.outputs = Binding::HashMatches;
+            }
+            PublicPart::Values {
+                class: ValueClass::Inputs,
+                tensor,
+            } => {
+                if let Some(data) = input {
+                    let q = quantize_one(tensor, info.value_bits, data, input_index)?;
+                    if q.iter().zip(slice).any(|(&v, w)| value_word(v) != *w) {
+                        bail!(
+                            "the proof was made for a different input '{}' than the input file's",
+                            tensor.name
+                        );
+                    }
+                    claims.input = Binding::Proven;
+                }
+                input_index += 1;
+            }
+            PublicPart::Hash {
+                class: ValueClass::Inputs,
+                tensors,
+            } => {
+                if let Some(data) = input {
+                    let mut items = Vec::new();
+                    for (k, (t, bits)) in tensors.iter().enumerate() {
+                        let q = quantize_one(t, info.value_bits, data, k)?;
+                        items.extend(q.iter().map(|&v| (i128::from(v), *bits)));
+                    }
+                    if hash_word(&items).as_ref() != Some(&slice[0]) {
+                        bail!("the input file does not hash to the proven input hash");
+                    }
+                    claims.input = Binding::HashMatches;
+                }
+            }
+            PublicPart::Hash {
+                class: ValueClass::Parameters,
+                ..
+            } => claims.parameters_hash = Some(word_hex(&slice[0])),
+            PublicPart::Values {
+                class: ValueClass::Parameters,
+                ..
+            } => bail!("the verifying key lists parameters as public values"),
+        }
+    }
+    if input.is_some() && claims.input == Binding::Unproven {
+        bail!("the inputs are private in this proof: an input file cannot be checked against it");
+    }
+    Ok(claims)
+}
+
+fn quantize_one(t: &TensorInfo, bits: u32, data: &[Vec<f64>], index: usize) -> Result<Vec<i64>> {
+    let (name, shape, scale) = spec(t);
+    let Some(values) = data.get(index) else {
+        bail!("the input file has no input {index} ('{name}')");
+    };
+    let q = quantize_with(
+        &[InputSpec {
+            name: &name,
+            shape: &shape,
+            scale,
+        }],
+        bits,
+        std::slice::from_ref(values),
+    )?;
+    Ok(q[0].data().to_vec())
+}
+
+fn check_dequantized(name: &str, q: &[i64], floats: &[f64], scale: i32) -> Result<()> {
+    if q.len() != floats.len()
+        || q.iter()
+            .zip(floats)
+            .any(|(&v, &f)| zkml_ir::rounding::dequantize(v, scale) != f)
+    {
+        bail!("output '{name}' in the proof file does not match its quantized values");
+    }
+    Ok(())
+}
