@@ -179,7 +179,8 @@ impl Circuit<Fr> for ModelCircuit {
             |mut region| {
                 for (row, gate) in layout.gates.iter().enumerate() {
                     if let Some(g) = gate {
-                        config.selectors[g.index()]
+                        config
+                            .selector_of(*g)
                             .ok_or(Error::Synthesis)?
                             .enable(&mut region, row)?;
                     }

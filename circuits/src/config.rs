@@ -17,16 +17,20 @@
 //!            with (p, q, b, t) = x[4g..4g+4]                          g < G4
 //! ```
 //!
-//! Poseidon rounds (only in circuits that hash; `t_i = x[i] + w[0][i]` with the round constant
-//! in `w[0][i]`, plus the message words `x[6], x[7]` added to `t_1, t_2` in the absorbing round;
-//! the round's output state is the next row's `x[0..3]`; `MDS` is the Poseidon matrix):
+//! Poseidon rounds (only in circuits that hash). A permutation's 65 rounds run over a few rows,
+//! several rounds per row ([`crate::poseidon::schedule`]); one gate per row kind. Round `i` of a
+//! row reads its constants from `w[3i..3i+3]` (flat weight columns), and the row's output state
+//! is the next row's `x[0..3]`:
 //!
 //! ```text
-//! PoseidonAbsorb, PoseidonFull    x[3+i] - t_i^2 = 0
-//!                                 x[i](next) - sum_j MDS[i][j] x[3+j]^2 t_j = 0      i < 3
-//! PoseidonPartial                 x[3] - t_0^2 = 0
-//!                                 x[i](next) - MDS[i][0] x[3]^2 t_0
-//!                                            - MDS[i][1] t_1 - MDS[i][2] t_2 = 0     i < 3
+//! full rounds (6 lanes each)     state s^i = x[6i..6i+3], squares q^i = x[6i+3..6i+6]
+//!                                t_k = s^i_k + rc_ik  (+ message x[6n], x[6n+1] on words 1, 2 of
+//!                                the first round of an absorbing row)
+//!                                q^i_k - t_k^2 = 0,  s^(i+1)_k - sum_j MDS[k][j] (q^i_j)^2 t_j = 0
+//! partial rounds (2 lanes each)  state x[0..3]; round i: first word f_i (x[0], then x[2i+2]),
+//!                                square q_i = x[2i+3]; words 1, 2 stay linear combinations
+//!                                t_0 = f_i + rc_i0,  q_i - t_0^2 = 0,
+//!                                f_(i+1) - (MDS[0][0] q_i^2 t_0 + MDS[0][1] t_1 + MDS[0][2] t_2) = 0
 //! ```
 //!
 //! Lookups: every range stream row `(rtag, rs)` lies in the range table `{(0,0)} u {(t, v) :
@@ -65,8 +69,10 @@ pub struct ModelConfig {
     pub range_tag: Vec<Column<Fixed>>,
     /// Function stream tags.
     pub table_tag: Vec<Column<Fixed>>,
-    /// One selector per [`Gate`], in [`Gate::ALL`] order (`None`: gate not configured).
-    pub selectors: Vec<Option<Selector>>,
+    /// One selector per gate of [`Gate::ALL`], in order.
+    pub selectors: Vec<Selector>,
+    /// One selector per Poseidon row kind (empty when the circuit does not hash).
+    pub poseidon_selectors: Vec<Selector>,
     /// Range table `(tag, value)`.
     pub range_table: [TableColumn; 2],
     /// Function table `(tag, input, output)`.
@@ -100,10 +106,15 @@ impl ModelConfig {
         let c = fixed(meta, m);
         let range_tag = fixed(meta, p.range_streams);
         let table_tag = fixed(meta, p.table_streams);
-        let selectors: Vec<Option<Selector>> = Gate::ALL
-            .iter()
-            .map(|g| (p.poseidon || !g.is_poseidon()).then(|| meta.selector()))
-            .collect();
+        let selectors: Vec<Selector> = Gate::ALL.iter().map(|_| meta.selector()).collect();
+        let poseidon_selectors: Vec<Selector> = if p.poseidon {
+            crate::poseidon::row_kinds(p.lanes)
+                .iter()
+                .map(|_| meta.selector())
+                .collect()
+        } else {
+            Vec::new()
+        };
         let instance = meta.instance_column();
         meta.enable_equality(instance);
         let range_table = [meta.lookup_table_column(), meta.lookup_table_column()];
@@ -125,6 +136,7 @@ impl ModelConfig {
             range_tag,
             table_tag,
             selectors,
+            poseidon_selectors,
             range_table,
             function_table,
             instance,
@@ -142,53 +154,47 @@ impl ModelConfig {
     }
 
     fn selector(&self, gate: Gate) -> Selector {
-        self.selectors[gate.index()].expect("gates query configured selectors")
+        self.selector_of(gate)
+            .expect("gates query configured selectors")
+    }
+
+    /// The selector enabling `gate`, if the circuit has it.
+    pub fn selector_of(&self, gate: Gate) -> Option<Selector> {
+        match gate {
+            Gate::Poseidon(kind) => self.poseidon_selectors.get(usize::from(kind)).copied(),
+            g => Gate::ALL
+                .iter()
+                .position(|&a| a == g)
+                .map(|i| self.selectors[i]),
+        }
     }
 
     fn poseidon_gates(&self, meta: &mut ConstraintSystem<Fr>) {
         let mds = crate::poseidon::constants().mds;
-        let constant = |f: Fr| Expression::Constant(f);
-        for gate in [
-            Gate::PoseidonAbsorb,
-            Gate::PoseidonFull,
-            Gate::PoseidonPartial,
-        ] {
-            meta.create_gate("poseidon round", |v| {
-                let s = v.query_selector(self.selector(gate));
-                let x: Vec<Expression<Fr>> = (0..8)
+        for (kind, spec) in crate::poseidon::row_kinds(self.params.lanes)
+            .into_iter()
+            .enumerate()
+        {
+            meta.create_gate("poseidon rounds", |v| {
+                let s = v.query_selector(self.poseidon_selectors[kind]);
+                let x: Vec<Expression<Fr>> = (0..spec.lanes())
                     .map(|i| v.query_advice(self.x[i], Rotation::cur()))
                     .collect();
                 let next: Vec<Expression<Fr>> = (0..3)
                     .map(|i| v.query_advice(self.x[i], Rotation::next()))
                     .collect();
-                let rc: Vec<Expression<Fr>> = (0..3)
-                    .map(|i| v.query_fixed(self.w[i], Rotation::cur()))
+                let rc: Vec<Expression<Fr>> = (0..3 * spec.rounds)
+                    .map(|f| v.query_fixed(self.w[f], Rotation::cur()))
                     .collect();
-                let t: Vec<Expression<Fr>> = (0..3)
-                    .map(|i| {
-                        let t = x[i].clone() + rc[i].clone();
-                        if gate == Gate::PoseidonAbsorb && i > 0 {
-                            t + x[5 + i].clone()
-                        } else {
-                            t
-                        }
-                    })
-                    .collect();
-                let sboxed = if gate == Gate::PoseidonPartial { 1 } else { 3 };
-                let mut constraints = Vec::new();
-                let mut u = t.clone();
-                for i in 0..sboxed {
-                    let q = x[3 + i].clone();
-                    constraints.push(s.clone() * (q.clone() - t[i].clone() * t[i].clone()));
-                    u[i] = q.clone() * q * t[i].clone();
-                }
-                for (i, n) in next.iter().enumerate() {
-                    let mixed = (0..3).fold(Expression::Constant(Fr::zero()), |acc, j| {
-                        acc + constant(mds[i][j]) * u[j].clone()
-                    });
-                    constraints.push(s.clone() * (n.clone() - mixed));
-                }
+                let constraints = if spec.full {
+                    full_round_constraints(&spec, &x, &next, &rc, &mds)
+                } else {
+                    partial_round_constraints(&spec, &x, &next, &rc, &mds)
+                };
                 constraints
+                    .into_iter()
+                    .map(|c| s.clone() * c)
+                    .collect::<Vec<_>>()
             });
         }
     }
@@ -333,4 +339,138 @@ impl ModelConfig {
             });
         }
     }
+}
+
+/// Constraints of a row of full rounds (see the module documentation).
+fn full_round_constraints(
+    spec: &crate::poseidon::RowSpec,
+    x: &[Expression<Fr>],
+    next: &[Expression<Fr>],
+    rc: &[Expression<Fr>],
+    mds: &[[Fr; 3]; 3],
+) -> Vec<Expression<Fr>> {
+    let n = spec.rounds;
+    let mut out = Vec::new();
+    for i in 0..n {
+        let t: Vec<Expression<Fr>> = (0..3)
+            .map(|k| {
+                let t = x[6 * i + k].clone() + rc[3 * i + k].clone();
+                if spec.absorb && i == 0 && k > 0 {
+                    t + x[6 * n + k - 1].clone()
+                } else {
+                    t
+                }
+            })
+            .collect();
+        let q: Vec<Expression<Fr>> = (0..3).map(|k| x[6 * i + 3 + k].clone()).collect();
+        for k in 0..3 {
+            out.push(q[k].clone() - t[k].clone() * t[k].clone());
+        }
+        let u: Vec<Expression<Fr>> = (0..3)
+            .map(|k| q[k].clone() * q[k].clone() * t[k].clone())
+            .collect();
+        for k in 0..3 {
+            let mixed = (0..3).fold(Expression::Constant(Fr::zero()), |acc, j| {
+                acc + Expression::Constant(mds[k][j]) * u[j].clone()
+            });
+            let target = if i + 1 < n {
+                x[6 * (i + 1) + k].clone()
+            } else {
+                next[k].clone()
+            };
+            out.push(target - mixed);
+        }
+    }
+    out
+}
+
+/// A linear combination over a row's atoms (cells, S-box outputs, round constants), kept as
+/// coefficients so that chaining partial rounds does not grow expressions.
+#[derive(Clone)]
+struct Lin(Vec<Fr>);
+
+impl Lin {
+    fn atom(n: usize, i: usize) -> Self {
+        let mut v = vec![Fr::zero(); n];
+        v[i] = Fr::one();
+        Lin(v)
+    }
+
+    fn axpy(&mut self, a: Fr, other: &Lin) {
+        for (s, o) in self.0.iter_mut().zip(&other.0) {
+            *s += a * o;
+        }
+    }
+
+    fn expr(&self, atoms: &[Expression<Fr>]) -> Expression<Fr> {
+        self.0
+            .iter()
+            .zip(atoms)
+            .filter(|(c, _)| **c != Fr::zero())
+            .fold(Expression::Constant(Fr::zero()), |acc, (c, a)| {
+                if *c == Fr::one() {
+                    acc + a.clone()
+                } else {
+                    acc + Expression::Constant(*c) * a.clone()
+                }
+            })
+    }
+}
+
+/// Constraints of a row of partial rounds (see the module documentation).
+fn partial_round_constraints(
+    spec: &crate::poseidon::RowSpec,
+    x: &[Expression<Fr>],
+    next: &[Expression<Fr>],
+    rc: &[Expression<Fr>],
+    mds: &[[Fr; 3]; 3],
+) -> Vec<Expression<Fr>> {
+    let n = spec.rounds;
+    // Atoms: x[1], x[2], then per round u_i (S-box output), rc_i1, rc_i2.
+    let mut atoms = vec![x[1].clone(), x[2].clone()];
+    let first = |i: usize| {
+        if i == 0 {
+            x[0].clone()
+        } else {
+            x[2 * i + 2].clone()
+        }
+    };
+    for i in 0..n {
+        let t0 = first(i) + rc[3 * i].clone();
+        let q = x[2 * i + 3].clone();
+        atoms.push(q.clone() * q * t0);
+        atoms.push(rc[3 * i + 1].clone());
+        atoms.push(rc[3 * i + 2].clone());
+    }
+    let size = atoms.len();
+    let mut out = Vec::new();
+    let (mut w1, mut w2) = (Lin::atom(size, 0), Lin::atom(size, 1));
+    for i in 0..n {
+        let t0 = first(i) + rc[3 * i].clone();
+        let q = x[2 * i + 3].clone();
+        out.push(q - t0.clone() * t0);
+        let u = Lin::atom(size, 2 + 3 * i);
+        let mut t1 = w1.clone();
+        t1.axpy(Fr::one(), &Lin::atom(size, 3 + 3 * i));
+        let mut t2 = w2.clone();
+        t2.axpy(Fr::one(), &Lin::atom(size, 4 + 3 * i));
+        let mix = |k: usize| {
+            let mut m = Lin(vec![Fr::zero(); size]);
+            m.axpy(mds[k][0], &u);
+            m.axpy(mds[k][1], &t1);
+            m.axpy(mds[k][2], &t2);
+            m
+        };
+        let (n0, n1, n2) = (mix(0), mix(1), mix(2));
+        if i + 1 < n {
+            out.push(first(i + 1) - n0.expr(&atoms));
+            w1 = n1;
+            w2 = n2;
+        } else {
+            out.push(next[0].clone() - n0.expr(&atoms));
+            out.push(next[1].clone() - n1.expr(&atoms));
+            out.push(next[2].clone() - n2.expr(&atoms));
+        }
+    }
+    out
 }

@@ -110,6 +110,72 @@ pub fn permute(state: &mut [Fr; WIDTH]) {
     }
 }
 
+/// A run of consecutive rounds computed in one circuit row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct RowSpec {
+    /// Full rounds (S-box on every word) or partial rounds (first word only).
+    pub full: bool,
+    /// Rounds in the row.
+    pub rounds: usize,
+    /// The row's first round absorbs two message words (the first row of a permutation).
+    pub absorb: bool,
+}
+
+impl RowSpec {
+    /// Lanes the row occupies.
+    pub fn lanes(&self) -> usize {
+        if self.full {
+            6 * self.rounds + 2 * usize::from(self.absorb)
+        } else {
+            2 * self.rounds + 2
+        }
+    }
+}
+
+/// How one permutation's rounds are laid over rows of `lanes` operand lanes (at least 8):
+/// rows of full rounds take 6 lanes per round (state and squares), rows of partial rounds 2
+/// lanes per round (first word and its square) plus the state; partial rounds are spread evenly.
+pub fn schedule(lanes: usize) -> Vec<RowSpec> {
+    let full_cap = |absorb: bool| ((lanes - 2 * usize::from(absorb)) / 6).max(1);
+    let partial_cap = ((lanes - 2) / 2).max(1);
+    let mut rows = Vec::new();
+    let full_rows = |rows: &mut Vec<RowSpec>, mut left: usize, mut absorb: bool| {
+        while left > 0 {
+            let n = left.min(full_cap(absorb));
+            rows.push(RowSpec {
+                full: true,
+                rounds: n,
+                absorb,
+            });
+            left -= n;
+            absorb = false;
+        }
+    };
+    full_rows(&mut rows, FULL_ROUNDS / 2, true);
+    let count = PARTIAL_ROUNDS.div_ceil(partial_cap);
+    for i in 0..count {
+        let n = PARTIAL_ROUNDS / count + usize::from(i < PARTIAL_ROUNDS % count);
+        rows.push(RowSpec {
+            full: false,
+            rounds: n,
+            absorb: false,
+        });
+    }
+    full_rows(&mut rows, FULL_ROUNDS / 2, false);
+    rows
+}
+
+/// The distinct row kinds of [`schedule`], in first-use order (one gate each).
+pub fn row_kinds(lanes: usize) -> Vec<RowSpec> {
+    let mut kinds: Vec<RowSpec> = Vec::new();
+    for r in schedule(lanes) {
+        if !kinds.contains(&r) {
+            kinds.push(r);
+        }
+    }
+    kinds
+}
+
 /// The initial sponge state for a message of `len` elements.
 pub fn initial_state(len: usize) -> [Fr; WIDTH] {
     [
@@ -241,6 +307,31 @@ mod tests {
             hasher.permute(&mut b);
             assert_eq!(a, b);
         }
+    }
+
+    #[test]
+    fn schedules_cover_every_round_within_the_lanes() {
+        for lanes in [8, 12, 16, 24, 32, 64] {
+            let rows = schedule(lanes);
+            assert_eq!(rows.iter().map(|r| r.rounds).sum::<usize>(), ROUNDS);
+            assert!(rows[0].absorb && rows[0].full);
+            assert!(rows.iter().skip(1).all(|r| !r.absorb));
+            assert!(rows.iter().all(|r| r.lanes() <= lanes && r.rounds >= 1));
+            let mut r = 0;
+            for row in &rows {
+                for k in 0..row.rounds {
+                    assert_eq!(
+                        is_full_round(r + k),
+                        row.full,
+                        "lanes {lanes} round {}",
+                        r + k
+                    );
+                }
+                r += row.rounds;
+            }
+        }
+        assert_eq!(schedule(8).len(), 4 + 19 + 4);
+        assert_eq!(schedule(32).len(), 1 + 4 + 1);
     }
 
     #[test]

@@ -228,3 +228,37 @@ fn hashes_of_many_values_span_several_permutations() {
         assert_eq!(inst, expected_instance(&program, &trace, v), "n = {n}");
     }
 }
+
+#[test]
+fn every_lane_width_schedules_the_rounds_soundly() {
+    // The permutation's row schedule depends on the lane count: 8 lanes take one full
+    // round per row, 32 lanes several full rounds and many partial rounds per row.
+    let program = dense();
+    let trace = evaluate(&program, &input()).unwrap();
+    let v = vis(
+        Visibility::Hashed,
+        Visibility::Hashed,
+        ParamVisibility::Hashed,
+    );
+    for lanes in [8usize, 10, 12, 16, 24, 32] {
+        let p = CircuitParams { lanes, ..params() };
+        let mut layout = build(&program, Some(&trace), p, v).expect("layout");
+        layout.params.k = minimal_k(&layout);
+        mock_verify(&layout).unwrap_or_else(|e| panic!("{lanes} lanes: {e}"));
+        let inst: Vec<Fr> = layout.instance.iter().map(|x| x.to_field()).collect();
+        assert_eq!(
+            inst,
+            expected_instance(&program, &trace, v),
+            "{lanes} lanes"
+        );
+        let loose = unconstrained_cells(&layout);
+        assert!(loose.is_empty(), "{lanes} lanes: unconstrained {loose:?}");
+        let mut bad = inst.clone();
+        let last = bad.len() - 1;
+        bad[last] += Fr::one();
+        assert!(
+            mock_verify_with_instance(&layout, bad).is_err(),
+            "{lanes} lanes"
+        );
+    }
+}

@@ -173,9 +173,12 @@ pub struct TensorInfo {
 }
 
 impl TensorInfo {
-    /// Number of values.
+    /// Number of values (saturating: a shape too large to count is `u64::MAX`).
     pub fn len(&self) -> u64 {
-        self.shape.iter().product()
+        self.shape
+            .iter()
+            .try_fold(1u64, |n, &d| n.checked_mul(d))
+            .unwrap_or(u64::MAX)
     }
 
     /// Whether the tensor holds no value.
@@ -397,7 +400,12 @@ impl VerifyingKey {
         }
         // Every scalar and point must decode.
         self.decoded()?;
-        let public: u64 = self.model.public.iter().map(PublicPart::instance_len).sum();
+        let public = self
+            .model
+            .public
+            .iter()
+            .try_fold(0u64, |n, p| n.checked_add(p.instance_len()))
+            .unwrap_or(u64::MAX);
         if public != u64::from(self.num_instance_values) {
             return bad(format!(
                 "the model describes {public} public values, the circuit expects {}",

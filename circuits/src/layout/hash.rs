@@ -4,23 +4,23 @@
 //! packing (per element)   LinFirst/LinNext rows, result lane 0:
 //!                         z[0] = sum 2^shift_k x[k] + sum 2^shift_k 2^(b_k - 1)
 //!                         ceil(values / W) rows
-//! permutation             65 rows (PoseidonAbsorb, 3 x PoseidonFull, 57 x PoseidonPartial,
-//!                         4 x PoseidonFull); row r holds the state before round r in x[0..3],
-//!                         the squares in x[3..6], the message words in x[6..8] (first round);
-//!                         the state after the last round lies in the following row, which is
-//!                         the next permutation's first row or a row without gate
+//! permutation             the rows of poseidon::schedule(W), several rounds each (27 rows
+//!                         at W = 8, 13 at W = 16, 6 at W = 32); each row starts from the
+//!                         state in x[0..3], and the state after its last round lies in the
+//!                         next row's x[0..3] (the next permutation's first row, or a row
+//!                         without gate holding the hash in x[0])
 //! ```
 //!
-//! A hash of `L` elements takes `65 * ceil(L / 2) + 1` rows plus the packing rows. The values
+//! A hash of `L` elements takes `rows(W) * ceil(L / 2) + 1` rows plus the packing rows. The values
 //! hashed must already be constrained to their envelopes (range-checked inputs and parameters,
 //! outputs bounded by construction).
 
 use halo2_proofs::halo2curves::bn256::Fr;
 use halo2_proofs::halo2curves::ff::Field;
 
-use super::{AdviceCol, CellRef, Gate, Layout, Val, Wire};
+use super::{AdviceCol, CellRef, Gate, Layout, Wire};
 use crate::circuit::field;
-use crate::poseidon::{self, constants, is_full_round, pack_slots, ROUNDS};
+use crate::poseidon::{self, constants, pack_slots};
 
 /// The field value of a cell.
 fn fr(layout: &Layout, c: CellRef) -> Fr {
@@ -97,59 +97,121 @@ pub(crate) fn hash(layout: &mut Layout, items: &[(Wire, u32)]) -> CellRef {
     };
     let init = poseidon::initial_state(count);
     let mut state = init;
-    let mut row = layout.row(Gate::PoseidonAbsorb);
+    let rows = poseidon::schedule(layout.params.lanes);
+    let kinds = poseidon::row_kinds(layout.params.lanes);
+    let gate = |spec: &poseidon::RowSpec| {
+        Gate::Poseidon(kinds.iter().position(|k| k == spec).expect("listed") as u8)
+    };
+    let mut row = layout.row(gate(&rows[0]));
     for (i, (&src, &v)) in [cap, zero, zero].iter().zip(&init).enumerate() {
         let c = layout.assign_field(AdviceCol::X(i), row, v);
         layout.copy(c, src);
     }
-    let c = constants();
     let pairs: Vec<&[CellRef]> = words.chunks(2).collect();
     for (p, pair) in pairs.iter().enumerate() {
         let message = [pair[0], pair.get(1).copied().unwrap_or(zero)];
-        for r in 0..ROUNDS {
-            let mut t = [Fr::ZERO; 3];
-            for i in 0..3 {
-                t[i] = state[i] + c.round_constants[r][i];
-                layout.set_weight_field(row, 0, i, c.round_constants[r][i]);
+        let mut round = 0usize;
+        for (k, spec) in rows.iter().enumerate() {
+            if spec.full {
+                full_rows(layout, row, spec, round, &mut state, &message);
+            } else {
+                partial_rows(layout, row, spec, round, &mut state);
             }
-            if r == 0 {
-                for (k, &m) in message.iter().enumerate() {
-                    let v = fr(layout, m);
-                    let cell = layout.assign_field(AdviceCol::X(6 + k), row, v);
-                    layout.copy(cell, m);
-                    t[1 + k] += v;
-                }
-            }
-            let sboxed = if is_full_round(r) { 3 } else { 1 };
-            let mut u = t;
-            for i in 0..sboxed {
-                let q = t[i].square();
-                layout.assign_field(AdviceCol::X(3 + i), row, q);
-                u[i] = q.square() * t[i];
-            }
-            for (i, s) in state.iter_mut().enumerate() {
-                *s = (0..3).map(|j| c.mds[i][j] * u[j]).sum();
-            }
-            let next_gate = if r + 1 < ROUNDS {
-                Some(if is_full_round(r + 1) {
-                    Gate::PoseidonFull
-                } else {
-                    Gate::PoseidonPartial
-                })
+            round += spec.rounds;
+            let next = if k + 1 < rows.len() {
+                Some(gate(&rows[k + 1]))
             } else if p + 1 < pairs.len() {
-                Some(Gate::PoseidonAbsorb)
+                Some(gate(&rows[0]))
             } else {
                 None
             };
-            row = layout.row_with(next_gate);
+            row = layout.row_with(next);
             for (i, &v) in state.iter().enumerate() {
                 layout.assign_field(AdviceCol::X(i), row, v);
             }
         }
     }
-    debug_assert!(!layout.has_witness || Val::Field(state[0]) == layout.advice[0][row].unwrap());
     CellRef {
         col: AdviceCol::X(0),
         row,
+    }
+}
+
+/// Sets round `r`'s constants for the row's `i`-th round.
+fn set_round_constants(layout: &mut Layout, row: usize, i: usize, r: usize) {
+    let w = layout.params.lanes;
+    for k in 0..3 {
+        let f = 3 * i + k;
+        layout.set_weight_field(row, f / w, f % w, constants().round_constants[r][k]);
+    }
+}
+
+/// A row of full rounds starting at round `first` (state already in `x[0..3]`).
+fn full_rows(
+    layout: &mut Layout,
+    row: usize,
+    spec: &poseidon::RowSpec,
+    first: usize,
+    state: &mut [Fr; 3],
+    message: &[CellRef; 2],
+) {
+    let c = constants();
+    for i in 0..spec.rounds {
+        let r = first + i;
+        set_round_constants(layout, row, i, r);
+        if i > 0 {
+            for (k, &v) in state.iter().enumerate() {
+                layout.assign_field(AdviceCol::X(6 * i + k), row, v);
+            }
+        }
+        let mut t = [Fr::ZERO; 3];
+        for k in 0..3 {
+            t[k] = state[k] + c.round_constants[r][k];
+        }
+        if spec.absorb && i == 0 {
+            for (k, &m) in message.iter().enumerate() {
+                let v = fr(layout, m);
+                let cell = layout.assign_field(AdviceCol::X(6 * spec.rounds + k), row, v);
+                layout.copy(cell, m);
+                t[1 + k] += v;
+            }
+        }
+        let mut u = [Fr::ZERO; 3];
+        for k in 0..3 {
+            let q = t[k].square();
+            layout.assign_field(AdviceCol::X(6 * i + 3 + k), row, q);
+            u[k] = q.square() * t[k];
+        }
+        for (k, s) in state.iter_mut().enumerate() {
+            *s = (0..3).map(|j| c.mds[k][j] * u[j]).sum();
+        }
+    }
+}
+
+/// A row of partial rounds starting at round `first` (state already in `x[0..3]`).
+fn partial_rows(
+    layout: &mut Layout,
+    row: usize,
+    spec: &poseidon::RowSpec,
+    first: usize,
+    state: &mut [Fr; 3],
+) {
+    let c = constants();
+    for i in 0..spec.rounds {
+        let r = first + i;
+        set_round_constants(layout, row, i, r);
+        if i > 0 {
+            layout.assign_field(AdviceCol::X(2 * i + 2), row, state[0]);
+        }
+        let mut t = [Fr::ZERO; 3];
+        for k in 0..3 {
+            t[k] = state[k] + c.round_constants[r][k];
+        }
+        let q = t[0].square();
+        layout.assign_field(AdviceCol::X(2 * i + 3), row, q);
+        t[0] *= q.square();
+        for (k, s) in state.iter_mut().enumerate() {
+            *s = (0..3).map(|j| c.mds[k][j] * t[j]).sum();
+        }
     }
 }

@@ -104,17 +104,15 @@ pub enum Gate {
     Sqrt,
     /// Comparison and selection.
     Select,
-    /// First Poseidon round of a permutation, absorbing two message words.
-    PoseidonAbsorb,
-    /// Full Poseidon round.
-    PoseidonFull,
-    /// Partial Poseidon round.
-    PoseidonPartial,
+    /// A run of Poseidon rounds: the row kind's position in
+    /// [`crate::poseidon::row_kinds`] for the circuit's lane count.
+    Poseidon(u8),
 }
 
 impl Gate {
     /// Every gate, in selector order.
-    pub const ALL: [Gate; 10] = [
+    /// Every gate except the Poseidon rows, in selector order.
+    pub const ALL: [Gate; 7] = [
         Gate::LinFirst,
         Gate::LinNext,
         Gate::MulFirst,
@@ -122,23 +120,7 @@ impl Gate {
         Gate::Div,
         Gate::Sqrt,
         Gate::Select,
-        Gate::PoseidonAbsorb,
-        Gate::PoseidonFull,
-        Gate::PoseidonPartial,
     ];
-
-    /// Whether the gate is one of the Poseidon rounds (configured only in hashing circuits).
-    pub fn is_poseidon(self) -> bool {
-        matches!(
-            self,
-            Gate::PoseidonAbsorb | Gate::PoseidonFull | Gate::PoseidonPartial
-        )
-    }
-
-    /// Position in [`Gate::ALL`].
-    pub fn index(self) -> usize {
-        Gate::ALL.iter().position(|&g| g == self).expect("listed")
-    }
 }
 
 /// Why a program cannot be laid out.
