@@ -39,10 +39,10 @@ pub struct QuantConfig {
 impl Default for QuantConfig {
     fn default() -> Self {
         Self {
-            value_bits: 16,
-            weight_bits: 12,
+            value_bits: 20,
+            weight_bits: 16,
             headroom_bits: 1,
-            table_bits: 12,
+            table_bits: 13,
             max_scale: 16,
         }
     }
@@ -517,7 +517,11 @@ mod tests {
 
     #[test]
     fn activation_scale_uses_the_available_bits() {
-        let cfg = QuantConfig::default(); // 16 bits, 1 bit of headroom -> 2^14
+        let cfg = QuantConfig {
+            value_bits: 16,
+            headroom_bits: 1,
+            ..QuantConfig::default()
+        }; // 2^14 for magnitudes up to 1
         assert_eq!(cfg.activation_scale(1.0), 14);
         assert_eq!(cfg.activation_scale(3.0), 12);
         assert_eq!(cfg.activation_scale(0.0), cfg.max_scale);

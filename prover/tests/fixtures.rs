@@ -138,6 +138,8 @@ fn fixtures_prove_verify_and_reject_tampering() {
             Err(
                 VerifyError::InstanceCount { .. }
                 | VerifyError::PairingCheckFailed
+                | VerifyError::InvalidPoint { .. }
+                | VerifyError::InvalidScalar { .. }
                 | VerifyError::ProofTooShort { .. }
                 | VerifyError::TrailingBytes { .. },
             ) => {}

@@ -1,19 +1,30 @@
-//! `zkml gen-srs --logrows K`
+//! `zkml gen-srs (--logrows K | --for MODEL.zkml)`
 
 use std::path::PathBuf;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use serde_json::json;
 use zkml_prover::srs::{self, SrsCache, INSECURE_SRS_WARNING};
 
 use crate::common::{print_json, write_output};
+use crate::proving::VisibilityArgs;
 use crate::stages::Stages;
 
 #[derive(clap::Args)]
 pub struct Args {
     /// log2 of the number of points (the largest circuit size it serves).
-    #[arg(long, value_name = "K")]
-    pub logrows: u32,
+    #[arg(
+        long,
+        value_name = "K",
+        required_unless_present = "for_program",
+        conflicts_with = "for_program"
+    )]
+    pub logrows: Option<u32>,
+    /// Size the SRS for this compiled program's circuit (with the visibility flags below).
+    #[arg(long = "for", value_name = "MODEL.zkml")]
+    pub for_program: Option<PathBuf>,
+    #[command(flatten)]
+    pub visibility: VisibilityArgs,
     /// Where to write it (default: the SRS cache, where setup and prove look).
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
@@ -28,22 +39,33 @@ pub struct Args {
     pub json: bool,
 }
 
-pub fn run(args: Args) -> Result<()> {
-    if !(4..=26).contains(&args.logrows) {
-        bail!("--logrows must be between 4 and 26, got {}", args.logrows);
-    }
+pub fn run(mut args: Args) -> Result<()> {
     let mut stages = Stages::new(args.json);
+    if let Some(program) = &args.for_program {
+        let loaded = stages
+            .run("load program", || zkml_ir::format::load(program))
+            .with_context(|| format!("cannot read {}", program.display()))?;
+        let visibility = args.visibility.config();
+        let circuit = stages.run("size circuit", || {
+            zkml_circuits::cost::choose(&loaded, visibility)
+        })?;
+        args.logrows = Some(circuit.k);
+    }
+    let logrows = args.logrows.unwrap_or_default();
+    if !(4..=26).contains(&logrows) {
+        bail!("--logrows must be between 4 and 26, got {logrows}");
+    }
     eprintln!("{INSECURE_SRS_WARNING}");
     let params = stages.run("generate SRS", || {
         Ok::<_, anyhow::Error>(match args.seed {
-            Some(s) => srs::generate(args.logrows, s),
-            None => srs::generate_random(args.logrows),
+            Some(s) => srs::generate(logrows, s),
+            None => srs::generate_random(logrows),
         })
     })?;
     let path = args
         .output
         .clone()
-        .unwrap_or_else(|| SrsCache::new(SrsCache::default_dir()).path(args.logrows));
+        .unwrap_or_else(|| SrsCache::new(SrsCache::default_dir()).path(logrows));
     let tmp = std::env::temp_dir().join(format!("zkml-srs-{}.tmp", std::process::id()));
     srs::save(&params, &tmp)?;
     let bytes = std::fs::read(&tmp)?;
@@ -60,13 +82,13 @@ pub fn run(args: Args) -> Result<()> {
     })?;
     if args.json {
         return print_json(
-            &json!({"srs": path, "logrows": args.logrows, "insecure": true, "warning": INSECURE_SRS_WARNING, "timings": stages.json()}),
+            &json!({"srs": path, "logrows": logrows, "insecure": true, "warning": INSECURE_SRS_WARNING, "timings": stages.json()}),
         );
     }
     println!(
         "wrote {} (2^{} points, INSECURE: testing only)",
         path.display(),
-        args.logrows
+        logrows
     );
     Ok(())
 }

@@ -66,7 +66,7 @@ pub fn run(args: Args) -> Result<()> {
     if args.json {
         return print_json(&json!({
             "pk": pk_path, "vk": vk_path, "pk_bytes": pk_bytes.len(), "vk_bytes": vk_bytes.len(),
-            "circuit": circuit, "srs": source, "timings": stages.json(),
+            "circuit": circuit, "cost_estimate": zkml_circuits::cost::estimate(&circuit, circuit.k), "srs": source, "timings": stages.json(),
         }));
     }
     println!(
