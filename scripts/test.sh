@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: the fixture generator's reproducibility check, then the Rust test suite with
-# ONNX's operator conformance cases. Installs its Python tools into .venv on first use.
+# ONNX's operator conformance cases and the EVM verifier tests. Installs its Python tools into
+# .venv and the pinned Solidity compiler (npm package solc) into contracts/node_modules on
+# first use.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -8,6 +10,11 @@ if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
 .venv/bin/pip install --quiet --disable-pip-version-check -r fixtures/requirements.txt
+
+# The pinned solc, from the lock file (compiles the generated verifiers offline).
+if [ ! -f contracts/node_modules/solc/soljson.js ]; then
+  npm ci --prefix contracts --no-audit --no-fund
+fi
 
 # The committed fixtures are exactly what the seeded generator writes.
 .venv/bin/python fixtures/generate.py --check

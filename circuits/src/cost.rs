@@ -15,6 +15,12 @@
 //! the lane counts, stream rows are the number of checks divided by the number of streams, and
 //! the range table needs `2^(R+1)` rows. Candidate shapes are laid out and the cheapest one that
 //! fits is chosen; `measured` in BENCHMARKS.md compares the model with real proving times.
+//!
+//! With [`Objective::EvmGas`] the shape is chosen instead for the cheapest on-chain
+//! verification ([`evm_gas`]): the verifier pays one elliptic-curve multiplication (6,000 gas)
+//! per committed polynomial, fixed columns included, and 16 gas per proof byte, so narrow
+//! shapes (few lanes, two result lanes) win there even though they take more rows to
+//! prove.
 
 use zkml_ir::Program;
 
@@ -38,15 +44,60 @@ pub fn estimate(p: &CircuitParams, k: u32) -> f64 {
     2f64.powi(k as i32) * (advice + 3.0 * lookups + perm + quotient + FIXED_WEIGHT * fixed)
 }
 
-/// The shape with the lowest estimated cost among the candidates, with its `k`.
+/// What the chosen shape minimises.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Objective {
+    /// Proving time (the default).
+    #[default]
+    Proving,
+    /// The gas of verifying a proof on chain; proving time breaks ties.
+    EvmGas,
+}
+
+/// Selector columns after halo2's selector compression, roughly.
+const SELECTOR_COLUMNS: usize = 3;
+
+/// Estimated gas of verifying one proof of shape `p` with the generated Solidity verifier:
+/// one `ecMul` + `ecAdd` per commitment opened, the pairing, the transaction base and the
+/// calldata of the proof (`instances` public values add the same for every shape).
+pub fn evm_gas(p: &CircuitParams, instances: usize) -> f64 {
+    let lookups = p.range_streams + p.table_streams;
+    let advice = p.advice_columns();
+    let table_columns = 2 + if p.table_streams > 0 { 3 } else { 0 };
+    let fixed = p.fixed_columns() + SELECTOR_COLUMNS + table_columns;
+    let equality = p.lanes + p.results + p.range_streams + 2 * p.table_streams + 1;
+    let perm = equality.div_ceil(p.degree - 2);
+    let quotient = p.degree - 1;
+    let commitments = advice + fixed + equality + perm + 3 * lookups + quotient + 1 + 3;
+    let proof_points = advice + 3 * lookups + perm + 1 + quotient + 2;
+    let proof_scalars = advice + p.results + fixed + 1 + equality + 3 * perm + 5 * lookups;
+    let calldata = 64 * proof_points + 32 * (proof_scalars + instances);
+    21_000.0 + 113_000.0 + 6_150.0 * commitments as f64 + 16.0 * calldata as f64
+}
+
+/// The shape with the lowest estimated proving cost among the candidates, with its `k`.
 pub fn choose(
     program: &Program,
     visibility: VisibilityConfig,
 ) -> Result<CircuitParams, LayoutError> {
+    choose_for(program, visibility, Objective::Proving)
+}
+
+/// The shape that minimises `objective` among the candidates, with its `k`.
+pub fn choose_for(
+    program: &Program,
+    visibility: VisibilityConfig,
+    objective: Objective,
+) -> Result<CircuitParams, LayoutError> {
     let has_tables = !program.tables.is_empty();
-    let mut best: Option<(f64, CircuitParams)> = None;
+    let mut best: Option<((f64, f64), CircuitParams)> = None;
     let hashes = visibility.hashes();
-    for lanes in [4usize, 8, 16, 32] {
+    let shapes: &[(usize, usize)] = match objective {
+        Objective::Proving => &[(4, 2), (8, 4), (16, 8), (32, 16)],
+        Objective::EvmGas => &[(4, 2), (8, 2), (8, 4)],
+    };
+    for &(lanes, results) in shapes {
         if hashes && lanes < 8 {
             continue;
         }
@@ -55,7 +106,7 @@ pub fn choose(
             let base = CircuitParams {
                 k: 26,
                 lanes,
-                results: lanes / 2,
+                results,
                 range_streams: 1,
                 table_streams: usize::from(has_tables),
                 range_bits,
@@ -97,7 +148,14 @@ pub fn choose(
                         .max(crate::circuit::range_table_rows(range_bits));
                     let need = rows + reserved_rows(p);
                     p.k = (need.max(2) - 1).ilog2() + 1;
-                    let cost = estimate(&p, p.k);
+                    if p.k > 26 {
+                        continue;
+                    }
+                    let prove = estimate(&p, p.k);
+                    let cost = match objective {
+                        Objective::Proving => (prove, 0.0),
+                        Objective::EvmGas => (evm_gas(&p, 0), prove),
+                    };
                     if best.as_ref().is_none_or(|(c, _)| cost < *c) {
                         best = Some((cost, p));
                     }

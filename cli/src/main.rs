@@ -1,5 +1,5 @@
-//! `zkml`: compile ONNX models to exact integer programs, run them, and (in later stages) prove
-//! and verify their execution.
+//! `zkml`: compile ONNX models to exact integer programs, run them, prove their execution,
+//! and verify proofs natively or in a local EVM.
 
 #![forbid(unsafe_code)]
 
@@ -37,12 +37,22 @@ enum Command {
     Prove(commands::prove::Args),
     /// Verify a proof: exit 0 when valid, 1 when invalid, 2 on unreadable input.
     Verify(commands::verify::Args),
+    /// Generate and compile (offline, pinned solc) the Solidity verifier for a verifying key.
+    CreateEvmVerifier(commands::evm::CreateArgs),
+    /// Print the calldata of `verifyProof(bytes, uint256[])` for a proof file.
+    EncodeCalldata(commands::evm::CalldataArgs),
+    /// Verify a proof with the Solidity verifier in a local EVM, reporting gas: exit 0 when
+    /// accepted, 1 when rejected, 2 on unreadable input.
+    VerifyEvm(commands::evm::VerifyArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let (json, result) = match cli.command {
         Command::Verify(a) => return commands::verify::run(a),
+        Command::VerifyEvm(a) => return commands::evm::verify(a),
+        Command::CreateEvmVerifier(a) => (a.json, commands::evm::create(a)),
+        Command::EncodeCalldata(a) => (a.json, commands::evm::calldata(a)),
         Command::GenSrs(a) => (a.json, commands::gen_srs::run(a)),
         Command::Setup(a) => (a.json, commands::setup::run(a)),
         Command::Prove(a) => (a.json, commands::prove::run(a)),

@@ -23,6 +23,19 @@ pub struct VisibilityArgs {
     /// Visibility of the model parameters (weights are fixed columns in the verifying key).
     #[arg(long, value_enum, default_value = "fixed")]
     pub param_visibility: ParamVisibilityArg,
+    /// What the circuit shape is chosen for: fast proving, or cheap on-chain verification
+    /// (fewer columns: less gas, slower proving).
+    #[arg(long, value_enum, default_value = "proving")]
+    pub optimize: OptimizeArg,
+}
+
+/// `--optimize`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OptimizeArg {
+    /// The fastest proving.
+    Proving,
+    /// The least gas for the Solidity verifier.
+    EvmGas,
 }
 
 /// `--input-visibility` / `--output-visibility`.
@@ -48,6 +61,15 @@ pub enum ParamVisibilityArg {
 }
 
 impl VisibilityArgs {
+    /// The circuit shape for `program`, chosen for `--optimize`.
+    pub fn circuit(&self, program: &Program) -> Result<CircuitParams, zkml_circuits::LayoutError> {
+        let objective = match self.optimize {
+            OptimizeArg::Proving => zkml_circuits::cost::Objective::Proving,
+            OptimizeArg::EvmGas => zkml_circuits::cost::Objective::EvmGas,
+        };
+        zkml_circuits::cost::choose_for(program, self.config(), objective)
+    }
+
     pub fn config(&self) -> VisibilityConfig {
         let map = |v: VisibilityArg| match v {
             VisibilityArg::Public => Visibility::Public,

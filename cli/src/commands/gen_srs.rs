@@ -45,10 +45,7 @@ pub fn run(mut args: Args) -> Result<()> {
         let loaded = stages
             .run("load program", || zkml_ir::format::load(program))
             .with_context(|| format!("cannot read {}", program.display()))?;
-        let visibility = args.visibility.config();
-        let circuit = stages.run("size circuit", || {
-            zkml_circuits::cost::choose(&loaded, visibility)
-        })?;
+        let circuit = stages.run("size circuit", || args.visibility.circuit(&loaded))?;
         args.logrows = Some(circuit.k);
     }
     let logrows = args.logrows.unwrap_or_default();

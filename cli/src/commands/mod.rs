@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod compile;
+pub mod evm;
 pub mod gen_srs;
 pub mod inspect;
 pub mod prove;

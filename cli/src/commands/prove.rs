@@ -70,9 +70,7 @@ fn cached_keys(
     zkml_prover::srs::Srs,
 )> {
     let visibility = args.visibility.config();
-    let circuit = stages.run("size circuit", || {
-        zkml_circuits::cost::choose(program, visibility)
-    })?;
+    let circuit = stages.run("size circuit", || args.visibility.circuit(program))?;
     let (srs, _) = srs_for(circuit.k, args.srs.as_deref(), stages)?;
     let dir = key_cache_dir(program, &circuit, &visibility, &srs);
     let (pk_path, vk_path) = (dir.join("pk.bin"), dir.join("vk.bin"));

@@ -36,9 +36,7 @@ pub fn run(args: Args) -> Result<()> {
     let program = stages
         .run("load program", || zkml_ir::format::load(&args.program))
         .with_context(|| format!("cannot read {}", args.program.display()))?;
-    let circuit = stages.run("size circuit", || {
-        zkml_circuits::cost::choose(&program, visibility)
-    })?;
+    let circuit = stages.run("size circuit", || args.visibility.circuit(&program))?;
     let (srs, source) = srs_for(circuit.k, args.srs.as_deref(), &mut stages)?;
     let (pk, vk) = stages.run("generate keys", || {
         zkml_prover::generate_keys(&program, circuit, visibility, &srs)

@@ -1,0 +1,338 @@
+//! The EVM commands: `create-evm-verifier`, `encode-calldata` and `verify-evm`.
+//!
+//! `create-evm-verifier --vk VK --out DIR` writes, into `DIR`:
+//!
+//! | file | contents |
+//! |---|---|
+//! | `src/ZkmlVerifier.sol` | the generated Solidity verifier (Foundry/Hardhat layout) |
+//! | `ZkmlVerifier.abi.json` | its ABI |
+//! | `ZkmlVerifier.bin` | creation bytecode, hex (what a deployment transaction carries) |
+//! | `ZkmlVerifier.runtime.bin` | deployed bytecode, hex |
+//! | `ZkmlVerifierKey.bin` | creation code of the key contract (deployed first), hex |
+//! | `verifier.json` | manifest: key digest, compiler, sizes, ABI and all bytecode |
+//!
+//! `verify-evm` deploys the manifest's key contract and verifier in an in-process EVM, in
+//! that order, and calls `verifyProof` with a proof file's calldata.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use zkml_contracts::{abi, evm::Evm, VerifierArtifacts, CONTRACT_NAME};
+
+use crate::common::{print_json, write_output};
+use crate::proving::ProofFile;
+use crate::stages::Stages;
+
+/// Format tag of `verifier.json`.
+const MANIFEST_FORMAT: &str = "zkml-evm-verifier";
+const MANIFEST_VERSION: u32 = 1;
+
+#[derive(clap::Args)]
+pub struct CreateArgs {
+    /// The verifying key (vk.bin).
+    #[arg(long, value_name = "VK")]
+    pub vk: PathBuf,
+    /// Directory for the verifier's files.
+    #[arg(long, short = 'o', value_name = "DIR", default_value = "evm-verifier")]
+    pub out: PathBuf,
+    /// Replace existing files even if zkml did not write them.
+    #[arg(long)]
+    pub force: bool,
+    /// Print one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(clap::Args)]
+pub struct CalldataArgs {
+    /// The proof file (proof.json).
+    #[arg(long, value_name = "PROOF")]
+    pub proof: PathBuf,
+    /// Print one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(clap::Args)]
+pub struct VerifyArgs {
+    /// The proof file (proof.json).
+    #[arg(long, value_name = "PROOF")]
+    pub proof: PathBuf,
+    /// The directory `create-evm-verifier` wrote.
+    #[arg(long, value_name = "DIR")]
+    pub verifier: PathBuf,
+    /// Print one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Whether an existing file's bytes are ones zkml wrote (and may replace).
+type Recognizer = fn(&[u8]) -> bool;
+
+/// `verifier.json`.
+#[derive(Serialize, Deserialize)]
+struct Manifest {
+    format: String,
+    version: u32,
+    contract: String,
+    /// Keccak-256 of the verifying key, hex with `0x` (as in proof files).
+    vk_digest: String,
+    program_digest: String,
+    solc_version: String,
+    abi: serde_json::Value,
+    /// Creation code of the verifier, without its constructor argument (the key address).
+    bytecode: String,
+    deployed_bytecode: String,
+    /// Creation code of the key contract.
+    key_bytecode: String,
+    runtime_size: usize,
+    num_instances: usize,
+    proof_len: usize,
+}
+
+fn hex0x(b: &[u8]) -> String {
+    format!("0x{}", hex::encode(b))
+}
+
+fn unhex(s: &str, what: &str) -> Result<Vec<u8>> {
+    hex::decode(s.trim().strip_prefix("0x").unwrap_or(s.trim()))
+        .with_context(|| format!("{what} is not hex"))
+}
+
+fn is_manifest(bytes: &[u8]) -> bool {
+    serde_json::from_slice::<serde_json::Value>(bytes).is_ok_and(|v| v["format"] == MANIFEST_FORMAT)
+}
+
+fn is_hex_file(bytes: &[u8]) -> bool {
+    std::str::from_utf8(bytes).is_ok_and(|s| {
+        let t = s.trim();
+        t.strip_prefix("0x")
+            .unwrap_or(t)
+            .bytes()
+            .all(|c| c.is_ascii_hexdigit())
+    })
+}
+
+fn is_our_abi(bytes: &[u8]) -> bool {
+    serde_json::from_slice::<serde_json::Value>(bytes).is_ok_and(|v| v == abi::abi_json())
+}
+
+fn is_generated_source(bytes: &[u8]) -> bool {
+    std::str::from_utf8(bytes).is_ok_and(|s| s.contains(zkml_contracts::GENERATED_MARKER))
+}
+
+pub fn create(args: CreateArgs) -> Result<()> {
+    let mut stages = Stages::new(args.json);
+    let vk_bytes =
+        std::fs::read(&args.vk).with_context(|| format!("cannot read {}", args.vk.display()))?;
+    let vk = zkml_verifier::VerifyingKey::from_bytes(&vk_bytes)
+        .with_context(|| format!("verifying key {}", args.vk.display()))?;
+    let built: VerifierArtifacts = stages.run("generate + compile (solc)", || {
+        zkml_contracts::build(&vk).context("cannot build the EVM verifier")
+    })?;
+    let manifest = Manifest {
+        format: MANIFEST_FORMAT.into(),
+        version: MANIFEST_VERSION,
+        contract: CONTRACT_NAME.into(),
+        vk_digest: hex0x(&zkml_prover::keys::keccak(&vk_bytes)),
+        program_digest: hex0x(&vk.model.program_digest),
+        solc_version: zkml_contracts::solc::SOLC_VERSION.into(),
+        abi: built.compiled.abi.clone(),
+        bytecode: hex0x(&built.compiled.bytecode),
+        deployed_bytecode: hex0x(&built.compiled.runtime),
+        key_bytecode: hex0x(&built.key_creation),
+        runtime_size: built.compiled.runtime.len(),
+        num_instances: vk.num_instance_values as usize,
+        proof_len: built.proof_len,
+    };
+    let out = &args.out;
+    let inputs = [args.vk.as_path()];
+    let files: Vec<(PathBuf, Vec<u8>, Recognizer)> = vec![
+        (
+            out.join("src").join(format!("{CONTRACT_NAME}.sol")),
+            built.source.clone().into_bytes(),
+            is_generated_source,
+        ),
+        (
+            out.join(format!("{CONTRACT_NAME}.abi.json")),
+            serde_json::to_vec_pretty(&abi::abi_json())?,
+            is_our_abi,
+        ),
+        (
+            out.join(format!("{CONTRACT_NAME}.bin")),
+            format!("{}\n", hex::encode(&built.compiled.bytecode)).into_bytes(),
+            is_hex_file,
+        ),
+        (
+            out.join(format!("{CONTRACT_NAME}.runtime.bin")),
+            format!("{}\n", hex::encode(&built.compiled.runtime)).into_bytes(),
+            is_hex_file,
+        ),
+        (
+            out.join(format!("{CONTRACT_NAME}Key.bin")),
+            format!("{}\n", hex::encode(&built.key_creation)).into_bytes(),
+            is_hex_file,
+        ),
+        (
+            out.join("verifier.json"),
+            serde_json::to_vec_pretty(&manifest)?,
+            is_manifest,
+        ),
+    ];
+    // Check every destination before writing any, so a refusal leaves nothing half written.
+    for (path, _, ours) in &files {
+        if path.exists() && !args.force {
+            let existing = std::fs::read(path)
+                .with_context(|| format!("cannot read existing {}", path.display()))?;
+            if !ours(&existing) {
+                bail!("refusing to overwrite {}: it exists and was not written by zkml (use --force to replace it)", path.display());
+            }
+        }
+    }
+    for (path, bytes, ours) in &files {
+        write_output(path, bytes, args.force, ours, &inputs)?;
+    }
+    let paths: Vec<String> = files
+        .iter()
+        .map(|(p, _, _)| p.display().to_string())
+        .collect();
+    if args.json {
+        print_json(&json!({
+            "verifier": out.display().to_string(),
+            "files": paths,
+            "runtime_size": manifest.runtime_size,
+            "creation_size": built.compiled.bytecode.len(),
+            "key_size": built.key_runtime.len(),
+            "solc_version": manifest.solc_version,
+            "timings": stages.json(),
+        }))?;
+    } else {
+        println!(
+            "EVM verifier written to {} (runtime {} bytes of the 24,576 allowed; solc {})",
+            out.display(),
+            manifest.runtime_size,
+            manifest.solc_version
+        );
+        for p in &paths {
+            println!("  {p}");
+        }
+    }
+    Ok(())
+}
+
+fn read_proof(path: &Path) -> Result<(ProofFile, Vec<u8>, Vec<[u8; 32]>)> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let file: ProofFile = serde_json::from_str(&text)
+        .with_context(|| format!("proof file {} is not valid", path.display()))?;
+    let (proof, instances) = file
+        .decode()
+        .with_context(|| format!("proof file {}", path.display()))?;
+    let words = instances
+        .iter()
+        .map(zkml_verifier::encoding::fr_to_be)
+        .collect();
+    Ok((file, proof, words))
+}
+
+pub fn calldata(args: CalldataArgs) -> Result<()> {
+    let (_, proof, words) = read_proof(&args.proof)?;
+    let data = abi::calldata(&proof, &words);
+    if args.json {
+        print_json(&json!({
+            "calldata": hex0x(&data),
+            "bytes": data.len(),
+            "function": abi::SIGNATURE,
+            "selector": hex0x(&abi::selector()),
+        }))?;
+    } else {
+        println!("{}", hex0x(&data));
+    }
+    Ok(())
+}
+
+fn read_manifest(dir: &Path) -> Result<Manifest> {
+    let path = dir.join("verifier.json");
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    let m: Manifest = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a zkml verifier manifest", path.display()))?;
+    if m.format != MANIFEST_FORMAT {
+        bail!("{} is not a zkml verifier manifest", path.display());
+    }
+    if m.version != MANIFEST_VERSION {
+        bail!(
+            "{}: manifest version {} is not supported (this build reads version {MANIFEST_VERSION})",
+            path.display(),
+            m.version
+        );
+    }
+    Ok(m)
+}
+
+/// `verify-evm`: exit 0 when the contract accepts, 1 when it rejects, 2 on unreadable input.
+pub fn verify(args: VerifyArgs) -> ExitCode {
+    let read = read_proof(&args.proof).and_then(|p| {
+        let m = read_manifest(&args.verifier)?;
+        let code = unhex(&m.bytecode, "the manifest's bytecode")?;
+        let key = unhex(&m.key_bytecode, "the manifest's key bytecode")?;
+        Ok((p, m, code, key))
+    });
+    let ((file, proof, words), manifest, code, key_code) = match read {
+        Ok(v) => v,
+        Err(e) => {
+            crate::common::report_error(&e, args.json);
+            return ExitCode::from(2);
+        }
+    };
+    let mut evm = Evm::new();
+    let outcome = evm.deploy(&key_code).and_then(|key| {
+        let mut creation = code.clone();
+        creation.extend_from_slice(&[0u8; 12]);
+        creation.extend_from_slice(key.as_slice());
+        let addr = evm.deploy(&creation)?;
+        evm.call(addr, abi::calldata(&proof, &words))
+    });
+    let outcome = match outcome {
+        Ok(o) => o,
+        Err(e) => {
+            let e = anyhow::Error::from(e).context("the local EVM could not run the verifier");
+            crate::common::report_error(&e, args.json);
+            return ExitCode::from(2);
+        }
+    };
+    let accepted = outcome.returned_true();
+    let reason = if accepted {
+        None
+    } else if !file.vk_digest.eq_ignore_ascii_case(&manifest.vk_digest) {
+        Some("the proof was made for another verifying key than this verifier's".to_string())
+    } else if !outcome.success {
+        Some("the verifier reverted".to_string())
+    } else {
+        Some("the verifier returned false".to_string())
+    };
+    if args.json {
+        let v = json!({
+            "verified": accepted,
+            "gas_used": outcome.gas_used,
+            "calldata_bytes": abi::calldata(&proof, &words).len(),
+            "error": reason,
+        });
+        println!("{v}");
+    } else if accepted {
+        println!(
+            "proof accepted by the EVM verifier ({} gas, 21,000 base and calldata included)",
+            outcome.gas_used
+        );
+    }
+    match reason {
+        None => ExitCode::SUCCESS,
+        Some(r) => {
+            eprintln!("INVALID: {r} ({} gas)", outcome.gas_used);
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,216 @@
+//! The EVM commands end to end through the `zkml` binary: `create-evm-verifier`,
+//! `encode-calldata` and `verify-evm` on a real proof, tampered proofs, another model's proof,
+//! unreadable inputs, and files the user wrote.
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures")
+}
+
+fn zkml(cache: &Path) -> Command {
+    let mut c = Command::cargo_bin("zkml").unwrap();
+    c.env("ZKML_CACHE_DIR", cache);
+    c
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// One-shot proof of a fixture into `out`, with extra setup flags.
+fn prove(cache: &Path, name: &str, out: &Path, extra: &[&str]) {
+    let dir = fixtures().join(name);
+    let o = zkml(cache)
+        .args([
+            "prove",
+            s(&dir.join("model.onnx")),
+            "--input",
+            s(&dir.join("input.json")),
+            "--out",
+            s(out),
+            "--json",
+        ])
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+fn create(cache: &Path, vk: &Path, dir: &Path) -> std::process::Output {
+    zkml(cache)
+        .args([
+            "create-evm-verifier",
+            "--vk",
+            s(vk),
+            "--out",
+            s(dir),
+            "--json",
+        ])
+        .output()
+        .unwrap()
+}
+
+/// Runs `verify-evm`; returns the exit code and the JSON it printed.
+fn verify_evm(cache: &Path, proof: &Path, dir: &Path) -> (Option<i32>, Value) {
+    let o = zkml(cache)
+        .args([
+            "verify-evm",
+            "--proof",
+            s(proof),
+            "--verifier",
+            s(dir),
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    let v = serde_json::from_slice(&o.stdout).unwrap_or(Value::Null);
+    (o.status.code(), v)
+}
+
+#[test]
+fn create_verifier_then_verify_on_the_local_evm() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    let out = tmp.path().join("out");
+    prove(&cache, "mlp_small", &out, &[]);
+    let evm = tmp.path().join("evm");
+    let o = create(&cache, &out.join("vk.bin"), &evm);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(v["runtime_size"].as_u64().unwrap() <= 24_576, "{v}");
+    for f in [
+        "src/ZkmlVerifier.sol",
+        "ZkmlVerifier.abi.json",
+        "ZkmlVerifier.bin",
+        "ZkmlVerifier.runtime.bin",
+        "ZkmlVerifierKey.bin",
+        "verifier.json",
+    ] {
+        assert!(evm.join(f).is_file(), "{f} missing");
+    }
+    let abi: Value =
+        serde_json::from_str(&std::fs::read_to_string(evm.join("ZkmlVerifier.abi.json")).unwrap())
+            .unwrap();
+    assert_eq!(abi[0]["name"], "verifyProof");
+
+    let proof = out.join("proof.json");
+    let (code, v) = verify_evm(&cache, &proof, &evm);
+    assert_eq!(code, Some(0), "{v}");
+    assert_eq!(v["verified"], true);
+    let gas = v["gas_used"].as_u64().unwrap();
+    assert!(gas > 21_000, "{v}");
+
+    // The calldata is the ABI encoding of verifyProof(proof, instances).
+    let o = zkml(&cache)
+        .args(["encode-calldata", "--proof", s(&proof), "--json"])
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let c: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let calldata = c["calldata"].as_str().unwrap();
+    assert!(calldata.starts_with("0x1e8e1e13"), "{calldata}");
+    assert_eq!(
+        c["bytes"].as_u64().unwrap() as usize * 2 + 2,
+        calldata.len()
+    );
+    assert_eq!(c["bytes"], v["calldata_bytes"]);
+
+    // A flipped proof byte and a changed public value: rejected (1).
+    let text = std::fs::read_to_string(&proof).unwrap();
+    let bad = tmp.path().join("bad.json");
+    let mut p: Value = serde_json::from_str(&text).unwrap();
+    let mut chars: Vec<char> = p["proof"].as_str().unwrap().chars().collect();
+    chars[300] = if chars[300] == 'a' { 'b' } else { 'a' };
+    p["proof"] = Value::String(chars.into_iter().collect());
+    std::fs::write(&bad, p.to_string()).unwrap();
+    let (code, v) = verify_evm(&cache, &bad, &evm);
+    assert_eq!(code, Some(1), "{v}");
+    assert_eq!(v["verified"], false);
+    let mut p: Value = serde_json::from_str(&text).unwrap();
+    p["instances"][3] = Value::String(format!("0x{:064x}", 7));
+    std::fs::write(&bad, p.to_string()).unwrap();
+    assert_eq!(verify_evm(&cache, &bad, &evm).0, Some(1));
+
+    // Another model's proof: rejected, and the reason names the key.
+    let other = tmp.path().join("other");
+    prove(&cache, "pytorch_style", &other, &[]);
+    let (code, v) = verify_evm(&cache, &other.join("proof.json"), &evm);
+    assert_eq!(code, Some(1));
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap()
+            .contains("another verifying key"),
+        "{v}"
+    );
+
+    // Unreadable inputs: 2.
+    std::fs::write(&bad, "{").unwrap();
+    assert_eq!(verify_evm(&cache, &bad, &evm).0, Some(2));
+    assert_eq!(
+        verify_evm(&cache, &proof, &tmp.path().join("nowhere")).0,
+        Some(2)
+    );
+    let broken = tmp.path().join("broken");
+    std::fs::create_dir_all(&broken).unwrap();
+    std::fs::write(broken.join("verifier.json"), "[1, 2]").unwrap();
+    assert_eq!(verify_evm(&cache, &proof, &broken).0, Some(2));
+
+    // Regenerating over our own files is fine; over a file the user wrote, it is refused and
+    // nothing is written.
+    assert!(create(&cache, &out.join("vk.bin"), &evm).status.success());
+    let mine = evm.join("ZkmlVerifier.abi.json");
+    std::fs::write(&mine, "my notes").unwrap();
+    let before = std::fs::read(evm.join("verifier.json")).unwrap();
+    let o = create(&cache, &other.join("vk.bin"), &evm);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("refusing to overwrite"));
+    assert_eq!(std::fs::read_to_string(&mine).unwrap(), "my notes");
+    assert_eq!(std::fs::read(evm.join("verifier.json")).unwrap(), before);
+
+    // A corrupt key: a clear error.
+    let bad_vk = tmp.path().join("bad.vk");
+    std::fs::write(&bad_vk, b"not a key").unwrap();
+    let o = create(&cache, &bad_vk, &tmp.path().join("evm2"));
+    assert_eq!(o.status.code(), Some(1));
+    let e: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(
+        e["error"].as_str().unwrap().contains("verifying key"),
+        "{e}"
+    );
+}
+
+#[test]
+fn hashed_io_verifier_gas_does_not_grow_with_the_input() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    let hashed = [
+        "--input-visibility",
+        "hashed",
+        "--output-visibility",
+        "hashed",
+    ];
+    let mut gas = Vec::new();
+    for name in ["mlp_small", "mlp"] {
+        let out = tmp.path().join(name);
+        prove(&cache, name, &out, &hashed);
+        let evm = tmp.path().join(format!("{name}-evm"));
+        let o = create(&cache, &out.join("vk.bin"), &evm);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let proof: Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("proof.json")).unwrap())
+                .unwrap();
+        assert_eq!(proof["instances"].as_array().unwrap().len(), 2);
+        let (code, v) = verify_evm(&cache, &out.join("proof.json"), &evm);
+        assert_eq!(code, Some(0), "{name}: {v}");
+        gas.push(v["gas_used"].as_u64().unwrap());
+    }
+    // 784 inputs against 16: the instance stays two words, so the cost does not scale with
+    // the input (it varies only with the circuit's shape).
+    let (small, large) = (gas[0] as f64, gas[1] as f64);
+    assert!(large < small * 1.5, "gas {gas:?}");
+}

@@ -1,0 +1,873 @@
+//! Solidity source for one verifying key.
+//!
+//! The contract is straight-line Yul inside one Solidity function: every structural decision
+//! (proof offsets, transcript segments, gate polynomials, opening sets) is made here, at
+//! generation time, from the key; the contract only does field arithmetic, Keccak and the
+//! BN254 precompiles. Values live at fixed memory addresses, so there is no stack pressure.
+//!
+//! Memory map: `0x00..0x200` precompile scratch; `0x200..` named field elements; then the
+//! gate temporaries; then the batch-inversion arrays; then the transcript buffer.
+
+use std::fmt::Write;
+
+use ark_bn254::Fr;
+use ark_ff::{Field, One, PrimeField};
+use sha3::Digest;
+use zkml_verifier::encoding::{fr_from_be, fr_to_be};
+use zkml_verifier::vk::{Expr, G1Bytes, VerifyingKey};
+
+use crate::plan::{column_eval, ColumnEval, EvalSource, Plan, Poly};
+use crate::GenerateError;
+
+/// Expressions nested deeper than this are computed into a memory temporary first.
+const MAX_INLINE_DEPTH: usize = 4;
+
+fn hex(w: &[u8; 32]) -> String {
+    let s = ::hex::encode(w);
+    let t = s.trim_start_matches('0');
+    if t.is_empty() {
+        "0".into()
+    } else {
+        format!("0x{t}")
+    }
+}
+
+fn fr_hex(f: &Fr) -> String {
+    hex(&fr_to_be(f))
+}
+
+fn word(w: &[u8; 32]) -> Result<Fr, GenerateError> {
+    fr_from_be(w).ok_or_else(|| GenerateError::Unsupported("a non-canonical scalar".into()))
+}
+
+fn rotate(omega: Fr, rotation: i32) -> Fr {
+    if rotation >= 0 {
+        omega.pow([rotation as u64])
+    } else {
+        omega
+            .inverse()
+            .expect("omega is a unit")
+            .pow([u64::from(rotation.unsigned_abs())])
+    }
+}
+
+/// Memory allocator for named 32-byte slots.
+struct Mem {
+    next: usize,
+}
+
+impl Mem {
+    fn word(&mut self) -> usize {
+        self.words(1)
+    }
+
+    fn words(&mut self, n: usize) -> usize {
+        let at = self.next;
+        self.next += 32 * n;
+        at
+    }
+}
+
+fn m(addr: usize) -> String {
+    format!("mload({addr:#x})")
+}
+
+/// Evaluations at the challenge point, as Yul expressions.
+struct Evals<'a> {
+    plan: &'a Plan,
+    instance_eval: usize,
+}
+
+impl Evals<'_> {
+    fn proof(off: usize) -> String {
+        format!("calldataload(add(p, {off:#x}))")
+    }
+
+    fn advice(&self, i: usize) -> String {
+        Self::proof(self.plan.layout.advice_evals + 32 * i)
+    }
+
+    fn fixed(&self, i: usize) -> String {
+        Self::proof(self.plan.layout.fixed_evals + 32 * i)
+    }
+
+    fn column(&self, c: ColumnEval) -> String {
+        match c {
+            ColumnEval::Advice(i) => self.advice(i),
+            ColumnEval::Fixed(i) => self.fixed(i),
+            ColumnEval::Instance => m(self.instance_eval),
+        }
+    }
+}
+
+/// Emits gate expressions, spilling deep subtrees into temporaries.
+struct ExprWriter<'a> {
+    evals: &'a Evals<'a>,
+    temps: usize,
+    used: usize,
+    max_used: usize,
+    capacity: usize,
+}
+
+impl ExprWriter<'_> {
+    /// Returns a Yul expression and its nesting depth, emitting spills into `out`.
+    fn expr(&mut self, e: &Expr, out: &mut String) -> Result<(String, usize), GenerateError> {
+        let (code, depth) = match e {
+            Expr::Constant(w) => (fr_hex(&word(w)?), 0),
+            Expr::Fixed(i) => (self.evals.fixed(*i as usize), 1),
+            Expr::Advice(i) => (self.evals.advice(*i as usize), 1),
+            Expr::Instance(_) => (m(self.evals.instance_eval), 1),
+            Expr::Negated(a) => {
+                let (a, d) = self.expr(a, out)?;
+                (format!("sub(r, {a})"), d + 1)
+            }
+            Expr::Sum(a, b) => {
+                let (a, da) = self.expr(a, out)?;
+                let (b, db) = self.expr(b, out)?;
+                (format!("addmod({a}, {b}, r)"), da.max(db) + 1)
+            }
+            Expr::Product(a, b) => {
+                let (a, da) = self.expr(a, out)?;
+                let (b, db) = self.expr(b, out)?;
+                (format!("mulmod({a}, {b}, r)"), da.max(db) + 1)
+            }
+            Expr::Scaled(a, w) => {
+                let (a, d) = self.expr(a, out)?;
+                (format!("mulmod({a}, {}, r)", fr_hex(&word(w)?)), d + 1)
+            }
+        };
+        if depth >= MAX_INLINE_DEPTH {
+            if self.used == self.capacity {
+                return Err(GenerateError::Unsupported(
+                    "a gate expression too large for the verifier".into(),
+                ));
+            }
+            let t = self.temps + 32 * self.used;
+            self.used += 1;
+            self.max_used = self.max_used.max(self.used);
+            writeln!(out, "            mstore({t:#x}, {code})").expect("string");
+            return Ok((m(t), 1));
+        }
+        Ok((code, depth))
+    }
+}
+
+fn point_literals(p: &G1Bytes) -> (String, String) {
+    (hex(&p.x), hex(&p.y))
+}
+
+/// Key-blob table entries: the high byte says where a value lives, the low three bytes where.
+const KIND_CALLDATA: u32 = 0;
+const KIND_MEMORY: u32 = 1 << 24;
+const KIND_QUOTIENT: u32 = 2 << 24;
+
+/// The largest key blob one data contract holds (EIP-170, less the leading STOP byte).
+const MAX_KEY_BLOB: usize = crate::MAX_RUNTIME_SIZE - 1;
+
+/// A generated verifier: the contract's source and the data its key contract holds.
+#[derive(Clone, Debug)]
+pub struct GeneratedVerifier {
+    /// Solidity source of the verifier contract.
+    pub source: String,
+    /// The key contract's data: the fixed and permutation commitments (`x || y`, 32-byte
+    /// big-endian each), then the opening tables.
+    pub key_blob: Vec<u8>,
+}
+
+/// Creation code of a data contract whose runtime code is `0x00 || blob` (a leading STOP, so
+/// that calling it does nothing).
+pub fn key_contract_creation(blob: &[u8]) -> Vec<u8> {
+    let len = blob.len() + 1;
+    let mut code = vec![0x61, (len >> 8) as u8, len as u8]; // PUSH2 len
+    code.extend([0x80, 0x60, 0x0c, 0x60, 0x00, 0x39]); // DUP1 PUSH1 12 PUSH1 0 CODECOPY
+    code.extend([0x60, 0x00, 0xf3]); // PUSH1 0 RETURN
+    code.push(0x00);
+    code.extend_from_slice(blob);
+    code
+}
+
+/// The Solidity source of the verifier contract for `vk`, and its key contract's data.
+pub fn solidity(vk: &VerifyingKey, contract: &str) -> Result<GeneratedVerifier, GenerateError> {
+    let plan = Plan::new(vk)?;
+    let l = &plan.layout;
+    let n_inst = vk.num_instance_values as usize;
+    let k = vk.k;
+    let n = 1u64 << k;
+    let omega = word(&vk.omega)?;
+    let delta = word(&vk.delta)?;
+    let b = vk.blinding_factors as i32;
+    let digest = vk.digest();
+    let q_hex = "0x30644e72e131a029b85045b68181585d97816a916871ca8d3c208c16d87cfd47";
+
+    let mut mem = Mem { next: 0x200 };
+    let s_theta = mem.word();
+    let s_beta = mem.word();
+    let s_gamma = mem.word();
+    let s_y = mem.word();
+    let s_x = mem.word();
+    let s_sy = mem.word();
+    let s_v = mem.word();
+    let s_u = mem.word();
+    let s_xn = mem.word();
+    let s_inst = mem.word();
+    let s_lagr = mem.words(b as usize + 2); // l_r(x) for r = -(b+1)..=0
+    let s_xinv = mem.word();
+    let s_vanish_inv = mem.word();
+    let s_folded = mem.word();
+    let s_quot = mem.word();
+    let s_pts = mem.words(plan.super_rotations.len());
+    let s_z0 = mem.word();
+    let s_zdiff0_inv = mem.word();
+    let s_router = mem.word();
+    let s_acc = mem.words(2);
+    let s_left = mem.word();
+    let s_right = mem.word();
+    let s_tmp = mem.word();
+    let s_common = mem.word();
+    let s_lblind = mem.word();
+    let s_active = mem.word();
+    let s_factor = mem.word();
+    let s_vpow = mem.word();
+    let s_rin = mem.word();
+    let s_p = mem.word();
+    let basis_total: usize = plan.rotation_sets.iter().map(|s| s.rotations.len()).sum();
+    let mut basis_next = mem.words(basis_total);
+    // Batch inversion: x - w^i for the instance rows, x - w^r for the blinding rows, x, x^n - 1.
+    let inv_count = n_inst + b as usize + 2 + 2;
+    let inv_arr = mem.words(inv_count);
+    let inv_tmp = mem.words(inv_count);
+    let tbuf = mem.next;
+    let longest = plan.segments.iter().map(|(s, e)| e - s).max().unwrap_or(0);
+    let tbuf_len = (64 + 32 * n_inst + longest).div_ceil(32) * 32 + 32;
+    // The key blob, copied from the key contract.
+    let key_points: Vec<&G1Bytes> = vk
+        .fixed_commitments
+        .iter()
+        .chain(&vk.permutation_commitments)
+        .collect();
+    let key_mem = tbuf + tbuf_len;
+    let table_words: usize = plan
+        .rotation_sets
+        .iter()
+        .map(|s| s.polys.len() * (1 + s.rotations.len()))
+        .sum();
+    let key_len = 64 * key_points.len() + 4 * table_words;
+    if key_len > MAX_KEY_BLOB {
+        return Err(GenerateError::Unsupported(format!(
+            "the key data ({key_len} bytes) exceeds one contract's {MAX_KEY_BLOB} bytes"
+        )));
+    }
+    // Gate temporaries come last, so that memory grows only as far as they are used.
+    let temps = key_mem + key_len.div_ceil(32) * 32 + 32;
+    let temp_capacity = 1 << 16;
+
+    let evals = Evals {
+        plan: &plan,
+        instance_eval: s_inst,
+    };
+    let mut body = String::new();
+    let w = &mut body;
+    macro_rules! emit {
+        ($($t:tt)*) => { writeln!(w, $($t)*).expect("string") };
+    }
+
+    // ---- input checks ----
+    emit!(
+        "            if iszero(eq(proof.length, {:#x})) {{ fail() }}",
+        l.len
+    );
+    emit!("            if iszero(eq(instances.length, {n_inst})) {{ fail() }}");
+    emit!("            let p := proof.offset");
+    emit!("            mstore({s_p:#x}, p)");
+    emit!("            let ip := instances.offset");
+    emit!("            for {{ let i := 0 }} lt(i, {n_inst}) {{ i := add(i, 1) }} {{");
+    emit!("                if iszero(lt(calldataload(add(ip, shl(5, i))), r)) {{ fail() }}");
+    emit!("            }}");
+    emit!(
+        "            for {{ let o := 0 }} lt(o, {:#x}) {{ o := add(o, 0x40) }} {{",
+        l.points_end
+    );
+    emit!("                if iszero(onCurve(calldataload(add(p, o)), calldataload(add(p, add(o, 0x20))))) {{ fail() }}");
+    emit!("            }}");
+    emit!(
+        "            for {{ let o := {:#x} }} lt(o, {:#x}) {{ o := add(o, 0x20) }} {{",
+        l.points_end,
+        l.h1
+    );
+    emit!("                if iszero(lt(calldataload(add(p, o)), r)) {{ fail() }}");
+    emit!("            }}");
+    for off in [l.h1, l.h2] {
+        emit!("            if iszero(onCurve(calldataload(add(p, {off:#x})), calldataload(add(p, {:#x})))) {{ fail() }}", off + 32);
+    }
+
+    emit!("            extcodecopy(vkey, {key_mem:#x}, 1, {key_len:#x})");
+
+    // ---- transcript ----
+    emit!("            // Transcript: key digest, constraint-system digest, public values, then the proof.");
+    emit!("            mstore({tbuf:#x}, {})", fr_hex(&digest));
+    emit!(
+        "            mstore({:#x}, {})",
+        tbuf + 32,
+        hex(&vk.transcript_repr)
+    );
+    emit!(
+        "            calldatacopy({:#x}, ip, {:#x})",
+        tbuf + 64,
+        32 * n_inst
+    );
+    let (s0, e0) = plan.segments[0];
+    emit!(
+        "            calldatacopy({:#x}, add(p, {s0:#x}), {:#x})",
+        tbuf + 64 + 32 * n_inst,
+        e0 - s0
+    );
+    emit!(
+        "            let h := keccak256({tbuf:#x}, {:#x})",
+        64 + 32 * n_inst + e0 - s0
+    );
+    emit!("            mstore({s_theta:#x}, mod(h, r))");
+    let slots = [s_beta, s_gamma, s_y, s_x, s_sy, s_v, s_u];
+    for (&(s, e), slot) in plan.segments[1..].iter().zip(slots) {
+        emit!("            mstore({tbuf:#x}, h)");
+        if s == e {
+            emit!("            mstore8({:#x}, 1)", tbuf + 32);
+            emit!("            h := keccak256({tbuf:#x}, 0x21)");
+        } else {
+            emit!(
+                "            calldatacopy({:#x}, add(p, {s:#x}), {:#x})",
+                tbuf + 32,
+                e - s
+            );
+            emit!("            h := keccak256({tbuf:#x}, {:#x})", 32 + e - s);
+        }
+        emit!("            mstore({slot:#x}, mod(h, r))");
+    }
+
+    // ---- x^n, inverses, Lagrange values ----
+    let x = m(s_x);
+    let xn = m(s_xn);
+    emit!("            mstore({s_xn:#x}, {x})");
+    emit!("            for {{ let i := 0 }} lt(i, {k}) {{ i := add(i, 1) }} {{ mstore({s_xn:#x}, mulmod({xn}, {xn}, r)) }}");
+    emit!("            {{");
+    emit!("                let wi := 1");
+    emit!("                for {{ let i := 0 }} lt(i, {n_inst}) {{ i := add(i, 1) }} {{");
+    emit!("                    mstore(add({inv_arr:#x}, shl(5, i)), addmod({x}, sub(r, wi), r))");
+    emit!(
+        "                    wi := mulmod(wi, {}, r)",
+        fr_hex(&omega)
+    );
+    emit!("                }}");
+    emit!("            }}");
+    for (j, rot) in (-(b + 1)..=0).enumerate() {
+        emit!(
+            "            mstore({:#x}, addmod({x}, {}, r))",
+            inv_arr + 32 * (n_inst + j),
+            fr_hex(&-rotate(omega, rot))
+        );
+    }
+    let i_x = inv_arr + 32 * (n_inst + b as usize + 2);
+    emit!("            mstore({i_x:#x}, {x})");
+    emit!(
+        "            mstore({:#x}, addmod({xn}, sub(r, 1), r))",
+        i_x + 32
+    );
+    emit!("            if iszero(batchInvert({inv_arr:#x}, {inv_count}, {inv_tmp:#x}, r)) {{ fail() }}");
+    emit!("            mstore({s_xinv:#x}, {})", m(i_x));
+    emit!("            mstore({s_vanish_inv:#x}, {})", m(i_x + 32));
+    let n_inv = Fr::from(n).inverse().expect("n is a unit");
+    emit!(
+        "            mstore({s_common:#x}, mulmod(addmod({xn}, sub(r, 1), r), {}, r))",
+        fr_hex(&n_inv)
+    );
+    let common = m(s_common);
+    for (j, rot) in (-(b + 1)..=0).enumerate() {
+        emit!(
+            "            mstore({:#x}, mulmod(mulmod({common}, {}, r), {}, r))",
+            s_lagr + 32 * j,
+            fr_hex(&rotate(omega, rot)),
+            m(inv_arr + 32 * (n_inst + j))
+        );
+    }
+    emit!("            {{");
+    emit!("                let sum := 0");
+    emit!("                let wi := 1");
+    emit!("                for {{ let i := 0 }} lt(i, {n_inst}) {{ i := add(i, 1) }} {{");
+    emit!("                    sum := addmod(sum, mulmod(mulmod(calldataload(add(ip, shl(5, i))), wi, r), mload(add({inv_arr:#x}, shl(5, i))), r), r)");
+    emit!(
+        "                    wi := mulmod(wi, {}, r)",
+        fr_hex(&omega)
+    );
+    emit!("                }}");
+    emit!("                mstore({s_inst:#x}, mulmod(sum, {common}, r))");
+    emit!("            }}");
+
+    // ---- the quotient evaluation ----
+    let l_last = m(s_lagr);
+    let l_0 = m(s_lagr + 32 * (b as usize + 1));
+    emit!("            mstore({s_lblind:#x}, 0)");
+    for j in 1..=b as usize {
+        emit!(
+            "            mstore({s_lblind:#x}, addmod({}, {}, r))",
+            m(s_lblind),
+            m(s_lagr + 32 * j)
+        );
+    }
+    emit!(
+        "            mstore({s_active:#x}, addmod(1, sub(r, addmod({l_last}, {}, r)), r))",
+        m(s_lblind)
+    );
+    let active = m(s_active);
+    let y = m(s_y);
+    emit!("            let acc := 0");
+    let mut ew = ExprWriter {
+        evals: &evals,
+        temps,
+        used: 0,
+        max_used: 0,
+        capacity: temp_capacity,
+    };
+    let push = |w: &mut String, code: &str| {
+        writeln!(
+            w,
+            "            acc := addmod(mulmod(acc, {y}, r), {code}, r)"
+        )
+        .expect("string")
+    };
+    for g in &vk.gates {
+        ew.used = 0;
+        let (code, _) = ew.expr(g, w)?;
+        push(w, &code);
+    }
+    let pe = |s: usize, j: usize| Evals::proof(l.perm_evals + 32 * (3 * s + j));
+    if plan.sets > 0 {
+        push(
+            w,
+            &format!("mulmod({l_0}, addmod(1, sub(r, {}), r), r)", pe(0, 0)),
+        );
+        let last = pe(plan.sets - 1, 0);
+        push(
+            w,
+            &format!("mulmod(addmod(mulmod({last}, {last}, r), sub(r, {last}), r), {l_last}, r)"),
+        );
+        for s in 1..plan.sets {
+            push(
+                w,
+                &format!(
+                    "mulmod(addmod({}, sub(r, {}), r), {l_0}, r)",
+                    pe(s, 0),
+                    pe(s - 1, 2)
+                ),
+            );
+        }
+    }
+    let beta = m(s_beta);
+    let gamma = m(s_gamma);
+    for (s, cols) in vk.permutation_columns.chunks(plan.chunk).enumerate() {
+        emit!("            mstore({s_left:#x}, {})", pe(s, 1));
+        emit!("            mstore({s_right:#x}, {})", pe(s, 0));
+        emit!("            mstore({s_tmp:#x}, mulmod({beta}, {x}, r))");
+        for (j, &c) in cols.iter().enumerate() {
+            let idx = s * plan.chunk + j;
+            let e = evals.column(column_eval(vk, c)?);
+            let sigma = Evals::proof(l.sigma_evals + 32 * idx);
+            emit!("            mstore({s_left:#x}, mulmod({}, addmod(addmod({e}, mulmod({beta}, {sigma}, r), r), {gamma}, r), r))", m(s_left));
+            emit!(
+                "            mstore({s_right:#x}, mulmod({}, addmod(addmod({e}, mulmod({}, {}, r), r), {gamma}, r), r))",
+                m(s_right),
+                m(s_tmp),
+                fr_hex(&delta.pow([idx as u64]))
+            );
+        }
+        push(
+            w,
+            &format!(
+                "mulmod(addmod({}, sub(r, {}), r), {active}, r)",
+                m(s_left),
+                m(s_right)
+            ),
+        );
+    }
+    let theta = m(s_theta);
+    for (li, arg) in vk.lookups.iter().enumerate() {
+        let le = |j: usize| Evals::proof(l.lookup_evals + 32 * (5 * li + j));
+        let (z, z_next, a, a_inv, s) = (le(0), le(1), le(2), le(3), le(4));
+        for (slot, exprs) in [(s_left, &arg.inputs), (s_right, &arg.tables)] {
+            emit!("            mstore({slot:#x}, 0)");
+            for e in exprs.iter() {
+                ew.used = 0;
+                let (code, _) = ew.expr(e, w)?;
+                emit!(
+                    "            mstore({slot:#x}, addmod(mulmod({}, {theta}, r), {code}, r))",
+                    m(slot)
+                );
+            }
+        }
+        push(w, &format!("mulmod({l_0}, addmod(1, sub(r, {z}), r), r)"));
+        push(
+            w,
+            &format!("mulmod({l_last}, addmod(mulmod({z}, {z}, r), sub(r, {z}), r), r)"),
+        );
+        push(
+            w,
+            &format!(
+                "mulmod(addmod(mulmod(mulmod({z_next}, addmod({a}, {beta}, r), r), addmod({s}, {gamma}, r), r), sub(r, mulmod(mulmod({z}, addmod({}, {beta}, r), r), addmod({}, {gamma}, r), r)), r), {active}, r)",
+                m(s_left),
+                m(s_right)
+            ),
+        );
+        push(w, &format!("mulmod({l_0}, addmod({a}, sub(r, {s}), r), r)"));
+        push(
+            w,
+            &format!("mulmod(mulmod(addmod({a}, sub(r, {s}), r), addmod({a}, sub(r, {a_inv}), r), r), {active}, r)"),
+        );
+    }
+    emit!("            mstore({s_folded:#x}, acc)");
+    emit!(
+        "            mstore({s_quot:#x}, mulmod(acc, {}, r))",
+        m(s_vanish_inv)
+    );
+
+    // ---- SHPLONK ----
+    let u = m(s_u);
+    for (i, &rot) in plan.super_rotations.iter().enumerate() {
+        emit!(
+            "            mstore({:#x}, mulmod({x}, {}, r))",
+            s_pts + 32 * i,
+            fr_hex(&rotate(omega, rot))
+        );
+    }
+    let pt = |rot: i32| {
+        let i = plan
+            .super_rotations
+            .iter()
+            .position(|&r| r == rot)
+            .expect("a super rotation");
+        m(s_pts + 32 * i)
+    };
+    let vanishing = |rots: &mut dyn Iterator<Item = i32>| {
+        rots.fold("1".to_string(), |acc, rot| {
+            format!("mulmod({acc}, addmod({u}, sub(r, {}), r), r)", pt(rot))
+        })
+    };
+    let first = &plan.rotation_sets[0];
+    let diffs0: Vec<i32> = plan
+        .super_rotations
+        .iter()
+        .copied()
+        .filter(|r| !first.rotations.contains(r))
+        .collect();
+    emit!(
+        "            mstore({s_z0:#x}, {})",
+        vanishing(&mut first.rotations.iter().copied())
+    );
+    emit!(
+        "            mstore({s_zdiff0_inv:#x}, invert({}, r))",
+        vanishing(&mut diffs0.iter().copied())
+    );
+    emit!("            if iszero({}) {{ fail() }}", m(s_zdiff0_inv));
+    emit!("            mstore({s_router:#x}, 0)");
+    emit!("            mstore({s_acc:#x}, 0)");
+    emit!("            mstore({:#x}, 0)", s_acc + 32);
+    emit!("            let ok := 1");
+    emit!("            mstore({s_factor:#x}, 1)");
+    emit!("            mstore({s_vpow:#x}, 1)");
+    let factor = m(s_factor);
+    let vpow = m(s_vpow);
+    // Each set's polynomials are opened by `openSet`, driven by a table in the key blob: per
+    // polynomial one entry for its commitment, then one per rotation for its evaluations.
+    let key_point = |i: usize| KIND_MEMORY | (key_mem + 64 * i) as u32;
+    let commitment = |poly: Poly| -> u32 {
+        let proof = |off: usize| KIND_CALLDATA | off as u32;
+        match poly {
+            Poly::Advice(i) => proof(l.advice + 64 * i),
+            Poly::Fixed(i) => key_point(i),
+            Poly::Sigma(i) => key_point(vk.fixed_commitments.len() + i),
+            Poly::PermutationProduct(i) => proof(l.perm_products + 64 * i),
+            Poly::LookupInput(i) => proof(l.lookup_permuted + 128 * i),
+            Poly::LookupTable(i) => proof(l.lookup_permuted + 128 * i + 64),
+            Poly::LookupProduct(i) => proof(l.lookup_products + 64 * i),
+            Poly::Random => proof(l.random),
+            Poly::Quotient => KIND_QUOTIENT | l.quotient as u32,
+        }
+    };
+    let eval_entry = |e: EvalSource| -> u32 {
+        match e {
+            EvalSource::Proof(off) => KIND_CALLDATA | off as u32,
+            EvalSource::Quotient => KIND_MEMORY | s_quot as u32,
+        }
+    };
+    let mut tables = Vec::new();
+    for set in &plan.rotation_sets {
+        let mut t = Vec::new();
+        for (poly, srcs) in &set.polys {
+            t.push(commitment(*poly));
+            t.extend(srcs.iter().map(|&e| eval_entry(e)));
+        }
+        tables.push(t);
+    }
+    let mut table_at = key_mem + 64 * key_points.len();
+    for (si, set) in plan.rotation_sets.iter().enumerate() {
+        emit!(
+            "            // opening set {si}: rotations {:?}",
+            set.rotations
+        );
+        if si > 0 {
+            let diffs: Vec<i32> = plan
+                .super_rotations
+                .iter()
+                .copied()
+                .filter(|r| !set.rotations.contains(r))
+                .collect();
+            emit!(
+                "            mstore({s_factor:#x}, mulmod(mulmod({vpow}, {}, r), {}, r))",
+                vanishing(&mut diffs.iter().copied()),
+                m(s_zdiff0_inv)
+            );
+        }
+        // Interpolation basis at u: L_j(u) = prod_{l != j} (u - p_l) * c_j * x^-(m-1).
+        let mrot = set.rotations.len();
+        let basis: Vec<String> = (0..mrot)
+            .map(|j| {
+                if mrot == 1 {
+                    return "1".to_string();
+                }
+                let wj = rotate(omega, set.rotations[j]);
+                let mut c = Fr::one();
+                for (li, &rl) in set.rotations.iter().enumerate() {
+                    if li != j {
+                        c *= wj - rotate(omega, rl);
+                    }
+                }
+                let c = c.inverse().expect("distinct rotations");
+                let num = vanishing(
+                    &mut set
+                        .rotations
+                        .iter()
+                        .enumerate()
+                        .filter(|&(li, _)| li != j)
+                        .map(|(_, &r)| r),
+                );
+                let mut xpow = m(s_xinv);
+                for _ in 1..mrot - 1 {
+                    xpow = format!("mulmod({xpow}, {}, r)", m(s_xinv));
+                }
+                format!("mulmod(mulmod({num}, {}, r), {xpow}, r)", fr_hex(&c))
+            })
+            .collect();
+        let basis_slots = basis_next;
+        basis_next += 32 * mrot;
+        for (j, code) in basis.iter().enumerate() {
+            emit!("            mstore({:#x}, {code})", basis_slots + 32 * j);
+        }
+        emit!(
+            "            ok := and(ok, openSet({table_at:#x}, {}, {mrot}, {basis_slots:#x}))",
+            set.polys.len()
+        );
+        emit!("            mstore({s_router:#x}, addmod({}, mulmod({factor}, mload({s_rin:#x}), r), r))", m(s_router));
+        emit!(
+            "            mstore({s_vpow:#x}, mulmod({vpow}, {}, r))",
+            m(s_v)
+        );
+        table_at += 4 * tables[si].len();
+    }
+    let (g1x, g1y) = point_literals(&vk.g1);
+    emit!(
+        "            ok := and(ok, mulAcc({g1x}, {g1y}, sub(r, {}), {s_acc:#x}))",
+        m(s_router)
+    );
+    emit!(
+        "            ok := and(ok, mulAcc(calldataload(add(p, {:#x})), calldataload(add(p, {:#x})), sub(r, {}), {s_acc:#x}))",
+        l.h1,
+        l.h1 + 32,
+        m(s_z0)
+    );
+    emit!(
+        "            ok := and(ok, mulAcc(calldataload(add(p, {:#x})), calldataload(add(p, {:#x})), {u}, {s_acc:#x}))",
+        l.h2,
+        l.h2 + 32
+    );
+    // e(h2, s G2) * e(-right, G2) == 1
+    let g2 = [&vk.s_g2, &vk.g2];
+    emit!(
+        "            mstore(0x00, calldataload(add(p, {:#x})))",
+        l.h2
+    );
+    emit!(
+        "            mstore(0x20, calldataload(add(p, {:#x})))",
+        l.h2 + 32
+    );
+    for (i, wd) in [g2[0].x1, g2[0].x0, g2[0].y1, g2[0].y0].iter().enumerate() {
+        emit!("            mstore({:#x}, {})", 0x40 + 32 * i, hex(wd));
+    }
+    emit!("            mstore(0xc0, {})", m(s_acc));
+    emit!(
+        "            mstore(0xe0, mod(sub({q_hex}, {}), {q_hex}))",
+        m(s_acc + 32)
+    );
+    for (i, wd) in [g2[1].x1, g2[1].x0, g2[1].y1, g2[1].y0].iter().enumerate() {
+        emit!("            mstore({:#x}, {})", 0x100 + 32 * i, hex(wd));
+    }
+    emit!("            ok := and(ok, staticcall(gas(), 8, 0x00, 0x180, 0x00, 0x20))");
+    emit!("            ok := and(ok, mload(0x00))");
+    emit!("            mstore(0x00, ok)");
+    emit!("            return(0x00, 0x20)");
+
+    let r_word = hex(&{
+        let mut out = [0u8; 32];
+        let limbs = Fr::MODULUS.0;
+        for i in 0..4 {
+            out[i * 8..i * 8 + 8].copy_from_slice(&limbs[3 - i].to_be_bytes());
+        }
+        out
+    });
+    let mut key_blob = Vec::with_capacity(key_len);
+    for pt in &key_points {
+        key_blob.extend_from_slice(&pt.x);
+        key_blob.extend_from_slice(&pt.y);
+    }
+    for t in &tables {
+        for e in t {
+            key_blob.extend_from_slice(&e.to_be_bytes());
+        }
+    }
+    debug_assert_eq!(key_blob.len(), key_len);
+    let key_hash = hex(&{
+        let mut code = vec![0u8];
+        code.extend_from_slice(&key_blob);
+        let h: [u8; 32] = sha3::Keccak256::digest(&code).into();
+        h
+    });
+    let pieces = vk.degree as usize - 1;
+    let source = format!(
+        r#"// SPDX-License-Identifier: MIT
+// {marker}: regenerate it rather than edit it.
+pragma solidity ^0.8.19;
+
+/// @title zkml verifier
+/// @notice Verifies halo2 (KZG on BN254, SHPLONK, Keccak transcript) proofs for one compiled
+/// model. Generated by `zkml create-evm-verifier` from a verifying key whose digest is
+/// {digest}; the model program digest is {program}.
+/// @dev The proof layout, transcript and circuit are fixed at generation time. The public
+/// instance holds {n_inst} values (see the verifying key's model description).
+contract {contract} {{
+    /// @notice The key contract: fixed and permutation commitments and the opening tables
+    /// ({key_len} bytes), deployed first (runtime code `0x00 || data`).
+    address public immutable key;
+
+    /// @notice Keccak-256 of the key contract's runtime code.
+    bytes32 public constant KEY_CODEHASH = {key_hash};
+
+    /// @param verifierKey The deployed key contract; its code must hash to `KEY_CODEHASH`.
+    constructor(address verifierKey) {{
+        require(verifierKey.codehash == KEY_CODEHASH, "zkml: wrong key contract");
+        key = verifierKey;
+    }}
+
+    /// @notice Returns true when `proof` is a valid proof for the public `instances`; false
+    /// for any malformed or invalid proof. Never reverts on bad input.
+    function verifyProof(bytes calldata proof, uint256[] calldata instances) external view returns (bool) {{
+        address key_ = key;
+        assembly {{
+            function fail() {{
+                mstore(0x00, 0)
+                return(0x00, 0x20)
+            }}
+            // y^2 = x^3 + 3 over the base field, coordinates canonical; (0, 0) is infinity.
+            function onCurve(x, y) -> ok {{
+                let q := {q_hex}
+                ok := and(lt(x, q), lt(y, q))
+                if and(ok, or(x, y)) {{
+                    ok := eq(mulmod(y, y, q), addmod(mulmod(mulmod(x, x, q), x, q), 3, q))
+                }}
+            }}
+            // a^(r-2) mod r by the modexp precompile (0 for a = 0).
+            function invert(a, r) -> out {{
+                mstore(0x00, 0x20)
+                mstore(0x20, 0x20)
+                mstore(0x40, 0x20)
+                mstore(0x60, a)
+                mstore(0x80, sub(r, 2))
+                mstore(0xa0, r)
+                if iszero(staticcall(gas(), 5, 0x00, 0xc0, 0x00, 0x20)) {{ fail() }}
+                out := mload(0x00)
+            }}
+            // Inverts `count` words at `ptr` in place (Montgomery's trick); 0 if any is 0.
+            function batchInvert(ptr, count, tmp, r) -> ok {{
+                let acc := 1
+                for {{ let i := 0 }} lt(i, count) {{ i := add(i, 1) }} {{
+                    mstore(add(tmp, shl(5, i)), acc)
+                    acc := mulmod(acc, mload(add(ptr, shl(5, i))), r)
+                }}
+                ok := iszero(iszero(acc))
+                let a := invert(acc, r)
+                for {{ let i := count }} gt(i, 0) {{ }} {{
+                    i := sub(i, 1)
+                    let at := add(ptr, shl(5, i))
+                    let v := mload(at)
+                    mstore(at, mulmod(a, mload(add(tmp, shl(5, i))), r))
+                    a := mulmod(a, v, r)
+                }}
+            }}
+            // acc += s * (x, y), by the ecMul and ecAdd precompiles.
+            function mulAcc(x, y, s, acc) -> ok {{
+                mstore(0x00, x)
+                mstore(0x20, y)
+                mstore(0x40, s)
+                ok := staticcall(gas(), 7, 0x00, 0x60, 0x00, 0x40)
+                mstore(0x40, mload(acc))
+                mstore(0x60, mload(add(acc, 0x20)))
+                ok := and(ok, staticcall(gas(), 6, 0x00, 0x80, acc, 0x40))
+            }}
+            // Opens one set's polynomials from its table (see the generator): accumulates
+            // y^i * factor * C_i into the MSM and returns r_inner = sum_i y^i * r_i(u).
+            function openSet(tab, count, m, basis) -> ok {{
+                ok := 1
+                let ypow := 1
+                mstore({s_rin:#x}, 0)
+                for {{ let i := 0 }} lt(i, count) {{ i := add(i, 1) }} {{
+                    let e := shr(224, mload(tab))
+                    tab := add(tab, 4)
+                    let interp := 0
+                    for {{ let j := 0 }} lt(j, m) {{ j := add(j, 1) }} {{
+                        let ev := shr(224, mload(tab))
+                        tab := add(tab, 4)
+                        switch shr(24, ev)
+                        case 0 {{ ev := calldataload(add(mload({s_p:#x}), ev)) }}
+                        default {{ ev := mload(and(ev, 0xffffff)) }}
+                        interp := addmod(interp, mulmod(ev, mload(add(basis, shl(5, j))), {r_word}), {r_word})
+                    }}
+                    mstore({s_rin:#x}, addmod(mload({s_rin:#x}), mulmod(ypow, interp, {r_word}), {r_word}))
+                    let s := mulmod(ypow, mload({s_factor:#x}), {r_word})
+                    switch shr(24, e)
+                    case 0 {{
+                        e := add(mload({s_p:#x}), e)
+                        ok := and(ok, mulAcc(calldataload(e), calldataload(add(e, 0x20)), s, {s_acc:#x}))
+                    }}
+                    case 1 {{
+                        e := and(e, 0xffffff)
+                        ok := and(ok, mulAcc(mload(e), mload(add(e, 0x20)), s, {s_acc:#x}))
+                    }}
+                    default {{
+                        // The quotient: pieces h_j with scalars s * x^(n j).
+                        e := add(mload({s_p:#x}), and(e, 0xffffff))
+                        for {{ let j := 0 }} lt(j, {pieces}) {{ j := add(j, 1) }} {{
+                            ok := and(ok, mulAcc(calldataload(e), calldataload(add(e, 0x20)), s, {s_acc:#x}))
+                            s := mulmod(s, mload({s_xn:#x}), {r_word})
+                            e := add(e, 0x40)
+                        }}
+                    }}
+                    ypow := mulmod(ypow, mload({s_sy:#x}), {r_word})
+                }}
+            }}
+            let r := {r_word}
+            let vkey := key_
+{body}        }}
+    }}
+}}
+"#,
+        marker = crate::GENERATED_MARKER,
+        digest = fr_hex(&digest),
+        program = hex(&vk.model.program_digest),
+    );
+    Ok(GeneratedVerifier { source, key_blob })
+}
