@@ -8,6 +8,7 @@
 //! Memory map: `0x00..0x200` precompile scratch; `0x200..` named field elements; then the
 //! gate temporaries; then the batch-inversion arrays; then the transcript buffer.
 
+use std::collections::HashMap;
 use std::fmt::Write;
 
 use ark_bn254::Fr;
@@ -75,20 +76,23 @@ fn m(addr: usize) -> String {
 /// Evaluations at the challenge point, as Yul expressions.
 struct Evals<'a> {
     plan: &'a Plan,
+    /// Where the proof is copied in memory.
+    proof_mem: usize,
     instance_eval: usize,
 }
 
 impl Evals<'_> {
-    fn proof(off: usize) -> String {
-        format!("calldataload(add(p, {off:#x}))")
+    /// A proof word, read from the proof's copy in memory.
+    fn proof(&self, off: usize) -> String {
+        m(self.proof_mem + off)
     }
 
     fn advice(&self, i: usize) -> String {
-        Self::proof(self.plan.layout.advice_evals + 32 * i)
+        self.proof(self.plan.layout.advice_evals + 32 * i)
     }
 
     fn fixed(&self, i: usize) -> String {
-        Self::proof(self.plan.layout.fixed_evals + 32 * i)
+        self.proof(self.plan.layout.fixed_evals + 32 * i)
     }
 
     fn column(&self, c: ColumnEval) -> String {
@@ -100,18 +104,42 @@ impl Evals<'_> {
     }
 }
 
-/// Emits gate expressions, spilling deep subtrees into temporaries.
+/// Emits gate expressions, spilling deep subtrees into temporaries. Every evaluation is a
+/// constant of the whole verification, so a subexpression that occurs more than once (across
+/// all gates and lookups) is computed once into a temporary and reused.
 struct ExprWriter<'a> {
     evals: &'a Evals<'a>,
     temps: usize,
     used: usize,
-    max_used: usize,
     capacity: usize,
+    /// Occurrences of each compound subexpression, by its debug form.
+    counts: HashMap<String, usize>,
+    /// Subexpressions already held in a temporary.
+    memo: HashMap<String, usize>,
+}
+
+fn count_subexpressions(e: &Expr, counts: &mut HashMap<String, usize>) {
+    let children: Vec<&Expr> = match e {
+        Expr::Constant(_) | Expr::Fixed(_) | Expr::Advice(_) | Expr::Instance(_) => return,
+        Expr::Negated(a) | Expr::Scaled(a, _) => vec![a],
+        Expr::Sum(a, b) | Expr::Product(a, b) => vec![a, b],
+    };
+    *counts.entry(format!("{e:?}")).or_default() += 1;
+    for c in children {
+        count_subexpressions(c, counts);
+    }
 }
 
 impl ExprWriter<'_> {
     /// Returns a Yul expression and its nesting depth, emitting spills into `out`.
     fn expr(&mut self, e: &Expr, out: &mut String) -> Result<(String, usize), GenerateError> {
+        let key = match e {
+            Expr::Constant(_) | Expr::Fixed(_) | Expr::Advice(_) | Expr::Instance(_) => None,
+            _ => Some(format!("{e:?}")),
+        };
+        if let Some(&t) = key.as_ref().and_then(|k| self.memo.get(k)) {
+            return Ok((m(t), 1));
+        }
         let (code, depth) = match e {
             Expr::Constant(w) => (fr_hex(&word(w)?), 0),
             Expr::Fixed(i) => (self.evals.fixed(*i as usize), 1),
@@ -136,7 +164,10 @@ impl ExprWriter<'_> {
                 (format!("mulmod({a}, {}, r)", fr_hex(&word(w)?)), d + 1)
             }
         };
-        if depth >= MAX_INLINE_DEPTH {
+        let shared = key
+            .as_ref()
+            .is_some_and(|k| self.counts.get(k).copied().unwrap_or(0) > 1);
+        if depth >= MAX_INLINE_DEPTH || (shared && depth >= 2) {
             if self.used == self.capacity {
                 return Err(GenerateError::Unsupported(
                     "a gate expression too large for the verifier".into(),
@@ -144,8 +175,10 @@ impl ExprWriter<'_> {
             }
             let t = self.temps + 32 * self.used;
             self.used += 1;
-            self.max_used = self.max_used.max(self.used);
             writeln!(out, "            mstore({t:#x}, {code})").expect("string");
+            if let Some(k) = key {
+                self.memo.insert(k, t);
+            }
             return Ok((m(t), 1));
         }
         Ok((code, depth))
@@ -257,12 +290,15 @@ pub fn solidity(vk: &VerifyingKey, contract: &str) -> Result<GeneratedVerifier, 
             "the key data ({key_len} bytes) exceeds one contract's {MAX_KEY_BLOB} bytes"
         )));
     }
+    // A copy of the proof: evaluations are read from memory, which takes less code.
+    let proof_mem = key_mem + key_len.div_ceil(32) * 32 + 32;
     // Gate temporaries come last, so that memory grows only as far as they are used.
-    let temps = key_mem + key_len.div_ceil(32) * 32 + 32;
+    let temps = proof_mem + l.len.div_ceil(32) * 32 + 32;
     let temp_capacity = 1 << 16;
 
     let evals = Evals {
         plan: &plan,
+        proof_mem,
         instance_eval: s_inst,
     };
     let mut body = String::new();
@@ -301,6 +337,7 @@ pub fn solidity(vk: &VerifyingKey, contract: &str) -> Result<GeneratedVerifier, 
     }
 
     emit!("            extcodecopy(vkey, {key_mem:#x}, 1, {key_len:#x})");
+    emit!("            calldatacopy({proof_mem:#x}, p, {:#x})", l.len);
 
     // ---- transcript ----
     emit!("            // Transcript: key digest, constraint-system digest, public values, then the proof.");
@@ -419,12 +456,21 @@ pub fn solidity(vk: &VerifyingKey, contract: &str) -> Result<GeneratedVerifier, 
     let active = m(s_active);
     let y = m(s_y);
     emit!("            let acc := 0");
+    let mut counts = HashMap::new();
+    for e in vk.gates.iter().chain(
+        vk.lookups
+            .iter()
+            .flat_map(|a| a.inputs.iter().chain(&a.tables)),
+    ) {
+        count_subexpressions(e, &mut counts);
+    }
     let mut ew = ExprWriter {
         evals: &evals,
         temps,
         used: 0,
-        max_used: 0,
         capacity: temp_capacity,
+        counts,
+        memo: HashMap::new(),
     };
     let push = |w: &mut String, code: &str| {
         writeln!(
@@ -434,11 +480,10 @@ pub fn solidity(vk: &VerifyingKey, contract: &str) -> Result<GeneratedVerifier, 
         .expect("string")
     };
     for g in &vk.gates {
-        ew.used = 0;
         let (code, _) = ew.expr(g, w)?;
         push(w, &code);
     }
-    let pe = |s: usize, j: usize| Evals::proof(l.perm_evals + 32 * (3 * s + j));
+    let pe = |s: usize, j: usize| evals.proof(l.perm_evals + 32 * (3 * s + j));
     if plan.sets > 0 {
         push(
             w,
@@ -469,7 +514,7 @@ pub fn solidity(vk: &VerifyingKey, contract: &str) -> Result<GeneratedVerifier, 
         for (j, &c) in cols.iter().enumerate() {
             let idx = s * plan.chunk + j;
             let e = evals.column(column_eval(vk, c)?);
-            let sigma = Evals::proof(l.sigma_evals + 32 * idx);
+            let sigma = evals.proof(l.sigma_evals + 32 * idx);
             emit!("            mstore({s_left:#x}, mulmod({}, addmod(addmod({e}, mulmod({beta}, {sigma}, r), r), {gamma}, r), r))", m(s_left));
             emit!(
                 "            mstore({s_right:#x}, mulmod({}, addmod(addmod({e}, mulmod({}, {}, r), r), {gamma}, r), r))",
@@ -489,12 +534,11 @@ pub fn solidity(vk: &VerifyingKey, contract: &str) -> Result<GeneratedVerifier, 
     }
     let theta = m(s_theta);
     for (li, arg) in vk.lookups.iter().enumerate() {
-        let le = |j: usize| Evals::proof(l.lookup_evals + 32 * (5 * li + j));
+        let le = |j: usize| evals.proof(l.lookup_evals + 32 * (5 * li + j));
         let (z, z_next, a, a_inv, s) = (le(0), le(1), le(2), le(3), le(4));
         for (slot, exprs) in [(s_left, &arg.inputs), (s_right, &arg.tables)] {
             emit!("            mstore({slot:#x}, 0)");
             for e in exprs.iter() {
-                ew.used = 0;
                 let (code, _) = ew.expr(e, w)?;
                 emit!(
                     "            mstore({slot:#x}, addmod(mulmod({}, {theta}, r), {code}, r))",
@@ -731,12 +775,15 @@ pub fn solidity(vk: &VerifyingKey, contract: &str) -> Result<GeneratedVerifier, 
         }
     }
     debug_assert_eq!(key_blob.len(), key_len);
-    let key_hash = hex(&{
-        let mut code = vec![0u8];
-        code.extend_from_slice(&key_blob);
-        let h: [u8; 32] = sha3::Keccak256::digest(&code).into();
-        h
-    });
+    // A bytes32 literal must keep all 64 digits.
+    let key_hash = format!(
+        "0x{}",
+        ::hex::encode({
+            let mut code = vec![0u8];
+            code.extend_from_slice(&key_blob);
+            sha3::Keccak256::digest(&code)
+        })
+    );
     let pieces = vk.degree as usize - 1;
     let source = format!(
         r#"// SPDX-License-Identifier: MIT

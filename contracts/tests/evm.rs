@@ -13,6 +13,7 @@
 
 use std::path::Path;
 
+use zkml_circuits::cost::Objective;
 use zkml_circuits::VisibilityConfig;
 use zkml_contracts::abi::calldata;
 use zkml_contracts::evm::Evm;
@@ -36,7 +37,7 @@ struct Proven {
     instances: Vec<[u8; 32]>,
 }
 
-fn prove_fixture(name: &'static str, vis: VisibilityConfig) -> Proven {
+fn prove_fixture(name: &'static str, vis: VisibilityConfig, objective: Objective) -> Proven {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../fixtures")
         .join(name);
@@ -46,7 +47,7 @@ fn prove_fixture(name: &'static str, vis: VisibilityConfig) -> Proven {
     let program = zkml_onnx::compile(&model, std::slice::from_ref(&input), &Default::default())
         .unwrap()
         .program;
-    let params = zkml_circuits::cost::choose(&program, vis).unwrap();
+    let params = zkml_circuits::cost::choose_for(&program, vis, objective).unwrap();
     let srs = srs::generate(params.k, 99);
     let (pk, vk) = generate_keys(&program, params, vis, &srs).unwrap();
     let q = quantize_inputs(&program, &input).unwrap();
@@ -97,7 +98,7 @@ fn check(d: &mut Deployed, p: &Proven, proof: &[u8], instances: &[[u8; 32]], wha
 fn fixtures_verify_on_chain_and_reject_tampering() {
     let proven: Vec<Proven> = FIXTURES
         .iter()
-        .map(|&n| prove_fixture(n, VisibilityConfig::default()))
+        .map(|&n| prove_fixture(n, VisibilityConfig::default(), Objective::Proving))
         .collect();
     for (i, p) in proven.iter().enumerate() {
         let mut d = deploy(p);
@@ -110,7 +111,7 @@ fn fixtures_verify_on_chain_and_reject_tampering() {
             "{}: valid proof rejected: {out:?}",
             p.name
         );
-        eprintln!("{}: {} gas", p.name, out.gas_used);
+        eprintln!("{}: {} gas (default shape)", p.name, out.gas_used);
         let len = p.proof.len();
         for b in (0..len).filter(|&b| b < 64 || b + 64 >= len || b % 61 == 0) {
             let mut bad = p.proof.clone();
@@ -165,5 +166,46 @@ fn fixtures_verify_on_chain_and_reject_tampering() {
             let out = d.evm.call(d.addr, full[..cut].to_vec()).unwrap();
             assert!(!out.returned_true(), "{}: calldata cut at {cut}", p.name);
         }
+    }
+}
+
+/// Circuits shaped for gas (`--optimize evm-gas`): the valid proof is accepted and tampering
+/// is rejected in agreement with the Rust verifier. Prints the gas table of BENCHMARKS.md.
+#[test]
+fn gas_optimized_shapes_verify_on_chain() {
+    eprintln!("| model | public values | runtime bytes | key bytes | proof bytes | gas |");
+    for &name in FIXTURES {
+        let p = prove_fixture(name, VisibilityConfig::default(), Objective::EvmGas);
+        let mut d = deploy(&p);
+        let out = d
+            .evm
+            .call(d.addr, calldata(&p.proof, &p.instances))
+            .unwrap();
+        assert!(out.returned_true(), "{name}: valid proof rejected: {out:?}");
+        let vk = zkml_verifier::VerifyingKey::from_bytes(&p.vk).unwrap();
+        let built = zkml_contracts::build(&vk).unwrap();
+        eprintln!(
+            "| {name} | {} | {} | {} | {} | {} |",
+            p.instances.len(),
+            built.compiled.runtime.len(),
+            built.key_runtime.len(),
+            p.proof.len(),
+            out.gas_used
+        );
+        let len = p.proof.len();
+        for b in (0..len).step_by(97) {
+            let mut bad = p.proof.clone();
+            bad[b] ^= 0x80;
+            assert!(!check(
+                &mut d,
+                &p,
+                &bad,
+                &p.instances,
+                &format!("flipped byte {b}")
+            ));
+        }
+        let mut wrong = p.instances.clone();
+        wrong[0][31] ^= 1;
+        assert!(!check(&mut d, &p, &p.proof, &wrong, "public value 0"));
     }
 }
