@@ -183,30 +183,3 @@ fn create_verifier_then_verify_on_the_local_evm() {
         "{e}"
     );
 }
-
-/// Hashed inputs and outputs put the Poseidon rounds' gates into the verifier, which then
-/// exceeds one contract's size limit: the command says so and writes nothing, rather than
-/// leaving an undeployable contract.
-#[test]
-fn oversized_verifiers_are_a_clear_error() {
-    let tmp = tempfile::tempdir().unwrap();
-    let cache = tmp.path().join("cache");
-    let out = tmp.path().join("out");
-    prove(
-        &cache,
-        "mlp_small",
-        &out,
-        &[
-            "--input-visibility",
-            "hashed",
-            "--output-visibility",
-            "hashed",
-        ],
-    );
-    let evm = tmp.path().join("evm");
-    let o = create(&cache, &out.join("vk.bin"), &evm);
-    assert_eq!(o.status.code(), Some(1));
-    let e: Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert!(e["error"].as_str().unwrap().contains("EIP-170"), "{e}");
-    assert!(!evm.exists());
-}
