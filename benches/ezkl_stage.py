@@ -4,8 +4,9 @@
     ezkl_stage.py STAGE WORKDIR MODEL INPUT [TARGET]
 
 Stages: settings (gen_settings + calibrate_settings), compile, srs, setup, witness, prove,
-verify, evm (create_evm_verifier: writes the Solidity source; compiling it needs solc, which
-EZKL tries to download). Artifacts go to WORKDIR. Prints one JSON line with the stage's result.
+verify, evm (create_evm_verifier and encode_evm_calldata: EZKL writes the Solidity source, then
+fails trying to download a compiler; the caller compiles the source with zkml's pinned solc).
+Artifacts go to WORKDIR. Prints one JSON line with the stage's result.
 """
 
 import asyncio
@@ -20,6 +21,16 @@ def run(awaitable_or_value):
     if asyncio.iscoroutine(awaitable_or_value):
         return asyncio.run(awaitable_or_value)
     return awaitable_or_value
+
+
+def in_loop(fn, *args):
+    """Calls `fn` inside a running event loop (some EZKL calls need one to exist)."""
+
+    async def go():
+        r = fn(*args)
+        return (await r) if asyncio.iscoroutine(r) or asyncio.isfuture(r) else r
+
+    return asyncio.run(go())
 
 
 def main():
@@ -59,14 +70,22 @@ def main():
     elif stage == "verify":
         out["verified"] = bool(run(ezkl.verify(p("proof.json"), p("settings.json"), p("vk.key"), p("kzg.srs"))))
     elif stage == "evm":
+        if os.path.exists(p("Verifier.sol")):
+            os.remove(p("Verifier.sol"))
         try:
-            run(ezkl.create_evm_verifier(p("vk.key"), p("settings.json"), p("Verifier.sol"), p("Verifier.abi"), p("kzg.srs")))
-        except Exception as e:  # noqa: BLE001 - the peer fails here without a compiler download
-            out["error"] = str(e)
-        out["solidity"] = os.path.exists(p("Verifier.sol"))
+            in_loop(ezkl.create_evm_verifier, p("vk.key"), p("settings.json"), p("Verifier.sol"), p("Verifier.abi"), p("kzg.srs"))
+        except Exception as e:  # noqa: BLE001 - without internet it fails after writing the source
+            out["compiler_error"] = str(e)[:200]
+        if not os.path.exists(p("Verifier.sol")):
+            sys.exit(f"create_evm_verifier wrote no Solidity source: {out.get('compiler_error')}")
+        in_loop(ezkl.encode_evm_calldata, p("proof.json"), p("calldata.bin"))
+        out["solidity_bytes"] = os.path.getsize(p("Verifier.sol"))
     else:
         sys.exit(f"unknown stage {stage}")
-    print(json.dumps(out))
+    print(json.dumps(out), flush=True)
+    # EZKL's runtime threads can abort the interpreter while it finalizes (after the evm stage);
+    # the stage is done, so leave without finalizing.
+    os._exit(0)
 
 
 if __name__ == "__main__":

@@ -29,3 +29,7 @@ fi
 export ZKML_ONNX_TESTDATA="$PWD/$testdata"
 export ZKML_REQUIRE_CONFORMANCE=1
 cargo test --workspace "$@"
+
+# Every criterion benchmark once, so they keep building and running. The dev profile (with
+# dependencies at opt-level 3) reuses the test build instead of a second, release one.
+cargo bench --profile dev -p zkml-benches -- --test

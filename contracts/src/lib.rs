@@ -44,7 +44,9 @@ pub enum BuildError {
     #[error(transparent)]
     Compile(#[from] solc::CompileError),
     /// The contract would not deploy on mainnet.
-    #[error("the verifier's runtime code is {size} bytes, over the {limit}-byte deployment limit (EIP-170)")]
+    #[error(
+        "the verifier's runtime code is {size} bytes, over the {limit}-byte deployment limit (EIP-170); run setup with --optimize evm-gas for a circuit shape whose verifier is smaller"
+    )]
     TooLarge {
         /// Runtime bytes.
         size: usize,

@@ -169,6 +169,21 @@ fn fixtures_verify_on_chain_and_reject_tampering() {
     }
 }
 
+/// Deploys `p`'s verifier and checks that it accepts the valid proof.
+fn deploy_and_accept(p: &Proven) -> (Deployed, zkml_contracts::evm::CallOutcome) {
+    let mut d = deploy(p);
+    let out = d
+        .evm
+        .call(d.addr, calldata(&p.proof, &p.instances))
+        .unwrap();
+    assert!(
+        out.returned_true(),
+        "{}: valid proof rejected: {out:?}",
+        p.name
+    );
+    (d, out)
+}
+
 /// Circuits shaped for gas (`--optimize evm-gas`): the valid proof is accepted and tampering
 /// is rejected in agreement with the Rust verifier. Prints the gas table of BENCHMARKS.md.
 #[test]
@@ -176,12 +191,7 @@ fn gas_optimized_shapes_verify_on_chain() {
     eprintln!("| model | public values | runtime bytes | key bytes | proof bytes | gas |");
     for &name in FIXTURES {
         let p = prove_fixture(name, VisibilityConfig::default(), Objective::EvmGas);
-        let mut d = deploy(&p);
-        let out = d
-            .evm
-            .call(d.addr, calldata(&p.proof, &p.instances))
-            .unwrap();
-        assert!(out.returned_true(), "{name}: valid proof rejected: {out:?}");
+        let (mut d, out) = deploy_and_accept(&p);
         let vk = zkml_verifier::VerifyingKey::from_bytes(&p.vk).unwrap();
         let built = zkml_contracts::build(&vk).unwrap();
         eprintln!(
@@ -208,4 +218,38 @@ fn gas_optimized_shapes_verify_on_chain() {
         wrong[0][31] ^= 1;
         assert!(!check(&mut d, &p, &p.proof, &wrong, "public value 0"));
     }
+}
+
+/// With hashed inputs and outputs (`--optimize evm-gas`) the public instance is two hashes
+/// whatever the model's size, and so is the verifier's cost: 16 inputs or 784 cost the same
+/// gas up to calldata byte pricing. The valid proof is accepted and a changed hash rejected.
+#[test]
+fn hashed_io_gas_does_not_grow_with_input_size() {
+    let vis = VisibilityConfig {
+        inputs: zkml_circuits::Visibility::Hashed,
+        outputs: zkml_circuits::Visibility::Hashed,
+        ..Default::default()
+    };
+    let mut gas = Vec::new();
+    for name in ["mlp_small", "mlp"] {
+        let p = prove_fixture(name, vis, Objective::EvmGas);
+        assert_eq!(
+            p.instances.len(),
+            2,
+            "{name}: one hash each for inputs and outputs"
+        );
+        let (mut d, out) = deploy_and_accept(&p);
+        for i in 0..2 {
+            let mut wrong = p.instances.clone();
+            wrong[i][31] ^= 1;
+            assert!(!check(&mut d, &p, &p.proof, &wrong, &format!("hash {i}")));
+        }
+        eprintln!("{name} (hashed inputs and outputs): {} gas", out.gas_used);
+        gas.push(out.gas_used);
+    }
+    let (small, large) = (gas[0] as f64, gas[1] as f64);
+    assert!(
+        (large - small).abs() <= 0.02 * small,
+        "gas grew with the input size: 16 inputs {small}, 784 inputs {large}"
+    );
 }

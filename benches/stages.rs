@@ -1,0 +1,146 @@
+//! Per-stage micro-benchmarks of the prover: witness generation, key generation, MSM, FFT and
+//! proving, on the bundled fixtures.
+//!
+//! ```sh
+//! cargo bench -p zkml-benches              # measure
+//! cargo bench -p zkml-benches -- --test    # run every benchmark once (what CI does)
+//! ```
+
+// `criterion_group!` defines an undocumented public function.
+#![allow(missing_docs)]
+
+use std::path::Path;
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+use halo2_proofs::arithmetic::best_multiexp;
+use halo2_proofs::halo2curves::bn256::{Fr, G1Affine};
+use halo2_proofs::halo2curves::ff::Field;
+use halo2_proofs::poly::commitment::ParamsProver;
+use halo2_proofs::poly::EvaluationDomain;
+use rand::SeedableRng;
+use rand_chacha::ChaCha20Rng;
+use zkml_circuits::cost::Objective;
+use zkml_circuits::{CircuitParams, VisibilityConfig};
+use zkml_ir::input::{parse_input_json, quantize_inputs};
+use zkml_ir::{Program, Tensor};
+use zkml_prover::{generate_keys, prove, srs};
+
+/// A fixture compiled to its program, its quantized input and the circuit shape setup picks.
+struct Fixture {
+    program: Program,
+    inputs: Vec<Tensor>,
+    params: CircuitParams,
+}
+
+fn fixture(name: &str) -> Fixture {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fixtures")
+        .join(name);
+    let model = zkml_onnx::load_model(&dir.join("model.onnx"), &Default::default())
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+    let input = parse_input_json(&std::fs::read_to_string(dir.join("input.json")).unwrap())
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+    let program = zkml_onnx::compile(&model, std::slice::from_ref(&input), &Default::default())
+        .unwrap_or_else(|e| panic!("{name}: {e}"))
+        .program;
+    let params =
+        zkml_circuits::cost::choose_for(&program, VisibilityConfig::default(), Objective::Proving)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+    let inputs = quantize_inputs(&program, &input).unwrap();
+    Fixture {
+        program,
+        inputs,
+        params,
+    }
+}
+
+/// Reference evaluation plus the circuit layout: every cell the prover will commit to.
+fn witness(c: &mut Criterion) {
+    let mut group = c.benchmark_group("witness");
+    group.sample_size(10);
+    for name in ["mlp", "lenet"] {
+        let f = fixture(name);
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                let trace = zkml_ir::evaluate(&f.program, &f.inputs).unwrap();
+                zkml_circuits::build(
+                    &f.program,
+                    Some(&trace),
+                    f.params,
+                    VisibilityConfig::default(),
+                )
+                .unwrap()
+            })
+        });
+    }
+    group.finish();
+}
+
+fn keygen(c: &mut Criterion) {
+    let mut group = c.benchmark_group("keygen");
+    group.sample_size(10);
+    for name in ["mlp_small", "mlp"] {
+        let f = fixture(name);
+        let srs = srs::generate(f.params.k, 1);
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                generate_keys(&f.program, f.params, VisibilityConfig::default(), &srs).unwrap()
+            })
+        });
+    }
+    group.finish();
+}
+
+fn prove_stage(c: &mut Criterion) {
+    let mut group = c.benchmark_group("prove");
+    group.sample_size(10);
+    for name in ["mlp_small", "mlp"] {
+        let f = fixture(name);
+        let srs = srs::generate(f.params.k, 1);
+        let (pk, _) =
+            generate_keys(&f.program, f.params, VisibilityConfig::default(), &srs).unwrap();
+        group.bench_function(name, |b| {
+            b.iter(|| prove(&f.program, &f.inputs, &pk, &srs).unwrap())
+        });
+    }
+    group.finish();
+}
+
+/// Multi-scalar multiplication over the SRS bases, the cost of every commitment.
+fn msm(c: &mut Criterion) {
+    let mut group = c.benchmark_group("msm");
+    group.sample_size(10);
+    let mut rng = ChaCha20Rng::seed_from_u64(7);
+    for k in [12u32, 16] {
+        let params = srs::generate(k, 1);
+        let bases: Vec<G1Affine> = params.get_g().to_vec();
+        let scalars: Vec<Fr> = (0..bases.len()).map(|_| Fr::random(&mut rng)).collect();
+        group.bench_function(format!("2^{k}"), |b| {
+            b.iter(|| best_multiexp(&scalars, &bases))
+        });
+    }
+    group.finish();
+}
+
+/// The prover's polynomial conversions: an inverse FFT to coefficients, then an FFT onto the
+/// extended domain the quotient is computed on (degree-5 gates: 4x).
+fn fft(c: &mut Criterion) {
+    let mut group = c.benchmark_group("fft");
+    group.sample_size(10);
+    let mut rng = ChaCha20Rng::seed_from_u64(8);
+    for k in [12u32, 16] {
+        let domain = EvaluationDomain::<Fr>::new(5, k);
+        let values: Vec<Fr> = (0..1usize << k).map(|_| Fr::random(&mut rng)).collect();
+        group.bench_function(format!("2^{k}"), |b| {
+            b.iter_batched(
+                || domain.lagrange_from_vec(values.clone()),
+                |poly| domain.coeff_to_extended(&domain.lagrange_to_coeff(poly)),
+                BatchSize::LargeInput,
+            )
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(stages, witness, keygen, msm, fft, prove_stage);
+criterion_main!(stages);
