@@ -87,7 +87,7 @@ fn create_verifier_then_verify_on_the_local_evm() {
         "ZkmlVerifier.abi.json",
         "ZkmlVerifier.bin",
         "ZkmlVerifier.runtime.bin",
-        "ZkmlVerifierKey.bin",
+        "ZkmlVerifierKey0.bin",
         "verifier.json",
     ] {
         assert!(evm.join(f).is_file(), "{f} missing");
@@ -148,6 +148,25 @@ fn create_verifier_then_verify_on_the_local_evm() {
         "{v}"
     );
 
+    // A version-1 manifest (one key contract, `key_bytecode`) is still read.
+    let mut m: Value =
+        serde_json::from_str(&std::fs::read_to_string(evm.join("verifier.json")).unwrap()).unwrap();
+    assert_eq!(m["key_bytecodes"].as_array().unwrap().len(), 1, "{m}");
+    let v1 = tmp.path().join("v1");
+    std::fs::create_dir_all(&v1).unwrap();
+    m["version"] = 1.into();
+    m["key_bytecode"] = m["key_bytecodes"][0].clone();
+    m.as_object_mut().unwrap().remove("key_bytecodes");
+    std::fs::write(v1.join("verifier.json"), m.to_string()).unwrap();
+    assert_eq!(verify_evm(&cache, &proof, &v1).0, Some(0));
+    // A manifest without key contracts, or of an unknown version: unreadable (2).
+    m.as_object_mut().unwrap().remove("key_bytecode");
+    std::fs::write(v1.join("verifier.json"), m.to_string()).unwrap();
+    assert_eq!(verify_evm(&cache, &proof, &v1).0, Some(2));
+    m["version"] = 9.into();
+    std::fs::write(v1.join("verifier.json"), m.to_string()).unwrap();
+    assert_eq!(verify_evm(&cache, &proof, &v1).0, Some(2));
+
     // Unreadable inputs: 2.
     std::fs::write(&bad, "{").unwrap();
     assert_eq!(verify_evm(&cache, &bad, &evm).0, Some(2));
@@ -182,4 +201,46 @@ fn create_verifier_then_verify_on_the_local_evm() {
         e["error"].as_str().unwrap().contains("verifying key"),
         "{e}"
     );
+}
+
+/// Hashed inputs and outputs put the Poseidon rounds' gates into the verifier: it stays
+/// deployable, accepts the real proof and rejects a tampered one.
+#[test]
+fn hashed_io_verifiers_verify_on_the_local_evm() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    let out = tmp.path().join("out");
+    prove(
+        &cache,
+        "mlp_small",
+        &out,
+        &[
+            "--input-visibility",
+            "hashed",
+            "--output-visibility",
+            "hashed",
+        ],
+    );
+    let evm = tmp.path().join("evm");
+    let o = create(&cache, &out.join("vk.bin"), &evm);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(
+        ["inline", "interpreted"].contains(&v["gates"].as_str().unwrap()),
+        "{v}"
+    );
+    assert!(v["runtime_size"].as_u64().unwrap() <= 24_576, "{v}");
+    let proof = out.join("proof.json");
+    let (code, r) = verify_evm(&cache, &proof, &evm);
+    assert_eq!(code, Some(0), "{r}");
+    assert_eq!(r["verified"], true, "{r}");
+
+    let mut p: Value = serde_json::from_str(&std::fs::read_to_string(&proof).unwrap()).unwrap();
+    let hex = p["proof"].as_str().unwrap().to_string();
+    let flipped = if hex.ends_with('0') { '1' } else { '0' };
+    p["proof"] = Value::String(format!("{}{flipped}", &hex[..hex.len() - 1]));
+    let bad = tmp.path().join("bad.json");
+    std::fs::write(&bad, p.to_string()).unwrap();
+    let (code, r) = verify_evm(&cache, &bad, &evm);
+    assert_eq!(code, Some(1), "{r}");
 }

@@ -101,14 +101,32 @@ impl Evm {
         }
     }
 
-    /// Deploys a built verifier in the documented order: the key contract, then the verifier
-    /// bound to it. Returns the verifier's address.
+    /// Deploys a built verifier in the documented order: the key contracts, then the verifier
+    /// bound to them. Returns the verifier's address.
     pub fn deploy_verifier(
         &mut self,
         artifacts: &crate::VerifierArtifacts,
     ) -> Result<Address, EvmError> {
-        let key = self.deploy(&artifacts.key_creation)?;
-        self.deploy(&artifacts.verifier_creation(key.into_array()))
+        let creations: Vec<&[u8]> = artifacts
+            .key_parts
+            .iter()
+            .map(|p| p.creation.as_slice())
+            .collect();
+        self.deploy_with_keys(&artifacts.compiled.bytecode, &creations)
+    }
+
+    /// Deploys key contracts from their creation codes, then the verifier `bytecode` with
+    /// their addresses as constructor arguments. Returns the verifier's address.
+    pub fn deploy_with_keys(
+        &mut self,
+        bytecode: &[u8],
+        key_creations: &[&[u8]],
+    ) -> Result<Address, EvmError> {
+        let mut keys = Vec::with_capacity(key_creations.len());
+        for code in key_creations {
+            keys.push(self.deploy(code)?.into_array());
+        }
+        self.deploy(&crate::verifier_creation(bytecode, &keys))
     }
 
     /// Calls `to` with `data` in a transaction.

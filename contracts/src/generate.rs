@@ -5,8 +5,15 @@
 //! generation time, from the key; the contract only does field arithmetic, Keccak and the
 //! BN254 precompiles. Values live at fixed memory addresses, so there is no stack pressure.
 //!
+//! Gate polynomials are either inline Yul ([`GateCode::Inline`]) or, for circuits too wide
+//! for that code to fit one contract, a register program stored after the key data and run by
+//! a loop of a dozen instructions ([`GateCode::Interpreted`]). An instruction is 8 bytes:
+//! opcode, destination and two operands, 16 bits each, addresses as word indices.
+//!
 //! Memory map: `0x00..0x200` precompile scratch; `0x200..` named field elements; then the
-//! gate temporaries; then the batch-inversion arrays; then the transcript buffer.
+//! batch-inversion arrays; the transcript buffer; the key data (copied from the key
+//! contracts); the proof's copy; last the gate temporaries, so memory grows only as far as
+//! they are used.
 
 use std::collections::HashMap;
 use std::fmt::Write;
@@ -189,22 +196,143 @@ fn point_literals(p: &G1Bytes) -> (String, String) {
     (hex(&p.x), hex(&p.y))
 }
 
+/// How the verifier evaluates the gate polynomials.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GateCode {
+    /// Straight-line Yul: the least gas, but code that grows with the circuit's width.
+    Inline,
+    /// A compact program stored with the key data and run by a small interpreter in the
+    /// verifier: code of constant size for wide circuits, at some extra gas per operation.
+    Interpreted,
+}
+
+/// An operand of a gate-program instruction: a memory word, named before the memory map is
+/// fixed.
+#[derive(Clone, Copy, Debug)]
+enum Operand {
+    /// A word of the proof's copy in memory, by its offset in the proof.
+    Proof(usize),
+    /// An absolute address.
+    At(usize),
+    /// An entry of the constant pool.
+    Const(usize),
+    /// A temporary, by its depth.
+    Temp(usize),
+}
+
+/// Gate-program opcodes (the interpreter's `switch`).
+const OP_ADD: u16 = 0;
+const OP_MUL: u16 = 1;
+const OP_NEG: u16 = 2;
+/// Folds an operand into the quotient accumulator: `acc = acc * y + a`.
+const OP_PUSH: u16 = 3;
+
+/// Bytes per encoded instruction: opcode, destination, two operands (16 bits each; addresses
+/// as word indices).
+const INSTRUCTION_BYTES: usize = 8;
+
+/// The gate polynomials as a register program: every compound node writes the temporary of
+/// its depth, so the left operand's temporary is free again once the node is computed.
+#[derive(Default)]
+struct GateProgram {
+    ops: Vec<(u16, Operand, Operand, Operand)>,
+    consts: Vec<Fr>,
+    const_index: HashMap<[u8; 32], usize>,
+    depth: usize,
+}
+
+impl GateProgram {
+    fn constant(&mut self, f: Fr) -> Operand {
+        let bytes = fr_to_be(&f);
+        let next = self.consts.len();
+        let i = *self.const_index.entry(bytes).or_insert(next);
+        if i == next {
+            self.consts.push(f);
+        }
+        Operand::Const(i)
+    }
+
+    fn operand(
+        &mut self,
+        e: &Expr,
+        level: usize,
+        plan: &Plan,
+        inst: usize,
+    ) -> Result<Operand, GenerateError> {
+        let l = &plan.layout;
+        let dst = Operand::Temp(level);
+        let op = match e {
+            Expr::Constant(w) => return Ok(self.constant(word(w)?)),
+            Expr::Fixed(i) => return Ok(Operand::Proof(l.fixed_evals + 32 * *i as usize)),
+            Expr::Advice(i) => return Ok(Operand::Proof(l.advice_evals + 32 * *i as usize)),
+            Expr::Instance(_) => return Ok(Operand::At(inst)),
+            Expr::Negated(a) => {
+                let a = self.operand(a, level, plan, inst)?;
+                (OP_NEG, a, a)
+            }
+            Expr::Scaled(a, w) => {
+                let a = self.operand(a, level, plan, inst)?;
+                (OP_MUL, a, self.constant(word(w)?))
+            }
+            Expr::Sum(a, b) | Expr::Product(a, b) => {
+                let a = self.operand(a, level, plan, inst)?;
+                let b = self.operand(b, level + 1, plan, inst)?;
+                let op = if matches!(e, Expr::Sum(..)) {
+                    OP_ADD
+                } else {
+                    OP_MUL
+                };
+                (op, a, b)
+            }
+        };
+        self.depth = self.depth.max(level + 1);
+        self.ops.push((op.0, dst, op.1, op.2));
+        Ok(dst)
+    }
+
+    fn gate(&mut self, e: &Expr, plan: &Plan, inst: usize) -> Result<(), GenerateError> {
+        let a = self.operand(e, 0, plan, inst)?;
+        self.ops.push((OP_PUSH, a, a, a));
+        Ok(())
+    }
+
+    /// Bytes of the constant pool and the program, which follow the key's other data.
+    fn data_len(&self) -> usize {
+        32 * self.consts.len() + INSTRUCTION_BYTES * self.ops.len()
+    }
+}
+
 /// Key-blob table entries: the high byte says where a value lives, the low three bytes where.
 const KIND_CALLDATA: u32 = 0;
 const KIND_MEMORY: u32 = 1 << 24;
 const KIND_QUOTIENT: u32 = 2 << 24;
 
-/// The largest key blob one data contract holds (EIP-170, less the leading STOP byte).
-const MAX_KEY_BLOB: usize = crate::MAX_RUNTIME_SIZE - 1;
+/// The largest part of the key data one data contract holds (EIP-170, less the leading STOP
+/// byte).
+pub const MAX_KEY_PART: usize = crate::MAX_RUNTIME_SIZE - 1;
+
+/// The most key contracts one verifier reads.
+pub const MAX_KEY_PARTS: usize = 16;
+
+/// The most key data one verifier reads.
+const MAX_KEY_DATA: usize = MAX_KEY_PART * MAX_KEY_PARTS;
 
 /// A generated verifier: the contract's source and the data its key contract holds.
 #[derive(Clone, Debug)]
 pub struct GeneratedVerifier {
     /// Solidity source of the verifier contract.
     pub source: String,
-    /// The key contract's data: the fixed and permutation commitments (`x || y`, 32-byte
-    /// big-endian each), then the opening tables.
+    /// The key data: the fixed and permutation commitments (`x || y`, 32-byte big-endian
+    /// each), then the opening tables. It is split over [`GeneratedVerifier::key_parts`].
     pub key_blob: Vec<u8>,
+}
+
+impl GeneratedVerifier {
+    /// The key data as the key contracts hold it, in order: consecutive pieces of at most
+    /// [`MAX_KEY_PART`] bytes.
+    pub fn key_parts(&self) -> impl Iterator<Item = &[u8]> {
+        self.key_blob.chunks(MAX_KEY_PART)
+    }
 }
 
 /// Creation code of a data contract whose runtime code is `0x00 || blob` (a leading STOP, so
@@ -221,6 +349,15 @@ pub fn key_contract_creation(blob: &[u8]) -> Vec<u8> {
 
 /// The Solidity source of the verifier contract for `vk`, and its key contract's data.
 pub fn solidity(vk: &VerifyingKey, contract: &str) -> Result<GeneratedVerifier, GenerateError> {
+    solidity_with(vk, contract, GateCode::Inline)
+}
+
+/// Generates the verifier for `vk`, with the gate polynomials evaluated as `gates` says.
+pub fn solidity_with(
+    vk: &VerifyingKey,
+    contract: &str,
+    gates: GateCode,
+) -> Result<GeneratedVerifier, GenerateError> {
     let plan = Plan::new(vk)?;
     let l = &plan.layout;
     let n_inst = vk.num_instance_values as usize;
@@ -284,10 +421,23 @@ pub fn solidity(vk: &VerifyingKey, contract: &str) -> Result<GeneratedVerifier, 
         .iter()
         .map(|s| s.polys.len() * (1 + s.rotations.len()))
         .sum();
-    let key_len = 64 * key_points.len() + 4 * table_words;
-    if key_len > MAX_KEY_BLOB {
+    let tables_end = 64 * key_points.len() + 4 * table_words;
+    let mut program = GateProgram::default();
+    if gates == GateCode::Interpreted {
+        for g in &vk.gates {
+            program.gate(g, &plan, s_inst)?;
+        }
+    }
+    // The constant pool starts on a word boundary; the program follows it.
+    let pool_at = tables_end.div_ceil(32) * 32;
+    let key_len = if gates == GateCode::Interpreted {
+        pool_at + program.data_len()
+    } else {
+        tables_end
+    };
+    if key_len > MAX_KEY_DATA {
         return Err(GenerateError::Unsupported(format!(
-            "the key data ({key_len} bytes) exceeds one contract's {MAX_KEY_BLOB} bytes"
+            "the key data ({key_len} bytes) exceeds the {MAX_KEY_DATA} bytes the verifier addresses ({MAX_KEY_PARTS} key contracts); run setup with --optimize evm-gas for a narrower circuit"
         )));
     }
     // A copy of the proof: evaluations are read from memory, which takes less code.
@@ -336,7 +486,6 @@ pub fn solidity(vk: &VerifyingKey, contract: &str) -> Result<GeneratedVerifier, 
         emit!("            if iszero(onCurve(calldataload(add(p, {off:#x})), calldataload(add(p, {:#x})))) {{ fail() }}", off + 32);
     }
 
-    emit!("            extcodecopy(vkey, {key_mem:#x}, 1, {key_len:#x})");
     emit!("            calldatacopy({proof_mem:#x}, p, {:#x})", l.len);
 
     // ---- transcript ----
@@ -479,9 +628,29 @@ pub fn solidity(vk: &VerifyingKey, contract: &str) -> Result<GeneratedVerifier, 
         )
         .expect("string")
     };
-    for g in &vk.gates {
-        let (code, _) = ew.expr(g, w)?;
-        push(w, &code);
+    if gates == GateCode::Inline {
+        for g in &vk.gates {
+            let (code, _) = ew.expr(g, w)?;
+            push(w, &code);
+        }
+    } else if !program.ops.is_empty() {
+        // The interpreter's temporaries come first; inline spills (lookups) follow them.
+        ew.used = program.depth;
+        let prog_at = key_mem + pool_at + 32 * program.consts.len();
+        let prog_end = prog_at + INSTRUCTION_BYTES * program.ops.len();
+        emit!("            {{");
+        emit!("                let yv := {y}");
+        emit!("                for {{ let at := {prog_at:#x} }} lt(at, {prog_end:#x}) {{ at := add(at, {INSTRUCTION_BYTES}) }} {{");
+        emit!("                    let ins := shr(192, mload(at))");
+        emit!("                    let a := mload(shl(5, and(shr(16, ins), 0xffff)))");
+        emit!("                    let d := shl(5, and(shr(32, ins), 0xffff))");
+        emit!("                    switch shr(48, ins)");
+        emit!("                    case {OP_ADD} {{ mstore(d, addmod(a, mload(shl(5, and(ins, 0xffff))), r)) }}");
+        emit!("                    case {OP_MUL} {{ mstore(d, mulmod(a, mload(shl(5, and(ins, 0xffff))), r)) }}");
+        emit!("                    case {OP_NEG} {{ mstore(d, sub(r, a)) }}");
+        emit!("                    default {{ acc := addmod(mulmod(acc, yv, r), a, r) }}");
+        emit!("                }}");
+        emit!("            }}");
     }
     let pe = |s: usize, j: usize| evals.proof(l.perm_evals + 32 * (3 * s + j));
     if plan.sets > 0 {
@@ -774,16 +943,74 @@ pub fn solidity(vk: &VerifyingKey, contract: &str) -> Result<GeneratedVerifier, 
             key_blob.extend_from_slice(&e.to_be_bytes());
         }
     }
+    if gates == GateCode::Interpreted {
+        key_blob.resize(pool_at, 0);
+        for c in &program.consts {
+            key_blob.extend_from_slice(&fr_to_be(c));
+        }
+        let index = |o: Operand| -> Result<u64, GenerateError> {
+            let at = match o {
+                Operand::Proof(off) => proof_mem + off,
+                Operand::At(at) => at,
+                Operand::Const(i) => key_mem + pool_at + 32 * i,
+                Operand::Temp(d) => temps + 32 * d,
+            };
+            if at % 32 != 0 || at / 32 > 0xffff {
+                return Err(GenerateError::Unsupported(format!(
+                    "gate operand at memory address {at:#x} cannot be encoded"
+                )));
+            }
+            Ok((at / 32) as u64)
+        };
+        for &(op, d, a, b) in &program.ops {
+            let ins = (u64::from(op) << 48) | (index(d)? << 32) | (index(a)? << 16) | index(b)?;
+            key_blob.extend_from_slice(&ins.to_be_bytes());
+        }
+    }
     debug_assert_eq!(key_blob.len(), key_len);
+    let parts: Vec<&[u8]> = key_blob.chunks(MAX_KEY_PART).collect();
     // A bytes32 literal must keep all 64 digits.
-    let key_hash = format!(
-        "0x{}",
-        ::hex::encode({
-            let mut code = vec![0u8];
-            code.extend_from_slice(&key_blob);
-            sha3::Keccak256::digest(&code)
-        })
-    );
+    let code_hash = |part: &[u8]| {
+        let mut code = vec![0u8];
+        code.extend_from_slice(part);
+        format!("0x{}", ::hex::encode(sha3::Keccak256::digest(&code)))
+    };
+    let mut key_decls = String::new();
+    let mut key_params = Vec::new();
+    let mut key_checks = String::new();
+    let mut key_copies = String::new();
+    for (i, part) in parts.iter().enumerate() {
+        let at = key_mem + i * MAX_KEY_PART;
+        writeln!(
+            key_decls,
+            "    /// @notice Key contract {i}: bytes {}..{} of the key data.
+    address public immutable key{i};
+    /// @notice Keccak-256 of key contract {i}'s runtime code.
+    bytes32 public constant KEY{i}_CODEHASH = {};",
+            i * MAX_KEY_PART,
+            i * MAX_KEY_PART + part.len(),
+            code_hash(part)
+        )
+        .expect("string");
+        key_params.push(format!("address keyPart{i}"));
+        writeln!(
+            key_checks,
+            "        require(keyPart{i}.codehash == KEY{i}_CODEHASH, \"zkml: wrong key contract {i}\");
+        key{i} = keyPart{i};"
+        )
+        .expect("string");
+        writeln!(
+            key_copies,
+            "        {{
+            address k = key{i};
+            assembly {{ extcodecopy(k, {at:#x}, 1, {:#x}) }}
+        }}",
+            part.len()
+        )
+        .expect("string");
+    }
+    let key_params = key_params.join(", ");
+    let n_parts = parts.len();
     let pieces = vk.degree as usize - 1;
     let source = format!(
         r#"// SPDX-License-Identifier: MIT
@@ -797,24 +1024,19 @@ pragma solidity ^0.8.19;
 /// @dev The proof layout, transcript and circuit are fixed at generation time. The public
 /// instance holds {n_inst} values (see the verifying key's model description).
 contract {contract} {{
-    /// @notice The key contract: fixed and permutation commitments and the opening tables
-    /// ({key_len} bytes), deployed first (runtime code `0x00 || data`).
-    address public immutable key;
-
-    /// @notice Keccak-256 of the key contract's runtime code.
-    bytes32 public constant KEY_CODEHASH = {key_hash};
-
-    /// @param verifierKey The deployed key contract; its code must hash to `KEY_CODEHASH`.
-    constructor(address verifierKey) {{
-        require(verifierKey.codehash == KEY_CODEHASH, "zkml: wrong key contract");
-        key = verifierKey;
-    }}
+    // The key data (fixed and permutation commitments, opening tables; {key_len} bytes) lives
+    // in {n_parts} key contract(s), deployed first, each with runtime code `0x00 || part`.
+{key_decls}
+    /// @param keyPart0 The deployed key contracts, in order; each one's code must hash to
+    /// its `KEY<i>_CODEHASH`.
+    constructor({key_params}) {{
+{key_checks}    }}
 
     /// @notice Returns true when `proof` is a valid proof for the public `instances`; false
     /// for any malformed or invalid proof. Never reverts on bad input.
     function verifyProof(bytes calldata proof, uint256[] calldata instances) external view returns (bool) {{
-        address key_ = key;
-        assembly {{
+        // The key data, from the key contracts into memory.
+{key_copies}        assembly {{
             function fail() {{
                 mstore(0x00, 0)
                 return(0x00, 0x20)
@@ -907,7 +1129,6 @@ contract {contract} {{
                 }}
             }}
             let r := {r_word}
-            let vkey := key_
 {body}        }}
     }}
 }}

@@ -15,7 +15,10 @@ mod generate;
 mod plan;
 pub mod solc;
 
-pub use generate::{key_contract_creation, solidity, GeneratedVerifier};
+pub use generate::{
+    key_contract_creation, solidity, solidity_with, GateCode, GeneratedVerifier, MAX_KEY_PART,
+    MAX_KEY_PARTS,
+};
 
 /// The generated contract's name.
 pub const CONTRACT_NAME: &str = "ZkmlVerifier";
@@ -55,39 +58,79 @@ pub enum BuildError {
     },
 }
 
-/// A generated and compiled verifier: the key contract (data) and the verifier contract.
+/// One key contract: a piece of the verifying key's data.
+#[derive(Clone, Debug)]
+pub struct KeyPart {
+    /// Creation code.
+    pub creation: Vec<u8>,
+    /// Runtime code (`0x00` followed by the data).
+    pub runtime: Vec<u8>,
+}
+
+/// A generated and compiled verifier: the key contracts (data) and the verifier contract.
 ///
-/// Deployment order: first the key contract (`key_creation`), then the verifier with the key
-/// contract's address as its constructor argument ([`VerifierArtifacts::verifier_creation`]).
-/// The verifier's constructor rejects any key contract whose code differs from this one's.
+/// Deployment order: first the key contracts (`key_parts`, in any order), then the verifier
+/// with their addresses, in `key_parts` order, as its constructor arguments
+/// ([`VerifierArtifacts::verifier_creation`]). The verifier's constructor rejects any key
+/// contract whose code differs from the one it was generated for.
 #[derive(Clone, Debug)]
 pub struct VerifierArtifacts {
     /// Solidity source of the verifier.
     pub source: String,
     /// solc's output for the verifier.
     pub compiled: solc::Compiled,
-    /// Creation code of the key contract.
-    pub key_creation: Vec<u8>,
-    /// Runtime code of the key contract.
-    pub key_runtime: Vec<u8>,
+    /// The key contracts, in constructor-argument order (one unless the key data is larger
+    /// than one contract may be).
+    pub key_parts: Vec<KeyPart>,
     /// The proof length the contract accepts, in bytes.
     pub proof_len: usize,
+    /// How the verifier evaluates the gate polynomials.
+    pub gates: GateCode,
 }
 
 impl VerifierArtifacts {
-    /// The verifier's creation code with its constructor argument, the key contract address.
-    pub fn verifier_creation(&self, key: [u8; 20]) -> Vec<u8> {
-        let mut code = self.compiled.bytecode.clone();
-        code.extend_from_slice(&[0u8; 12]);
-        code.extend_from_slice(&key);
-        code
+    /// The verifier's creation code with its constructor arguments, the key contracts'
+    /// addresses in order.
+    pub fn verifier_creation(&self, keys: &[[u8; 20]]) -> Vec<u8> {
+        verifier_creation(&self.compiled.bytecode, keys)
+    }
+
+    /// Bytes of key data the key contracts hold together.
+    pub fn key_size(&self) -> usize {
+        self.key_parts.iter().map(|p| p.runtime.len() - 1).sum()
     }
 }
 
+/// A verifier's creation code `bytecode` followed by its ABI-encoded constructor arguments,
+/// the key contracts' addresses in order.
+pub fn verifier_creation(bytecode: &[u8], keys: &[[u8; 20]]) -> Vec<u8> {
+    let mut code = bytecode.to_vec();
+    for key in keys {
+        code.extend_from_slice(&[0u8; 12]);
+        code.extend_from_slice(key);
+    }
+    code
+}
+
 /// Generates, compiles and size-checks the verifier for `vk`.
+///
+/// The gate polynomials are compiled inline ([`GateCode::Inline`], the least gas); when that
+/// verifier exceeds the deployable size, they are stored as a program with the key data and
+/// interpreted instead ([`GateCode::Interpreted`]).
 pub fn build(vk: &zkml_verifier::VerifyingKey) -> Result<VerifierArtifacts, BuildError> {
+    match build_with(vk, GateCode::Inline) {
+        Err(BuildError::TooLarge { .. }) => build_with(vk, GateCode::Interpreted),
+        built => built,
+    }
+}
+
+/// [`build`] with the gate polynomials evaluated as `gates` says.
+pub fn build_with(
+    vk: &zkml_verifier::VerifyingKey,
+    gates: GateCode,
+) -> Result<VerifierArtifacts, BuildError> {
     let proof_len = plan::Plan::new(vk)?.layout.len;
-    let generated = solidity(vk, CONTRACT_NAME)?;
+    let generated = solidity_with(vk, CONTRACT_NAME, gates)?;
     let compiled = solc::compile(&generated.source, CONTRACT_NAME)?;
     if compiled.runtime.len() > MAX_RUNTIME_SIZE {
         return Err(BuildError::TooLarge {
@@ -95,13 +138,22 @@ pub fn build(vk: &zkml_verifier::VerifyingKey) -> Result<VerifierArtifacts, Buil
             limit: MAX_RUNTIME_SIZE,
         });
     }
-    let mut key_runtime = vec![0u8];
-    key_runtime.extend_from_slice(&generated.key_blob);
+    let key_parts = generated
+        .key_parts()
+        .map(|data| {
+            let mut runtime = vec![0u8];
+            runtime.extend_from_slice(data);
+            KeyPart {
+                creation: key_contract_creation(data),
+                runtime,
+            }
+        })
+        .collect();
     Ok(VerifierArtifacts {
-        key_creation: key_contract_creation(&generated.key_blob),
-        key_runtime,
+        key_parts,
         source: generated.source,
         compiled,
         proof_len,
+        gates,
     })
 }

@@ -17,6 +17,7 @@ use zkml_circuits::cost::Objective;
 use zkml_circuits::VisibilityConfig;
 use zkml_contracts::abi::calldata;
 use zkml_contracts::evm::Evm;
+use zkml_contracts::GateCode;
 use zkml_ir::input::{parse_input_json, quantize_inputs};
 use zkml_prover::prove::fr_to_word;
 use zkml_prover::{generate_keys, prove, srs};
@@ -38,6 +39,16 @@ struct Proven {
 }
 
 fn prove_fixture(name: &'static str, vis: VisibilityConfig, objective: Objective) -> Proven {
+    prove_shaped(name, vis, |program| {
+        zkml_circuits::cost::choose_for(program, vis, objective).unwrap()
+    })
+}
+
+fn prove_shaped(
+    name: &'static str,
+    vis: VisibilityConfig,
+    shape: impl FnOnce(&zkml_ir::Program) -> zkml_circuits::CircuitParams,
+) -> Proven {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../fixtures")
         .join(name);
@@ -47,7 +58,7 @@ fn prove_fixture(name: &'static str, vis: VisibilityConfig, objective: Objective
     let program = zkml_onnx::compile(&model, std::slice::from_ref(&input), &Default::default())
         .unwrap()
         .program;
-    let params = zkml_circuits::cost::choose_for(&program, vis, objective).unwrap();
+    let params = shape(&program);
     let srs = srs::generate(params.k, 99);
     let (pk, vk) = generate_keys(&program, params, vis, &srs).unwrap();
     let q = quantize_inputs(&program, &input).unwrap();
@@ -72,15 +83,20 @@ struct Deployed {
 fn deploy(p: &Proven) -> Deployed {
     let vk = zkml_verifier::VerifyingKey::from_bytes(&p.vk).unwrap();
     let built = zkml_contracts::build(&vk).unwrap_or_else(|e| panic!("{}: {e}", p.name));
+    deploy_built(p, &built)
+}
+
+fn deploy_built(p: &Proven, built: &zkml_contracts::VerifierArtifacts) -> Deployed {
     eprintln!(
-        "{}: runtime {} bytes, key {} bytes",
+        "{}: runtime {} bytes, key {} bytes, {:?} gates",
         p.name,
         built.compiled.runtime.len(),
-        built.key_runtime.len()
+        built.key_size(),
+        built.gates
     );
     assert!(built.compiled.runtime.len() <= zkml_contracts::MAX_RUNTIME_SIZE);
     let mut evm = Evm::new();
-    let addr = evm.deploy_verifier(&built).unwrap();
+    let addr = evm.deploy_verifier(built).unwrap();
     assert_eq!(evm.code_size(addr), built.compiled.runtime.len());
     Deployed { evm, addr }
 }
@@ -94,6 +110,8 @@ fn check(d: &mut Deployed, p: &Proven, proof: &[u8], instances: &[[u8; 32]], wha
     evm
 }
 
+/// Both ways of evaluating the gates (inline Yul, and the interpreted program the generator
+/// falls back to for wide circuits) on every fixture.
 #[test]
 fn fixtures_verify_on_chain_and_reject_tampering() {
     let proven: Vec<Proven> = FIXTURES
@@ -101,7 +119,20 @@ fn fixtures_verify_on_chain_and_reject_tampering() {
         .map(|&n| prove_fixture(n, VisibilityConfig::default(), Objective::Proving))
         .collect();
     for (i, p) in proven.iter().enumerate() {
-        let mut d = deploy(p);
+        for gates in [GateCode::Inline, GateCode::Interpreted] {
+            let vk = zkml_verifier::VerifyingKey::from_bytes(&p.vk).unwrap();
+            let built = zkml_contracts::build_with(&vk, gates).unwrap();
+            assert_eq!(built.gates, gates);
+            reject_tampering(&proven, i, &mut deploy_built(p, &built));
+        }
+    }
+}
+
+/// Checks that the deployed verifier of `proven[i]` accepts its proof and rejects every
+/// tampered variant, in agreement with the Rust verifier.
+fn reject_tampering(proven: &[Proven], i: usize, d: &mut Deployed) {
+    let p = &proven[i];
+    {
         let out = d
             .evm
             .call(d.addr, calldata(&p.proof, &p.instances))
@@ -117,7 +148,7 @@ fn fixtures_verify_on_chain_and_reject_tampering() {
             let mut bad = p.proof.clone();
             bad[b] ^= 1 << (b % 8);
             assert!(!check(
-                &mut d,
+                d,
                 p,
                 &bad,
                 &p.instances,
@@ -129,7 +160,7 @@ fn fixtures_verify_on_chain_and_reject_tampering() {
             let f = zkml_verifier::encoding::fr_from_be(&wrong[idx]).unwrap();
             wrong[idx] = zkml_verifier::encoding::fr_to_be(&(f + zkml_verifier::Fr::from(1u64)));
             assert!(!check(
-                &mut d,
+                d,
                 p,
                 &p.proof,
                 &wrong,
@@ -145,14 +176,14 @@ fn fixtures_verify_on_chain_and_reject_tampering() {
             .returned_true());
         let other = &proven[(i + 1) % proven.len()];
         assert!(!check(
-            &mut d,
+            d,
             p,
             &other.proof,
             &p.instances,
             "another model's proof"
         ));
         assert!(!check(
-            &mut d,
+            d,
             p,
             &p.proof[..len - 1],
             &p.instances,
@@ -160,7 +191,7 @@ fn fixtures_verify_on_chain_and_reject_tampering() {
         ));
         let mut longer = p.proof.clone();
         longer.push(0);
-        assert!(!check(&mut d, p, &longer, &p.instances, "extended proof"));
+        assert!(!check(d, p, &longer, &p.instances, "extended proof"));
         let full = calldata(&p.proof, &p.instances);
         for cut in [4, 36, 100, full.len() / 2, full.len() - 1] {
             let out = d.evm.call(d.addr, full[..cut].to_vec()).unwrap();
@@ -198,7 +229,7 @@ fn gas_optimized_shapes_verify_on_chain() {
             "| {name} | {} | {} | {} | {} | {} |",
             p.instances.len(),
             built.compiled.runtime.len(),
-            built.key_runtime.len(),
+            built.key_size(),
             p.proof.len(),
             out.gas_used
         );
@@ -252,4 +283,82 @@ fn hashed_io_gas_does_not_grow_with_input_size() {
         (large - small).abs() <= 0.02 * small,
         "gas grew with the input size: 16 inputs {small}, 784 inputs {large}"
     );
+}
+
+/// A wide circuit: inline gates would exceed the deployable size, so the verifier interprets
+/// them from the key data, which no longer fits one contract: it is split over several key
+/// contracts, the verifier reads them all, and its constructor accepts only the right ones in
+/// the right order.
+#[test]
+fn wide_shapes_interpret_gates_and_split_the_key() {
+    let p = prove_shaped("mlp_small", VisibilityConfig::default(), |program| {
+        let mut params = zkml_circuits::CircuitParams {
+            lanes: 32,
+            results: 16,
+            range_streams: 2,
+            table_streams: 0,
+            ..Default::default()
+        };
+        params.k = 26;
+        let layout =
+            zkml_circuits::build(program, None, params, VisibilityConfig::default()).unwrap();
+        params.k = zkml_circuits::sizing::minimal_k(&layout);
+        params
+    });
+    let vk = zkml_verifier::VerifyingKey::from_bytes(&p.vk).unwrap();
+    let built = zkml_contracts::build(&vk).unwrap();
+    assert_eq!(built.gates, GateCode::Interpreted);
+    assert!(matches!(
+        zkml_contracts::build_with(&vk, GateCode::Inline),
+        Err(zkml_contracts::BuildError::TooLarge { .. })
+    ));
+    assert!(
+        built.key_parts.len() >= 2,
+        "key data of {} bytes should need several contracts",
+        built.key_size()
+    );
+    for part in &built.key_parts {
+        assert!(part.runtime.len() <= zkml_contracts::MAX_RUNTIME_SIZE);
+    }
+    let (mut d, out) = deploy_and_accept(&p);
+    eprintln!(
+        "mlp_small (32 lanes): {} key contracts, {} key bytes, {} gas",
+        built.key_parts.len(),
+        built.key_size(),
+        out.gas_used
+    );
+    let mut bad = p.proof.clone();
+    bad[100] ^= 1;
+    assert!(!check(&mut d, &p, &bad, &p.instances, "flipped byte 100"));
+    let mut wrong = p.instances.clone();
+    wrong[0][31] ^= 1;
+    assert!(!check(&mut d, &p, &p.proof, &wrong, "public value 0"));
+
+    // The key contracts swapped, or one replaced by another verifier's: the constructor reverts.
+    let creations: Vec<&[u8]> = built
+        .key_parts
+        .iter()
+        .map(|k| k.creation.as_slice())
+        .collect();
+    let mut swapped = creations.clone();
+    swapped.swap(0, 1);
+    let mut evm = Evm::new();
+    assert!(evm
+        .deploy_with_keys(&built.compiled.bytecode, &swapped)
+        .is_err());
+    let other = prove_fixture("mlp_small", VisibilityConfig::default(), Objective::Proving);
+    let other = zkml_contracts::build(&zkml_verifier::VerifyingKey::from_bytes(&other.vk).unwrap())
+        .unwrap();
+    let mut mixed = creations.clone();
+    mixed[0] = &other.key_parts[0].creation;
+    assert!(evm
+        .deploy_with_keys(&built.compiled.bytecode, &mixed)
+        .is_err());
+    // Too few addresses: the constructor's argument decoding reverts.
+    assert!(evm
+        .deploy_with_keys(&built.compiled.bytecode, &creations[..1])
+        .is_err());
+    assert!(evm
+        .deploy_with_keys(&built.compiled.bytecode, &creations)
+        .is_ok());
 }

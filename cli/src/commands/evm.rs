@@ -8,10 +8,10 @@
 //! | `ZkmlVerifier.abi.json` | its ABI |
 //! | `ZkmlVerifier.bin` | creation bytecode, hex (what a deployment transaction carries) |
 //! | `ZkmlVerifier.runtime.bin` | deployed bytecode, hex |
-//! | `ZkmlVerifierKey.bin` | creation code of the key contract (deployed first), hex |
+//! | `ZkmlVerifierKey0.bin`, ... | creation code of each key contract (deployed first), hex |
 //! | `verifier.json` | manifest: key digest, compiler, sizes, ABI and all bytecode |
 //!
-//! `verify-evm` deploys the manifest's key contract and verifier in an in-process EVM, in
+//! `verify-evm` deploys the manifest's key contracts and verifier in an in-process EVM, in
 //! that order, and calls `verifyProof` with a proof file's calldata.
 
 use std::path::{Path, PathBuf};
@@ -20,7 +20,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use zkml_contracts::{abi, evm::Evm, VerifierArtifacts, CONTRACT_NAME};
+use zkml_contracts::{abi, evm::Evm, GateCode, VerifierArtifacts, CONTRACT_NAME};
 
 use crate::common::{print_json, write_output};
 use crate::proving::ProofFile;
@@ -28,7 +28,7 @@ use crate::stages::Stages;
 
 /// Format tag of `verifier.json`.
 const MANIFEST_FORMAT: &str = "zkml-evm-verifier";
-const MANIFEST_VERSION: u32 = 1;
+const MANIFEST_VERSION: u32 = 2;
 
 #[derive(clap::Args)]
 pub struct CreateArgs {
@@ -83,11 +83,16 @@ struct Manifest {
     program_digest: String,
     solc_version: String,
     abi: serde_json::Value,
-    /// Creation code of the verifier, without its constructor argument (the key address).
+    /// Creation code of the verifier, without its constructor arguments (the key contracts'
+    /// addresses).
     bytecode: String,
     deployed_bytecode: String,
-    /// Creation code of the key contract.
-    key_bytecode: String,
+    /// Creation code of each key contract, in constructor-argument order (version 2).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    key_bytecodes: Vec<String>,
+    /// Creation code of the one key contract (version 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    key_bytecode: Option<String>,
     runtime_size: usize,
     num_instances: usize,
     proof_len: usize,
@@ -143,14 +148,15 @@ pub fn create(args: CreateArgs) -> Result<()> {
         abi: built.compiled.abi.clone(),
         bytecode: hex0x(&built.compiled.bytecode),
         deployed_bytecode: hex0x(&built.compiled.runtime),
-        key_bytecode: hex0x(&built.key_creation),
+        key_bytecodes: built.key_parts.iter().map(|k| hex0x(&k.creation)).collect(),
+        key_bytecode: None,
         runtime_size: built.compiled.runtime.len(),
         num_instances: vk.num_instance_values as usize,
         proof_len: built.proof_len,
     };
     let out = &args.out;
     let inputs = [args.vk.as_path()];
-    let files: Vec<(PathBuf, Vec<u8>, Recognizer)> = vec![
+    let mut files: Vec<(PathBuf, Vec<u8>, Recognizer)> = vec![
         (
             out.join("src").join(format!("{CONTRACT_NAME}.sol")),
             built.source.clone().into_bytes(),
@@ -172,16 +178,18 @@ pub fn create(args: CreateArgs) -> Result<()> {
             is_hex_file,
         ),
         (
-            out.join(format!("{CONTRACT_NAME}Key.bin")),
-            format!("{}\n", hex::encode(&built.key_creation)).into_bytes(),
-            is_hex_file,
-        ),
-        (
             out.join("verifier.json"),
             serde_json::to_vec_pretty(&manifest)?,
             is_manifest,
         ),
     ];
+    for (i, part) in built.key_parts.iter().enumerate() {
+        files.push((
+            out.join(format!("{CONTRACT_NAME}Key{i}.bin")),
+            format!("{}\n", hex::encode(&part.creation)).into_bytes(),
+            is_hex_file,
+        ));
+    }
     // Check every destination before writing any, so a refusal leaves nothing half written.
     for (path, _, ours) in &files {
         if path.exists() && !args.force {
@@ -205,15 +213,28 @@ pub fn create(args: CreateArgs) -> Result<()> {
             "files": paths,
             "runtime_size": manifest.runtime_size,
             "creation_size": built.compiled.bytecode.len(),
-            "key_size": built.key_runtime.len(),
+            "key_size": built.key_size(),
+            "key_contracts": built.key_parts.len(),
+            "gates": match built.gates {
+                GateCode::Inline => "inline",
+                GateCode::Interpreted => "interpreted",
+            },
             "solc_version": manifest.solc_version,
             "timings": stages.json(),
         }))?;
     } else {
         println!(
-            "EVM verifier written to {} (runtime {} bytes of the 24,576 allowed; solc {})",
+            "EVM verifier written to {} (runtime {} bytes of the 24,576 allowed; key data {} bytes in {} key contract{}{}; solc {})",
             out.display(),
             manifest.runtime_size,
+            built.key_size(),
+            built.key_parts.len(),
+            if built.key_parts.len() == 1 { "" } else { "s" },
+            if built.gates == GateCode::Interpreted {
+                "; gates interpreted from the key data, as inline code would not fit"
+            } else {
+                ""
+            },
             manifest.solc_version
         );
         for p in &paths {
@@ -263,11 +284,26 @@ fn read_manifest(dir: &Path) -> Result<Manifest> {
     if m.format != MANIFEST_FORMAT {
         bail!("{} is not a zkml verifier manifest", path.display());
     }
-    if m.version != MANIFEST_VERSION {
-        bail!(
-            "{}: manifest version {} is not supported (this build reads version {MANIFEST_VERSION})",
+    let well_formed = match m.version {
+        // Version 1: exactly one key contract, under `key_bytecode`.
+        1 => m.key_bytecode.is_some() && m.key_bytecodes.is_empty(),
+        MANIFEST_VERSION => m.key_bytecode.is_none() && !m.key_bytecodes.is_empty(),
+        _ => bail!(
+            "{}: manifest version {} is not supported (this build reads versions 1 and {MANIFEST_VERSION})",
             path.display(),
             m.version
+        ),
+    };
+    if !well_formed {
+        bail!(
+            "{}: a version {} manifest must list its key contracts under `{}`",
+            path.display(),
+            m.version,
+            if m.version == 1 {
+                "key_bytecode"
+            } else {
+                "key_bytecodes"
+            }
         );
     }
     Ok(m)
@@ -278,10 +314,16 @@ pub fn verify(args: VerifyArgs) -> ExitCode {
     let read = read_proof(&args.proof).and_then(|p| {
         let m = read_manifest(&args.verifier)?;
         let code = unhex(&m.bytecode, "the manifest's bytecode")?;
-        let key = unhex(&m.key_bytecode, "the manifest's key bytecode")?;
-        Ok((p, m, code, key))
+        let keys = m
+            .key_bytecode
+            .iter()
+            .chain(&m.key_bytecodes)
+            .enumerate()
+            .map(|(i, k)| unhex(k, &format!("the manifest's key contract {i}")))
+            .collect::<Result<Vec<_>>>()?;
+        Ok((p, m, code, keys))
     });
-    let ((file, proof, words), manifest, code, key_code) = match read {
+    let ((file, proof, words), manifest, code, key_codes) = match read {
         Ok(v) => v,
         Err(e) => {
             crate::common::report_error(&e, args.json);
@@ -289,13 +331,10 @@ pub fn verify(args: VerifyArgs) -> ExitCode {
         }
     };
     let mut evm = Evm::new();
-    let outcome = evm.deploy(&key_code).and_then(|key| {
-        let mut creation = code.clone();
-        creation.extend_from_slice(&[0u8; 12]);
-        creation.extend_from_slice(key.as_slice());
-        let addr = evm.deploy(&creation)?;
-        evm.call(addr, abi::calldata(&proof, &words))
-    });
+    let key_codes: Vec<&[u8]> = key_codes.iter().map(Vec::as_slice).collect();
+    let outcome = evm
+        .deploy_with_keys(&code, &key_codes)
+        .and_then(|addr| evm.call(addr, abi::calldata(&proof, &words)));
     let outcome = match outcome {
         Ok(o) => o,
         Err(e) => {
