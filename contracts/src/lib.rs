@@ -11,13 +11,14 @@
 
 pub mod abi;
 pub mod evm;
+mod gates;
 mod generate;
 mod plan;
 pub mod solc;
 
+pub use gates::GateCode;
 pub use generate::{
-    key_contract_creation, solidity, solidity_with, GateCode, GeneratedVerifier, MAX_KEY_PART,
-    MAX_KEY_PARTS,
+    key_contract_creation, solidity, solidity_with, GeneratedVerifier, MAX_KEY_PART, MAX_KEY_PARTS,
 };
 
 /// The generated contract's name.
