@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use halo2_proofs::circuit::{Cell, Layouter, SimpleFloorPlanner, Value};
 use halo2_proofs::halo2curves::bn256::Fr;
-use halo2_proofs::plonk::{Any, Circuit, Column, ConstraintSystem, Error};
+use halo2_proofs::plonk::{Any, Circuit, Column, ConstraintSystem, Error, TableColumn};
 
 use crate::config::ModelConfig;
 use crate::layout::{AdviceCol, CellRef, Layout};
@@ -57,10 +57,20 @@ impl ModelCircuit {
 
     fn cell(config: &ModelConfig, c: CellRef) -> Cell {
         Cell {
-            row_offset: c.row,
+            row_offset: physical(&config.params, c),
             column: Self::column(config, c.col),
         }
     }
+}
+
+/// The halo2 row of a layout cell.
+fn physical(p: &CircuitParams, c: CellRef) -> usize {
+    let offset = if p.fold == 0 {
+        0
+    } else {
+        crate::fold::advice_offset(p, c.col)
+    };
+    crate::fold::physical_row(p, c.row, offset)
 }
 
 /// Rows of the range table: `(0, 0)` then `(t, v)` for `1 <= t <= R`, `v < 2^t`.
@@ -103,110 +113,61 @@ impl Circuit<Fr> for ModelCircuit {
         mut layouter: impl Layouter<Fr>,
     ) -> Result<(), Error> {
         let layout = &*self.layout;
-        let r = layout.params.range_bits;
-        layouter.assign_table(
-            || "range table",
-            |mut table| {
-                table.assign_cell(
-                    || "tag",
-                    config.range_table[0],
-                    0,
-                    || Value::known(Fr::zero()),
-                )?;
-                table.assign_cell(
-                    || "value",
-                    config.range_table[1],
-                    0,
-                    || Value::known(Fr::zero()),
-                )?;
-                let mut row = 1;
-                for t in 1..=r {
-                    for v in 0..(1u64 << t) {
-                        table.assign_cell(
-                            || "tag",
-                            config.range_table[0],
-                            row,
-                            || Value::known(Fr::from(u64::from(t))),
-                        )?;
-                        table.assign_cell(
-                            || "value",
-                            config.range_table[1],
-                            row,
-                            || Value::known(Fr::from(v)),
-                        )?;
-                        row += 1;
-                    }
-                }
-                Ok(())
-            },
-        )?;
-        layouter.assign_table(
-            || "function table",
-            |mut table| {
-                for col in config.function_table {
-                    table.assign_cell(|| "zero", col, 0, || Value::known(Fr::zero()))?;
-                }
-                let mut row = 1;
-                for t in &layout.tables {
-                    for (i, &y) in t.values.iter().enumerate() {
-                        let x = i128::from(t.lo) + i as i128;
-                        table.assign_cell(
-                            || "tag",
-                            config.function_table[0],
-                            row,
-                            || Value::known(Fr::from(t.tag)),
-                        )?;
-                        table.assign_cell(
-                            || "in",
-                            config.function_table[1],
-                            row,
-                            || Value::known(field(x)),
-                        )?;
-                        table.assign_cell(
-                            || "out",
-                            config.function_table[2],
-                            row,
-                            || Value::known(field(i128::from(y))),
-                        )?;
-                        row += 1;
-                    }
-                }
-                Ok(())
-            },
-        )?;
+        let p = layout.params;
+        let r = p.range_bits;
+        if let Some(table) = config.range_table {
+            assign_range_table(table, &mut layouter, r)?;
+        }
+        if let Some(table) = config.function_table {
+            assign_function_table(table, &mut layouter, layout)?;
+        }
         let cells = layouter.assign_region(
             || "model",
             |mut region| {
                 for (row, gate) in layout.gates.iter().enumerate() {
-                    if let Some(g) = gate {
-                        config
+                    let Some(g) = gate else { continue };
+                    let at = crate::fold::physical_row(&p, row, 0);
+                    match config.gate_row {
+                        None => config
                             .selector_of(*g)
                             .ok_or(Error::Synthesis)?
-                            .enable(&mut region, row)?;
-                    }
-                }
-                for (idx, col) in config.w.iter().enumerate() {
-                    for (row, &v) in layout.weights[idx].iter().enumerate() {
-                        if v != crate::layout::Val::Int(0) {
-                            region.assign_fixed(*col, row, v.to_field());
+                            .enable(&mut region, at)?,
+                        Some(b) => {
+                            b.enable(&mut region, at)?;
+                            let flag = crate::fold::gate_index(&p, *g).ok_or(Error::Synthesis)?;
+                            let (col, offset) = crate::fold::coefficient_place(&p, flag);
+                            region.assign_fixed(config.fold_columns[col], at + offset, Fr::one());
                         }
                     }
                 }
-                for (j, col) in config.c.iter().enumerate() {
-                    for (row, &v) in layout.constants[j].iter().enumerate() {
+                let coefficients = layout
+                    .weights
+                    .iter()
+                    .zip(&config.w)
+                    .chain(layout.constants.iter().zip(&config.c));
+                for (q, (values, col)) in coefficients.enumerate() {
+                    let (_, offset) = crate::fold::coefficient_place(&p, q);
+                    for (row, &v) in values.iter().enumerate() {
                         if v != crate::layout::Val::Int(0) {
-                            region.assign_fixed(*col, row, v.to_field());
+                            let at = crate::fold::physical_row(&p, row, offset);
+                            region.assign_fixed(*col, at, v.to_field());
                         }
                     }
                 }
-                for (tags, cols) in [
-                    (&layout.range_tags, &config.range_tag),
-                    (&layout.table_tags, &config.table_tag),
-                ] {
+                let tagged = [
+                    (
+                        &layout.range_tags,
+                        &config.range_tag,
+                        AdviceCol::Range as fn(usize) -> AdviceCol,
+                    ),
+                    (&layout.table_tags, &config.table_tag, AdviceCol::TableIn),
+                ];
+                for (tags, cols, slot) in tagged {
                     for (l, col) in cols.iter().enumerate() {
                         for (row, &t) in tags[l].iter().enumerate() {
                             if t != 0 {
-                                region.assign_fixed(*col, row, Fr::from(t));
+                                let at = physical(&p, CellRef { col: slot(l), row });
+                                region.assign_fixed(*col, at, Fr::from(t));
                             }
                         }
                     }
@@ -226,7 +187,7 @@ impl Circuit<Fr> for ModelCircuit {
                             } else {
                                 Value::unknown()
                             };
-                            region.assign_advice(advice, row, value);
+                            region.assign_advice(advice, physical(&p, CellRef { col, row }), value);
                         }
                     }
                 }
@@ -245,6 +206,87 @@ impl Circuit<Fr> for ModelCircuit {
         }
         Ok(())
     }
+}
+
+/// The range table `(0, 0)`, then `(t, v)` for `1 <= t <= r`, `v < 2^t`.
+fn assign_range_table(
+    range_table: [TableColumn; 2],
+    layouter: &mut impl Layouter<Fr>,
+    r: u32,
+) -> Result<(), Error> {
+    layouter.assign_table(
+        || "range table",
+        |mut table| {
+            table.assign_cell(|| "tag", range_table[0], 0, || Value::known(Fr::zero()))?;
+            table.assign_cell(|| "value", range_table[1], 0, || Value::known(Fr::zero()))?;
+            let mut row = 1;
+            for t in 1..=r {
+                for v in 0..(1u64 << t) {
+                    table.assign_cell(
+                        || "tag",
+                        range_table[0],
+                        row,
+                        || Value::known(Fr::from(u64::from(t))),
+                    )?;
+                    table.assign_cell(
+                        || "value",
+                        range_table[1],
+                        row,
+                        || Value::known(Fr::from(v)),
+                    )?;
+                    row += 1;
+                }
+            }
+            Ok(())
+        },
+    )?;
+    Ok(())
+}
+
+/// The function table `(0, 0, 0)`, then `(tag, x, f(x))` for every placed table; a folded
+/// circuit's lookups scale their inputs by the tag, and so does its table (see `fold`).
+fn assign_function_table(
+    function_table: [TableColumn; 3],
+    layouter: &mut impl Layouter<Fr>,
+    layout: &Layout,
+) -> Result<(), Error> {
+    let folded = layout.params.fold > 0;
+    let scale = |tag: u64, v: Fr| if folded { Fr::from(tag) * v } else { v };
+    layouter.assign_table(
+        || "function table",
+        |mut table| {
+            for col in function_table {
+                table.assign_cell(|| "zero", col, 0, || Value::known(Fr::zero()))?;
+            }
+            let mut row = 1;
+            for t in &layout.tables {
+                for (i, &y) in t.values.iter().enumerate() {
+                    let x = i128::from(t.lo) + i as i128;
+                    table.assign_cell(
+                        || "tag",
+                        function_table[0],
+                        row,
+                        || Value::known(Fr::from(t.tag)),
+                    )?;
+                    table.assign_cell(
+                        || "in",
+                        function_table[1],
+                        row,
+                        || Value::known(scale(t.tag, field(x))),
+                    )?;
+                    table.assign_cell(
+                        || "out",
+                        function_table[2],
+                        row,
+                        || Value::known(scale(t.tag, field(i128::from(y)))),
+                    )?;
+                    row += 1;
+                }
+            }
+            Ok(())
+        },
+    )?;
+    Ok(())
 }
 
 fn layout_columns(layout: &Layout) -> Vec<AdviceCol> {

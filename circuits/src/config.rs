@@ -40,13 +40,17 @@
 use halo2_proofs::halo2curves::bn256::Fr;
 use halo2_proofs::plonk::{
     Advice, Column, ConstraintSystem, Expression, Fixed, Instance, Selector, TableColumn,
+    VirtualCells,
 };
 use halo2_proofs::poly::Rotation;
 
-use crate::layout::Gate;
+use crate::layout::{AdviceCol, Gate};
 use crate::params::CircuitParams;
 
 /// Columns and selectors of a configured model circuit.
+///
+/// In a folded circuit ([`crate::fold`]) every advice field holds the one advice column and
+/// `w`, `c` the fold column of each coefficient; the gates query them at the cell's rotation.
 #[derive(Clone, Debug)]
 pub struct ModelConfig {
     /// The shape this configuration was built for.
@@ -65,18 +69,23 @@ pub struct ModelConfig {
     pub w: Vec<Column<Fixed>>,
     /// Row constants.
     pub c: Vec<Column<Fixed>>,
-    /// Range stream tags.
+    /// Range stream tags (folded: one column for every stream, tags on the slots' rows).
     pub range_tag: Vec<Column<Fixed>>,
-    /// Function stream tags.
+    /// Function stream tags (folded: one column for every stream, tags on the inputs' rows).
     pub table_tag: Vec<Column<Fixed>>,
     /// One selector per gate of [`Gate::ALL`], in order.
     pub selectors: Vec<Selector>,
     /// One selector per Poseidon row kind (empty when the circuit does not hash).
     pub poseidon_selectors: Vec<Selector>,
+    /// Folded circuits: the selector `B` of every logical row's first row; gates are enabled
+    /// by `B` times their flag among the row's coefficients (the unfolded selectors are empty).
+    pub gate_row: Option<Selector>,
+    /// Folded circuits: the fixed columns holding every row's coefficients.
+    pub fold_columns: Vec<Column<Fixed>>,
     /// Range table `(tag, value)`.
-    pub range_table: [TableColumn; 2],
+    pub range_table: Option<[TableColumn; 2]>,
     /// Function table `(tag, input, output)`.
-    pub function_table: [TableColumn; 3],
+    pub function_table: Option<[TableColumn; 3]>,
     /// Public values.
     pub instance: Column<Instance>,
 }
@@ -94,35 +103,69 @@ impl ModelConfig {
                 })
                 .collect()
         };
-        let x = advice(meta, w_lanes);
-        let z = advice(meta, m);
-        let range = advice(meta, p.range_streams);
-        let table_in = advice(meta, p.table_streams);
-        let table_out = advice(meta, p.table_streams);
         let fixed = |meta: &mut ConstraintSystem<Fr>, n: usize| -> Vec<Column<Fixed>> {
             (0..n).map(|_| meta.fixed_column()).collect()
         };
-        let w = fixed(meta, m * w_lanes);
-        let c = fixed(meta, m);
-        let range_tag = fixed(meta, p.range_streams);
-        let table_tag = fixed(meta, p.table_streams);
-        let selectors: Vec<Selector> = Gate::ALL.iter().map(|_| meta.selector()).collect();
-        let poseidon_selectors: Vec<Selector> = if p.poseidon {
-            crate::poseidon::row_kinds(p.lanes)
-                .iter()
-                .map(|_| meta.selector())
-                .collect()
+        let (x, z, range, table_in, table_out, w, c, range_tag, table_tag, fold_columns);
+        if p.fold == 0 {
+            x = advice(meta, w_lanes);
+            z = advice(meta, m);
+            range = advice(meta, p.range_streams);
+            table_in = advice(meta, p.table_streams);
+            table_out = advice(meta, p.table_streams);
+            w = fixed(meta, m * w_lanes);
+            c = fixed(meta, m);
+            range_tag = fixed(meta, p.range_streams);
+            table_tag = fixed(meta, p.table_streams);
+            fold_columns = Vec::new();
         } else {
-            Vec::new()
+            let a = advice(meta, 1)[0];
+            x = vec![a; w_lanes];
+            z = vec![a; m];
+            range = vec![a; p.range_streams];
+            table_in = vec![a; p.table_streams];
+            table_out = vec![a; p.table_streams];
+            let f = fixed(meta, p.fold);
+            let place = |q: usize| f[crate::fold::coefficient_place(&p, q).0];
+            w = (0..m * w_lanes).map(place).collect();
+            c = (0..m)
+                .map(|j| place(crate::fold::constant_index(&p, j)))
+                .collect();
+            range_tag = Vec::new();
+            table_tag = if p.table_streams > 0 {
+                vec![meta.fixed_column(); p.table_streams]
+            } else {
+                Vec::new()
+            };
+            fold_columns = f;
+        }
+        let (selectors, poseidon_selectors, gate_row) = if p.fold > 0 {
+            (Vec::new(), Vec::new(), Some(meta.complex_selector()))
+        } else {
+            let selectors: Vec<Selector> = Gate::ALL.iter().map(|_| meta.selector()).collect();
+            let poseidon_selectors: Vec<Selector> = if p.poseidon {
+                crate::poseidon::row_kinds(p.lanes)
+                    .iter()
+                    .map(|_| meta.selector())
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            (selectors, poseidon_selectors, None)
         };
         let instance = meta.instance_column();
         meta.enable_equality(instance);
-        let range_table = [meta.lookup_table_column(), meta.lookup_table_column()];
-        let function_table = [
-            meta.lookup_table_column(),
-            meta.lookup_table_column(),
-            meta.lookup_table_column(),
-        ];
+        // Folded circuits have no range table, and a function table only when they look up.
+        let range_table = p
+            .range_lookups()
+            .then(|| [meta.lookup_table_column(), meta.lookup_table_column()]);
+        let function_table = (p.fold == 0 || p.table_streams > 0).then(|| {
+            [
+                meta.lookup_table_column(),
+                meta.lookup_table_column(),
+                meta.lookup_table_column(),
+            ]
+        });
 
         let config = Self {
             params: p,
@@ -137,6 +180,8 @@ impl ModelConfig {
             table_tag,
             selectors,
             poseidon_selectors,
+            gate_row,
+            fold_columns,
             range_table,
             function_table,
             instance,
@@ -145,20 +190,96 @@ impl ModelConfig {
         config.product_gates(meta);
         config.div_sqrt_gates(meta);
         config.select_gate(meta);
+        if p.fold > 0 {
+            config.bits_gates(meta);
+        }
         if p.poseidon {
             config.poseidon_gates(meta);
         }
-        config.lookups(meta);
+        if p.fold == 0 {
+            config.lookups(meta);
+        } else {
+            config.folded_lookups(meta);
+        }
         meta.set_minimum_degree(p.degree);
         config
     }
 
-    fn selector(&self, gate: Gate) -> Selector {
-        self.selector_of(gate)
-            .expect("gates query configured selectors")
+    /// An advice cell of the logical row at rotation `rot` (in logical rows).
+    fn cell(&self, v: &mut VirtualCells<'_, Fr>, col: AdviceCol, rot: i32) -> Expression<Fr> {
+        let column = match col {
+            AdviceCol::X(i) => self.x[i],
+            AdviceCol::Z(j) => self.z[j],
+            AdviceCol::Range(l) => self.range[l],
+            AdviceCol::TableIn(l) => self.table_in[l],
+            AdviceCol::TableOut(l) => self.table_out[l],
+        };
+        let offset = if self.params.fold == 0 {
+            0
+        } else {
+            crate::fold::advice_offset(&self.params, col)
+        };
+        v.query_advice(
+            column,
+            Rotation(crate::fold::rotation(&self.params, rot, offset)),
+        )
     }
 
-    /// The selector enabling `gate`, if the circuit has it.
+    /// Operand lane `i` of the current logical row.
+    fn xq(&self, v: &mut VirtualCells<'_, Fr>, i: usize) -> Expression<Fr> {
+        self.cell(v, AdviceCol::X(i), 0)
+    }
+
+    /// Result lane `j` of the logical row at rotation `rot`.
+    fn zq(&self, v: &mut VirtualCells<'_, Fr>, j: usize, rot: i32) -> Expression<Fr> {
+        self.cell(v, AdviceCol::Z(j), rot)
+    }
+
+    /// Coefficient `q` of the current logical row.
+    fn coefficient(&self, v: &mut VirtualCells<'_, Fr>, q: usize) -> Expression<Fr> {
+        let (col, offset) = crate::fold::coefficient_place(&self.params, q);
+        let column = if self.params.fold > 0 {
+            self.fold_columns[col]
+        } else if q < self.params.results * self.params.lanes {
+            self.w[q]
+        } else {
+            self.c[q - self.params.results * self.params.lanes]
+        };
+        v.query_fixed(column, Rotation(offset as i32))
+    }
+
+    /// Weight `w[j][i]` of the current logical row.
+    fn wq(&self, v: &mut VirtualCells<'_, Fr>, j: usize, i: usize) -> Expression<Fr> {
+        self.coefficient(v, crate::fold::weight_index(&self.params, j, i))
+    }
+
+    /// Flat weight `w[f]` of the current logical row (Poseidon round constants).
+    fn wflat(&self, v: &mut VirtualCells<'_, Fr>, f: usize) -> Expression<Fr> {
+        self.coefficient(v, f)
+    }
+
+    /// Constant `c[j]` of the current logical row.
+    fn cq(&self, v: &mut VirtualCells<'_, Fr>, j: usize) -> Expression<Fr> {
+        self.coefficient(v, crate::fold::constant_index(&self.params, j))
+    }
+
+    /// The expression enabling `gate` on the current (logical) row: its selector, or in a
+    /// folded circuit `B` times the gate's flag.
+    fn on(&self, v: &mut VirtualCells<'_, Fr>, gate: Gate) -> Expression<Fr> {
+        match self.gate_row {
+            Some(b) => {
+                let flag =
+                    crate::fold::gate_index(&self.params, gate).expect("folded gates have flags");
+                v.query_selector(b) * self.coefficient(v, flag)
+            }
+            None => v.query_selector(
+                self.selector_of(gate)
+                    .expect("gates query configured selectors"),
+            ),
+        }
+    }
+
+    /// The selector enabling `gate` in an unfolded circuit, if the circuit has it.
     pub fn selector_of(&self, gate: Gate) -> Option<Selector> {
         match gate {
             Gate::Poseidon(kind) => self.poseidon_selectors.get(usize::from(kind)).copied(),
@@ -176,16 +297,12 @@ impl ModelConfig {
             .enumerate()
         {
             meta.create_gate("poseidon rounds", |v| {
-                let s = v.query_selector(self.poseidon_selectors[kind]);
-                let x: Vec<Expression<Fr>> = (0..spec.lanes())
-                    .map(|i| v.query_advice(self.x[i], Rotation::cur()))
-                    .collect();
-                let next: Vec<Expression<Fr>> = (0..3)
-                    .map(|i| v.query_advice(self.x[i], Rotation::next()))
-                    .collect();
-                let rc: Vec<Expression<Fr>> = (0..3 * spec.rounds)
-                    .map(|f| v.query_fixed(self.w[f], Rotation::cur()))
-                    .collect();
+                let s = self.on(v, Gate::Poseidon(kind as u8));
+                let x: Vec<Expression<Fr>> = (0..spec.lanes()).map(|i| self.xq(v, i)).collect();
+                let next: Vec<Expression<Fr>> =
+                    (0..3).map(|i| self.cell(v, AdviceCol::X(i), 1)).collect();
+                let rc: Vec<Expression<Fr>> =
+                    (0..3 * spec.rounds).map(|f| self.wflat(v, f)).collect();
                 let constraints = if spec.full {
                     full_round_constraints(&spec, &x, &next, &rc, &mds)
                 } else {
@@ -202,21 +319,18 @@ impl ModelConfig {
     fn linear_gates(&self, meta: &mut ConstraintSystem<Fr>) {
         let p = self.params;
         meta.create_gate("linear", |v| {
-            let first = v.query_selector(self.selector(Gate::LinFirst));
-            let next = v.query_selector(self.selector(Gate::LinNext));
-            let xs: Vec<Expression<Fr>> = self
-                .x
-                .iter()
-                .map(|&c| v.query_advice(c, Rotation::cur()))
-                .collect();
+            let first = self.on(v, Gate::LinFirst);
+            let next = self.on(v, Gate::LinNext);
+            let xs: Vec<Expression<Fr>> = (0..p.lanes).map(|i| self.xq(v, i)).collect();
             (0..p.results)
                 .flat_map(|j| {
-                    let z = v.query_advice(self.z[j], Rotation::cur());
-                    let prev = v.query_advice(self.z[j], Rotation::prev());
-                    let c = v.query_fixed(self.c[j], Rotation::cur());
-                    let sum = xs.iter().enumerate().fold(c, |acc, (i, x)| {
-                        acc + v.query_fixed(self.w[j * p.lanes + i], Rotation::cur()) * x.clone()
-                    });
+                    let z = self.zq(v, j, 0);
+                    let prev = self.zq(v, j, -1);
+                    let c = self.cq(v, j);
+                    let sum = xs
+                        .iter()
+                        .enumerate()
+                        .fold(c, |acc, (i, x)| acc + self.wq(v, j, i) * x.clone());
                     [
                         first.clone() * (z.clone() - sum.clone()),
                         next.clone() * (z - prev - sum),
@@ -229,15 +343,15 @@ impl ModelConfig {
     fn product_gates(&self, meta: &mut ConstraintSystem<Fr>) {
         let p = self.params;
         meta.create_gate("product", |v| {
-            let first = v.query_selector(self.selector(Gate::MulFirst));
-            let next = v.query_selector(self.selector(Gate::MulNext));
+            let first = self.on(v, Gate::MulFirst);
+            let next = self.on(v, Gate::MulNext);
             (0..p.results)
                 .flat_map(|j| {
-                    let a = v.query_advice(self.x[2 * j], Rotation::cur());
-                    let b = v.query_advice(self.x[2 * j + 1], Rotation::cur());
-                    let z = v.query_advice(self.z[j], Rotation::cur());
-                    let prev = v.query_advice(self.z[j], Rotation::prev());
-                    let c = v.query_fixed(self.c[j], Rotation::cur());
+                    let a = self.xq(v, 2 * j);
+                    let b = self.xq(v, 2 * j + 1);
+                    let z = self.zq(v, j, 0);
+                    let prev = self.zq(v, j, -1);
+                    let c = self.cq(v, j);
                     let step = c + a * b;
                     [
                         first.clone() * (z.clone() - step.clone()),
@@ -251,15 +365,14 @@ impl ModelConfig {
     fn div_sqrt_gates(&self, meta: &mut ConstraintSystem<Fr>) {
         let p = self.params;
         meta.create_gate("div", |v| {
-            let q = v.query_selector(self.selector(Gate::Div));
+            let q = self.on(v, Gate::Div);
             let two = Expression::Constant(Fr::from(2));
             let one = Expression::Constant(Fr::one());
             (0..p.quad_groups())
                 .flat_map(|g| {
-                    let [a, b, y, r] =
-                        [0, 1, 2, 3].map(|k| v.query_advice(self.x[4 * g + k], Rotation::cur()));
-                    let z = v.query_advice(self.z[g], Rotation::cur());
-                    let c = v.query_fixed(self.c[g], Rotation::cur());
+                    let [a, b, y, r] = [0, 1, 2, 3].map(|k| self.xq(v, 4 * g + k));
+                    let z = self.zq(v, g, 0);
+                    let c = self.cq(v, g);
                     [
                         q.clone()
                             * (c.clone() * a + b.clone() - two.clone() * b.clone() * y - r.clone()),
@@ -269,14 +382,13 @@ impl ModelConfig {
                 .collect::<Vec<_>>()
         });
         meta.create_gate("sqrt", |v| {
-            let q = v.query_selector(self.selector(Gate::Sqrt));
+            let q = self.on(v, Gate::Sqrt);
             let two = Expression::Constant(Fr::from(2));
             (0..p.triple_groups())
                 .flat_map(|g| {
-                    let [val, y, t1] =
-                        [0, 1, 2].map(|k| v.query_advice(self.x[3 * g + k], Rotation::cur()));
-                    let t2 = v.query_advice(self.z[g], Rotation::cur());
-                    let c = v.query_fixed(self.c[g], Rotation::cur());
+                    let [val, y, t1] = [0, 1, 2].map(|k| self.xq(v, 3 * g + k));
+                    let t2 = self.zq(v, g, 0);
+                    let c = self.cq(v, g);
                     [
                         q.clone() * (c.clone() * val.clone() - y.clone() * y.clone() - t1),
                         q.clone() * (y.clone() * y.clone() + two.clone() * y - c * val - t2),
@@ -289,16 +401,14 @@ impl ModelConfig {
     fn select_gate(&self, meta: &mut ConstraintSystem<Fr>) {
         let p = self.params;
         meta.create_gate("select", |v| {
-            let s = v.query_selector(self.selector(Gate::Select));
+            let s = self.on(v, Gate::Select);
             let one = Expression::Constant(Fr::one());
             let two = Expression::Constant(Fr::from(2));
             (0..p.quad_groups())
                 .flat_map(|g| {
-                    let [pp, qq, b, t] =
-                        [0, 1, 2, 3].map(|k| v.query_advice(self.x[4 * g + k], Rotation::cur()));
-                    let out = v.query_advice(self.z[g], Rotation::cur());
-                    let [e1, e0, min, check] = [0, 1, 2, 3]
-                        .map(|k| v.query_fixed(self.w[g * p.lanes + k], Rotation::cur()));
+                    let [pp, qq, b, t] = [0, 1, 2, 3].map(|k| self.xq(v, 4 * g + k));
+                    let out = self.zq(v, g, 0);
+                    let [e1, e0, min, check] = [0, 1, 2, 3].map(|k| self.wq(v, g, k));
                     let not_b = one.clone() - b.clone();
                     let diff = pp.clone() - qq.clone();
                     [
@@ -318,12 +428,42 @@ impl ModelConfig {
         });
     }
 
+    /// Bit rows of folded circuits' range checks (see the `bits` layout module).
+    fn bits_gates(&self, meta: &mut ConstraintSystem<Fr>) {
+        meta.create_gate("bits", |v| {
+            let first = self.on(v, Gate::BitsFirst);
+            let next = self.on(v, Gate::BitsNext);
+            let one = Expression::Constant(Fr::one());
+            let xs: Vec<Expression<Fr>> = (0..self.params.lanes).map(|i| self.xq(v, i)).collect();
+            let sum = xs
+                .iter()
+                .enumerate()
+                .fold(Expression::Constant(Fr::zero()), |acc, (i, x)| {
+                    acc + self.wq(v, 0, i) * x.clone()
+                });
+            let z = self.zq(v, 0, 0);
+            let prev = self.zq(v, 0, -1);
+            let mut out = vec![
+                first.clone() * (z.clone() - sum.clone()),
+                next.clone() * (z - prev - sum),
+            ];
+            for x in xs {
+                let boolean = x.clone() * (x - one.clone());
+                out.push((first.clone() + next.clone()) * boolean);
+            }
+            out
+        });
+    }
+
     fn lookups(&self, meta: &mut ConstraintSystem<Fr>) {
         for l in 0..self.params.range_streams {
             meta.lookup("range", |v| {
                 let tag = v.query_fixed(self.range_tag[l], Rotation::cur());
                 let val = v.query_advice(self.range[l], Rotation::cur());
-                vec![(tag, self.range_table[0]), (val, self.range_table[1])]
+                let table = self
+                    .range_table
+                    .expect("unfolded circuits have a range table");
+                vec![(tag, table[0]), (val, table[1])]
             });
         }
         for l in 0..self.params.table_streams {
@@ -331,10 +471,31 @@ impl ModelConfig {
                 let tag = v.query_fixed(self.table_tag[l], Rotation::cur());
                 let input = v.query_advice(self.table_in[l], Rotation::cur());
                 let output = v.query_advice(self.table_out[l], Rotation::cur());
+                let table = self
+                    .function_table
+                    .expect("unfolded circuits have a function table");
+                vec![(tag, table[0]), (input, table[1]), (output, table[2])]
+            });
+        }
+    }
+
+    /// The folded circuit's function lookup: over every row, inputs scaled by the tag (see
+    /// [`crate::fold`]).
+    fn folded_lookups(&self, meta: &mut ConstraintSystem<Fr>) {
+        let a = self.x[0];
+        if let Some(&table_tag) = self.table_tag.first() {
+            let out = self.params.table_streams as i32;
+            meta.lookup("function", |v| {
+                let tag = v.query_fixed(table_tag, Rotation::cur());
+                let input = v.query_advice(a, Rotation::cur());
+                let output = v.query_advice(a, Rotation(out));
+                let table = self
+                    .function_table
+                    .expect("folded lookups have a function table");
                 vec![
-                    (tag, self.function_table[0]),
-                    (input, self.function_table[1]),
-                    (output, self.function_table[2]),
+                    (tag.clone(), table[0]),
+                    (tag.clone() * input, table[1]),
+                    (tag * output, table[2]),
                 ]
             });
         }

@@ -35,14 +35,64 @@ pub const FIXED_WEIGHT: f64 = 0.08;
 
 /// Estimated relative proving cost of a shape at size `k`.
 pub fn estimate(p: &CircuitParams, k: u32) -> f64 {
-    let advice = p.advice_columns() as f64;
-    let lookups = (p.range_streams + p.table_streams) as f64;
-    let equality = (p.lanes + p.results + p.range_streams + 2 * p.table_streams + 1) as f64;
-    let perm = (equality / (p.degree as f64 - 2.0)).ceil();
-    let quotient = p.degree as f64 - 1.0;
-    let fixed = (p.fixed_columns() + 7) as f64;
+    let c = Commitments::of(p);
+    let advice = c.advice as f64;
+    let lookups = c.lookups as f64;
+    let perm = c.perm as f64;
+    let quotient = c.quotient as f64;
+    let fixed = (c.fixed - c.selectors - c.tables + 7) as f64;
     2f64.powi(k as i32) * (advice + 3.0 * lookups + perm + quotient + FIXED_WEIGHT * fixed)
 }
+
+/// How many polynomials of each kind a shape commits to (selector columns after halo2's
+/// compression estimated).
+#[derive(Clone, Copy, Debug)]
+struct Commitments {
+    advice: usize,
+    /// Fixed columns, selectors and lookup tables included.
+    fixed: usize,
+    selectors: usize,
+    tables: usize,
+    /// Columns in the permutation (each has a fixed permutation polynomial).
+    equality: usize,
+    /// Permutation products.
+    perm: usize,
+    lookups: usize,
+    quotient: usize,
+}
+
+impl Commitments {
+    fn of(p: &CircuitParams) -> Self {
+        let function = usize::from(p.table_streams > 0);
+        let (advice, fixed, selectors, tables, equality, lookups) = if p.fold == 0 {
+            (
+                p.advice_columns(),
+                p.fixed_columns(),
+                SELECTOR_COLUMNS,
+                2 + 3 * function,
+                p.lanes + p.results + p.range_streams + 2 * p.table_streams + 1,
+                p.range_streams + p.table_streams,
+            )
+        } else {
+            // One advice column; the coefficient columns, the function tags and tables; the
+            // row selector; no range table.
+            (1, p.fold + function, 1, 3 * function, 2, function)
+        };
+        Self {
+            advice,
+            fixed: fixed + selectors + tables,
+            selectors,
+            tables,
+            equality,
+            perm: equality.div_ceil(p.degree - 2),
+            lookups,
+            quotient: p.degree - 1,
+        }
+    }
+}
+
+/// Selector columns after halo2's selector compression, roughly.
+const SELECTOR_COLUMNS: usize = 3;
 
 /// What the chosen shape minimises.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -55,26 +105,36 @@ pub enum Objective {
     EvmGas,
 }
 
-/// Selector columns after halo2's selector compression, roughly.
-const SELECTOR_COLUMNS: usize = 3;
-
 /// Estimated gas of verifying one proof of shape `p` with the generated Solidity verifier:
 /// one `ecMul` + `ecAdd` per commitment opened, the pairing, the transaction base and the
 /// calldata of the proof (`instances` public values add the same for every shape).
 pub fn evm_gas(p: &CircuitParams, instances: usize) -> f64 {
-    let lookups = p.range_streams + p.table_streams;
-    let advice = p.advice_columns();
-    let table_columns = 2 + if p.table_streams > 0 { 3 } else { 0 };
-    let fixed = p.fixed_columns() + SELECTOR_COLUMNS + table_columns;
-    let equality = p.lanes + p.results + p.range_streams + 2 * p.table_streams + 1;
-    let perm = equality.div_ceil(p.degree - 2);
-    let quotient = p.degree - 1;
-    let commitments = advice + fixed + equality + perm + 3 * lookups + quotient + 1 + 3;
-    let proof_points = advice + 3 * lookups + perm + 1 + quotient + 2;
-    let proof_scalars = advice + p.results + fixed + 1 + equality + 3 * perm + 5 * lookups;
+    let c = Commitments::of(p);
+    let commitments = c.advice + c.fixed + c.equality + c.perm + 3 * c.lookups + c.quotient + 1 + 3;
+    let proof_points = c.advice + 3 * c.lookups + c.perm + 1 + c.quotient + 2;
+    // Evaluations: advice and fixed queries (a folded row's cells are rotations of one
+    // column), permutation and lookup openings.
+    let advice_evals = if p.fold == 0 {
+        c.advice + p.results
+    } else {
+        p.lanes + 2 * p.results + 3 * usize::from(p.poseidon) + usize::from(p.table_streams > 0)
+    };
+    let fixed_evals = if p.fold == 0 {
+        c.fixed
+    } else {
+        c.fixed - p.fold + p.coefficients()
+    };
+    let proof_scalars = advice_evals + fixed_evals + 1 + c.equality + 3 * c.perm + 5 * c.lookups;
     let calldata = 64 * proof_points + 32 * (proof_scalars + instances);
     21_000.0 + 113_000.0 + 6_150.0 * commitments as f64 + 16.0 * calldata as f64
 }
+
+/// Widest value a folded circuit range-checks in one bit decomposition (wider ones are split
+/// into limbs first).
+pub const FOLDED_RANGE_BITS: u32 = 24;
+
+/// Largest `k` a folded shape may take: beyond it the gas saved is not worth the proving time.
+pub const MAX_FOLDED_K: u32 = 17;
 
 /// The shape with the lowest estimated proving cost among the candidates, with its `k`.
 pub fn choose(
@@ -84,34 +144,64 @@ pub fn choose(
     choose_for(program, visibility, Objective::Proving)
 }
 
-/// The shape that minimises `objective` among the candidates, with its `k`.
-pub fn choose_for(
+/// A candidate shape, sized for a program, with its estimated costs.
+#[derive(Clone, Copy, Debug)]
+pub struct Candidate {
+    /// The shape, with the `k` its layout needs.
+    pub params: CircuitParams,
+    /// Estimated proving cost ([`estimate`]).
+    pub prove: f64,
+    /// Estimated verification gas ([`evm_gas`]), the public values' calldata included.
+    pub gas: f64,
+}
+
+/// Every candidate shape for `objective`, sized for `program`.
+pub fn candidates(
     program: &Program,
     visibility: VisibilityConfig,
     objective: Objective,
-) -> Result<CircuitParams, LayoutError> {
+) -> Result<Vec<Candidate>, LayoutError> {
     let has_tables = !program.tables.is_empty();
-    let mut best: Option<((f64, f64), CircuitParams)> = None;
+    let mut out = Vec::new();
     let hashes = visibility.hashes();
-    let shapes: &[(usize, usize)] = match objective {
-        Objective::Proving => &[(4, 2), (8, 4), (16, 8), (32, 16)],
-        Objective::EvmGas => &[(4, 2), (8, 2), (8, 4)],
+    // (lanes, results, fold columns)
+    let shapes: &[(usize, usize, usize)] = match objective {
+        Objective::Proving => &[(4, 2, 0), (8, 4, 0), (16, 8, 0), (32, 16, 0)],
+        Objective::EvmGas => &[
+            (4, 2, 0),
+            (8, 2, 0),
+            (8, 4, 0),
+            (4, 2, 1),
+            (4, 2, 2),
+            (8, 2, 1),
+            (8, 2, 2),
+            (8, 4, 2),
+            (8, 4, 3),
+            (16, 8, 6),
+        ],
     };
-    for &(lanes, results) in shapes {
+    for &(lanes, results, fold) in shapes {
         if hashes && lanes < 8 {
             continue;
         }
-        for range_bits in [6u32, 8, 10, 12, 14] {
+        // Folded circuits check ranges by bits: the table width only bounds limb sizes.
+        let range_options: &[u32] = if fold > 0 {
+            &[FOLDED_RANGE_BITS]
+        } else {
+            &[6, 8, 10, 12, 14]
+        };
+        for &range_bits in range_options {
             // One layout per (lanes, range bits); stream counts scale analytically.
             let base = CircuitParams {
                 k: 26,
                 lanes,
                 results,
-                range_streams: 1,
+                range_streams: usize::from(fold == 0),
                 table_streams: usize::from(has_tables),
                 range_bits,
-                degree: 4,
+                degree: if fold > 0 { 5 } else { 4 },
                 poseidon: hashes,
+                fold,
             };
             let layout = build(program, None, base, visibility)?;
             let checks = layout
@@ -124,46 +214,77 @@ pub fn choose_for(
                 .iter()
                 .map(|t| t.iter().filter(|&&v| v != 0).count())
                 .sum::<usize>();
-            let fixed_rows = layout
-                .main_rows
-                .max(crate::circuit::function_table_rows(&layout));
-            for range_streams in [1usize, 2, 3, 4, 6, 8] {
-                for table_streams in if has_tables {
-                    vec![1usize, 2, 4]
-                } else {
-                    vec![0]
-                } {
+            let mut table_rows = crate::circuit::function_table_rows(&layout);
+            if fold == 0 {
+                table_rows = table_rows.max(crate::circuit::range_table_rows(range_bits));
+            }
+            // A folded circuit looks up every function slot of a row through one argument, so
+            // more streams only shorten the rows; unfolded, each stream is an argument.
+            let (range_options, table_options): (&[usize], &[usize]) = match (fold, has_tables) {
+                (0, true) => (&[1, 2, 3, 4, 6, 8], &[1, 2, 4]),
+                (0, false) => (&[1, 2, 3, 4, 6, 8], &[0]),
+                (_, true) => (&[0], &[1, 2]),
+                (_, false) => (&[0], &[0]),
+            };
+            for &range_streams in range_options {
+                for &table_streams in table_options {
                     let mut p = CircuitParams {
                         range_streams,
                         table_streams,
                         ..base
                     };
-                    let rows = fixed_rows
-                        .max(checks.div_ceil(range_streams))
+                    let logical = layout
+                        .main_rows
+                        .max(if range_streams > 0 {
+                            checks.div_ceil(range_streams)
+                        } else {
+                            0
+                        })
                         .max(if table_streams > 0 {
                             table_checks.div_ceil(table_streams)
                         } else {
                             0
-                        })
-                        .max(crate::circuit::range_table_rows(range_bits));
+                        });
+                    let rows = (logical * p.stride()).max(table_rows);
                     let need = rows + reserved_rows(p);
                     p.k = (need.max(2) - 1).ilog2() + 1;
-                    if p.k > 26 {
+                    if p.k > 26 || (p.fold > 0 && p.k > MAX_FOLDED_K) {
                         continue;
                     }
-                    let prove = estimate(&p, p.k);
-                    let cost = match objective {
-                        Objective::Proving => (prove, 0.0),
-                        Objective::EvmGas => (evm_gas(&p, 0), prove),
-                    };
-                    if best.as_ref().is_none_or(|(c, _)| cost < *c) {
-                        best = Some((cost, p));
-                    }
+                    out.push(Candidate {
+                        params: p,
+                        prove: estimate(&p, p.k),
+                        gas: evm_gas(&p, layout.instance.len()),
+                    });
                 }
             }
         }
     }
-    let (_, mut p) = best.expect("candidates exist");
+    Ok(out)
+}
+
+/// Gas within this fraction of the cheapest candidate's counts as cheapest: among those, the
+/// fastest to prove is chosen (a folded shape saves gas at the price of many more rows).
+pub const GAS_TOLERANCE: f64 = 0.02;
+
+/// The shape that minimises `objective` among the candidates, with its `k`.
+pub fn choose_for(
+    program: &Program,
+    visibility: VisibilityConfig,
+    objective: Objective,
+) -> Result<CircuitParams, LayoutError> {
+    let all = candidates(program, visibility, objective)?;
+    let fastest = |c: &&Candidate| c.prove;
+    let best = match objective {
+        Objective::Proving => all.iter().min_by(|a, b| fastest(a).total_cmp(&fastest(b))),
+        Objective::EvmGas => {
+            let cheapest = all.iter().map(|c| c.gas).fold(f64::INFINITY, f64::min);
+            all.iter()
+                .filter(|c| c.gas <= cheapest * (1.0 + GAS_TOLERANCE))
+                .min_by(|a, b| fastest(a).total_cmp(&fastest(b)))
+        }
+    };
+    let mut p = best.expect("candidates exist").params;
     // Confirm with the real layout (stream balancing is exact, so this only guards the model).
     let layout = build(program, None, p, visibility)?;
     p.k = minimal_k(&layout).max(p.k);

@@ -11,6 +11,7 @@
 pub mod circuit;
 pub mod config;
 pub mod cost;
+pub mod fold;
 pub mod layout;
 pub mod params;
 pub mod poseidon;

@@ -42,6 +42,12 @@ pub struct CircuitParams {
     /// Whether the Poseidon round gates are configured (needs at least 8 lanes).
     #[serde(default)]
     pub poseidon: bool,
+    /// Folding: 0 gives every lane, stream and coefficient its own halo2 column; `f > 0` folds
+    /// each logical row into [`CircuitParams::stride`] consecutive rows of a single advice
+    /// column, its coefficients into `f` fixed columns (see [`crate::fold`]). Folded circuits
+    /// have few commitments, which is what on-chain verification pays for.
+    #[serde(default)]
+    pub fold: usize,
 }
 
 impl Default for CircuitParams {
@@ -56,6 +62,7 @@ impl Default for CircuitParams {
             range_bits: 8,
             degree: 4,
             poseidon: false,
+            fold: 0,
         }
     }
 }
@@ -87,8 +94,11 @@ impl CircuitParams {
                 self.lanes
             ));
         }
-        if self.range_streams == 0 {
+        if self.range_lookups() && self.range_streams == 0 {
             return err("need at least one range stream".into());
+        }
+        if !self.range_lookups() && self.range_streams > 0 {
+            return err("folded circuits check ranges by bits, without range streams".into());
         }
         if !(2..=24).contains(&self.range_bits) {
             return err(format!(
@@ -98,6 +108,19 @@ impl CircuitParams {
         }
         if !(4..=9).contains(&self.degree) {
             return err(format!("degree must be 4 to 9, got {}", self.degree));
+        }
+        if self.fold > 0 && self.degree < 5 {
+            return err(format!(
+                "folded circuits need degree 5 or more, got {}",
+                self.degree
+            ));
+        }
+        if self.fold > self.coefficients() {
+            return err(format!(
+                "{} fold columns for {} coefficients per row",
+                self.fold,
+                self.coefficients()
+            ));
         }
         if !(4..=26).contains(&self.k) {
             return err(format!("k must be 4 to 26, got {}", self.k));
@@ -123,5 +146,33 @@ impl CircuitParams {
     /// Number of fixed columns, selectors not included.
     pub fn fixed_columns(&self) -> usize {
         self.results * self.lanes + self.results + self.range_streams + self.table_streams
+    }
+
+    /// Whether range checks are lookups in the range table (unfolded circuits) or bit
+    /// decompositions (folded circuits: `BitsFirst` and `BitsNext` rows).
+    pub fn range_lookups(&self) -> bool {
+        self.fold == 0
+    }
+
+    /// Coefficients per row: the weights `w[j][i]`, the constants `c[j]`, and in a folded
+    /// circuit one gate flag per gate ([`crate::fold::gates`]).
+    pub fn coefficients(&self) -> usize {
+        let flags = if self.fold == 0 {
+            0
+        } else {
+            crate::fold::gates(self).len()
+        };
+        self.results * self.lanes + self.results + flags
+    }
+
+    /// Physical rows per logical row: 1 unfolded; folded, enough for every advice cell of a
+    /// row in the one advice column and every coefficient in the `fold` fixed columns.
+    pub fn stride(&self) -> usize {
+        if self.fold == 0 {
+            1
+        } else {
+            self.advice_columns()
+                .max(self.coefficients().div_ceil(self.fold))
+        }
     }
 }

@@ -15,11 +15,17 @@ pub fn reserved_rows(params: CircuitParams) -> usize {
     cs.blinding_factors() + 1
 }
 
-/// Usable rows a layout needs: its gates and streams, and both lookup tables.
+/// Usable rows a layout needs: its gates and streams (a folded circuit's logical rows take
+/// `stride` rows each), and the lookup tables.
 pub fn rows_needed(layout: &Layout) -> usize {
-    layout
-        .rows_used()
-        .max(range_table_rows(layout.params.range_bits))
+    let p = layout.params;
+    let range_table = if p.range_lookups() {
+        range_table_rows(p.range_bits)
+    } else {
+        0
+    };
+    (layout.rows_used() * p.stride())
+        .max(range_table)
         .max(function_table_rows(layout))
 }
 

@@ -18,6 +18,17 @@ fn params() -> CircuitParams {
         range_bits: 6,
         degree: 4,
         poseidon: false,
+        fold: 0,
+    }
+}
+
+/// The same shape folded into one advice column (range checks by bits, see `fold`).
+fn folded_params() -> CircuitParams {
+    CircuitParams {
+        range_streams: 0,
+        degree: 5,
+        fold: 1,
+        ..params()
     }
 }
 
@@ -28,9 +39,14 @@ fn tensor(shape: &[usize], data: &[i64]) -> Tensor {
 /// Lays out `program` on `inputs`, checks the mock prover accepts it and that the public
 /// outputs equal the reference evaluator's, and returns the layout.
 fn honest(program: &Program, inputs: &[Tensor]) -> Layout {
+    honest_with(program, inputs, params())
+}
+
+/// [`honest`] in the shape `params`.
+fn honest_with(program: &Program, inputs: &[Tensor], params: CircuitParams) -> Layout {
     let trace = evaluate(program, inputs).expect("reference evaluation");
     let mut layout =
-        build(program, Some(&trace), params(), VisibilityConfig::default()).expect("layout");
+        build(program, Some(&trace), params, VisibilityConfig::default()).expect("layout");
     layout.params.k = minimal_k(&layout);
     mock_verify(&layout).expect("honest witness accepted");
     let n_in: usize = inputs.iter().map(Tensor::len).sum();
@@ -59,18 +75,29 @@ fn tampered_outputs_rejected(layout: &Layout, n_outputs: usize) {
     }
 }
 
-/// The full chip check: honest, tampered outputs, perturbation of every cell.
+/// The full chip check, unfolded and folded: honest, tampered outputs, perturbation of every
+/// cell. Returns the unfolded layout.
 fn check_chip(program: &Program, inputs: &[Tensor]) -> Layout {
-    let layout = honest(program, inputs);
     let n_out: usize = program
         .outputs
         .iter()
         .map(|&o| program.nodes[o].shape.iter().product::<usize>())
         .sum();
-    tampered_outputs_rejected(&layout, n_out);
-    let loose = unconstrained_cells(&layout);
-    assert!(loose.is_empty(), "unconstrained cells: {loose:?}");
-    layout
+    let layouts: Vec<Layout> = [params(), folded_params()]
+        .into_iter()
+        .map(|shape| {
+            let layout = honest_with(program, inputs, shape);
+            tampered_outputs_rejected(&layout, n_out);
+            let loose = unconstrained_cells(&layout);
+            assert!(
+                loose.is_empty(),
+                "unconstrained cells (fold {}): {loose:?}",
+                shape.fold
+            );
+            layout
+        })
+        .collect();
+    layouts.into_iter().next().expect("two shapes")
 }
 
 fn unary(op: Op, shape: &[usize], scale: i32, bits: u32) -> Program {
@@ -395,4 +422,52 @@ fn a_wrong_limb_breaks_the_range_check() {
     bad.set_value(cell, Val::Int(1 << 20));
     let err = mock_verify(&bad).unwrap_err();
     assert!(err.contains("failures"), "{err}");
+}
+
+/// A folded circuit's range check is a bit decomposition: non-boolean "bits" that still sum
+/// to the value are rejected by the booleanity constraint, and a value beyond the checked
+/// width cannot be decomposed at all.
+#[test]
+fn folded_range_checks_need_boolean_bits() {
+    let p = unary(Op::Rescale { shift: 4 }, &[1], 0, 8);
+    let layout = honest_with(&p, &[tensor(&[1], &[100])], folded_params());
+    assert!(layout
+        .assigned_cells()
+        .iter()
+        .all(|c| !matches!(c.col, AdviceCol::Range(_))));
+    let bits_row = layout
+        .gates
+        .iter()
+        .position(|g| *g == Some(zkml_circuits::layout::Gate::BitsFirst))
+        .expect("a bits row");
+    let cell = |i: usize| zkml_circuits::layout::CellRef {
+        col: AdviceCol::X(i),
+        row: bits_row,
+    };
+    // x0 + 2 x1 unchanged: x0 += 2, x1 -= 1.
+    let mut bad = layout.clone();
+    let (b0, b1) = (layout.cell_value(cell(0)), layout.cell_value(cell(1)));
+    let (Val::Int(v0), Val::Int(v1)) = (b0, b1) else {
+        panic!("bits are integers")
+    };
+    bad.set_value(cell(0), Val::Int(v0 + 2));
+    bad.set_value(cell(1), Val::Int(v1 - 1));
+    let err = mock_verify(&bad).unwrap_err();
+    assert!(err.contains("bits"), "{err}");
+    // Flipping a bit changes the recomposed value: the copy to the checked cell fails.
+    let mut flipped = layout.clone();
+    flipped.set_value(cell(0), Val::Int(1 - v0));
+    assert!(mock_verify(&flipped).is_err());
+}
+
+/// Folded over two coefficient columns (a shorter stride): exact and fully constrained too.
+#[test]
+fn two_fold_columns() {
+    let p = unary(Op::Relu, &[6], 0, 10);
+    let shape = CircuitParams {
+        fold: 2,
+        ..folded_params()
+    };
+    let layout = honest_with(&p, &[tensor(&[6], &[-512, -3, 0, 1, 77, 511])], shape);
+    assert!(unconstrained_cells(&layout).is_empty());
 }

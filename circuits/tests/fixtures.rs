@@ -39,6 +39,7 @@ fn fixtures_satisfy_the_circuit_with_reference_outputs() {
             range_bits: 10,
             degree: 4,
             poseidon: false,
+            fold: 0,
         };
         let mut layout =
             build(&program, Some(&trace), params, VisibilityConfig::default()).unwrap();

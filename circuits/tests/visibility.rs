@@ -21,6 +21,7 @@ fn params() -> CircuitParams {
         range_bits: 6,
         degree: 4,
         poseidon: true,
+        fold: 0,
     }
 }
 

@@ -295,6 +295,14 @@ pub fn solidity_with(
     let s_vpow = mem.word();
     let s_rin = mem.word();
     let s_p = mem.word();
+    let s_van = mem.word();
+    let max_rotations = plan
+        .rotation_sets
+        .iter()
+        .map(|s| s.rotations.len())
+        .max()
+        .unwrap_or(1);
+    let s_xinv_pows = mem.words(max_rotations);
     let basis_total: usize = plan.rotation_sets.iter().map(|s| s.rotations.len()).sum();
     let mut basis_next = mem.words(basis_total);
     // Batch inversion: x - w^i for the instance rows, x - w^r for the blinding rows, x, x^n - 1.
@@ -652,10 +660,20 @@ pub fn solidity_with(
             .expect("a super rotation");
         m(s_pts + 32 * i)
     };
-    let vanishing = |rots: &mut dyn Iterator<Item = i32>| {
-        rots.fold("1".to_string(), |acc, rot| {
-            format!("mulmod({acc}, addmod({u}, sub(r, {}), r), r)", pt(rot))
-        })
+    // prod (u - x w^rot) over `rots`, into `slot`: one statement per factor, since a nested
+    // expression per rotation would run out of stack for folded circuits' many rotations.
+    let vanishing = |slot: usize, rots: &mut dyn Iterator<Item = i32>| {
+        let mut code = "            {\n                let t := 1\n".to_string();
+        for rot in rots {
+            writeln!(
+                code,
+                "                t := mulmod(t, addmod({u}, sub(r, {}), r), r)",
+                pt(rot)
+            )
+            .expect("string");
+        }
+        write!(code, "                mstore({slot:#x}, t)\n            }}").expect("string");
+        code
     };
     let first = &plan.rotation_sets[0];
     let diffs0: Vec<i32> = plan
@@ -664,14 +682,22 @@ pub fn solidity_with(
         .copied()
         .filter(|r| !first.rotations.contains(r))
         .collect();
-    emit!(
-        "            mstore({s_z0:#x}, {})",
-        vanishing(&mut first.rotations.iter().copied())
-    );
+    emit!("{}", vanishing(s_z0, &mut first.rotations.iter().copied()));
+    emit!("{}", vanishing(s_van, &mut diffs0.iter().copied()));
     emit!(
         "            mstore({s_zdiff0_inv:#x}, invert({}, r))",
-        vanishing(&mut diffs0.iter().copied())
+        m(s_van)
     );
+    // x^-1, x^-2, ...: the interpolation bases' normalisation.
+    emit!("            mstore({s_xinv_pows:#x}, {})", m(s_xinv));
+    for i in 1..max_rotations.saturating_sub(1) {
+        emit!(
+            "            mstore({:#x}, mulmod({}, {}, r))",
+            s_xinv_pows + 32 * i,
+            m(s_xinv_pows + 32 * (i - 1)),
+            m(s_xinv)
+        );
+    }
     emit!("            if iszero({}) {{ fail() }}", m(s_zdiff0_inv));
     emit!("            mstore({s_router:#x}, 0)");
     emit!("            mstore({s_acc:#x}, 0)");
@@ -726,46 +752,44 @@ pub fn solidity_with(
                 .copied()
                 .filter(|r| !set.rotations.contains(r))
                 .collect();
+            emit!("{}", vanishing(s_van, &mut diffs.iter().copied()));
             emit!(
                 "            mstore({s_factor:#x}, mulmod(mulmod({vpow}, {}, r), {}, r))",
-                vanishing(&mut diffs.iter().copied()),
+                m(s_van),
                 m(s_zdiff0_inv)
             );
         }
         // Interpolation basis at u: L_j(u) = prod_{l != j} (u - p_l) * c_j * x^-(m-1).
         let mrot = set.rotations.len();
-        let basis: Vec<String> = (0..mrot)
-            .map(|j| {
-                if mrot == 1 {
-                    return "1".to_string();
-                }
-                let wj = rotate(omega, set.rotations[j]);
-                let mut c = Fr::one();
-                for (li, &rl) in set.rotations.iter().enumerate() {
-                    if li != j {
-                        c *= wj - rotate(omega, rl);
-                    }
-                }
-                let c = c.inverse().expect("distinct rotations");
-                let num = vanishing(
-                    &mut set
-                        .rotations
-                        .iter()
-                        .enumerate()
-                        .filter(|&(li, _)| li != j)
-                        .map(|(_, &r)| r),
-                );
-                let mut xpow = m(s_xinv);
-                for _ in 1..mrot - 1 {
-                    xpow = format!("mulmod({xpow}, {}, r)", m(s_xinv));
-                }
-                format!("mulmod(mulmod({num}, {}, r), {xpow}, r)", fr_hex(&c))
-            })
-            .collect();
         let basis_slots = basis_next;
         basis_next += 32 * mrot;
-        for (j, code) in basis.iter().enumerate() {
-            emit!("            mstore({:#x}, {code})", basis_slots + 32 * j);
+        for j in 0..mrot {
+            let slot = basis_slots + 32 * j;
+            if mrot == 1 {
+                emit!("            mstore({slot:#x}, 1)");
+                continue;
+            }
+            let wj = rotate(omega, set.rotations[j]);
+            let mut c = Fr::one();
+            for (li, &rl) in set.rotations.iter().enumerate() {
+                if li != j {
+                    c *= wj - rotate(omega, rl);
+                }
+            }
+            let c = c.inverse().expect("distinct rotations");
+            let others = &mut set
+                .rotations
+                .iter()
+                .enumerate()
+                .filter(|&(li, _)| li != j)
+                .map(|(_, &r)| r);
+            emit!("{}", vanishing(s_van, others));
+            emit!(
+                "            mstore({slot:#x}, mulmod(mulmod({}, {}, r), {}, r))",
+                m(s_van),
+                fr_hex(&c),
+                m(s_xinv_pows + 32 * (mrot - 2))
+            );
         }
         emit!(
             "            ok := and(ok, openSet({table_at:#x}, {}, {mrot}, {basis_slots:#x}))",

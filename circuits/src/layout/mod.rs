@@ -11,6 +11,7 @@ use halo2_proofs::halo2curves::bn256::Fr;
 
 use crate::params::CircuitParams;
 
+pub(crate) mod bits;
 pub(crate) mod divsqrt;
 pub(crate) mod hash;
 pub(crate) mod linear;
@@ -104,14 +105,17 @@ pub enum Gate {
     Sqrt,
     /// Comparison and selection.
     Select,
+    /// Bits, starting a recomposition (folded circuits).
+    BitsFirst,
+    /// Bits, continuing the previous row's recomposition.
+    BitsNext,
     /// A run of Poseidon rounds: the row kind's position in
     /// [`crate::poseidon::row_kinds`] for the circuit's lane count.
     Poseidon(u8),
 }
 
 impl Gate {
-    /// Every gate, in selector order.
-    /// Every gate except the Poseidon rows, in selector order.
+    /// Every gate of an unfolded circuit except the Poseidon rows, in selector order.
     pub const ALL: [Gate; 7] = [
         Gate::LinFirst,
         Gate::LinNext,
@@ -221,14 +225,7 @@ impl Layout {
 
     /// Index of an advice column in [`Layout::advice`].
     pub fn column_index(&self, col: AdviceCol) -> usize {
-        let p = &self.params;
-        match col {
-            AdviceCol::X(i) => i,
-            AdviceCol::Z(j) => p.lanes + j,
-            AdviceCol::Range(l) => p.lanes + p.results + l,
-            AdviceCol::TableIn(l) => p.lanes + p.results + p.range_streams + l,
-            AdviceCol::TableOut(l) => p.lanes + p.results + p.range_streams + p.table_streams + l,
-        }
+        crate::fold::advice_offset(&self.params, col)
     }
 
     /// Rows any column needs (main region, streams), without blinding rows.
@@ -348,8 +345,12 @@ impl Layout {
         }
     }
 
-    /// Checks `value` (held by nothing yet) against `bits` in a range stream; returns its cell.
+    /// Checks `value` (held by nothing yet) against `bits` in a range stream, or in a folded
+    /// circuit by its bits; returns its cell.
     pub(crate) fn range_slot(&mut self, bits: u32, value: i128) -> CellRef {
+        if !self.params.range_lookups() {
+            return bits::decompose(self, bits, value);
+        }
         let l = (0..self.range_fill.len())
             .min_by_key(|&l| self.range_fill[l])
             .expect("at least one stream");
