@@ -15,7 +15,12 @@
 //!            w[g][3] (t - (2b-1)(p-q) + b w[g][0] + (1-b) w[g][1]) = 0,
 //!            z[g] - b (p + w[g][2](q-p)) - (1-b)(q + w[g][2](p-q)) = 0
 //!            with (p, q, b, t) = x[4g..4g+4]                          g < G4
+//! BitsFirst  x[i]^2 - x[i] = 0,  z[0] - S_0 = 0                       folded circuits only
+//! BitsNext   x[i]^2 - x[i] = 0,  z[0] - z[0](prev) - S_0 = 0          folded circuits only
 //! ```
+//!
+//! In a folded circuit ([`crate::fold`]) a "row" is a logical row of `stride` physical rows,
+//! and a gate is enabled by the row selector times the gate's flag among the coefficients.
 //!
 //! Poseidon rounds (only in circuits that hash). A permutation's 65 rounds run over a few rows,
 //! several rounds per row ([`crate::poseidon::schedule`]); one gate per row kind. Round `i` of a
@@ -35,7 +40,8 @@
 //!
 //! Lookups: every range stream row `(rtag, rs)` lies in the range table `{(0,0)} u {(t, v) :
 //! 1 <= t <= R, 0 <= v < 2^t}`; every function stream row `(ttag, ti, to)` lies in the function
-//! table `{(0,0,0)} u {(tag, x, f(x))}`.
+//! table `{(0,0,0)} u {(tag, x, f(x))}`. Folded circuits check ranges with the bit rows instead
+//! and scale the function lookup by its tag (see [`crate::fold`]).
 
 use halo2_proofs::halo2curves::bn256::Fr;
 use halo2_proofs::plonk::{

@@ -18,9 +18,11 @@
 //!
 //! With [`Objective::EvmGas`] the shape is chosen instead for the cheapest on-chain
 //! verification ([`evm_gas`]): the verifier pays one elliptic-curve multiplication (6,000 gas)
-//! per committed polynomial, fixed columns included, and 16 gas per proof byte, so narrow
-//! shapes (few lanes, two result lanes) win there even though they take more rows to
-//! prove.
+//! per committed polynomial, fixed columns included, and 16 gas per proof byte, but little for
+//! another rotation of a column it already opens. Folded shapes ([`crate::fold`]: one advice
+//! column, a few fixed ones, no range table) therefore win there, as long as their extra rows
+//! keep `k` at most [`MAX_FOLDED_K`]; among the shapes within [`GAS_TOLERANCE`] of the least
+//! gas, the fastest to prove is taken.
 
 use zkml_ir::Program;
 

@@ -81,3 +81,36 @@ fn no_cell_of_a_fixture_is_unconstrained() {
     let loose = zkml_circuits::soundness::unconstrained_cells(&layout);
     assert!(loose.is_empty(), "unconstrained cells: {loose:?}");
 }
+
+/// The shapes `--optimize evm-gas` picks for these fixtures are folded; the folded circuit's
+/// public outputs equal the reference evaluator's and the mock prover accepts it.
+#[test]
+fn folded_fixtures_satisfy_the_circuit_with_reference_outputs() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures");
+    for name in ["mlp_small", "pytorch_style"] {
+        let dir = root.join(name);
+        let model = zkml_onnx::load_model(&dir.join("model.onnx"), &Default::default()).unwrap();
+        let input =
+            parse_input_json(&std::fs::read_to_string(dir.join("input.json")).unwrap()).unwrap();
+        let program = zkml_onnx::compile(&model, std::slice::from_ref(&input), &Default::default())
+            .unwrap()
+            .program;
+        let q = quantize_inputs(&program, &input).unwrap();
+        let trace = evaluate(&program, &q).unwrap();
+        let vis = VisibilityConfig::default();
+        let params =
+            zkml_circuits::cost::choose_for(&program, vis, zkml_circuits::cost::Objective::EvmGas)
+                .unwrap();
+        assert!(params.fold > 0, "{name}: {params:?}");
+        let layout = build(&program, Some(&trace), params, vis).unwrap();
+        assert_eq!(minimal_k(&layout), params.k, "{name}");
+        mock_verify(&layout).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let n_in: usize = q.iter().map(|t| t.len()).sum();
+        let expected: Vec<Val> = trace
+            .outputs()
+            .iter()
+            .flat_map(|t| t.data().iter().map(|&v| Val::Int(i128::from(v))))
+            .collect();
+        assert_eq!(&layout.instance[n_in..], &expected[..], "{name}: outputs");
+    }
+}

@@ -28,6 +28,10 @@ use crate::gates::{GateCode, GateProgram, Operand, INSTRUCTION_BYTES, OP_ADD, OP
 use crate::plan::{column_eval, ColumnEval, EvalSource, Plan, Poly};
 use crate::GenerateError;
 
+/// Batch inversions of at most this many values are unrolled (larger ones loop, keeping the
+/// code small).
+const MAX_UNROLLED_INVERSIONS: usize = 64;
+
 /// Expressions nested deeper than this are computed into a memory temporary first.
 const MAX_INLINE_DEPTH: usize = 4;
 
@@ -58,6 +62,41 @@ fn rotate(omega: Fr, rotation: i32) -> Fr {
             .expect("omega is a unit")
             .pow([u64::from(rotation.unsigned_abs())])
     }
+}
+
+/// Yul that inverts the `count` words at `arr` in place (Montgomery's trick, `tmp` holding
+/// the prefix products), failing the verification if any is zero: straight-line code for a
+/// few words, the `batchInvert` loop for many.
+fn batch_inversion(arr: usize, count: usize, tmp: usize) -> String {
+    if count > MAX_UNROLLED_INVERSIONS {
+        return format!(
+            "            if iszero(batchInvert({arr:#x}, {count}, {tmp:#x}, r)) {{ fail() }}"
+        );
+    }
+    let mut code = "            {\n                let prefix := 1\n".to_string();
+    for i in 0..count {
+        writeln!(
+            code,
+            "                mstore({:#x}, prefix)\n                prefix := mulmod(prefix, mload({:#x}), r)",
+            tmp + 32 * i,
+            arr + 32 * i
+        )
+        .expect("string");
+    }
+    code.push_str(
+        "                if iszero(prefix) { fail() }\n                let inv := invert(prefix, r)\n",
+    );
+    for i in (0..count).rev() {
+        let at = arr + 32 * i;
+        writeln!(
+            code,
+            "                {{ let v := mload({at:#x}) mstore({at:#x}, mulmod(inv, mload({:#x}), r)) inv := mulmod(inv, v, r) }}",
+            tmp + 32 * i
+        )
+        .expect("string");
+    }
+    code.push_str("            }");
+    code
 }
 
 /// Memory allocator for named 32-byte slots.
@@ -303,6 +342,12 @@ pub fn solidity_with(
         .max()
         .unwrap_or(1);
     let s_xinv_pows = mem.words(max_rotations);
+    // u - x w^rot for every rotation, and their inverses (the last slot: the product of those
+    // outside the first opening set, inverted in the same batch).
+    let n_super = plan.super_rotations.len();
+    let s_d = mem.words(n_super);
+    let s_dinv = mem.words(n_super + 1);
+    let s_dtmp = mem.words(n_super + 1);
     let basis_total: usize = plan.rotation_sets.iter().map(|s| s.rotations.len()).sum();
     let mut basis_next = mem.words(basis_total);
     // Batch inversion: x - w^i for the instance rows, x - w^r for the blinding rows, x, x^n - 1.
@@ -460,7 +505,7 @@ pub fn solidity_with(
         "            mstore({:#x}, addmod({xn}, sub(r, 1), r))",
         i_x + 32
     );
-    emit!("            if iszero(batchInvert({inv_arr:#x}, {inv_count}, {inv_tmp:#x}, r)) {{ fail() }}");
+    emit!("{}", batch_inversion(inv_arr, inv_count, inv_tmp));
     emit!("            mstore({s_xinv:#x}, {})", m(i_x));
     emit!("            mstore({s_vanish_inv:#x}, {})", m(i_x + 32));
     let n_inv = Fr::from(n).inverse().expect("n is a unit");
@@ -652,25 +697,31 @@ pub fn solidity_with(
             fr_hex(&rotate(omega, rot))
         );
     }
-    let pt = |rot: i32| {
+    let d = |rot: i32| {
         let i = plan
             .super_rotations
             .iter()
             .position(|&r| r == rot)
             .expect("a super rotation");
-        m(s_pts + 32 * i)
+        m(s_d + 32 * i)
     };
-    // prod (u - x w^rot) over `rots`, into `slot`: one statement per factor, since a nested
-    // expression per rotation would run out of stack for folded circuits' many rotations.
+    for i in 0..n_super {
+        emit!(
+            "            mstore({:#x}, addmod({u}, sub(r, {}), r))",
+            s_d + 32 * i,
+            m(s_pts + 32 * i)
+        );
+        emit!(
+            "            mstore({:#x}, {})",
+            s_dinv + 32 * i,
+            m(s_d + 32 * i)
+        );
+    }
+    // prod (u - x w^rot) over `rots`, into `slot`, one statement per factor.
     let vanishing = |slot: usize, rots: &mut dyn Iterator<Item = i32>| {
         let mut code = "            {\n                let t := 1\n".to_string();
         for rot in rots {
-            writeln!(
-                code,
-                "                t := mulmod(t, addmod({u}, sub(r, {}), r), r)",
-                pt(rot)
-            )
-            .expect("string");
+            writeln!(code, "                t := mulmod(t, {}, r)", d(rot)).expect("string");
         }
         write!(code, "                mstore({slot:#x}, t)\n            }}").expect("string");
         code
@@ -683,10 +734,14 @@ pub fn solidity_with(
         .filter(|r| !first.rotations.contains(r))
         .collect();
     emit!("{}", vanishing(s_z0, &mut first.rotations.iter().copied()));
-    emit!("{}", vanishing(s_van, &mut diffs0.iter().copied()));
     emit!(
-        "            mstore({s_zdiff0_inv:#x}, invert({}, r))",
-        m(s_van)
+        "{}",
+        vanishing(s_dinv + 32 * n_super, &mut diffs0.iter().copied())
+    );
+    emit!("{}", batch_inversion(s_dinv, n_super + 1, s_dtmp));
+    emit!(
+        "            mstore({s_zdiff0_inv:#x}, {})",
+        m(s_dinv + 32 * n_super)
     );
     // x^-1, x^-2, ...: the interpolation bases' normalisation.
     emit!("            mstore({s_xinv_pows:#x}, {})", m(s_xinv));
@@ -698,7 +753,6 @@ pub fn solidity_with(
             m(s_xinv)
         );
     }
-    emit!("            if iszero({}) {{ fail() }}", m(s_zdiff0_inv));
     emit!("            mstore({s_router:#x}, 0)");
     emit!("            mstore({s_acc:#x}, 0)");
     emit!("            mstore({:#x}, 0)", s_acc + 32);
@@ -759,15 +813,19 @@ pub fn solidity_with(
                 m(s_zdiff0_inv)
             );
         }
-        // Interpolation basis at u: L_j(u) = prod_{l != j} (u - p_l) * c_j * x^-(m-1).
+        // Interpolation basis at u: L_j(u) = prod_{l != j} (u - p_l) * c_j * x^-(m-1), that is
+        // Z_set(u) / (u - p_j) * c_j * x^-(m-1).
         let mrot = set.rotations.len();
         let basis_slots = basis_next;
         basis_next += 32 * mrot;
+        if mrot == 1 {
+            emit!("            mstore({basis_slots:#x}, 1)");
+        } else {
+            emit!("{}", vanishing(s_van, &mut set.rotations.iter().copied()));
+        }
         for j in 0..mrot {
-            let slot = basis_slots + 32 * j;
             if mrot == 1 {
-                emit!("            mstore({slot:#x}, 1)");
-                continue;
+                break;
             }
             let wj = rotate(omega, set.rotations[j]);
             let mut c = Fr::one();
@@ -777,16 +835,16 @@ pub fn solidity_with(
                 }
             }
             let c = c.inverse().expect("distinct rotations");
-            let others = &mut set
-                .rotations
+            let idx = plan
+                .super_rotations
                 .iter()
-                .enumerate()
-                .filter(|&(li, _)| li != j)
-                .map(|(_, &r)| r);
-            emit!("{}", vanishing(s_van, others));
+                .position(|&r| r == set.rotations[j])
+                .expect("a super rotation");
             emit!(
-                "            mstore({slot:#x}, mulmod(mulmod({}, {}, r), {}, r))",
+                "            mstore({:#x}, mulmod(mulmod(mulmod({}, {}, r), {}, r), {}, r))",
+                basis_slots + 32 * j,
                 m(s_van),
+                m(s_dinv + 32 * idx),
                 fr_hex(&c),
                 m(s_xinv_pows + 32 * (mrot - 2))
             );

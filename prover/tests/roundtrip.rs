@@ -32,6 +32,7 @@ fn mlp_small_proof_verifies_in_both_verifiers() {
         range_bits: 6,
         degree: 4,
         poseidon: false,
+        fold: 0,
     };
     let layout = zkml_circuits::build(&program, None, params, VisibilityConfig::default()).unwrap();
     params.k = minimal_k(&layout);
@@ -67,6 +68,7 @@ fn every_flipped_proof_byte_is_rejected() {
         range_bits: 6,
         degree: 4,
         poseidon: false,
+        fold: 0,
     };
     let layout = zkml_circuits::build(&program, None, params, VisibilityConfig::default()).unwrap();
     params.k = minimal_k(&layout);

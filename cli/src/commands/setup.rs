@@ -67,9 +67,20 @@ pub fn run(args: Args) -> Result<()> {
             "circuit": circuit, "cost_estimate": zkml_circuits::cost::estimate(&circuit, circuit.k), "srs": source, "timings": stages.json(),
         }));
     }
+    let streams = if circuit.fold > 0 {
+        format!(
+            "folded into 1 advice and {} coefficient columns (stride {}), range checks by bits, {} table streams",
+            circuit.fold, circuit.stride(), circuit.table_streams
+        )
+    } else {
+        format!(
+            "{} range + {} table streams",
+            circuit.range_streams, circuit.table_streams
+        )
+    };
     println!(
-        "wrote {} ({} bytes) and {} ({} bytes); circuit 2^{} rows, {} lanes, {} result lanes, {} range + {} table streams",
-        pk_path.display(), pk_bytes.len(), vk_path.display(), vk_bytes.len(), circuit.k, circuit.lanes, circuit.results, circuit.range_streams, circuit.table_streams
+        "wrote {} ({} bytes) and {} ({} bytes); circuit 2^{} rows, {} lanes, {} result lanes, {streams}",
+        pk_path.display(), pk_bytes.len(), vk_path.display(), vk_bytes.len(), circuit.k, circuit.lanes, circuit.results
     );
     Ok(())
 }
