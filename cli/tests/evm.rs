@@ -244,3 +244,35 @@ fn hashed_io_verifiers_verify_on_the_local_evm() {
     let (code, r) = verify_evm(&cache, &bad, &evm);
     assert_eq!(code, Some(1), "{r}");
 }
+
+/// `--optimize evm-gas` end to end: the one-shot proof of the small MLP comes from a folded
+/// circuit whose verifier costs at most 350,000 gas; a changed public output is rejected.
+#[test]
+fn gas_optimized_proof_verifies_cheaply_on_the_local_evm() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    let out = tmp.path().join("out");
+    prove(&cache, "mlp_small", &out, &["--optimize", "evm-gas"]);
+    let evm = tmp.path().join("evm");
+    let o = create(&cache, &out.join("vk.bin"), &evm);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let proof = out.join("proof.json");
+    let (code, v) = verify_evm(&cache, &proof, &evm);
+    assert_eq!(code, Some(0), "{v}");
+    assert_eq!(v["verified"], true, "{v}");
+    let gas = v["gas_used"].as_u64().unwrap();
+    assert!(gas <= 350_000, "{v}");
+
+    let mut p: Value = serde_json::from_str(&std::fs::read_to_string(&proof).unwrap()).unwrap();
+    let last = p["instances"].as_array().unwrap().len() - 1;
+    let other = [7u64, 8]
+        .map(|v| format!("0x{v:064x}"))
+        .into_iter()
+        .find(|w| p["instances"][last] != *w.as_str())
+        .unwrap();
+    p["instances"][last] = Value::String(other);
+    let bad = tmp.path().join("bad.json");
+    std::fs::write(&bad, p.to_string()).unwrap();
+    let (code, r) = verify_evm(&cache, &bad, &evm);
+    assert_eq!(code, Some(1), "{r}");
+}
