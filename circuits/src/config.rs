@@ -75,7 +75,7 @@ pub struct ModelConfig {
     pub w: Vec<Column<Fixed>>,
     /// Row constants.
     pub c: Vec<Column<Fixed>>,
-    /// Range stream tags (folded: one column for every stream, tags on the slots' rows).
+    /// Range stream tags (none in folded circuits, which check ranges by bits).
     pub range_tag: Vec<Column<Fixed>>,
     /// Function stream tags (folded: one column for every stream, tags on the inputs' rows).
     pub table_tag: Vec<Column<Fixed>>,

@@ -45,8 +45,9 @@ pub struct CircuitParams {
     /// Folding: 0 gives every lane, stream and coefficient its own halo2 column; `f > 0` folds
     /// each logical row into [`CircuitParams::stride`] consecutive rows of a single advice
     /// column, its coefficients into `f` fixed columns (see [`crate::fold`]). Folded circuits
-    /// have few commitments, which is what on-chain verification pays for.
-    #[serde(default)]
+    /// have few commitments, which is what on-chain verification pays for. Not serialized
+    /// when 0, so unfolded shapes keep the form (and cached keys) they had before folding.
+    #[serde(default, skip_serializing_if = "is_unfolded")]
     pub fold: usize,
 }
 
@@ -65,6 +66,10 @@ impl Default for CircuitParams {
             fold: 0,
         }
     }
+}
+
+fn is_unfolded(fold: &usize) -> bool {
+    *fold == 0
 }
 
 /// Why a parameter set is unusable.
@@ -174,5 +179,42 @@ impl CircuitParams {
             self.advice_columns()
                 .max(self.coefficients().div_ceil(self.fold))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unfolded_shapes_serialize_as_before_folding() {
+        let p = CircuitParams::default();
+        let json = serde_json::to_string(&p).unwrap();
+        assert!(!json.contains("fold"), "{json}");
+        let folded = CircuitParams {
+            fold: 2,
+            range_streams: 0,
+            degree: 5,
+            ..p
+        };
+        let json = serde_json::to_string(&folded).unwrap();
+        assert_eq!(
+            serde_json::from_str::<CircuitParams>(&json).unwrap(),
+            folded
+        );
+        folded.validate().unwrap();
+        // A folded shape needs degree 5 and no range streams.
+        assert!(CircuitParams {
+            degree: 4,
+            ..folded
+        }
+        .validate()
+        .is_err());
+        assert!(CircuitParams {
+            range_streams: 1,
+            ..folded
+        }
+        .validate()
+        .is_err());
     }
 }
