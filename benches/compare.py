@@ -626,7 +626,8 @@ def targets(results):
     lines.append(
         "- EVM gas with hashed inputs and outputs not growing with the input size: checked by"
         " `cargo test -p zkml-contracts --test evm hashed -- --nocapture` (mlp_small's 16 inputs and"
-        " mlp's 784, `--optimize evm-gas`: equal within 2%, the test fails otherwise); this harness"
+        " mlp's 784 in the shape `--optimize evm-gas` picks for mlp: equal within 2%, the test fails"
+        " otherwise); this harness"
         " benchmarks public inputs and outputs, the peer's configuration."
     )
     return lines

@@ -7,12 +7,27 @@ use zkml_circuits::layout::Val;
 use zkml_circuits::sizing::minimal_k;
 use zkml_circuits::soundness::mock_verify;
 use zkml_circuits::{build, CircuitParams, VisibilityConfig};
-use zkml_ir::evaluate;
 use zkml_ir::input::{parse_input_json, quantize_inputs};
+use zkml_ir::{evaluate, Program, Tensor, Trace};
+
+/// A fixture compiled (calibrated on its input), its quantized input and reference trace.
+fn fixture(name: &str) -> (Program, Vec<Tensor>, Trace) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fixtures")
+        .join(name);
+    let model = zkml_onnx::load_model(&dir.join("model.onnx"), &Default::default()).unwrap();
+    let input =
+        parse_input_json(&std::fs::read_to_string(dir.join("input.json")).unwrap()).unwrap();
+    let program = zkml_onnx::compile(&model, std::slice::from_ref(&input), &Default::default())
+        .unwrap()
+        .program;
+    let q = quantize_inputs(&program, &input).unwrap();
+    let trace = evaluate(&program, &q).unwrap();
+    (program, q, trace)
+}
 
 #[test]
 fn fixtures_satisfy_the_circuit_with_reference_outputs() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures");
     for name in [
         "mlp_small",
         "mlp",
@@ -21,15 +36,7 @@ fn fixtures_satisfy_the_circuit_with_reference_outputs() {
         "transformer",
         "pytorch_style",
     ] {
-        let dir = root.join(name);
-        let model = zkml_onnx::load_model(&dir.join("model.onnx"), &Default::default()).unwrap();
-        let input =
-            parse_input_json(&std::fs::read_to_string(dir.join("input.json")).unwrap()).unwrap();
-        let compiled =
-            zkml_onnx::compile(&model, std::slice::from_ref(&input), &Default::default()).unwrap();
-        let program = compiled.program;
-        let q = quantize_inputs(&program, &input).unwrap();
-        let trace = evaluate(&program, &q).unwrap();
+        let (program, q, trace) = fixture(name);
         let params = CircuitParams {
             k: 20,
             lanes: 16,
@@ -65,15 +72,7 @@ fn fixtures_satisfy_the_circuit_with_reference_outputs() {
 /// layers, rescales, ReLU) is pinned by some constraint.
 #[test]
 fn no_cell_of_a_fixture_is_unconstrained() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/mlp_small");
-    let model = zkml_onnx::load_model(&dir.join("model.onnx"), &Default::default()).unwrap();
-    let input =
-        parse_input_json(&std::fs::read_to_string(dir.join("input.json")).unwrap()).unwrap();
-    let program = zkml_onnx::compile(&model, std::slice::from_ref(&input), &Default::default())
-        .unwrap()
-        .program;
-    let q = quantize_inputs(&program, &input).unwrap();
-    let trace = evaluate(&program, &q).unwrap();
+    let (program, _, trace) = fixture("mlp_small");
     let vis = VisibilityConfig::default();
     let params = zkml_circuits::cost::choose(&program, vis).unwrap();
     let layout = build(&program, Some(&trace), params, vis).unwrap();
@@ -86,17 +85,8 @@ fn no_cell_of_a_fixture_is_unconstrained() {
 /// public outputs equal the reference evaluator's and the mock prover accepts it.
 #[test]
 fn folded_fixtures_satisfy_the_circuit_with_reference_outputs() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures");
     for name in ["mlp_small", "pytorch_style"] {
-        let dir = root.join(name);
-        let model = zkml_onnx::load_model(&dir.join("model.onnx"), &Default::default()).unwrap();
-        let input =
-            parse_input_json(&std::fs::read_to_string(dir.join("input.json")).unwrap()).unwrap();
-        let program = zkml_onnx::compile(&model, std::slice::from_ref(&input), &Default::default())
-            .unwrap()
-            .program;
-        let q = quantize_inputs(&program, &input).unwrap();
-        let trace = evaluate(&program, &q).unwrap();
+        let (program, q, trace) = fixture(name);
         let vis = VisibilityConfig::default();
         let params =
             zkml_circuits::cost::choose_for(&program, vis, zkml_circuits::cost::Objective::EvmGas)
