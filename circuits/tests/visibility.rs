@@ -263,3 +263,45 @@ fn every_lane_width_schedules_the_rounds_soundly() {
         );
     }
 }
+
+/// The Poseidon rounds and parameter envelopes in a folded circuit (the shape
+/// `--optimize evm-gas` uses): exact hashes, tampered hashes rejected, no cell unconstrained.
+#[test]
+fn folded_hashing_is_exact_and_fully_constrained() {
+    let program = dense();
+    let trace = evaluate(&program, &input()).unwrap();
+    for v in [
+        vis(
+            Visibility::Hashed,
+            Visibility::Hashed,
+            ParamVisibility::Hashed,
+        ),
+        vis(
+            Visibility::Public,
+            Visibility::Public,
+            ParamVisibility::Private,
+        ),
+    ] {
+        let folded = CircuitParams {
+            range_streams: 0,
+            degree: 5,
+            fold: 3,
+            ..params()
+        };
+        let mut layout = build(&program, Some(&trace), folded, v).expect("layout");
+        layout.params.k = minimal_k(&layout);
+        mock_verify(&layout).unwrap_or_else(|e| panic!("{v:?}: {e}"));
+        let inst: Vec<Fr> = layout.instance.iter().map(|x| x.to_field()).collect();
+        assert_eq!(inst, expected_instance(&program, &trace, v), "{v:?}");
+        for i in 0..inst.len() {
+            let mut bad = inst.clone();
+            bad[i] += Fr::one();
+            assert!(
+                mock_verify_with_instance(&layout, bad).is_err(),
+                "{v:?}: {i}"
+            );
+        }
+        let loose = unconstrained_cells(&layout);
+        assert!(loose.is_empty(), "{v:?}: unconstrained cells: {loose:?}");
+    }
+}
