@@ -6,7 +6,7 @@ use std::path::Path;
 use zkml_circuits::layout::Val;
 use zkml_circuits::sizing::minimal_k;
 use zkml_circuits::soundness::mock_verify;
-use zkml_circuits::{build, CircuitParams, VisibilityConfig};
+use zkml_circuits::{build, CircuitParams, Layout, VisibilityConfig};
 use zkml_ir::input::{parse_input_json, quantize_inputs};
 use zkml_ir::{evaluate, Program, Tensor, Trace};
 
@@ -24,6 +24,17 @@ fn fixture(name: &str) -> (Program, Vec<Tensor>, Trace) {
     let q = quantize_inputs(&program, &input).unwrap();
     let trace = evaluate(&program, &q).unwrap();
     (program, q, trace)
+}
+
+/// The public instance ends with the reference evaluator's outputs, value for value.
+fn assert_outputs_exposed(layout: &Layout, inputs: &[Tensor], trace: &Trace, name: &str) {
+    let n_in: usize = inputs.iter().map(|t| t.len()).sum();
+    let expected: Vec<Val> = trace
+        .outputs()
+        .iter()
+        .flat_map(|t| t.data().iter().map(|&v| Val::Int(i128::from(v))))
+        .collect();
+    assert_eq!(&layout.instance[n_in..], &expected[..], "{name}: outputs");
 }
 
 #[test]
@@ -52,13 +63,7 @@ fn fixtures_satisfy_the_circuit_with_reference_outputs() {
             build(&program, Some(&trace), params, VisibilityConfig::default()).unwrap();
         layout.params.k = minimal_k(&layout);
         mock_verify(&layout).unwrap_or_else(|e| panic!("{name}: {e}"));
-        let n_in: usize = q.iter().map(|t| t.len()).sum();
-        let expected: Vec<Val> = trace
-            .outputs()
-            .iter()
-            .flat_map(|t| t.data().iter().map(|&v| Val::Int(i128::from(v))))
-            .collect();
-        assert_eq!(&layout.instance[n_in..], &expected[..], "{name}: outputs");
+        assert_outputs_exposed(&layout, &q, &trace, name);
         eprintln!(
             "{name}: k = {}, main rows {}, rows used {}",
             layout.params.k,
@@ -95,12 +100,6 @@ fn folded_fixtures_satisfy_the_circuit_with_reference_outputs() {
         let layout = build(&program, Some(&trace), params, vis).unwrap();
         assert_eq!(minimal_k(&layout), params.k, "{name}");
         mock_verify(&layout).unwrap_or_else(|e| panic!("{name}: {e}"));
-        let n_in: usize = q.iter().map(|t| t.len()).sum();
-        let expected: Vec<Val> = trace
-            .outputs()
-            .iter()
-            .flat_map(|t| t.data().iter().map(|&v| Val::Int(i128::from(v))))
-            .collect();
-        assert_eq!(&layout.instance[n_in..], &expected[..], "{name}: outputs");
+        assert_outputs_exposed(&layout, &q, &trace, name);
     }
 }
