@@ -157,13 +157,26 @@ pub struct Candidate {
     pub gas: f64,
 }
 
+/// Whether a circuit for `program` looks anything up in function tables: the program's own
+/// tables, or constant data gathered by runtime indices (parameters count as constants when
+/// they are fixed in the circuit).
+pub fn uses_function_tables(program: &Program, visibility: VisibilityConfig) -> bool {
+    let fixed_params = visibility.params == crate::visibility::ParamVisibility::Fixed;
+    !program.tables.is_empty()
+        || program.nodes.iter().any(|n| {
+            matches!(n.op, zkml_ir::Op::Take { .. })
+                && matches!(program.nodes[n.inputs[0]].op,
+                    zkml_ir::Op::Const { param, .. } if !param || fixed_params)
+        })
+}
+
 /// Every candidate shape for `objective`, sized for `program`.
 pub fn candidates(
     program: &Program,
     visibility: VisibilityConfig,
     objective: Objective,
 ) -> Result<Vec<Candidate>, LayoutError> {
-    let has_tables = !program.tables.is_empty();
+    let has_tables = uses_function_tables(program, visibility);
     let mut out = Vec::new();
     let hashes = visibility.hashes();
     // (lanes, results, fold columns)

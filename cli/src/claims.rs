@@ -177,6 +177,7 @@ fn quantize_one(t: &TensorInfo, bits: u32, data: &[Vec<f64>], index: usize) -> R
             name: &name,
             shape: &shape,
             scale,
+            domain: zkml_ir::InputDomain::Real,
         }],
         bits,
         std::slice::from_ref(values),

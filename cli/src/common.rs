@@ -31,6 +31,30 @@ pub struct ModelArgs {
     /// Value of a symbolic input dimension, as NAME=N (a symbolic batch dimension defaults to 1).
     #[arg(long = "dim", value_name = "NAME=N", value_parser = parse_dim)]
     pub dims: Vec<(String, usize)>,
+    /// Domain of an integer input, as NAME=LO:HI (inclusive); overrides the inferred one (token
+    /// ids index their embedding, attention masks are 0 or 1, other integers take the value
+    /// range).
+    #[arg(long = "input-domain", value_name = "NAME=LO:HI", value_parser = parse_domain)]
+    pub domains: Vec<(String, (i64, i64))>,
+}
+
+fn parse_domain(s: &str) -> Result<(String, (i64, i64)), String> {
+    let (name, range) = s
+        .split_once('=')
+        .ok_or_else(|| format!("expected NAME=LO:HI, got '{s}'"))?;
+    let (lo, hi) = range
+        .split_once(':')
+        .ok_or_else(|| format!("expected LO:HI after '{name}=', got '{range}'"))?;
+    let parse = |v: &str| {
+        v.trim()
+            .parse::<i64>()
+            .map_err(|_| format!("'{v}' is not an integer"))
+    };
+    let (lo, hi) = (parse(lo)?, parse(hi)?);
+    if lo > hi {
+        return Err(format!("the domain {lo}:{hi} is empty"));
+    }
+    Ok((name.to_string(), (lo, hi)))
 }
 
 fn parse_dim(s: &str) -> Result<(String, usize), String> {
@@ -60,6 +84,7 @@ impl ModelArgs {
     pub fn import(&self) -> ImportOptions {
         ImportOptions {
             dims: self.dims.iter().cloned().collect::<BTreeMap<_, _>>(),
+            domains: self.domains.iter().cloned().collect::<BTreeMap<_, _>>(),
         }
     }
 }

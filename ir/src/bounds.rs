@@ -40,7 +40,10 @@ pub(crate) fn node_bound(
     let b = |i: usize| u128::from(in_bounds[i]);
     let widest = || in_bounds.iter().copied().max().unwrap_or(0);
     let wide: u128 = match &node.op {
-        Op::Input { .. } => u128::from(limit),
+        Op::Input { domain, .. } => match domain.interval() {
+            None => u128::from(limit),
+            Some((lo, hi)) => u128::from(lo.unsigned_abs().max(hi.unsigned_abs())),
+        },
         Op::Const {
             values,
             param: true,
@@ -91,6 +94,9 @@ pub(crate) fn node_bound(
         }
         Op::Max | Op::Min | Op::ReduceMax(_) | Op::MaxPool(_) => u128::from(widest()),
         Op::ArgMax { axis, .. } => ins[0].shape[*axis].saturating_sub(1) as u128,
+        Op::Compare(_) => 1,
+        Op::Where => b(1).max(b(2)),
+        Op::Take { .. } => b(0),
         Op::Lookup { table } => u128::from(program.tables[*table].max_abs_output()),
         Op::Pad(spec) => {
             let fill = match spec.mode {

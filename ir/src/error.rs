@@ -105,6 +105,42 @@ pub enum EvalError {
         /// The value.
         value: i64,
     },
+    /// An integer or boolean input holds a value outside its domain.
+    #[error("input {index} '{name}' element {position} is {value}, outside its domain {domain}")]
+    OutsideInputDomain {
+        /// Input position.
+        index: usize,
+        /// Input name.
+        name: String,
+        /// Element position (flattened).
+        position: usize,
+        /// The value.
+        value: i64,
+        /// The domain, described.
+        domain: String,
+    },
+    /// A condition of `Where` was neither 0 nor 1.
+    #[error("condition value {value} at node {node} '{name}' is not 0 or 1")]
+    NotBoolean {
+        /// Node index.
+        node: usize,
+        /// Node name.
+        name: String,
+        /// The value.
+        value: i64,
+    },
+    /// A runtime index left its axis.
+    #[error("index {value} at node {node} '{name}' is outside the axis of length {dim}")]
+    IndexOutOfRange {
+        /// Node index.
+        node: usize,
+        /// Node name.
+        name: String,
+        /// The index.
+        value: i64,
+        /// Length of the indexed axis.
+        dim: usize,
+    },
     /// A pooling window contained no input element.
     #[error("a pooling window of node {node} '{name}' covers only padding")]
     EmptyWindow {

@@ -4,7 +4,7 @@
 //!
 //! | op | result |
 //! |---|---|
-//! | `Input` | the supplied integers; each must lie in `[-L, L)` |
+//! | `Input` | the supplied integers; each must lie in `[-L, L)` (integer and boolean inputs: in their domain) |
 //! | `Add`, `Sub`, `Neg`, `Mul` | exact, with numpy broadcasting |
 //! | `MatMul`, `Conv`, `ConvTranspose` | exact sums of products (+ bias), see [`crate::structure`] |
 //! | `SumPool`, `ReduceSum` | exact sums over the window / axes |
@@ -15,6 +15,9 @@
 //! | `ReduceMax`, `MaxPool` | maximum over the window / axes (padding ignored) |
 //! | `ArgMax` | index of the first (or last) maximum |
 //! | `Lookup{t}` | `table[t].values[x - lo]`; `x` must lie in the table's domain |
+//! | `Compare(op)` | 1 where `a op b` holds, else 0 |
+//! | `Where` | `a` where `cond` is 1, `b` where it is 0; any other condition value is an error |
+//! | `Take{axis}` | `data` picked along `axis` by runtime indices, each in `[0, dim)` |
 //! | data movement | copies (constant padding inserts its constant) |
 //!
 //! Any violation is an [`EvalError`] naming the node; nothing wraps or saturates silently.
@@ -24,7 +27,7 @@ use crate::op::Op;
 use crate::program::{Node, Program};
 use crate::rounding::{div_round, isqrt, rescale};
 use crate::structure::{
-    bias_index, for_each_product, for_each_window_member, movement_sources, Source,
+    bias_index, for_each_product, for_each_take, for_each_window_member, movement_sources, Source,
 };
 use crate::tensor::{numel, BroadcastMap, Tensor};
 
@@ -87,7 +90,7 @@ fn eval_node(
     };
     let tensor = |data: Vec<i64>| Tensor::new(shape.clone(), data).expect("shape derived");
     Ok(match &node.op {
-        Op::Input { index } => {
+        Op::Input { index, domain } => {
             let x = &inputs[*index];
             if x.shape() != shape.as_slice() {
                 return Err(EvalError::WrongInputShape {
@@ -97,6 +100,19 @@ fn eval_node(
                     got: x.shape().to_vec(),
                 });
             }
+            if let Some((lo, hi)) = domain.interval() {
+                if let Some((position, &value)) =
+                    x.data().iter().enumerate().find(|(_, &v)| v < lo || v > hi)
+                {
+                    return Err(EvalError::OutsideInputDomain {
+                        index: *index,
+                        name: node.name.clone(),
+                        position,
+                        value,
+                        domain: domain.describe(),
+                    });
+                }
+            }
             range_checked(x.data().to_vec())?
         }
         Op::Const { values, .. } => tensor(values.clone()),
@@ -104,6 +120,46 @@ fn eval_node(
         Op::Sub => tensor(binary(ins, &shape, |a, b| a - b)),
         Op::Mul => tensor(binary(ins, &shape, |a, b| a * b)),
         Op::Max => tensor(binary(ins, &shape, i64::max)),
+        Op::Compare(cmp) => tensor(binary(ins, &shape, |a, b| i64::from(cmp.holds(a, b)))),
+        Op::Where => {
+            let maps: Vec<BroadcastMap> = ins
+                .iter()
+                .map(|t| BroadcastMap::new(t.shape(), &shape))
+                .collect();
+            let mut data = Vec::with_capacity(numel(&shape));
+            for o in 0..numel(&shape) {
+                let at = |k: usize| ins[k].data()[maps[k].index(o)];
+                data.push(match at(0) {
+                    1 => at(1),
+                    0 => at(2),
+                    value => {
+                        return Err(EvalError::NotBoolean {
+                            node: id,
+                            name: node.name.clone(),
+                            value,
+                        })
+                    }
+                });
+            }
+            tensor(data)
+        }
+        Op::Take { axis } => {
+            let (x, idx) = (ins[0], ins[1]);
+            let dim = x.shape()[*axis];
+            if let Some(&value) = idx.data().iter().find(|&&i| i < 0 || i >= dim as i64) {
+                return Err(EvalError::IndexOutOfRange {
+                    node: id,
+                    name: node.name.clone(),
+                    value,
+                    dim,
+                });
+            }
+            let mut data = Vec::with_capacity(numel(&shape));
+            for_each_take(*axis, x.shape(), idx.shape(), |position, base, stride| {
+                data.push(x.data()[base + stride * idx.data()[position] as usize]);
+            });
+            tensor(data)
+        }
         Op::Min => tensor(binary(ins, &shape, i64::min)),
         Op::Neg => tensor(ins[0].data().iter().map(|v| -v).collect()),
         Op::Relu => tensor(ins[0].data().iter().map(|&v| v.max(0)).collect()),

@@ -3,7 +3,7 @@
 //! ```text
 //! offset  size  content
 //! 0       8     magic "ZKMLPROG"
-//! 8       4     format version, little-endian u32 (currently 1)
+//! 8       4     format version, little-endian u32 (currently 2)
 //! 12      ...   the program, bincode (fixed-width integers, little-endian)
 //! ```
 //!
@@ -21,7 +21,7 @@ use crate::program::Program;
 /// First bytes of every program file.
 pub const PROGRAM_MAGIC: &[u8; 8] = b"ZKMLPROG";
 /// The format version this build writes and reads.
-pub const PROGRAM_FORMAT_VERSION: u32 = 1;
+pub const PROGRAM_FORMAT_VERSION: u32 = 2;
 
 fn codec(limit: usize) -> impl Options {
     bincode::DefaultOptions::new()
@@ -117,15 +117,17 @@ mod tests {
             from_bytes(b"hello world!"),
             Err(FormatError::NotAProgram)
         ));
-        let mut v2 = bytes.clone();
-        v2[8] = 2;
-        assert!(matches!(
-            from_bytes(&v2),
-            Err(FormatError::UnsupportedVersion {
-                found: 2,
-                supported: 1
-            })
-        ));
+        for other in [1u8, 3] {
+            let mut v = bytes.clone();
+            v[8] = other;
+            assert!(matches!(
+                from_bytes(&v),
+                Err(FormatError::UnsupportedVersion {
+                    found,
+                    supported: 2
+                }) if found == u32::from(other)
+            ));
+        }
         for cut in [10, 12, bytes.len() / 2, bytes.len() - 1] {
             assert!(from_bytes(&bytes[..cut]).is_err(), "cut at {cut}");
         }

@@ -9,11 +9,18 @@
 //! `input_data` holds one list per model input, each the input's values flattened in row-major
 //! order. Nested lists inside one input are flattened too, and a single flat list of numbers is
 //! read as the only input. Other top-level keys (such as `output_data`) are ignored. Every value
-//! must be a finite number; `NaN` and `Infinity` are rejected with a message naming them.
+//! must be a finite number or a boolean (`true` is 1, `false` is 0); `NaN` and `Infinity` are
+//! rejected with a message naming them.
+//!
+//! Integer and boolean inputs (token ids, positions, masks) take JSON integers (or booleans):
+//! every value of the program's value range is exact in an `f64`, so they are carried exactly.
+//! A fractional value, or one outside the input's domain, is an error naming the input and the
+//! element.
 
 use serde_json::Value;
 use thiserror::Error;
 
+use crate::op::{InputDomain, Op};
 use crate::program::Program;
 use crate::rounding::{dequantize, quantize};
 use crate::tensor::{numel, Tensor};
@@ -71,6 +78,34 @@ pub enum InputError {
         position: usize,
         /// The value.
         value: f64,
+    },
+    /// An integer or boolean input holds a fractional value.
+    #[error("input {input} '{name}' element {position} is {value}, but the input takes integers")]
+    NotInteger {
+        /// Input position.
+        input: usize,
+        /// Input name.
+        name: String,
+        /// Element position.
+        position: usize,
+        /// The value.
+        value: f64,
+    },
+    /// An integer or boolean input holds a value outside its domain.
+    #[error(
+        "input {input} '{name}' element {position} is {value}, outside the input's domain {domain}"
+    )]
+    OutsideDomain {
+        /// Input position.
+        input: usize,
+        /// Input name.
+        name: String,
+        /// Element position.
+        position: usize,
+        /// The value.
+        value: f64,
+        /// The domain, described.
+        domain: String,
     },
     /// A value is too large for the input's quantization.
     #[error(
@@ -143,13 +178,16 @@ fn flatten(v: &Value, input: usize, out: &mut Vec<f64>) -> Result<(), InputError
             })?);
             Ok(())
         }
+        Value::Bool(b) => {
+            out.push(f64::from(u8::from(*b)));
+            Ok(())
+        }
         other => Err(InputError::NotANumber {
             input,
             position: out.len(),
             found: match other {
                 Value::String(s) => format!("the string {s:?}"),
                 Value::Null => "null".into(),
-                Value::Bool(b) => b.to_string(),
                 _ => "an object".into(),
             },
         }),
@@ -195,7 +233,7 @@ fn find_non_finite_token(text: &str) -> Option<String> {
     None
 }
 
-/// What an input must look like: its name, shape and scale.
+/// What an input must look like: its name, shape, scale and domain.
 #[derive(Clone, Copy, Debug)]
 pub struct InputSpec<'a> {
     /// Name, for messages.
@@ -204,6 +242,8 @@ pub struct InputSpec<'a> {
     pub shape: &'a [usize],
     /// Scale.
     pub scale: i32,
+    /// Reals, or integers carried exactly.
+    pub domain: InputDomain,
 }
 
 /// Quantizes one flat list of reals per input at the program's input scales.
@@ -217,6 +257,10 @@ pub fn quantize_inputs(program: &Program, data: &[Vec<f64>]) -> Result<Vec<Tenso
                 name: &n.name,
                 shape: &n.shape,
                 scale: n.scale,
+                domain: match n.op {
+                    Op::Input { domain, .. } => domain,
+                    _ => InputDomain::Real,
+                },
             }
         })
         .collect();
@@ -260,6 +304,28 @@ pub fn quantize_with(
                         position,
                         value,
                     });
+                }
+                if let Some((lo, hi)) = spec.domain.interval() {
+                    if value.fract() != 0.0 {
+                        return Err(InputError::NotInteger {
+                            input,
+                            name: spec.name.to_string(),
+                            position,
+                            value,
+                        });
+                    }
+                    // Integral and compared as f64: exact for every admissible value.
+                    if value < lo as f64 || value > hi as f64 {
+                        return Err(InputError::OutsideDomain {
+                            input,
+                            name: spec.name.to_string(),
+                            position,
+                            value,
+                            domain: spec.domain.describe(),
+                        });
+                    }
+                    q.push(value as i64);
+                    continue;
                 }
                 match quantize(value, spec.scale) {
                     Some(v) if v >= -limit && v < limit => q.push(v),

@@ -53,7 +53,10 @@ pub mod tensor;
 pub use bounds::{param_envelope_bits, ParamBounds};
 pub use error::{EvalError, FormatError, IrError};
 pub use eval::{evaluate, Trace};
-pub use op::{ConvSpec, ConvTransposeSpec, Op, PadMode, PadSpec, PoolSpec, ReduceSpec, SliceRange};
+pub use op::{
+    CompareOp, ConvSpec, ConvTransposeSpec, InputDomain, Op, PadMode, PadSpec, PoolSpec,
+    ReduceSpec, SliceRange,
+};
 pub use program::{ModelSource, Node, Program, ProgramBuilder};
 pub use table::{LookupTable, TableFunction};
 pub use tensor::Tensor;

@@ -10,10 +10,13 @@ use serde::{Deserialize, Serialize};
 /// One integer tensor operation.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Op {
-    /// The program's input number `index`. Values must lie in the value range (`value_bits`).
+    /// The program's input number `index`. Real inputs must lie in the value range
+    /// (`value_bits`); integer and boolean inputs (scale 0) in their declared domain.
     Input {
         /// Position among the program's inputs.
         index: usize,
+        /// What values the input takes.
+        domain: InputDomain,
     },
     /// A constant tensor, row-major: a model parameter (weight, bias, normalization scale),
     /// or a constant the compiler introduced (a multiplier, a count, an epsilon).
@@ -150,6 +153,84 @@ pub enum Op {
         /// The output shape.
         shape: Vec<usize>,
     },
+
+    /// Elementwise comparison `a cmp b` with broadcasting: 1 where it holds, else 0. Both
+    /// inputs have the same scale; the output scale is 0.
+    Compare(CompareOp),
+    /// `cond ? a : b` elementwise with broadcasting. `cond` has scale 0 and every value 0 or 1;
+    /// `a` and `b` have the same scale, which the output keeps.
+    Where,
+    /// Gather with runtime indices (numpy `take`): `data[..., indices[j], ...]` along `axis`.
+    /// `indices` has scale 0 and every index lies in `[0, dim)`; the output shape is
+    /// `data[..axis] ++ shape(indices) ++ data[axis + 1..]` and it keeps the scale of `data`.
+    Take {
+        /// The indexed axis of `data`.
+        axis: usize,
+    },
+}
+
+/// The values a program input takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum InputDomain {
+    /// Reals, quantized at the input's scale into the value range.
+    Real,
+    /// Integers in `[lo, hi]`, carried exactly at scale 0 (token ids, positions, counts).
+    Integer {
+        /// Smallest admitted value.
+        lo: i64,
+        /// Largest admitted value.
+        hi: i64,
+    },
+    /// Booleans: 0 or 1 at scale 0.
+    Bool,
+}
+
+impl InputDomain {
+    /// The admitted integer interval, for integer and boolean inputs.
+    pub fn interval(&self) -> Option<(i64, i64)> {
+        match *self {
+            InputDomain::Real => None,
+            InputDomain::Integer { lo, hi } => Some((lo, hi)),
+            InputDomain::Bool => Some((0, 1)),
+        }
+    }
+
+    /// A short description such as `real`, `int [0, 255]` or `bool`.
+    pub fn describe(&self) -> String {
+        match self {
+            InputDomain::Real => "real".into(),
+            InputDomain::Integer { lo, hi } => format!("int [{lo}, {hi}]"),
+            InputDomain::Bool => "bool".into(),
+        }
+    }
+}
+
+/// The relation of [`Op::Compare`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CompareOp {
+    /// `a == b`.
+    Eq,
+    /// `a < b`.
+    Lt,
+    /// `a <= b`.
+    Le,
+    /// `a > b`.
+    Gt,
+    /// `a >= b`.
+    Ge,
+}
+
+impl CompareOp {
+    /// Whether `a cmp b` holds.
+    pub fn holds(self, a: i64, b: i64) -> bool {
+        match self {
+            CompareOp::Eq => a == b,
+            CompareOp::Lt => a < b,
+            CompareOp::Le => a <= b,
+            CompareOp::Gt => a > b,
+            CompareOp::Ge => a >= b,
+        }
+    }
 }
 
 /// Geometry of a (grouped, dilated, strided, padded) convolution over the trailing spatial axes.
@@ -300,6 +381,13 @@ impl Op {
             Op::Pad(_) => "Pad",
             Op::Tile { .. } => "Tile",
             Op::Expand { .. } => "Expand",
+            Op::Compare(CompareOp::Eq) => "Equal",
+            Op::Compare(CompareOp::Lt) => "Less",
+            Op::Compare(CompareOp::Le) => "LessOrEqual",
+            Op::Compare(CompareOp::Gt) => "Greater",
+            Op::Compare(CompareOp::Ge) => "GreaterOrEqual",
+            Op::Where => "Where",
+            Op::Take { .. } => "Take",
         }
     }
 
@@ -307,7 +395,15 @@ impl Op {
     pub fn arity(&self) -> (usize, usize) {
         match self {
             Op::Input { .. } | Op::Const { .. } => (0, 0),
-            Op::Add | Op::Sub | Op::Mul | Op::Max | Op::Min | Op::Div { .. } => (2, 2),
+            Op::Add
+            | Op::Sub
+            | Op::Mul
+            | Op::Max
+            | Op::Min
+            | Op::Div { .. }
+            | Op::Compare(_)
+            | Op::Take { .. } => (2, 2),
+            Op::Where => (3, 3),
             Op::MatMul | Op::Conv(_) | Op::ConvTranspose(_) => (2, 3),
             Op::Concat { .. } => (1, usize::MAX),
             _ => (1, 1),

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::bounds::{node_bound, ParamBounds};
 use crate::error::IrError;
-use crate::op::Op;
+use crate::op::{InputDomain, Op};
 use crate::signature::{infer_shape, output_scale};
 use crate::table::LookupTable;
 use crate::tensor::numel;
@@ -112,7 +112,7 @@ impl Program {
                 )));
             }
             match &node.op {
-                Op::Input { index } => {
+                Op::Input { index, .. } => {
                     if self.inputs.get(*index) != Some(&i) || input_seen[*index] {
                         return Err(err(format!("input {index} is not listed at this node")));
                     }
@@ -165,6 +165,28 @@ impl Program {
         Ok(())
     }
 
+    /// Integer and boolean inputs have scale 0 and a non-empty domain inside the value range.
+    fn check_domain(&self, domain: &InputDomain, scale: i32) -> Result<(), String> {
+        let Some((lo, hi)) = domain.interval() else {
+            return Ok(());
+        };
+        if scale != 0 {
+            return Err(format!(
+                "an input of domain {} must have scale 0, not {scale}",
+                domain.describe()
+            ));
+        }
+        let limit = self.value_limit();
+        if lo > hi || lo < -limit || hi >= limit {
+            return Err(format!(
+                "domain {} is empty or leaves the {}-bit value range",
+                domain.describe(),
+                self.value_bits
+            ));
+        }
+        Ok(())
+    }
+
     /// Static bounds of every node when parameters enter as `params` says. With
     /// [`ParamBounds::Exact`] these are the stored bounds; with [`ParamBounds::Envelope`] they
     /// hold whatever parameter values within each parameter tensor's envelope, as a circuit
@@ -198,6 +220,9 @@ impl Program {
             Op::Input { .. } | Op::Const { .. } => {
                 if !ins.is_empty() {
                     return Err("takes no inputs".into());
+                }
+                if let Op::Input { domain, .. } = &node.op {
+                    self.check_domain(domain, node.scale)?;
                 }
                 (node.shape.clone(), node.scale)
             }
@@ -271,12 +296,24 @@ impl ProgramBuilder {
         &self.program.nodes[id]
     }
 
-    /// Adds the next program input.
+    /// Adds the next program input: reals quantized at `scale`.
     pub fn input(&mut self, name: &str, shape: Vec<usize>, scale: i32) -> Result<usize, IrError> {
+        self.input_in(name, shape, scale, InputDomain::Real)
+    }
+
+    /// Adds the next program input with the given domain (integer and boolean inputs have
+    /// scale 0).
+    pub fn input_in(
+        &mut self,
+        name: &str,
+        shape: Vec<usize>,
+        scale: i32,
+        domain: InputDomain,
+    ) -> Result<usize, IrError> {
         let index = self.program.inputs.len();
         let id = self.program.nodes.len();
         self.program.inputs.push(id);
-        self.leaf(name, Op::Input { index }, shape, scale)
+        self.leaf(name, Op::Input { index, domain }, shape, scale)
     }
 
     /// Adds a constant tensor.

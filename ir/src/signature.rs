@@ -29,13 +29,31 @@ pub fn infer_shape(
     }
     match op {
         Op::Input { .. } | Op::Const { .. } => Err("has no input shape rule".into()),
-        Op::Add | Op::Sub | Op::Mul | Op::Max | Op::Min | Op::Div { .. } => {
+        Op::Add | Op::Sub | Op::Mul | Op::Max | Op::Min | Op::Div { .. } | Op::Compare(_) => {
             broadcast_shapes(inputs[0], inputs[1]).ok_or_else(|| {
                 format!(
                     "shapes {:?} and {:?} do not broadcast",
                     inputs[0], inputs[1]
                 )
             })
+        }
+        Op::Where => broadcast_shapes(inputs[0], inputs[1])
+            .and_then(|s| broadcast_shapes(&s, inputs[2]))
+            .ok_or_else(|| {
+                format!(
+                    "shapes {:?}, {:?} and {:?} do not broadcast",
+                    inputs[0], inputs[1], inputs[2]
+                )
+            }),
+        Op::Take { axis } => {
+            let (x, idx) = (inputs[0], inputs[1]);
+            if *axis >= x.len() || x[*axis] == 0 {
+                return Err(format!("axis {axis} is not a non-empty axis of {x:?}"));
+            }
+            let mut out = x[..*axis].to_vec();
+            out.extend_from_slice(idx);
+            out.extend_from_slice(&x[axis + 1..]);
+            Ok(out)
         }
         Op::Neg
         | Op::Relu
@@ -421,6 +439,25 @@ pub fn output_scale(
             Ok(s / 2)
         }
         Op::ArgMax { .. } => Ok(0),
+        Op::Compare(_) => same(op.name()).map(|_| 0),
+        Op::Where => {
+            if scales[0] != 0 {
+                return Err(format!("the condition has scale {}, not 0", scales[0]));
+            }
+            if scales[1] != scales[2] {
+                return Err(format!(
+                    "Where needs equal branch scales, got {} and {}",
+                    scales[1], scales[2]
+                ));
+            }
+            Ok(scales[1])
+        }
+        Op::Take { .. } => {
+            if scales[1] != 0 {
+                return Err(format!("the indices have scale {}, not 0", scales[1]));
+            }
+            Ok(scales[0])
+        }
         Op::Lookup { table } => {
             let t = &tables[*table];
             if scales[0] != t.in_scale {

@@ -166,6 +166,28 @@ fn conv_transpose_terms(
     });
 }
 
+/// For `Take` along `axis` of data shaped `data` with indices shaped `indices`, calls
+/// `f(position, base, stride)` for every output element in row-major order: the element is
+/// `data[base + stride * indices[position]]`.
+pub fn for_each_take(
+    axis: usize,
+    data: &[usize],
+    indices: &[usize],
+    mut f: impl FnMut(usize, usize, usize),
+) {
+    let outer: usize = data[..axis].iter().product();
+    let dim = data[axis];
+    let inner: usize = data[axis + 1..].iter().product();
+    let count = numel(indices);
+    for p in 0..outer {
+        for position in 0..count {
+            for q in 0..inner {
+                f(position, p * dim * inner + q, inner);
+            }
+        }
+    }
+}
+
 /// For a window op (`SumPool`, `MaxPool`, `ReduceSum`, `ReduceMax`, `ArgMax`), calls
 /// `f(out, input)` for every input element of every output's window. Members of one window come
 /// in increasing input order.

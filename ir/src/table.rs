@@ -39,6 +39,35 @@ pub enum TableFunction {
         /// Exponent.
         exponent: f64,
     },
+    /// `sin(x)`.
+    Sin,
+    /// `cos(x)`.
+    Cos,
+    /// `tan(x)`.
+    Tan,
+    /// `asin(x)` on `[-1, 1]`.
+    Asin,
+    /// `acos(x)` on `[-1, 1]`.
+    Acos,
+    /// `atan(x)`.
+    Atan,
+    /// `sinh(x)`.
+    Sinh,
+    /// `cosh(x)`.
+    Cosh,
+    /// `asinh(x)`.
+    Asinh,
+    /// `acosh(x)` on `[1, inf)`.
+    Acosh,
+    /// `atanh(x)` on `(-1, 1)`.
+    Atanh,
+    /// `alpha * (e^(x / alpha) - 1)` (the negative half of CELU).
+    Celu {
+        /// Multiplier and input divisor.
+        alpha: f64,
+    },
+    /// `tanh(softplus(x))` (the gate of Mish).
+    MishGate,
 }
 
 impl TableFunction {
@@ -61,6 +90,19 @@ impl TableFunction {
             }
             TableFunction::ExpMinusOne { alpha } => alpha * x.exp_m1(),
             TableFunction::Power { exponent } => x.powf(*exponent),
+            TableFunction::Sin => x.sin(),
+            TableFunction::Cos => x.cos(),
+            TableFunction::Tan => x.tan(),
+            TableFunction::Asin => x.asin(),
+            TableFunction::Acos => x.acos(),
+            TableFunction::Atan => x.atan(),
+            TableFunction::Sinh => x.sinh(),
+            TableFunction::Cosh => x.cosh(),
+            TableFunction::Asinh => x.asinh(),
+            TableFunction::Acosh => x.acosh(),
+            TableFunction::Atanh => x.atanh(),
+            TableFunction::Celu { alpha } => alpha * (x / alpha).exp_m1(),
+            TableFunction::MishGate => TableFunction::Softplus.apply(x).tanh(),
         }
     }
 
@@ -77,6 +119,19 @@ impl TableFunction {
             TableFunction::Softplus => "softplus".into(),
             TableFunction::ExpMinusOne { alpha } => format!("{alpha}*(exp-1)"),
             TableFunction::Power { exponent } => format!("pow({exponent})"),
+            TableFunction::Sin => "sin".into(),
+            TableFunction::Cos => "cos".into(),
+            TableFunction::Tan => "tan".into(),
+            TableFunction::Asin => "asin".into(),
+            TableFunction::Acos => "acos".into(),
+            TableFunction::Atan => "atan".into(),
+            TableFunction::Sinh => "sinh".into(),
+            TableFunction::Cosh => "cosh".into(),
+            TableFunction::Asinh => "asinh".into(),
+            TableFunction::Acosh => "acosh".into(),
+            TableFunction::Atanh => "atanh".into(),
+            TableFunction::Celu { alpha } => format!("celu_negative({alpha})"),
+            TableFunction::MishGate => "mish_gate".into(),
         }
     }
 }

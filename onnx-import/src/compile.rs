@@ -1,13 +1,13 @@
 //! Calibration and compilation: float graph + calibration inputs -> integer program.
 
 use zkml_ir::input::{dequantize_tensor, quantize_inputs};
-use zkml_ir::{evaluate, Program, ProgramBuilder};
+use zkml_ir::{evaluate, InputDomain, Program, ProgramBuilder};
 
-use crate::data::Data;
+use crate::data::{DType, Data};
 use crate::error::ImportError;
 use crate::graph::Graph;
-use crate::lower::{Lowering, QuantConfig, Stats};
-use crate::ops::Operand;
+use crate::lower::{Lowering, NodeTypes, QuantConfig, Stats};
+use crate::ops::{Lowered, Operand};
 
 /// How close the integer program came to the float graph on the calibration inputs.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -48,7 +48,8 @@ pub(crate) fn collect_stats(
                 continue;
             }
             if let Some(d) = v {
-                if let Some(bad) = d.values.iter().find(|x| !x.is_finite()) {
+                // -inf is an additive mask value; NaN and +inf have no integer meaning.
+                if let Some(bad) = d.values.iter().find(|x| x.is_nan() || **x == f64::INFINITY) {
                     return Err(ImportError::Calibration(format!(
                         "value '{}' is {bad} on a calibration input; the float model itself is not finite there",
                         graph.values[id].name
@@ -63,18 +64,27 @@ pub(crate) fn collect_stats(
     Ok(stats)
 }
 
-/// Lowers the graph with the given statistics.
+/// Lowers the graph with the given statistics; `domains` gives each input's domain.
 pub(crate) fn lower_graph(
     graph: &Graph,
     stats: &[Stats],
+    domains: &[InputDomain],
     cfg: &QuantConfig,
 ) -> Result<Program, ImportError> {
     let mut b = ProgramBuilder::new(cfg.value_bits)?;
-    let mut map: Vec<Option<usize>> = vec![None; graph.values.len()];
-    for &id in &graph.inputs {
+    let mut map: Vec<Option<Lowered>> = vec![None; graph.values.len()];
+    for (&id, domain) in graph.inputs.iter().zip(domains) {
         let v = &graph.values[id];
-        let scale = cfg.activation_scale(stats[id].max_abs());
-        map[id] = Some(b.input(&v.name, v.shape.clone(), scale)?);
+        let scale = match domain {
+            InputDomain::Real => cfg.activation_scale(stats[id].max_abs()),
+            _ => 0,
+        };
+        map[id] = Some(Lowered::Value(b.input_in(
+            &v.name,
+            v.shape.clone(),
+            scale,
+            *domain,
+        )?));
     }
     for node in &graph.nodes {
         let operands: Vec<Operand<'_>> = node
@@ -82,9 +92,13 @@ pub(crate) fn lower_graph(
             .iter()
             .map(|i| match i {
                 None => Operand::Absent,
-                Some(id) => match &graph.values[*id].constant {
-                    Some(c) => Operand::Const(c),
-                    None => Operand::Value(map[*id].expect("producers are lowered first")),
+                Some(id) => match (&graph.values[*id].constant, map[*id]) {
+                    (Some(c), _) => Operand::Const(c),
+                    (None, Some(Lowered::Value(v))) => Operand::Value(v),
+                    (None, Some(Lowered::Masked { value, keep })) => {
+                        Operand::Masked { value, keep }
+                    }
+                    (None, None) => unreachable!("producers are lowered first"),
                 },
             })
             .collect();
@@ -101,16 +115,37 @@ pub(crate) fn lower_graph(
             .iter()
             .map(|o| o.map_or(Stats::EMPTY, |id| stats[id]))
             .collect();
-        let mut cx = Lowering::new(&mut b, cfg, &node.name, in_stats, out_stats);
-        let outs = node
-            .op
-            .lower(&mut cx, &operands)
-            .map_err(|kind| ImportError::Node {
-                node: node.name.clone(),
-                op_type: node.op_type.clone(),
-                opset: graph.opset,
-                kind,
-            })?;
+        let types = NodeTypes {
+            inputs: node
+                .inputs
+                .iter()
+                .map(|i| i.map(|id| graph.values[id].dtype))
+                .collect(),
+            outputs: node
+                .outputs
+                .iter()
+                .map(|o| o.map_or(DType::Float, |id| graph.values[id].dtype))
+                .collect(),
+        };
+        let mut cx = Lowering::new(&mut b, cfg, &node.name, in_stats, out_stats, types);
+        let masked = operands.iter().any(|o| match o {
+            Operand::Masked { .. } => true,
+            Operand::Const(c) => c.has_mask_values(),
+            _ => false,
+        });
+        let outs = if masked {
+            node.op.lower_masked(&mut cx, &operands)
+        } else {
+            node.op
+                .lower(&mut cx, &operands)
+                .map(|v| v.into_iter().map(Lowered::Value).collect())
+        }
+        .map_err(|kind| ImportError::Node {
+            node: node.name.clone(),
+            op_type: node.op_type.clone(),
+            opset: graph.opset,
+            kind,
+        })?;
         for (slot, out) in node.outputs.iter().zip(outs) {
             if let Some(id) = slot {
                 map[*id] = Some(out);
@@ -120,9 +155,19 @@ pub(crate) fn lower_graph(
     for &id in &graph.outputs {
         let v = &graph.values[id];
         let node = match (&v.constant, map[id]) {
-            (_, Some(n)) => n,
+            (_, Some(Lowered::Value(n))) => n,
+            (_, Some(Lowered::Masked { .. })) => {
+                return Err(ImportError::InvalidGraph(format!(
+                    "output '{}' is an additive attention mask; masks can only feed a softmax",
+                    v.name
+                )))
+            }
             (Some(c), None) => {
-                let scale = cfg.activation_scale(c.max_abs());
+                let scale = if v.dtype == DType::Float {
+                    cfg.activation_scale(c.max_abs())
+                } else {
+                    0
+                };
                 let values = c
                     .values
                     .iter()
@@ -193,8 +238,14 @@ pub(crate) fn measure(
     })
 }
 
-/// Deterministic synthetic calibration inputs: standard normal values from a fixed seed.
-pub(crate) fn synthetic_samples(graph: &Graph, count: usize) -> Vec<Vec<Vec<f64>>> {
+/// Deterministic synthetic calibration inputs from a fixed seed: standard normal reals, and
+/// integers drawn uniformly from the first 16 values of their domain at or above 0 (token ids,
+/// positions and masks all start there).
+pub(crate) fn synthetic_samples(
+    graph: &Graph,
+    domains: &[InputDomain],
+    count: usize,
+) -> Vec<Vec<Vec<f64>>> {
     let mut state = 0x9e37_79b9_7f4a_7c15u64;
     let mut next = move || {
         // splitmix64
@@ -209,12 +260,20 @@ pub(crate) fn synthetic_samples(graph: &Graph, count: usize) -> Vec<Vec<Vec<f64>
             graph
                 .input_shapes()
                 .iter()
-                .map(|(_, shape)| {
+                .zip(domains)
+                .map(|((_, shape), domain)| {
                     (0..shape.iter().product::<usize>())
-                        .map(|_| {
-                            // Box-Muller
-                            let (u, v) = (next().max(1e-12), next());
-                            (-2.0 * u.ln()).sqrt() * (2.0 * std::f64::consts::PI * v).cos()
+                        .map(|_| match domain.interval() {
+                            None => {
+                                // Box-Muller
+                                let (u, v) = (next().max(1e-12), next());
+                                (-2.0 * u.ln()).sqrt() * (2.0 * std::f64::consts::PI * v).cos()
+                            }
+                            Some((lo, hi)) => {
+                                let first = lo.max(0).min(hi);
+                                let span = (hi - first).min(15) + 1;
+                                (first + (next() * span as f64) as i64).min(hi) as f64
+                            }
                         })
                         .collect()
                 })

@@ -84,18 +84,26 @@ impl Data {
         self.values.shape()
     }
 
-    /// The values as integers (each must be integral).
+    /// The values as integers (each must be integral). Magnitudes beyond `i64` saturate, so the
+    /// `INT64_MAX` / `INT64_MIN` sentinels exporters write for "to the end" stay the extremes
+    /// (they are stored as `+-2^63` in an `f64`).
     pub fn to_i64s(&self) -> Result<Vec<i64>, String> {
         self.values
             .iter()
             .map(|&v| {
-                if v.fract() == 0.0 && v.abs() < 9.0e15 {
+                if v.is_finite() && v.fract() == 0.0 {
+                    // `as` saturates at the ends of i64.
                     Ok(v as i64)
                 } else {
                     Err(format!("expected integer values, found {v}"))
                 }
             })
             .collect()
+    }
+
+    /// Whether any value is a mask value (see [`is_mask_value`]).
+    pub fn has_mask_values(&self) -> bool {
+        self.values.iter().any(|&v| is_mask_value(v))
     }
 
     /// The values in row-major order.
@@ -107,6 +115,15 @@ impl Data {
     pub fn max_abs(&self) -> f64 {
         self.values.iter().fold(0.0f64, |m, v| m.max(v.abs()))
     }
+}
+
+/// Below this, a value means "masked out" (exporters write `finfo(float32).min`, about
+/// `-3.4e38`, or `-inf` into additive attention masks); no real activation comes near it.
+pub const MASK_THRESHOLD: f64 = -1e30;
+
+/// Whether `v` is an additive-mask value: `-inf` or at most [`MASK_THRESHOLD`].
+pub fn is_mask_value(v: f64) -> bool {
+    v <= MASK_THRESHOLD
 }
 
 /// Decodes an ONNX tensor. `model_dir` resolves external data files.
@@ -144,6 +161,30 @@ pub fn from_tensor_proto(t: &TensorProto, model_dir: Option<&Path>) -> Result<Da
     };
     let values = ArrayD::from_shape_vec(IxDyn(&shape), values).map_err(|e| e.to_string())?;
     Ok(Data { dtype, values })
+}
+
+/// Replaces every initializer stored in an external file by the same tensor with its data
+/// inline; returns whether anything changed.
+pub fn inline_external_data(
+    model: &mut crate::proto::ModelProto,
+    model_dir: Option<&Path>,
+) -> Result<bool, String> {
+    let Some(graph) = model.graph.as_mut() else {
+        return Ok(false);
+    };
+    let mut changed = false;
+    for t in graph
+        .initializer
+        .iter_mut()
+        .filter(|t| t.data_location == 1)
+    {
+        let raw = read_external(t, model_dir)?;
+        t.raw_data = raw;
+        t.data_location = 0;
+        t.external_data.clear();
+        changed = true;
+    }
+    Ok(changed)
 }
 
 fn read_external(t: &TensorProto, model_dir: Option<&Path>) -> Result<Vec<u8>, String> {

@@ -18,6 +18,9 @@ pub struct ImportOptions {
     /// Values for symbolic dimensions, by name. A symbolic (or unknown) leading dimension
     /// defaults to 1; any other symbolic dimension must be given here.
     pub dims: BTreeMap<String, usize>,
+    /// Domains `[lo, hi]` of integer inputs, by name, overriding the inferred ones (see
+    /// [`crate::domains`]).
+    pub domains: BTreeMap<String, (i64, i64)>,
 }
 
 /// One value of the graph.
@@ -49,6 +52,8 @@ pub struct Graph {
     pub(crate) outputs: Vec<usize>,
     /// Default-domain opset.
     pub opset: i64,
+    /// Domains of integer inputs given by the user, by name.
+    pub(crate) domains: BTreeMap<String, (i64, i64)>,
 }
 
 fn node_label(n: &NodeProto) -> String {
@@ -88,6 +93,7 @@ impl Graph {
             inputs: Vec::new(),
             outputs: Vec::new(),
             opset,
+            domains: options.domains.clone(),
         };
         let mut by_name: HashMap<String, usize> = HashMap::new();
 
@@ -171,6 +177,18 @@ impl Graph {
                     )))
                 })?;
                 inputs.push(Some(*id));
+            }
+        }
+        for i in op.constant_inputs(inputs.len()) {
+            if let Some(Some(id)) = inputs.get(i) {
+                if self.values[*id].constant.is_none() {
+                    return Err(err(NodeError::Quantization(format!(
+                        "input {i} ('{}') must be a constant (an initializer or a subgraph of \
+                         constants and shapes): the output's shape depends on it, and it is \
+                         computed at run time here",
+                        self.values[*id].name
+                    ))));
+                }
             }
         }
         let placeholders: Vec<Option<Data>> = inputs
@@ -286,6 +304,14 @@ impl Graph {
         Ok(vals)
     }
 
+    /// Whether each runtime input holds integers or booleans (rather than reals).
+    pub fn integer_inputs(&self) -> Vec<bool> {
+        self.inputs
+            .iter()
+            .map(|&i| self.values[i].dtype != DType::Float)
+            .collect()
+    }
+
     /// Names and shapes of the runtime inputs.
     pub fn input_shapes(&self) -> Vec<(String, Vec<usize>)> {
         self.inputs
@@ -350,7 +376,23 @@ impl Graph {
                     }
                     .into());
                 }
-                Ok(Data::float(crate::ops::array(&v.shape, flat.clone())))
+                if v.dtype != DType::Float {
+                    if let Some((position, &value)) =
+                        flat.iter().enumerate().find(|(_, x)| x.fract() != 0.0)
+                    {
+                        return Err(InputError::NotInteger {
+                            input: i,
+                            name: v.name.clone(),
+                            position,
+                            value,
+                        }
+                        .into());
+                    }
+                }
+                Ok(Data {
+                    dtype: v.dtype,
+                    values: crate::ops::array(&v.shape, flat.clone()),
+                })
             })
             .collect()
     }
@@ -422,15 +464,12 @@ fn input_type(
     else {
         return Err(bad("only tensor inputs are supported".into()));
     };
-    match DType::from_onnx(t.elem_type) {
-        Some(DType::Float) => {}
-        _ => {
-            return Err(bad(format!(
-                "element type {} is not supported; inputs must be floating point",
-                data_type::name(t.elem_type)
-            )))
-        }
-    }
+    let dtype = DType::from_onnx(t.elem_type).ok_or_else(|| {
+        bad(format!(
+            "element type {} is not supported; inputs must be floating point, integer or bool",
+            data_type::name(t.elem_type)
+        ))
+    })?;
     let shape_proto = t
         .shape
         .as_ref()
@@ -453,7 +492,7 @@ fn input_type(
         shape.push(v);
     }
     crate::ops::checked_size(&shape).map_err(|e| bad(e.to_string()))?;
-    Ok((shape, DType::Float))
+    Ok((shape, dtype))
 }
 
 /// Node indices in an order where every node follows the producers of its inputs.

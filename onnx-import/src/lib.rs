@@ -16,6 +16,7 @@
 mod attrs;
 mod compile;
 mod data;
+mod domains;
 mod error;
 mod fuse;
 mod graph;
@@ -66,11 +67,19 @@ pub fn parse_model(
     if bytes.is_empty() {
         return Err(ImportError::Malformed("the file is empty".into()));
     }
-    let proto = proto::ModelProto::decode(bytes.as_slice()).map_err(|e| {
+    let mut proto = proto::ModelProto::decode(bytes.as_slice()).map_err(|e| {
         ImportError::Malformed(format!(
             "not a valid ONNX protobuf (truncated or corrupt file?): {e}"
         ))
     })?;
+    // Weights in external files are copied in, so the model's bytes (kept with the program as
+    // its float reference) are self-contained.
+    let bytes =
+        if data::inline_external_data(&mut proto, model_dir).map_err(ImportError::InvalidGraph)? {
+            proto.encode_to_vec()
+        } else {
+            bytes
+        };
     if proto.graph.is_none() {
         return Err(ImportError::Malformed(
             "no graph found; is this an ONNX model file?".into(),
@@ -102,16 +111,26 @@ pub struct TensorValue {
     pub values: Vec<f64>,
     /// Whether the element type is floating point.
     pub is_float: bool,
+    /// Significand bits of the element type (24 for float, 11 for float16, 8 for bfloat16, 53
+    /// for double and integers).
+    pub precision_bits: u32,
 }
 
 /// Decodes a serialized ONNX `TensorProto`.
 pub fn decode_tensor(bytes: &[u8]) -> Result<TensorValue, String> {
     let t = proto::TensorProto::decode(bytes).map_err(|e| format!("not a TensorProto: {e}"))?;
     let d = data::from_tensor_proto(&t, None)?;
+    use proto::data_type::{BFLOAT16, FLOAT, FLOAT16};
     Ok(TensorValue {
         shape: d.shape().to_vec(),
         values: d.to_vec(),
         is_float: d.dtype == data::DType::Float,
+        precision_bits: match t.data_type {
+            FLOAT => 24,
+            FLOAT16 => 11,
+            BFLOAT16 => 8,
+            _ => 53,
+        },
     })
 }
 
@@ -141,8 +160,9 @@ pub fn compile(
 ) -> Result<Compiled, ImportError> {
     cfg.validate().map_err(ImportError::Calibration)?;
     let synthetic = calibration.is_empty();
+    let domains = domains::input_domains(&model.graph, cfg.value_bits)?;
     let samples = if synthetic {
-        compile::synthetic_samples(&model.graph, SYNTHETIC_SAMPLES)
+        compile::synthetic_samples(&model.graph, &domains, SYNTHETIC_SAMPLES)
     } else {
         calibration.to_vec()
     };
@@ -151,7 +171,7 @@ pub fn compile(
         .map(|s| model.graph.inputs_from_flat(s))
         .collect::<Result<Vec<_>, _>>()?;
     let stats = compile::collect_stats(&model.graph, &data)?;
-    let mut program = compile::lower_graph(&model.graph, &stats, cfg)?;
+    let mut program = compile::lower_graph(&model.graph, &stats, &domains, cfg)?;
     program.metadata.insert("source".into(), model.name.clone());
     program
         .metadata

@@ -18,7 +18,7 @@ use zkml_ir::op::Op;
 use zkml_ir::rounding::quantize;
 use zkml_ir::{LookupTable, ProgramBuilder, TableFunction};
 
-use crate::data::Data;
+use crate::data::{DType, Data};
 use crate::error::NodeError;
 
 /// Knobs of quantization.
@@ -129,9 +129,10 @@ impl Stats {
         }
     }
 
-    /// Widens the range to cover `v` (non-finite values are ignored).
+    /// Widens the range to cover `v` (non-finite values and mask values, which the program
+    /// carries as a separate keep flag, are ignored).
     pub fn observe(&mut self, v: f64) {
-        if v.is_finite() {
+        if v.is_finite() && !crate::data::is_mask_value(v) {
             self.min = self.min.min(v);
             self.max = self.max.max(v);
         }
@@ -145,6 +146,14 @@ pub(crate) enum Domain {
     Saturating,
     /// Inputs are never positive; the function is constant far to the left: clip there.
     NonPositive,
+    /// A fixed interval outside which the function is undefined or not wanted: inputs are
+    /// clipped to it (asin on `[-1, 1]`).
+    Interval {
+        /// Smallest input.
+        lo: f64,
+        /// Largest input.
+        hi: f64,
+    },
     /// The calibrated input range (widened by the headroom); the left side is clipped where the
     /// function saturates when `clip_left`.
     Calibrated {
@@ -165,7 +174,15 @@ pub(crate) struct Lowering<'a> {
     name: String,
     out_stats: Vec<Stats>,
     in_stats: Vec<Option<Stats>>,
+    in_dtypes: Vec<Option<DType>>,
+    out_dtypes: Vec<DType>,
     counter: usize,
+}
+
+/// The element kinds of a node's inputs (`None` for absent ones) and outputs.
+pub(crate) struct NodeTypes {
+    pub inputs: Vec<Option<DType>>,
+    pub outputs: Vec<DType>,
 }
 
 type Result<T> = std::result::Result<T, NodeError>;
@@ -177,6 +194,7 @@ impl<'a> Lowering<'a> {
         name: &str,
         in_stats: Vec<Option<Stats>>,
         out_stats: Vec<Stats>,
+        types: NodeTypes,
     ) -> Self {
         Self {
             b,
@@ -184,8 +202,25 @@ impl<'a> Lowering<'a> {
             name: name.to_string(),
             out_stats,
             in_stats,
+            in_dtypes: types.inputs,
+            out_dtypes: types.outputs,
             counter: 0,
         }
+    }
+
+    /// Element kind of input `i` (`None` when absent).
+    pub fn in_dtype(&self, i: usize) -> Option<DType> {
+        self.in_dtypes.get(i).copied().flatten()
+    }
+
+    /// Element kind of output `k`.
+    pub fn out_dtype(&self, k: usize) -> DType {
+        self.out_dtypes.get(k).copied().unwrap_or(DType::Float)
+    }
+
+    /// Whether output `k` holds integers or booleans, carried exactly at scale 0.
+    pub fn exact_output(&self, k: usize) -> bool {
+        self.out_dtype(k) != DType::Float
     }
 
     fn next_name(&mut self) -> String {
@@ -304,10 +339,39 @@ impl<'a> Lowering<'a> {
         self.push(Op::Rescale { shift: 0 }, &[x])
     }
 
-    /// Requantizes `x` to the scale calibration chose for output `k`.
+    /// Requantizes `x` to the scale calibration chose for output `k`. Integer and boolean
+    /// outputs stay exact at scale 0 (range-checked when their bound leaves the value range).
     pub fn finish(&mut self, x: usize, k: usize) -> Result<usize> {
+        if self.exact_output(k) {
+            if self.scale(x) != 0 {
+                return Err(NodeError::Quantization(format!(
+                    "an integer result has scale {}, not 0",
+                    self.scale(x)
+                )));
+            }
+            return self.requantize(x, 0);
+        }
         let target = self.out_scale(k);
         self.requantize(x, target)
+    }
+
+    /// The integer constant `data` at scale 0 (its values must be integers).
+    pub fn int_constant(&mut self, data: &Data) -> Result<usize> {
+        let values = data.to_i64s().map_err(NodeError::Invalid)?;
+        self.raw_constant(data.shape().to_vec(), 0, values)
+    }
+
+    /// A constant operand of an exact (integer) op at scale 0, or of a real op at `scale`.
+    pub fn operand_for(
+        &mut self,
+        op: &crate::ops::Operand<'_>,
+        exact: bool,
+        scale: i32,
+    ) -> Result<usize> {
+        match op {
+            crate::ops::Operand::Const(d) if exact => self.int_constant(d),
+            other => self.operand_at(other, scale),
+        }
     }
 
     /// Brings all values to their common (largest) scale, exactly.
@@ -327,7 +391,9 @@ impl<'a> Lowering<'a> {
         match op {
             crate::ops::Operand::Value(v) => Ok(*v),
             crate::ops::Operand::Const(d) => self.constant(d, scale),
-            crate::ops::Operand::Absent => Err(NodeError::Invalid("an input is missing".into())),
+            crate::ops::Operand::Absent | crate::ops::Operand::Masked { .. } => {
+                Err(NodeError::Invalid("an input is missing".into()))
+            }
         }
     }
 
@@ -390,6 +456,7 @@ impl TablePlan {
         let (real_lo, real_hi) = match domain {
             Domain::Saturating => (-64.0, 64.0),
             Domain::NonPositive => (-64.0, 0.0),
+            Domain::Interval { lo, hi } => (lo, hi),
             Domain::Calibrated { min, max, .. } => {
                 let h = 2f64.powi(cfg.headroom_bits as i32);
                 let lo = if min < 0.0 { min * h } else { min / h };
@@ -400,8 +467,10 @@ impl TablePlan {
         let (sat_left, sat_right) = match domain {
             Domain::Saturating => (true, true),
             Domain::NonPositive => (true, false),
+            Domain::Interval { .. } => (false, false),
             Domain::Calibrated { clip_left, .. } => (clip_left, false),
         };
+        let interval = matches!(domain, Domain::Interval { .. });
         // The output magnitude over the covered interval caps the output scale. Lower output
         // scales narrow a saturating domain, which can buy input resolution: pick the pair with
         // the smallest worst-case error, |f'| * (input step / 2) + (output step / 2).
@@ -410,9 +479,17 @@ impl TablePlan {
         let slope = sample_max_slope(f, real_lo, real_hi);
         let mut best: Option<(f64, Self)> = None;
         for out_scale in (top - 8..=top).rev() {
-            let p = Self::at_out_scale(
+            let mut p = Self::at_out_scale(
                 f, out_scale, real_lo, real_hi, sat_left, sat_right, budget, x_scale,
             )?;
+            if interval {
+                // Clip to the interval, inside it: its ends may be where f is not finite.
+                let step = 2f64.powi(-p.in_scale);
+                p.lo = (real_lo / step).ceil() as i64;
+                p.hi = (real_hi / step).floor() as i64;
+                p.clip_lo = Some(p.lo);
+                p.clip_hi = Some(p.hi);
+            }
             let err = slope * 2f64.powi(-p.in_scale - 1) + 2f64.powi(-out_scale - 1);
             if best.as_ref().is_none_or(|(e, _)| err < *e * 0.999) {
                 best = Some((err, p));

@@ -4,7 +4,8 @@ use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 use crate::ops::{
-    activation, arith, conv, linear, misc, movement, norm, pool, reduce, softmax, ParseFn,
+    activation, arith, conv, gather, linear, logic, misc, movement, norm, pool, reduce, rounding,
+    softmax, ParseFn,
 };
 
 /// Oldest default-domain opset zkml reads.
@@ -53,6 +54,23 @@ pub(crate) fn registry() -> &'static BTreeMap<&'static str, Entry> {
             ("Selu", activation::parse, 6),
             ("Erf", activation::parse, 9),
             ("Gelu", activation::parse, 20),
+            ("Celu", activation::parse, 12),
+            ("HardSigmoid", activation::parse, 6),
+            ("HardSwish", activation::parse, 14),
+            ("Mish", activation::parse, 18),
+            ("Softsign", activation::parse, 1),
+            ("Log", activation::parse, 6),
+            ("Sin", activation::parse, 7),
+            ("Cos", activation::parse, 7),
+            ("Tan", activation::parse, 7),
+            ("Asin", activation::parse, 7),
+            ("Acos", activation::parse, 7),
+            ("Atan", activation::parse, 7),
+            ("Sinh", activation::parse, 9),
+            ("Cosh", activation::parse, 9),
+            ("Asinh", activation::parse, 9),
+            ("Acosh", activation::parse, 9),
+            ("Atanh", activation::parse, 9),
             ("Softmax", softmax::parse, 1),
             ("LogSoftmax", softmax::parse, 1),
             // products
@@ -73,7 +91,14 @@ pub(crate) fn registry() -> &'static BTreeMap<&'static str, Entry> {
             ("ReduceMean", reduce::parse, 1),
             ("ReduceMax", reduce::parse, 1),
             ("ReduceMin", reduce::parse, 1),
+            ("ReduceProd", reduce::parse, 1),
+            ("ReduceL1", reduce::parse, 1),
+            ("ReduceL2", reduce::parse, 1),
+            ("ReduceSumSquare", reduce::parse, 1),
+            ("ReduceLogSum", reduce::parse, 1),
+            ("ReduceLogSumExp", reduce::parse, 1),
             ("ArgMax", reduce::parse_argmax, 1),
+            ("ArgMin", reduce::parse_argmax, 1),
             // data movement
             ("Reshape", movement::parse, 5),
             ("Flatten", movement::parse, 1),
@@ -86,7 +111,28 @@ pub(crate) fn registry() -> &'static BTreeMap<&'static str, Entry> {
             ("Tile", movement::parse, 6),
             ("Expand", movement::parse, 8),
             ("Gather", movement::parse, 1),
+            ("GatherElements", gather::parse_elements, 11),
+            ("GatherND", gather::parse_nd, 11),
             ("Pad", movement::parse, 2),
+            // comparisons and booleans
+            ("Equal", logic::parse_compare, 7),
+            ("Less", logic::parse_compare, 7),
+            ("LessOrEqual", logic::parse_compare, 12),
+            ("Greater", logic::parse_compare, 7),
+            ("GreaterOrEqual", logic::parse_compare, 12),
+            ("Not", logic::parse_boolean, 1),
+            ("And", logic::parse_boolean, 7),
+            ("Or", logic::parse_boolean, 7),
+            ("Xor", logic::parse_boolean, 7),
+            ("Where", logic::parse_where, 9),
+            ("IsNaN", logic::parse_special, 9),
+            ("IsInf", logic::parse_special, 10),
+            ("Sign", logic::parse_sign, 9),
+            // rounding
+            ("Floor", rounding::parse, 6),
+            ("Ceil", rounding::parse, 6),
+            ("Round", rounding::parse, 11),
+            ("Mod", rounding::parse_mod, 10),
             // misc
             ("Identity", misc::parse_identity, 1),
             ("Dropout", misc::parse_identity, 6),

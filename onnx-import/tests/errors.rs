@@ -107,7 +107,7 @@ fn opsets_dtypes_and_dimensions() {
         "{msg}"
     );
 
-    // Integer model inputs.
+    // Integer inputs import; string inputs are refused.
     let mut m =
         zkml_onnx::proto::ModelProto::decode(unary_model(13, "Relu", &[4], &[], vec![]).as_slice())
             .unwrap();
@@ -119,12 +119,13 @@ fn opsets_dtypes_and_dimensions() {
             .value
             .as_mut()
     {
-        t.elem_type = zkml_onnx::proto::data_type::INT64;
+        t.elem_type = zkml_onnx::proto::data_type::STRING;
     }
     let msg = import(m.encode_to_vec()).unwrap_err().to_string();
     assert_eq!(
         msg,
-        "model input 'x': element type INT64 is not supported; inputs must be floating point"
+        "model input 'x': element type STRING is not supported; inputs must be floating point, \
+         integer or bool"
     );
 
     // Symbolic dimensions: the leading one defaults to 1, others must be given.

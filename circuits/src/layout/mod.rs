@@ -13,6 +13,7 @@ use crate::params::CircuitParams;
 
 pub(crate) mod bits;
 pub(crate) mod divsqrt;
+pub(crate) mod gather;
 pub(crate) mod hash;
 pub(crate) mod linear;
 pub(crate) mod lookup;

@@ -9,10 +9,11 @@ use zkml_ir::tensor::{numel, BroadcastMap};
 use zkml_ir::{Node, Op, Program, Trace};
 
 use super::divsqrt::{divide, sqrt, DivItem};
+use super::gather::{take, TakeInput};
 use super::linear::shared_dot;
 use super::product::{pair_dots, products};
-use super::range::{rescale, signed_value};
-use super::select::{abs, argmax, max_pairs, reduce_max, relu};
+use super::range::{bounded_value, rescale, signed_value};
+use super::select::{abs, argmax, compare, max_pairs, reduce_max, relu, where_select};
 use super::{CellRef, Layout, LayoutError, Wire};
 use crate::params::CircuitParams;
 use crate::visibility::{
@@ -21,9 +22,9 @@ use crate::visibility::{
 
 /// A linear combination of wires.
 #[derive(Clone, Debug, Default)]
-struct LinItem {
-    terms: Vec<(Wire, i128)>,
-    constant: i128,
+pub(crate) struct LinItem {
+    pub terms: Vec<(Wire, i128)>,
+    pub constant: i128,
 }
 
 /// Lays out `program`; with a trace the cells hold its values, without one they are 0.
@@ -127,9 +128,14 @@ fn lower_node(
     let n = numel(shape);
     let bits = program.value_bits;
     Ok(match &node.op {
-        Op::Input { .. } => node_values(trace, id, n)
+        Op::Input { domain, .. } => node_values(trace, id, n)
             .into_iter()
-            .map(|v| Wire::Cell(signed_value(layout, v, bits)))
+            .map(|v| {
+                Wire::Cell(match domain.interval() {
+                    None => signed_value(layout, v, bits),
+                    Some((lo, hi)) => bounded_value(layout, v, lo, hi),
+                })
+            })
             .collect(),
         Op::Const {
             values,
@@ -260,6 +266,46 @@ fn lower_node(
         Op::Lookup { table } => {
             super::lookup::lookup(layout, *table, &program.tables[*table], ins[0])?
         }
+        Op::Compare(cmp) => {
+            let ma = BroadcastMap::new(&in_nodes[0].shape, shape);
+            let mb = BroadcastMap::new(&in_nodes[1].shape, shape);
+            let pairs: Vec<(Wire, Wire)> = (0..n)
+                .map(|o| (ins[0][ma.index(o)], ins[1][mb.index(o)]))
+                .collect();
+            compare(
+                layout,
+                &pairs,
+                *cmp,
+                in_bound(0).saturating_add(in_bound(1)),
+            )
+        }
+        Op::Where => {
+            let maps: Vec<BroadcastMap> = in_nodes
+                .iter()
+                .map(|i| BroadcastMap::new(&i.shape, shape))
+                .collect();
+            let triples: Vec<(Wire, Wire, Wire)> = (0..n)
+                .map(|o| {
+                    (
+                        ins[0][maps[0].index(o)],
+                        ins[1][maps[1].index(o)],
+                        ins[2][maps[2].index(o)],
+                    )
+                })
+                .collect();
+            where_select(layout, &triples)?
+        }
+        Op::Take { axis } => take(
+            layout,
+            &TakeInput {
+                axis: *axis,
+                data_shape: &in_nodes[0].shape,
+                index_shape: &in_nodes[1].shape,
+                data: ins[0],
+                indices: ins[1],
+                first_free_tag: program.tables.len() as u64 + 1,
+            },
+        )?,
         Op::Reshape { .. }
         | Op::Transpose { .. }
         | Op::Slice { .. }
@@ -284,7 +330,7 @@ fn lower_node(
 type GroupMember = (usize, Vec<i128>, i128);
 
 /// Linear combinations: constants folded, identical operand lists sharing rows.
-fn linear(layout: &mut Layout, items: Vec<LinItem>) -> Vec<Wire> {
+pub(crate) fn linear(layout: &mut Layout, items: Vec<LinItem>) -> Vec<Wire> {
     let mut out: Vec<Option<Wire>> = vec![None; items.len()];
     let mut groups: HashMap<Vec<CellRef>, Vec<GroupMember>> = HashMap::new();
     let mut order: Vec<Vec<CellRef>> = Vec::new();
@@ -402,10 +448,20 @@ fn product_op(
             ));
         }
     }
+    Ok(sums_of_products(layout, lin, &pairs))
+}
+
+/// Per output `o`: the linear combination `lin[o]` plus the runtime dot product `pairs[o]`.
+/// Dot products of equal length are batched `M` at a time.
+pub(crate) fn sums_of_products(
+    layout: &mut Layout,
+    mut lin: Vec<LinItem>,
+    pairs: &[Vec<(CellRef, CellRef)>],
+) -> Vec<Wire> {
+    let n = lin.len();
     if pairs.iter().all(Vec::is_empty) {
-        return Ok(linear(layout, lin));
+        return linear(layout, lin);
     }
-    // Runtime-by-runtime products: batches of M dot products of equal length.
     let m = layout.params.results;
     let mut by_len: HashMap<usize, Vec<usize>> = HashMap::new();
     let mut lens = Vec::new();
@@ -436,5 +492,5 @@ fn product_op(
             item.terms.push((Wire::Cell(c), 1));
         }
     }
-    Ok(linear(layout, lin))
+    linear(layout, lin)
 }

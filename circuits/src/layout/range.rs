@@ -45,7 +45,7 @@ fn limbs(value: i128, widths: &[u32]) -> Vec<i128> {
 /// A new cell equal to `constant + sum coeff * input`, over any number of operands: when they
 /// exceed one row's lanes, partial sums chain across blocks. Returns the operand cells (in
 /// order) and the result.
-fn combine(
+pub(crate) fn combine(
     layout: &mut Layout,
     inputs: &[(LinInput, i128)],
     constant: i128,
@@ -130,6 +130,23 @@ pub(crate) fn signed_value(layout: &mut Layout, value: i128, bits: u32) -> CellR
     let ls = limbs(value + offset, &widths);
     let (cells, out) = combine(layout, &limb_inputs(&ls, &widths, 0), -offset);
     check_limbs(layout, &cells, &widths);
+    out
+}
+
+/// A new cell holding `value`, constrained to `lo <= value <= hi`: the limbs of `value - lo`
+/// (one range check when the interval spans a power of two, and `hi - value` checked too
+/// otherwise).
+pub(crate) fn bounded_value(layout: &mut Layout, value: i128, lo: i64, hi: i64) -> CellRef {
+    let span = (i128::from(hi) - i128::from(lo)) as u128;
+    let bits = bits_for(span);
+    let widths = limb_widths(bits, layout.params.range_bits);
+    let ls = limbs(value - i128::from(lo), &widths);
+    let (cells, out) = combine(layout, &limb_inputs(&ls, &widths, 0), i128::from(lo));
+    check_limbs(layout, &cells, &widths);
+    if span + 1 != 1u128 << bits {
+        let (_, top) = combine(layout, &[(LinInput::Cell(out), -1)], i128::from(hi));
+        check_unsigned(layout, top, bits);
+    }
     out
 }
 

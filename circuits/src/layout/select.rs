@@ -1,4 +1,5 @@
-//! Comparison and selection: ReLU, max, min, clip, abs, max pooling, arg-max.
+//! Comparison and selection: ReLU, max, min, clip, abs, max pooling, arg-max, exact
+//! comparisons and `Where`.
 //!
 //! ```text
 //! Select  group g: x[4g] = p, x[4g+1] = q, x[4g+2] = b, x[4g+3] = t, z[g] = out
@@ -14,6 +15,9 @@
 //! (`min = 0`) or the smaller (`min = 1`). With `check = 0` a group only selects, reusing a `b`
 //! proved elsewhere (the index half of arg-max); then `t` is unused.
 
+use zkml_ir::CompareOp;
+
+use super::program::{linear, LinItem};
 use super::range::{bits_for, check_unsigned};
 use super::{AdviceCol, CellRef, Gate, Layout, Wire};
 
@@ -260,4 +264,116 @@ pub(crate) fn argmax(
         index = chosen.iter().map(|s| Wire::Cell(s.out)).collect();
     }
     index
+}
+
+/// Exact comparisons `a cmp b` of pairs: the decision bit of a selection (`Gt` decides
+/// `p > q`, `GeStrict` decides `p >= q`), so every result is a cell constrained boolean.
+/// Equality is `[a >= b] - [a > b]`.
+pub(crate) fn compare(
+    layout: &mut Layout,
+    pairs: &[(Wire, Wire)],
+    cmp: CompareOp,
+    diff_bound: u64,
+) -> Vec<Wire> {
+    let mut out: Vec<Option<Wire>> = pairs
+        .iter()
+        .map(|&(a, b)| match (a, b) {
+            (Wire::Const(x), Wire::Const(y)) => Some(Wire::Const(i128::from(holds(cmp, x, y)))),
+            _ if a == b => Some(Wire::Const(i128::from(holds(cmp, 0, 0)))),
+            _ => None,
+        })
+        .collect();
+    let open: Vec<usize> = (0..pairs.len()).filter(|&i| out[i].is_none()).collect();
+    let item = |p: Wire, q: Wire, decide: Decide| SelectItem {
+        p,
+        q,
+        decide,
+        min: false,
+        diff_bound,
+    };
+    let decided = |layout: &mut Layout, flip: bool, decide: Decide| -> Vec<CellRef> {
+        let items: Vec<SelectItem> = open
+            .iter()
+            .map(|&i| {
+                let (a, b) = pairs[i];
+                if flip {
+                    item(b, a, decide)
+                } else {
+                    item(a, b, decide)
+                }
+            })
+            .collect();
+        select(layout, &items).into_iter().map(|s| s.b).collect()
+    };
+    let bits = match cmp {
+        CompareOp::Gt => decided(layout, false, Decide::Gt),
+        CompareOp::Ge => decided(layout, false, Decide::GeStrict),
+        CompareOp::Lt => decided(layout, true, Decide::Gt),
+        CompareOp::Le => decided(layout, true, Decide::GeStrict),
+        CompareOp::Eq => {
+            let ge = decided(layout, false, Decide::GeStrict);
+            let gt = decided(layout, false, Decide::Gt);
+            let items = ge
+                .iter()
+                .zip(&gt)
+                .map(|(&a, &b)| LinItem {
+                    terms: vec![(Wire::Cell(a), 1), (Wire::Cell(b), -1)],
+                    constant: 0,
+                })
+                .collect();
+            for (&i, w) in open.iter().zip(linear(layout, items)) {
+                out[i] = Some(w);
+            }
+            Vec::new()
+        }
+    };
+    for (&i, b) in open.iter().zip(bits) {
+        out[i] = Some(Wire::Cell(b));
+    }
+    out.into_iter().map(|w| w.expect("filled")).collect()
+}
+
+fn holds(cmp: CompareOp, a: i128, b: i128) -> bool {
+    match cmp {
+        CompareOp::Eq => a == b,
+        CompareOp::Lt => a < b,
+        CompareOp::Le => a <= b,
+        CompareOp::Gt => a > b,
+        CompareOp::Ge => a >= b,
+    }
+}
+
+/// `cond ? a : b` for each triple: a selection whose decision bit is copied from the
+/// condition cell (and so constrained boolean by the gate). A constant condition picks its
+/// branch; it must be 0 or 1.
+pub(crate) fn where_select(
+    layout: &mut Layout,
+    triples: &[(Wire, Wire, Wire)],
+) -> Result<Vec<Wire>, String> {
+    let mut out: Vec<Option<Wire>> = Vec::with_capacity(triples.len());
+    let mut items = Vec::new();
+    let mut open = Vec::new();
+    for (i, &(c, a, b)) in triples.iter().enumerate() {
+        out.push(match c {
+            Wire::Const(1) => Some(a),
+            Wire::Const(0) => Some(b),
+            Wire::Const(v) => return Err(format!("constant condition {v} is not 0 or 1")),
+            Wire::Cell(_) if a == b => Some(a),
+            Wire::Cell(cell) => {
+                open.push(i);
+                items.push(SelectItem {
+                    p: a,
+                    q: b,
+                    decide: Decide::Given(cell),
+                    min: false,
+                    diff_bound: 0,
+                });
+                None
+            }
+        });
+    }
+    for (&i, s) in open.iter().zip(select(layout, &items)) {
+        out[i] = Some(Wire::Cell(s.out));
+    }
+    Ok(out.into_iter().map(|w| w.expect("filled")).collect())
 }

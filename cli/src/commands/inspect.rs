@@ -47,7 +47,8 @@ fn op_detail(op: &Op) -> String {
         Op::ReduceSum(r) | Op::ReduceMax(r) => format!("axes {:?}", r.axes),
         Op::ArgMax { axis, .. } => format!("axis {axis}"),
         Op::Transpose { perm } => format!("perm {perm:?}"),
-        Op::Concat { axis } | Op::Gather { axis, .. } => format!("axis {axis}"),
+        Op::Concat { axis } | Op::Gather { axis, .. } | Op::Take { axis } => format!("axis {axis}"),
+        Op::Input { domain, .. } => domain.describe(),
         _ => String::new(),
     }
 }
@@ -76,7 +77,14 @@ pub fn run(args: Args) -> Result<()> {
             "domain": [t.lo, t.hi()], "entries": t.values.len(),
         })).collect();
         let io = |ids: &[usize]| -> Vec<_> {
-            ids.iter().map(|&i| json!({"node": i, "name": program.nodes[i].name, "shape": program.nodes[i].shape, "scale": program.nodes[i].scale})).collect()
+            ids.iter().map(|&i| {
+                let n = &program.nodes[i];
+                let domain = match &n.op {
+                    Op::Input { domain, .. } => Some(domain.describe()),
+                    _ => None,
+                };
+                json!({"node": i, "name": n.name, "shape": n.shape, "scale": n.scale, "domain": domain})
+            }).collect()
         };
         return print_json(&json!({
             "value_bits": program.value_bits,
@@ -110,10 +118,18 @@ pub fn run(args: Args) -> Result<()> {
     );
     for &i in &program.inputs {
         let n = &program.nodes[i];
-        println!(
-            "input  '{}' shape {:?} scale 2^{}",
-            n.name, n.shape, n.scale
-        );
+        match &n.op {
+            zkml_ir::Op::Input { domain, .. } if domain.interval().is_some() => println!(
+                "input  '{}' shape {:?} {}",
+                n.name,
+                n.shape,
+                domain.describe()
+            ),
+            _ => println!(
+                "input  '{}' shape {:?} scale 2^{}",
+                n.name, n.shape, n.scale
+            ),
+        }
     }
     for (&i, name) in program.outputs.iter().zip(&program.output_names) {
         let n = &program.nodes[i];

@@ -1,5 +1,8 @@
 //! Activations: Relu, LeakyRelu, PRelu, Clip, Sigmoid, Tanh, Exp, Softplus, Elu, Selu, Erf,
-//! Gelu.
+//! Gelu, Celu, HardSigmoid, HardSwish, Mish, Softsign, Log, and the trigonometric and
+//! hyperbolic functions (by lookup tables over their calibrated or defined domains).
+
+use std::f64::consts::{FRAC_PI_2, PI};
 
 use ndarray::{ArrayD, IxDyn};
 use zkml_ir::op::Op;
@@ -17,15 +20,37 @@ type Result<T> = std::result::Result<T, NodeError>;
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum Activation {
     Relu,
-    LeakyRelu { alpha: f64 },
+    LeakyRelu {
+        alpha: f64,
+    },
     Sigmoid,
     Tanh,
     Exp,
     Softplus,
-    Elu { alpha: f64 },
-    Selu { alpha: f64, gamma: f64 },
+    Elu {
+        alpha: f64,
+    },
+    Selu {
+        alpha: f64,
+        gamma: f64,
+    },
     Erf,
-    Gelu { tanh: bool },
+    Gelu {
+        tanh: bool,
+    },
+    Celu {
+        alpha: f64,
+    },
+    HardSigmoid {
+        alpha: f64,
+        beta: f64,
+    },
+    HardSwish,
+    Mish,
+    Softsign,
+    Log,
+    /// A function computed by its table alone.
+    Table(TableFunction),
 }
 
 /// A one-input activation.
@@ -54,6 +79,28 @@ pub(crate) fn parse(cx: &ParseCx<'_>) -> Result<Box<dyn OnnxOp>> {
             gamma: a.float_or("gamma", 1.050_701_022_148_132_3)?,
         },
         "Erf" => Activation::Erf,
+        "Celu" => Activation::Celu {
+            alpha: a.float_or("alpha", 1.0)?,
+        },
+        "HardSigmoid" => Activation::HardSigmoid {
+            alpha: a.float_or("alpha", 0.2)?,
+            beta: a.float_or("beta", 0.5)?,
+        },
+        "HardSwish" => Activation::HardSwish,
+        "Mish" => Activation::Mish,
+        "Softsign" => Activation::Softsign,
+        "Log" => Activation::Log,
+        "Sin" => Activation::Table(TableFunction::Sin),
+        "Cos" => Activation::Table(TableFunction::Cos),
+        "Tan" => Activation::Table(TableFunction::Tan),
+        "Asin" => Activation::Table(TableFunction::Asin),
+        "Acos" => Activation::Table(TableFunction::Acos),
+        "Atan" => Activation::Table(TableFunction::Atan),
+        "Sinh" => Activation::Table(TableFunction::Sinh),
+        "Cosh" => Activation::Table(TableFunction::Cosh),
+        "Asinh" => Activation::Table(TableFunction::Asinh),
+        "Acosh" => Activation::Table(TableFunction::Acosh),
+        "Atanh" => Activation::Table(TableFunction::Atanh),
         _ => {
             let approx = a.string_or("approximate", "none")?;
             let tanh = match approx.as_str() {
@@ -110,7 +157,42 @@ impl Activation {
             Activation::Erf => libm::erf(x),
             Activation::Gelu { tanh: false } => x * TableFunction::NormalCdf.apply(x),
             Activation::Gelu { tanh: true } => gelu_tanh(x),
+            Activation::Celu { alpha } => x.max(0.0) + (alpha * (x / alpha).exp_m1()).min(0.0),
+            Activation::HardSigmoid { alpha, beta } => (alpha * x + beta).clamp(0.0, 1.0),
+            Activation::HardSwish => x * (x / 6.0 + 0.5).clamp(0.0, 1.0),
+            Activation::Mish => x * TableFunction::MishGate.apply(x),
+            Activation::Softsign => x / (1.0 + x.abs()),
+            Activation::Log => x.ln(),
+            Activation::Table(ref f) => f.apply(x),
         }
+    }
+}
+
+/// The domain of a function computed by its table: where it is defined, else the calibrated
+/// range.
+fn table_domain(f: &TableFunction, min: f64, max: f64) -> Domain {
+    let calibrated = |min: f64, max: f64| Domain::Calibrated {
+        min,
+        max,
+        clip_left: false,
+    };
+    match f {
+        TableFunction::Asin | TableFunction::Acos => Domain::Interval { lo: -1.0, hi: 1.0 },
+        // Inside (-1, 1), as far as the headroom reaches.
+        TableFunction::Atanh => Domain::Interval {
+            lo: (2.0 * min).clamp(-1.0 + 1e-6, 0.0),
+            hi: (2.0 * max).clamp(0.0, 1.0 - 1e-6),
+        },
+        TableFunction::Acosh => Domain::Interval {
+            lo: 1.0,
+            hi: 2.0 * max.max(1.0),
+        },
+        // The principal branch, when calibration stays on it: the poles bound the domain.
+        TableFunction::Tan if min > -FRAC_PI_2 && max < FRAC_PI_2 => Domain::Interval {
+            lo: (2.0 * min).clamp(-FRAC_PI_2 + 1e-3, 0.0),
+            hi: (2.0 * max).clamp(0.0, FRAC_PI_2 - 1e-3),
+        },
+        _ => calibrated(min, max),
     }
 }
 
@@ -186,6 +268,100 @@ impl OnnxOp for Unary {
                 let y = cx.push(Op::Mul, &[x, g])?;
                 cx.finish(y, 0)?
             }
+            Activation::Mish => {
+                let g = cx.lookup(x, TableFunction::MishGate, Domain::Saturating)?;
+                let y = cx.push(Op::Mul, &[x, g])?;
+                cx.finish(y, 0)?
+            }
+            Activation::Celu { alpha } => {
+                if !(alpha.is_finite() && alpha > 0.0) {
+                    return Err(NodeError::UnsupportedAttribute {
+                        name: "alpha".into(),
+                        value: alpha.to_string(),
+                        supported: "alpha must be positive".into(),
+                    });
+                }
+                let r = cx.push(Op::Relu, &[x])?;
+                let neg = negative_part(cx, x)?;
+                let t = cx.lookup(neg, TableFunction::Celu { alpha }, Domain::NonPositive)?;
+                add_finish(cx, r, t)?
+            }
+            Activation::HardSigmoid { alpha, beta } => hard_sigmoid(cx, x, alpha, beta)?,
+            Activation::HardSwish => {
+                let g = hard_sigmoid(cx, x, 1.0 / 6.0, 0.5)?;
+                let y = cx.push(Op::Mul, &[x, g])?;
+                cx.finish(y, 0)?
+            }
+            Activation::Softsign => {
+                // x / (1 + |x|), exactly rounded by the division.
+                let a = cx.push(Op::Abs, &[x])?;
+                let one = cx.raw_constant(vec![], cx.scale(x), vec![1i64 << cx.scale(x).max(0)])?;
+                let one = if cx.scale(x) < 0 {
+                    cx.weight(&Data::float(ArrayD::from_elem(IxDyn(&[]), 1.0)))?
+                } else {
+                    one
+                };
+                let v = cx.align(&[a, one])?;
+                let den = cx.push(Op::Add, &[v[0], v[1]])?;
+                let v = cx.align(&[x, den])?;
+                let target = cx.out_scale(0).max(0);
+                cx.push(
+                    Op::Div {
+                        shift: target as u32,
+                    },
+                    &[v[0], v[1]],
+                )?
+            }
+            Activation::Log => {
+                let s = cx.in_stats(0).ok_or_else(stats_missing)?;
+                if s.min <= 0.0 {
+                    return Err(NodeError::Quantization(format!(
+                        "Log of values down to {} seen in calibration; only positive inputs have \
+                         a logarithm",
+                        s.min
+                    )));
+                }
+                cx.lookup(
+                    x,
+                    TableFunction::Ln,
+                    Domain::Calibrated {
+                        min: s.min,
+                        max: s.max,
+                        clip_left: false,
+                    },
+                )?
+            }
+            Activation::Table(ref f) => {
+                let s = cx.in_stats(0).ok_or_else(stats_missing)?;
+                let period = match f {
+                    TableFunction::Sin | TableFunction::Cos => Some(2.0 * PI),
+                    TableFunction::Tan => Some(PI),
+                    _ => None,
+                };
+                match period {
+                    // Calibrated inputs beyond one period: reduce them to it first.
+                    Some(p) if 2.0 * s.max_abs() > p / 2.0 => {
+                        let r = reduce_period(cx, x, p)?;
+                        let half = p / 2.0 + p / 64.0;
+                        let domain = if *f == TableFunction::Tan {
+                            Domain::Interval {
+                                lo: -FRAC_PI_2 + 1e-3,
+                                hi: FRAC_PI_2 - 1e-3,
+                            }
+                        } else {
+                            Domain::Interval {
+                                lo: -half,
+                                hi: half,
+                            }
+                        };
+                        cx.lookup(r, f.clone(), domain)?
+                    }
+                    _ => {
+                        let domain = table_domain(f, s.min, s.max);
+                        cx.lookup(x, f.clone(), domain)?
+                    }
+                }
+            }
         };
         Ok(vec![y])
     }
@@ -195,6 +371,42 @@ impl OnnxOp for Unary {
 
 fn stats_missing() -> NodeError {
     NodeError::Quantization("input statistics are missing".into())
+}
+
+/// `x - k p` with `k = round(x / p)`: `x` reduced to about `[-p/2, p/2]` (exactly so up to the
+/// rounding of `1 / p`, which the caller's table interval absorbs). `k p` uses `p` at `x`'s
+/// scale, so the reduction is exact on the quantized values and does not lose resolution for
+/// large `x` (rotary angles reach thousands of radians).
+fn reduce_period(cx: &mut Lowering<'_>, x: usize, p: f64) -> Result<usize> {
+    let s = cx.scale(x);
+    let inv = cx.weight(&Data::float(ArrayD::from_elem(IxDyn(&[]), 1.0 / p)))?;
+    let scaled = cx.push(Op::Mul, &[x, inv])?;
+    let k = cx.requantize(scaled, 0)?;
+    let pq =
+        quantize(p, s).ok_or_else(|| NodeError::Quantization("the period at this scale".into()))?;
+    let period = cx.raw_constant(vec![], s, vec![pq])?;
+    let kp = cx.push(Op::Mul, &[k, period])?;
+    cx.push(Op::Sub, &[x, kp])
+}
+
+/// `clip(alpha x + beta, 0, 1)` at the output scale.
+fn hard_sigmoid(cx: &mut Lowering<'_>, x: usize, alpha: f64, beta: f64) -> Result<usize> {
+    let w = cx.weight(&Data::float(ArrayD::from_elem(IxDyn(&[]), alpha)))?;
+    let ax = cx.push(Op::Mul, &[x, w])?;
+    // At most 16 fractional bits: the result lies in [0, 1].
+    let target = cx.cfg.activation_scale(1.0).min(cx.scale(ax));
+    let ax = cx.requantize(ax, target)?;
+    let s = cx.scale(ax);
+    let b = cx.constant(&Data::float(ArrayD::from_elem(IxDyn(&[]), beta)), s)?;
+    let y = cx.push(Op::Add, &[ax, b])?;
+    let one = quantize(1.0, s).ok_or_else(|| NodeError::Quantization("scale".into()))?;
+    cx.push(
+        Op::Clip {
+            min: Some(0),
+            max: Some(one),
+        },
+        &[y],
+    )
 }
 
 /// `min(x, 0)`.
@@ -321,7 +533,9 @@ impl OnnxOp for PRelu {
                 let p = cx.requantize(p, sx)?;
                 Ok(vec![add_finish(cx, r, p)?])
             }
-            Operand::Absent => Err(NodeError::Invalid("slope is missing".into())),
+            Operand::Absent | Operand::Masked { .. } => {
+                Err(NodeError::Invalid("slope is missing".into()))
+            }
         }
     }
 

@@ -4,7 +4,9 @@ use ndarray::ArrayD;
 use zkml_ir::op::Op;
 use zkml_ir::TableFunction;
 
-use super::{broadcast_map, impl_any, join_dtype, required, OnnxOp, Operand, ParseCx};
+use super::{
+    broadcast_map, impl_any, join_dtype, mask, required, Lowered, OnnxOp, Operand, ParseCx,
+};
 use crate::data::{DType, Data};
 use crate::error::NodeError;
 use crate::lower::{Domain, Lowering};
@@ -79,7 +81,7 @@ impl OnnxOp for Binary {
                 let a_rank = match a {
                     Operand::Value(v) => cx.shape(v).len(),
                     Operand::Const(d) => d.shape().len(),
-                    Operand::Absent => 0,
+                    Operand::Absent | Operand::Masked { .. } => 0,
                 };
                 match b {
                     Operand::Const(d) => {
@@ -90,60 +92,65 @@ impl OnnxOp for Binary {
                         let shape = super::legacy_broadcast_shape(&cx.shape(v), a_rank, axis)?;
                         Operand::Value(cx.push(Op::Reshape { shape }, &[v])?)
                     }
-                    Operand::Absent => Operand::Absent,
+                    other => other,
                 }
             }
         };
-        let out = match (self.kind, a, b) {
-            (BinaryKind::Add | BinaryKind::Sub, _, _) => {
-                let op = if self.kind == BinaryKind::Add {
-                    Op::Add
-                } else {
-                    Op::Sub
-                };
-                let (x, y) = match (a, b) {
-                    (Operand::Value(x), Operand::Value(y)) => {
-                        let v = cx.align(&[x, y])?;
-                        (v[0], v[1])
-                    }
-                    (Operand::Value(x), c) => {
-                        let s = cx.scale(x);
-                        (x, cx.operand_at(&c, s)?)
-                    }
-                    (c, Operand::Value(y)) => {
-                        let s = cx.scale(y);
-                        (cx.operand_at(&c, s)?, y)
-                    }
-                    _ => return Err(folded()),
-                };
-                let z = cx.push(op, &[x, y])?;
-                cx.finish(z, 0)?
-            }
-            (BinaryKind::Mul, Operand::Value(x), Operand::Value(y)) => {
-                let z = cx.push(Op::Mul, &[x, y])?;
-                cx.finish(z, 0)?
-            }
-            (BinaryKind::Mul, Operand::Value(x), Operand::Const(c))
-            | (BinaryKind::Mul, Operand::Const(c), Operand::Value(x)) => {
-                let w = cx.weight(c)?;
-                let z = cx.push(Op::Mul, &[x, w])?;
-                cx.finish(z, 0)?
-            }
-            (BinaryKind::Div, Operand::Value(x), Operand::Const(c)) => {
-                if c.values.iter().any(|&v| v == 0.0) {
-                    return Err(NodeError::Quantization(
-                        "division by a constant zero".into(),
-                    ));
-                }
-                let recip = Data::float(c.values.mapv(|v| 1.0 / v));
-                let w = cx.weight(&recip)?;
-                let z = cx.push(Op::Mul, &[x, w])?;
-                cx.finish(z, 0)?
-            }
-            (BinaryKind::Div, num, Operand::Value(d)) => divide(cx, num, d, 1)?,
-            _ => return Err(folded()),
+        let out = if cx.exact_output(0) {
+            exact_binary(cx, self.kind, a, b)?
+        } else {
+            real_binary(cx, self.kind, a, b)?
         };
         Ok(vec![out])
+    }
+
+    fn lower_masked(&self, cx: &mut Lowering<'_>, inputs: &[Operand<'_>]) -> Result<Vec<Lowered>> {
+        if self.legacy.is_some() {
+            return Err(NodeError::Quantization(
+                "opset < 7 broadcasting of an attention mask".into(),
+            ));
+        }
+        let (fa, ka) = mask::split(&inputs[0])?;
+        let (fb, kb) = mask::split(&inputs[1])?;
+        match self.kind {
+            BinaryKind::Add => {
+                let value = real_binary(cx, BinaryKind::Add, fa.operand(), fb.operand())?;
+                let keep = mask::both(cx, ka, kb)?;
+                let keep = mask::keep_node(cx, keep)?;
+                Ok(vec![Lowered::Masked { value, keep }])
+            }
+            BinaryKind::Sub if matches!(kb, mask::Keep::All) => {
+                let value = real_binary(cx, BinaryKind::Sub, fa.operand(), fb.operand())?;
+                let keep = mask::keep_node(cx, ka)?;
+                Ok(vec![Lowered::Masked { value, keep }])
+            }
+            BinaryKind::Mul => match (inputs[0], inputs[1]) {
+                (Operand::Value(t), Operand::Const(m)) | (Operand::Const(m), Operand::Value(t)) => {
+                    let (value, keep) = mask::mask_from_product(cx, t, m)?;
+                    Ok(vec![Lowered::Masked { value, keep }])
+                }
+                (Operand::Masked { value, keep }, Operand::Const(c))
+                | (Operand::Const(c), Operand::Masked { value, keep })
+                    if c.values.iter().all(|&v| v > 0.0 && v.is_finite()) =>
+                {
+                    // Scaling by a positive constant leaves masked positions masked.
+                    let value = real_binary(
+                        cx,
+                        BinaryKind::Mul,
+                        Operand::Value(value),
+                        Operand::Const(c),
+                    )?;
+                    Ok(vec![Lowered::Masked { value, keep }])
+                }
+                _ => Err(NodeError::Quantization(
+                    "this product of attention masks has no finite meaning".into(),
+                )),
+            },
+            _ => Err(NodeError::Quantization(format!(
+                "{:?} of an attention mask (values of -inf or finfo.min) has no finite meaning",
+                self.kind
+            ))),
+        }
     }
 
     impl_any!();
@@ -151,6 +158,121 @@ impl OnnxOp for Binary {
 
 fn folded() -> NodeError {
     NodeError::Invalid("all inputs are constant; the node should have been folded".into())
+}
+
+/// Integer arithmetic, exact at scale 0; division truncates toward zero as ONNX's integer
+/// `Div` does.
+fn exact_binary(
+    cx: &mut Lowering<'_>,
+    kind: BinaryKind,
+    a: Operand<'_>,
+    b: Operand<'_>,
+) -> Result<usize> {
+    let x = cx.operand_for(&a, true, 0)?;
+    if kind == BinaryKind::Div {
+        let Operand::Const(d) = b else {
+            return Err(NodeError::Quantization(
+                "integer division by a runtime value is not supported".into(),
+            ));
+        };
+        return truncating_division(cx, x, d);
+    }
+    let y = cx.operand_for(&b, true, 0)?;
+    let op = match kind {
+        BinaryKind::Add => Op::Add,
+        BinaryKind::Sub => Op::Sub,
+        _ => Op::Mul,
+    };
+    let z = cx.push(op, &[x, y])?;
+    cx.finish(z, 0)
+}
+
+/// `trunc(x / d)` for integers `x` (scale 0) and non-zero constants `d`:
+/// `sign(x) sign(d) floor(|x| / |d|)`, where `floor(n / m) = Div(2n - m, 2m)` exactly.
+fn truncating_division(cx: &mut Lowering<'_>, x: usize, d: &Data) -> Result<usize> {
+    let divisors = d.to_i64s().map_err(NodeError::Invalid)?;
+    if divisors.contains(&0) {
+        return Err(NodeError::Quantization("integer division by zero".into()));
+    }
+    let shape = d.shape().to_vec();
+    let abs = cx.push(Op::Abs, &[x])?;
+    let two = cx.raw_constant(vec![], 0, vec![2])?;
+    let doubled = cx.push(Op::Mul, &[abs, two])?;
+    let m = cx.raw_constant(shape.clone(), 0, divisors.iter().map(|v| v.abs()).collect())?;
+    let num = cx.push(Op::Sub, &[doubled, m])?;
+    let den = cx.raw_constant(
+        shape.clone(),
+        0,
+        divisors.iter().map(|v| 2 * v.abs()).collect(),
+    )?;
+    let q = cx.push(Op::Div { shift: 0 }, &[num, den])?;
+    // sign(x): 1 - 2 [x < 0]
+    let zero = cx.raw_constant(vec![], 0, vec![0])?;
+    let negative = cx.push(Op::Compare(zkml_ir::CompareOp::Lt), &[x, zero])?;
+    let twice = cx.push(Op::Mul, &[negative, two])?;
+    let one = cx.raw_constant(vec![], 0, vec![1])?;
+    let sign = cx.push(Op::Sub, &[one, twice])?;
+    let signed = cx.push(Op::Mul, &[q, sign])?;
+    let dsign = cx.raw_constant(shape, 0, divisors.iter().map(|v| v.signum()).collect())?;
+    cx.push(Op::Mul, &[signed, dsign])
+}
+
+/// Arithmetic on quantized reals.
+fn real_binary(
+    cx: &mut Lowering<'_>,
+    kind: BinaryKind,
+    a: Operand<'_>,
+    b: Operand<'_>,
+) -> Result<usize> {
+    Ok(match (kind, a, b) {
+        (BinaryKind::Add | BinaryKind::Sub, _, _) => {
+            let op = if kind == BinaryKind::Add {
+                Op::Add
+            } else {
+                Op::Sub
+            };
+            let (x, y) = match (a, b) {
+                (Operand::Value(x), Operand::Value(y)) => {
+                    let v = cx.align(&[x, y])?;
+                    (v[0], v[1])
+                }
+                (Operand::Value(x), c) => {
+                    let s = cx.scale(x);
+                    (x, cx.operand_at(&c, s)?)
+                }
+                (c, Operand::Value(y)) => {
+                    let s = cx.scale(y);
+                    (cx.operand_at(&c, s)?, y)
+                }
+                _ => return Err(folded()),
+            };
+            let z = cx.push(op, &[x, y])?;
+            cx.finish(z, 0)?
+        }
+        (BinaryKind::Mul, Operand::Value(x), Operand::Value(y)) => {
+            let z = cx.push(Op::Mul, &[x, y])?;
+            cx.finish(z, 0)?
+        }
+        (BinaryKind::Mul, Operand::Value(x), Operand::Const(c))
+        | (BinaryKind::Mul, Operand::Const(c), Operand::Value(x)) => {
+            let w = cx.weight(c)?;
+            let z = cx.push(Op::Mul, &[x, w])?;
+            cx.finish(z, 0)?
+        }
+        (BinaryKind::Div, Operand::Value(x), Operand::Const(c)) => {
+            if c.values.iter().any(|&v| v == 0.0) {
+                return Err(NodeError::Quantization(
+                    "division by a constant zero".into(),
+                ));
+            }
+            let recip = Data::float(c.values.mapv(|v| 1.0 / v));
+            let w = cx.weight(&recip)?;
+            let z = cx.push(Op::Mul, &[x, w])?;
+            cx.finish(z, 0)?
+        }
+        (BinaryKind::Div, num, Operand::Value(d)) => divide(cx, num, d, 1)?,
+        _ => return Err(folded()),
+    })
 }
 
 /// `num / den` for a runtime divisor that calibration saw only positive; `den_input` is the
@@ -169,7 +291,9 @@ fn divide(cx: &mut Lowering<'_>, num: Operand<'_>, den: usize, den_input: usize)
     let a = match num {
         Operand::Value(v) => v,
         Operand::Const(c) => cx.weight(c)?,
-        Operand::Absent => return Err(NodeError::Invalid("numerator is missing".into())),
+        Operand::Absent | Operand::Masked { .. } => {
+            return Err(NodeError::Invalid("numerator is missing".into()))
+        }
     };
     let target = cx.out_scale(0);
     let (sa, sb) = (cx.scale(a), cx.scale(den));
@@ -248,7 +372,7 @@ impl OnnxOp for Unary {
 }
 
 /// `sqrt(x)` at the output scale calibration chose.
-fn sqrt(cx: &mut Lowering<'_>, x: usize) -> Result<usize> {
+pub(crate) fn sqrt(cx: &mut Lowering<'_>, x: usize) -> Result<usize> {
     let target = cx.out_scale(0);
     let sx = cx.scale(x);
     // Output scale is (sx + shift) / 2.

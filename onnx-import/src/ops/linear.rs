@@ -43,7 +43,9 @@ pub(crate) fn product(
         match o {
             Operand::Value(v) => Ok(v),
             Operand::Const(d) => cx.weight(d),
-            Operand::Absent => Err(NodeError::Invalid("an operand is missing".into())),
+            Operand::Absent | Operand::Masked { .. } => {
+                Err(NodeError::Invalid("an operand is missing".into()))
+            }
         }
     };
     if a.as_const().is_some() && b.as_const().is_some() {
@@ -170,7 +172,9 @@ impl OnnxOp for Gemm {
                 Operand::Value(if self.trans_b { transpose(cx, v)? } else { v }),
                 self.alpha,
             ),
-            Operand::Absent => return Err(NodeError::Invalid("B is missing".into())),
+            Operand::Absent | Operand::Masked { .. } => {
+                return Err(NodeError::Invalid("B is missing".into()))
+            }
         };
         let const_bias = match inputs.get(2) {
             Some(Operand::Const(c)) if alpha_left == 1.0 => {
@@ -277,7 +281,7 @@ impl OnnxOp for MatMul {
             match o {
                 Operand::Value(v) => cx.shape(*v),
                 Operand::Const(d) => d.shape().to_vec(),
-                Operand::Absent => Vec::new(),
+                Operand::Absent | Operand::Masked { .. } => Vec::new(),
             }
         };
         let (sa, sb) = (shape_of(cx, &inputs[0]), shape_of(cx, &inputs[1]));

@@ -3,7 +3,9 @@
 use ndarray::{ArrayD, IxDyn};
 use zkml_ir::op::Op;
 
-use super::{array, const_ints, impl_any, required, runtime, usizes, OnnxOp, Operand, ParseCx};
+use super::{
+    array, const_ints, impl_any, required, runtime, usizes, Lowered, OnnxOp, Operand, ParseCx,
+};
 use crate::data::{DType, Data};
 use crate::error::NodeError;
 use crate::lower::Lowering;
@@ -67,6 +69,21 @@ impl OnnxOp for Identity {
             out.push(cx.raw_constant(shape, 0, vec![1; n])?);
         }
         Ok(out)
+    }
+
+    fn lower_masked(&self, _cx: &mut Lowering<'_>, inputs: &[Operand<'_>]) -> Result<Vec<Lowered>> {
+        match inputs[0] {
+            Operand::Masked { value, keep } if !self.mask => {
+                Ok(vec![Lowered::Masked { value, keep }])
+            }
+            _ => Err(NodeError::Quantization(
+                "a Dropout mask output of an attention mask".into(),
+            )),
+        }
+    }
+
+    fn forwarded_inputs(&self, _inputs: usize) -> Vec<usize> {
+        vec![0]
     }
 
     impl_any!();
@@ -173,6 +190,10 @@ impl OnnxOp for ConstantOfShape {
         ))
     }
 
+    fn constant_inputs(&self, _inputs: usize) -> Vec<usize> {
+        vec![0]
+    }
+
     impl_any!();
 }
 
@@ -222,6 +243,20 @@ impl OnnxOp for ShapeOf {
     impl_any!();
 }
 
+/// `trunc(x)` of a real `x` at scale `s`, as an integer at scale 0: `floor(x / 2^s)` for
+/// `x >= 0`, `ceil(x / 2^s)` below, with `floor(x / 2^s) = Rescale_s(x - 2^(s-1))` and
+/// `ceil(x / 2^s) = Rescale_s(x + 2^(s-1) - 1)`.
+fn truncate(cx: &mut Lowering<'_>, x: usize) -> Result<usize> {
+    let s = cx.scale(x);
+    if s <= 0 {
+        return Ok(x);
+    }
+    let (floor, ceil) = super::rounding::floor_and_ceil(cx, x)?;
+    let zero = cx.raw_constant(vec![], s, vec![0])?;
+    let negative = cx.push(Op::Compare(zkml_ir::CompareOp::Lt), &[x, zero])?;
+    cx.push(Op::Where, &[negative, ceil, floor])
+}
+
 /// `Cast`.
 #[derive(Debug)]
 pub(crate) struct Cast {
@@ -266,15 +301,34 @@ impl OnnxOp for Cast {
 
     fn lower(&self, cx: &mut Lowering<'_>, inputs: &[Operand<'_>]) -> Result<Vec<usize>> {
         let x = runtime(inputs, 0, "input")?;
-        // Runtime values are quantized reals, or integers at scale 0 (ArgMax results).
-        let is_integer = cx.scale(x) == 0 && matches!(cx.b.node(x).op, Op::ArgMax { .. });
-        match self.to {
-            DType::Float => Ok(vec![x]),
-            DType::Int if is_integer => Ok(vec![x]),
+        let from = cx.in_dtype(0).unwrap_or(DType::Float);
+        Ok(vec![match (from, self.to) {
+            // Integers and booleans are exact reals at scale 0; a real stays what it is.
+            (_, DType::Float) => x,
+            (DType::Bool, _) | (DType::Int, DType::Int) => x,
+            (_, DType::Bool) => super::logic::to_boolean(cx, x)?,
+            (DType::Float, DType::Int) => truncate(cx, x)?,
+        }])
+    }
+
+    fn lower_masked(&self, _cx: &mut Lowering<'_>, inputs: &[Operand<'_>]) -> Result<Vec<Lowered>> {
+        match inputs[0] {
+            Operand::Masked { value, keep } if self.to == DType::Float => {
+                Ok(vec![Lowered::Masked { value, keep }])
+            }
             _ => Err(NodeError::Quantization(format!(
-                "cast of a runtime real-valued tensor to {} is not supported",
+                "cast of an attention mask (-inf / finfo.min values) to {}",
                 self.to_name
             ))),
+        }
+    }
+
+    fn forwarded_inputs(&self, _inputs: usize) -> Vec<usize> {
+        // Casts between integer kinds keep the values.
+        if self.to == DType::Int {
+            vec![0]
+        } else {
+            Vec::new()
         }
     }
 

@@ -16,12 +16,16 @@ use crate::proto::NodeProto;
 pub(crate) mod activation;
 pub(crate) mod arith;
 pub(crate) mod conv;
+pub(crate) mod gather;
 pub(crate) mod linear;
+pub(crate) mod logic;
+pub(crate) mod mask;
 pub(crate) mod misc;
 pub(crate) mod movement;
 pub(crate) mod norm;
 pub(crate) mod pool;
 pub(crate) mod reduce;
+pub(crate) mod rounding;
 pub(crate) mod softmax;
 
 /// What a parser sees of a node.
@@ -86,6 +90,28 @@ pub(crate) enum Operand<'a> {
     Const(&'a Data),
     /// A value computed at run time: the program node holding it.
     Value(usize),
+    /// A runtime additive attention mask or masked score: `value` where `keep` is 1, "minus
+    /// infinity" (masked out) where it is 0. `keep` is a boolean node at scale 0.
+    Masked {
+        /// The finite values (arbitrary where masked).
+        value: usize,
+        /// 1 where the value is kept, 0 where it is masked out.
+        keep: usize,
+    },
+}
+
+/// What lowering produced for one output: a plain value, or a masked one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Lowered {
+    /// A program node.
+    Value(usize),
+    /// See [`Operand::Masked`].
+    Masked {
+        /// The finite values.
+        value: usize,
+        /// The keep flags.
+        keep: usize,
+    },
 }
 
 impl<'a> Operand<'a> {
@@ -106,6 +132,38 @@ pub(crate) trait OnnxOp: Debug + Send + Sync {
     /// Emits integer ops computing this op's outputs; returns one program node per output.
     fn lower(&self, cx: &mut Lowering<'_>, inputs: &[Operand<'_>])
         -> Result<Vec<usize>, NodeError>;
+
+    /// Lowering when an input is masked, or a constant input holds mask values (`-inf`,
+    /// `finfo.min`): ops that build, move or consume attention masks override this.
+    fn lower_masked(
+        &self,
+        _cx: &mut Lowering<'_>,
+        _inputs: &[Operand<'_>],
+    ) -> Result<Vec<Lowered>, NodeError> {
+        Err(NodeError::Quantization(
+            "an input is an additive attention mask (values of -inf or about -3.4e38); only \
+             Add, Mul, Where, Softmax, Cast and data movement can take masks"
+                .into(),
+        ))
+    }
+
+    /// Inputs that must be known at import (shapes, axes, pads, counts): the op's output shape
+    /// depends on their values.
+    fn constant_inputs(&self, _inputs: usize) -> Vec<usize> {
+        Vec::new()
+    }
+
+    /// Inputs read as indices into an axis, with that axis's length: `(input, length)` for the
+    /// given input shapes. Integer model inputs that only index get the domain `[0, length)`.
+    fn index_inputs(&self, _shapes: &[Option<&[usize]>]) -> Vec<(usize, usize)> {
+        Vec::new()
+    }
+
+    /// Inputs whose values the outputs only copy (data movement, casts between integer
+    /// kinds): a constraint on an output's values is one on theirs.
+    fn forwarded_inputs(&self, _inputs: usize) -> Vec<usize> {
+        Vec::new()
+    }
 
     /// Downcasting, for graph rewrites such as batch-norm folding.
     fn as_any(&self) -> &dyn Any;
@@ -169,6 +227,43 @@ pub(crate) fn const_ints(
             .map(Some)
             .map_err(|e| NodeError::Invalid(format!("{what}: {e}"))),
     }
+}
+
+/// Whether program node `x` is never negative, judged from how it was computed (integer
+/// inputs with a non-negative domain, comparisons, indices, non-negative constants, and ops
+/// that keep non-negativity).
+pub(crate) fn nonnegative(cx: &Lowering<'_>, x: usize) -> bool {
+    fn walk(b: &zkml_ir::ProgramBuilder, x: usize, depth: u32) -> bool {
+        use zkml_ir::Op;
+        if depth == 0 {
+            return false;
+        }
+        let node = b.node(x);
+        let all = |ins: &[usize]| ins.iter().all(|&i| walk(b, i, depth - 1));
+        match &node.op {
+            Op::Input { domain, .. } => domain.interval().is_some_and(|(lo, _)| lo >= 0),
+            Op::Const { values, .. } => values.iter().all(|&v| v >= 0),
+            Op::Compare(_) | Op::ArgMax { .. } | Op::Relu | Op::Abs | Op::Sqrt { .. } => true,
+            Op::Clip { min: Some(lo), .. } if *lo >= 0 => true,
+            Op::Where => all(&node.inputs[1..]),
+            Op::Take { .. } | Op::Div { .. } => all(&node.inputs[..1]),
+            Op::Lookup { table } => b.tables()[*table].values.iter().all(|&v| v >= 0),
+            Op::Add
+            | Op::Mul
+            | Op::Max
+            | Op::Min
+            | Op::MatMul
+            | Op::Rescale { .. }
+            | Op::ReduceSum(_)
+            | Op::ReduceMax(_)
+            | Op::SumPool(_)
+            | Op::MaxPool(_)
+            | Op::Clip { .. } => all(&node.inputs),
+            op if op.is_data_movement() => all(&node.inputs),
+            _ => false,
+        }
+    }
+    walk(cx.b, x, 24)
 }
 
 /// Normalizes a possibly negative axis.

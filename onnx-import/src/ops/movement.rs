@@ -10,7 +10,8 @@ use zkml_ir::structure::{movement_sources, Source};
 use zkml_ir::tensor::broadcast_shapes;
 
 use super::{
-    array, const_ints, impl_any, norm_axes, norm_axis, required, usizes, OnnxOp, Operand, ParseCx,
+    array, const_ints, impl_any, mask, norm_axes, norm_axis, required, usizes, Lowered, OnnxOp,
+    Operand, ParseCx,
 };
 use crate::data::Data;
 use crate::error::NodeError;
@@ -66,6 +67,49 @@ pub(crate) enum Kind {
 #[derive(Debug)]
 pub(crate) struct Movement {
     kind: Kind,
+}
+
+/// `Gather` with runtime indices: a `Take` of the data (constant data is quantized at the scale
+/// its largest value calls for, since any row may be picked). Negative indices count from the
+/// end, as ONNX says.
+pub(crate) fn gather_by_runtime_indices(
+    cx: &mut Lowering<'_>,
+    axis: i64,
+    data: &Operand<'_>,
+    idx: usize,
+) -> Result<usize> {
+    let x = match data {
+        Operand::Value(v) => *v,
+        Operand::Const(d) if cx.exact_output(0) => cx.int_constant(d)?,
+        Operand::Const(d) => {
+            let s = cx.cfg.activation_scale(d.max_abs());
+            cx.constant(d, s)?
+        }
+        _ => return Err(NodeError::Invalid("the data input is missing".into())),
+    };
+    let shape = cx.shape(x);
+    let axis = norm_axis(axis, shape.len())?;
+    if cx.scale(idx) != 0 {
+        return Err(NodeError::Quantization("indices must be integers".into()));
+    }
+    let idx = wrap_negative_indices(cx, idx, shape[axis])?;
+    cx.push(Op::Take { axis }, &[x, idx])
+}
+
+/// `i + dim` where `i < 0`, unless `i` is known never to be negative.
+pub(crate) fn wrap_negative_indices(
+    cx: &mut Lowering<'_>,
+    idx: usize,
+    dim: usize,
+) -> Result<usize> {
+    if super::nonnegative(cx, idx) {
+        return Ok(idx);
+    }
+    let zero = cx.raw_constant(vec![], 0, vec![0])?;
+    let negative = cx.push(Op::Compare(zkml_ir::CompareOp::Lt), &[idx, zero])?;
+    let d = cx.raw_constant(vec![], 0, vec![dim as i64])?;
+    let wrapped = cx.push(Op::Add, &[idx, d])?;
+    cx.push(Op::Where, &[negative, wrapped, idx])
 }
 
 pub(crate) fn parse(cx: &ParseCx<'_>) -> Result<Box<dyn OnnxOp>> {
@@ -203,6 +247,75 @@ pub(crate) fn parse(cx: &ParseCx<'_>) -> Result<Box<dyn OnnxOp>> {
 }
 
 impl Movement {
+    /// Lowers the plan on the given data operands (`all` are the node's inputs, for the
+    /// constant parameters).
+    fn lower_data(
+        &self,
+        cx: &mut Lowering<'_>,
+        data_ops: &[Operand<'_>],
+        all: &[Operand<'_>],
+    ) -> Result<Vec<usize>> {
+        let n = data_ops.len();
+        // Runtime data inputs set the scale; constant pieces (Concat) are quantized at it.
+        let runtime: Vec<usize> = data_ops
+            .iter()
+            .filter_map(|o| {
+                if let Operand::Value(v) = o {
+                    Some(*v)
+                } else {
+                    None
+                }
+            })
+            .collect();
+        let aligned = cx.align(&runtime)?;
+        let scale = aligned
+            .first()
+            .map(|&v| cx.scale(v))
+            .ok_or_else(|| NodeError::Invalid("no runtime data input".into()))?;
+        let mut it = aligned.into_iter();
+        let mut data = Vec::with_capacity(n);
+        for o in data_ops {
+            data.push(match o {
+                Operand::Value(_) => it.next().expect("one per runtime input"),
+                other => cx.operand_at(other, scale)?,
+            });
+        }
+        let shapes: Vec<Vec<usize>> = data.iter().map(|&d| cx.shape(d)).collect();
+        let params: Vec<Option<&Data>> = all.iter().map(|o| o.as_const()).collect();
+        for (i, o) in all.iter().enumerate().skip(n) {
+            if let Operand::Value(_) = o {
+                return Err(NodeError::Quantization(format!(
+                    "parameter input {i} must be a constant"
+                )));
+            }
+        }
+        let fill =
+            zkml_ir::rounding::quantize(self.pad_value(&params), scale).ok_or_else(|| {
+                NodeError::Quantization("the padding value is not representable".into())
+            })?;
+        let mut outs = Vec::new();
+        for chain in self.plan(&shapes, &params)? {
+            let mut cur = data.clone();
+            for op in chain {
+                let op = match op {
+                    Op::Pad(PadSpec {
+                        begin,
+                        end,
+                        mode: PadMode::Constant(_),
+                    }) => Op::Pad(PadSpec {
+                        begin,
+                        end,
+                        mode: PadMode::Constant(fill),
+                    }),
+                    other => other,
+                };
+                cur = vec![cx.push(op, &cur)?];
+            }
+            outs.push(cur[0]);
+        }
+        Ok(outs)
+    }
+
     /// How many leading inputs carry data (the rest are constant parameters).
     fn data_inputs(&self, n: usize) -> usize {
         match self.kind {
@@ -610,65 +723,66 @@ impl OnnxOp for Movement {
     }
 
     fn lower(&self, cx: &mut Lowering<'_>, inputs: &[Operand<'_>]) -> Result<Vec<usize>> {
+        if let (Kind::Gather { axis }, Some(Operand::Value(idx))) = (&self.kind, inputs.get(1)) {
+            return Ok(vec![gather_by_runtime_indices(
+                cx, *axis, &inputs[0], *idx,
+            )?]);
+        }
         let n = self.data_inputs(inputs.len());
-        // Runtime data inputs set the scale; constant pieces (Concat) are quantized at it.
-        let runtime: Vec<usize> = inputs[..n]
+        self.lower_data(cx, &inputs[..n], inputs)
+    }
+
+    fn lower_masked(&self, cx: &mut Lowering<'_>, inputs: &[Operand<'_>]) -> Result<Vec<Lowered>> {
+        let n = self.data_inputs(inputs.len());
+        if inputs[n..]
             .iter()
-            .filter_map(|o| {
-                if let Operand::Value(v) = o {
-                    Some(*v)
-                } else {
-                    None
-                }
-            })
-            .collect();
-        let aligned = cx.align(&runtime)?;
-        let scale = aligned
-            .first()
-            .map(|&v| cx.scale(v))
-            .ok_or_else(|| NodeError::Invalid("no runtime data input".into()))?;
-        let mut it = aligned.into_iter();
-        let mut data = Vec::with_capacity(n);
+            .any(|o| matches!(o, Operand::Masked { .. }))
+        {
+            return Err(NodeError::Quantization(
+                "an attention mask as a shape or index parameter".into(),
+            ));
+        }
+        let mut finite = Vec::with_capacity(n);
+        let mut keeps = Vec::with_capacity(n);
         for o in &inputs[..n] {
-            data.push(match o {
-                Operand::Value(_) => it.next().expect("one per runtime input"),
-                other => cx.operand_at(other, scale)?,
-            });
+            let (f, k) = mask::split(o)?;
+            let shape = match &f {
+                mask::Finite::Node(v) => cx.shape(*v),
+                mask::Finite::Const(d) => d.shape().to_vec(),
+            };
+            keeps.push(mask::keep_for_shape(cx, k, &shape)?);
+            finite.push(f);
         }
-        let shapes: Vec<Vec<usize>> = data.iter().map(|&d| cx.shape(d)).collect();
-        let params: Vec<Option<&Data>> = inputs.iter().map(|o| o.as_const()).collect();
-        for (i, o) in inputs.iter().enumerate().skip(n) {
-            if let Operand::Value(_) = o {
-                return Err(NodeError::Quantization(format!(
-                    "parameter input {i} must be a constant"
-                )));
-            }
+        let finite_ops: Vec<Operand<'_>> = finite.iter().map(|f| f.operand()).collect();
+        let keep_ops: Vec<Operand<'_>> = keeps.iter().map(|&k| Operand::Value(k)).collect();
+        let values = self.lower_data(cx, &finite_ops, inputs)?;
+        let keeps = self.lower_data(cx, &keep_ops, inputs)?;
+        Ok(values
+            .into_iter()
+            .zip(keeps)
+            .map(|(value, keep)| Lowered::Masked { value, keep })
+            .collect())
+    }
+
+    fn index_inputs(&self, shapes: &[Option<&[usize]>]) -> Vec<(usize, usize)> {
+        match (&self.kind, shapes.first().copied().flatten()) {
+            (Kind::Gather { axis }, Some(data)) => norm_axis(*axis, data.len())
+                .map(|a| vec![(1, data[a])])
+                .unwrap_or_default(),
+            _ => Vec::new(),
         }
-        let fill =
-            zkml_ir::rounding::quantize(self.pad_value(&params), scale).ok_or_else(|| {
-                NodeError::Quantization("the padding value is not representable".into())
-            })?;
-        let mut outs = Vec::new();
-        for chain in self.plan(&shapes, &params)? {
-            let mut cur = data.clone();
-            for op in chain {
-                let op = match op {
-                    Op::Pad(PadSpec {
-                        begin,
-                        end,
-                        mode: PadMode::Constant(_),
-                    }) => Op::Pad(PadSpec {
-                        begin,
-                        end,
-                        mode: PadMode::Constant(fill),
-                    }),
-                    other => other,
-                };
-                cur = vec![cx.push(op, &cur)?];
-            }
-            outs.push(cur[0]);
+    }
+
+    fn forwarded_inputs(&self, inputs: usize) -> Vec<usize> {
+        (0..self.data_inputs(inputs)).collect()
+    }
+
+    fn constant_inputs(&self, inputs: usize) -> Vec<usize> {
+        match self.kind {
+            // Gather's indices may be computed at run time.
+            Kind::Gather { .. } => Vec::new(),
+            _ => (self.data_inputs(inputs)..inputs).collect(),
         }
-        Ok(outs)
     }
 
     impl_any!();

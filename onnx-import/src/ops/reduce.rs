@@ -1,4 +1,9 @@
-//! Reductions: ReduceSum, ReduceMean, ReduceMax, ReduceMin, ArgMax.
+//! Reductions: ReduceSum, ReduceMean, ReduceMax, ReduceMin, ReduceProd, ReduceL1, ReduceL2,
+//! ReduceSumSquare, ReduceLogSum, ReduceLogSumExp, ArgMax, ArgMin.
+//!
+//! `ReduceLogSumExp` follows the softmax recipe: `m + ln(sum exp(x - m))` with `m` the maximum,
+//! so the sum lies in `[1, n]` and its logarithm's table is small. `ReduceProd` multiplies one
+//! slice at a time, each partial product at the scale its calibrated bound allows.
 
 use zkml_ir::op::{Op, ReduceSpec};
 use zkml_ir::signature::infer_shape;
@@ -21,6 +26,12 @@ pub(crate) enum ReduceKind {
     Mean,
     Max,
     Min,
+    Prod,
+    L1,
+    L2,
+    SumSquare,
+    LogSum,
+    LogSumExp,
 }
 
 /// `ReduceSum` / `ReduceMean` / `ReduceMax` / `ReduceMin`.
@@ -38,6 +49,12 @@ pub(crate) fn parse(cx: &ParseCx<'_>) -> Result<Box<dyn OnnxOp>> {
         "ReduceSum" => ReduceKind::Sum,
         "ReduceMean" => ReduceKind::Mean,
         "ReduceMax" => ReduceKind::Max,
+        "ReduceProd" => ReduceKind::Prod,
+        "ReduceL1" => ReduceKind::L1,
+        "ReduceL2" => ReduceKind::L2,
+        "ReduceSumSquare" => ReduceKind::SumSquare,
+        "ReduceLogSum" => ReduceKind::LogSum,
+        "ReduceLogSumExp" => ReduceKind::LogSumExp,
         _ => ReduceKind::Min,
     };
     // ReduceSum moved `axes` to an input at opset 13, the others at opset 18.
@@ -130,6 +147,25 @@ impl OnnxOp for Reduce {
             // The maximum of an empty set is the type's smallest value (and vice versa).
             ReduceKind::Max => reduce_float(&op, x, &out, lowest(x.dtype), f64::max),
             ReduceKind::Min => reduce_float(&op, x, &out, highest(x.dtype), f64::min),
+            ReduceKind::Prod => reduce_float(&op, x, &out, 1.0, |a, b| a * b),
+            ReduceKind::L1 => reduce_float(&op, x, &out, 0.0, |a, b| a + b.abs()),
+            ReduceKind::L2 => reduce_float(&op, x, &out, 0.0, |a, b| a + b * b)
+                .into_iter()
+                .map(f64::sqrt)
+                .collect(),
+            ReduceKind::SumSquare => reduce_float(&op, x, &out, 0.0, |a, b| a + b * b),
+            ReduceKind::LogSum => reduce_float(&op, x, &out, 0.0, |a, b| a + b)
+                .into_iter()
+                .map(f64::ln)
+                .collect(),
+            ReduceKind::LogSumExp => {
+                let m = reduce_float(&op, x, &out, f64::NEG_INFINITY, f64::max);
+                let xs = x.values.as_standard_layout();
+                let xv = xs.as_slice().expect("standard layout");
+                let mut acc = vec![0.0; m.len()];
+                for_each_window_member(&op, x.shape(), &out, |o, i| acc[o] += (xv[i] - m[o]).exp());
+                acc.iter().zip(&m).map(|(s, m)| m + s.ln()).collect()
+            }
         };
         Ok(vec![Data {
             dtype: x.dtype,
@@ -166,11 +202,142 @@ impl OnnxOp for Reduce {
                 let m = cx.push(Op::ReduceMax(spec), &[n])?;
                 cx.push(Op::Neg, &[m])?
             }
+            ReduceKind::L1 => {
+                let a = cx.push(Op::Abs, &[x])?;
+                let s = cx.push(Op::ReduceSum(spec), &[a])?;
+                cx.finish(s, 0)?
+            }
+            ReduceKind::SumSquare | ReduceKind::L2 => {
+                let sq = cx.push(Op::Mul, &[x, x])?;
+                let s = cx.push(Op::ReduceSum(spec), &[sq])?;
+                if self.kind == ReduceKind::L2 {
+                    // The square root's input needs a bounded value: rescale the sum to the
+                    // scale its own magnitude calls for first.
+                    let m = cx.in_stats(0).map_or(1.0, |st| st.max_abs());
+                    let target = cx.cfg.activation_scale(m * m * count as f64);
+                    let s = cx.requantize(s, target)?;
+                    super::arith::sqrt(cx, s)?
+                } else {
+                    cx.finish(s, 0)?
+                }
+            }
+            ReduceKind::LogSum => {
+                let s = cx.push(Op::ReduceSum(spec), &[x])?;
+                let stats = cx.out_stats(0);
+                let (lo, hi) = (stats.min.exp(), stats.max.exp());
+                let s = cx.requantize(s, cx.cfg.activation_scale(hi))?;
+                cx.lookup(
+                    s,
+                    zkml_ir::TableFunction::Ln,
+                    crate::lower::Domain::Calibrated {
+                        min: lo,
+                        max: hi,
+                        clip_left: false,
+                    },
+                )?
+            }
+            ReduceKind::LogSumExp => log_sum_exp(cx, x, spec, count)?,
+            ReduceKind::Prod => product(cx, x, &spec, &shape)?,
         };
         Ok(vec![y])
     }
 
+    fn constant_inputs(&self, _inputs: usize) -> Vec<usize> {
+        vec![1]
+    }
+
     impl_any!();
+}
+
+/// `m + ln(sum exp(x - m))` with `m` the maximum over the axes.
+fn log_sum_exp(cx: &mut Lowering<'_>, x: usize, spec: ReduceSpec, count: usize) -> Result<usize> {
+    let keep = ReduceSpec {
+        axes: spec.axes.clone(),
+        keepdims: true,
+    };
+    let m = cx.push(Op::ReduceMax(keep.clone()), &[x])?;
+    let d = cx.push(Op::Sub, &[x, m])?;
+    let e = cx.lookup(
+        d,
+        zkml_ir::TableFunction::Exp,
+        crate::lower::Domain::NonPositive,
+    )?;
+    let sum = cx.push(Op::ReduceSum(keep), &[e])?;
+    let ln = cx.lookup(
+        sum,
+        zkml_ir::TableFunction::Ln,
+        crate::lower::Domain::Calibrated {
+            min: 1.0,
+            max: count as f64,
+            clip_left: false,
+        },
+    )?;
+    let v = cx.align(&[m, ln])?;
+    let mut y = cx.push(Op::Add, &[v[0], v[1]])?;
+    if !spec.keepdims {
+        let shape =
+            infer_shape(&Op::ReduceSum(spec), &[&cx.shape(x)], &[]).map_err(NodeError::Invalid)?;
+        y = cx.push(Op::Reshape { shape }, &[y])?;
+    }
+    cx.finish(y, 0)
+}
+
+/// The product over the axes, one slice at a time: the axes move to the front and are
+/// flattened, then the product of the first `j` of `n` slices is rescaled to the scale for the
+/// magnitude `min(M^j, 4 max(M, P^(j/n)))` (`M` the calibrated input magnitude, `P` the
+/// calibrated product's): partial products grow or shrink roughly geometrically toward `P`. A
+/// partial product beyond that leaves the value range, an evaluation error naming the node,
+/// never a wrong value.
+fn product(cx: &mut Lowering<'_>, x: usize, spec: &ReduceSpec, shape: &[usize]) -> Result<usize> {
+    let rest: Vec<usize> = (0..shape.len())
+        .filter(|a| !spec.axes.contains(a))
+        .collect();
+    let mut perm = spec.axes.clone();
+    perm.extend_from_slice(&rest);
+    let count: usize = spec.axes.iter().map(|&a| shape[a]).product();
+    let rest_shape: Vec<usize> = rest.iter().map(|&a| shape[a]).collect();
+    let t = cx.push(Op::Transpose { perm }, &[x])?;
+    let mut flat_shape = vec![count];
+    flat_shape.extend_from_slice(&rest_shape);
+    let t = cx.push(
+        Op::Reshape {
+            shape: flat_shape.clone(),
+        },
+        &[t],
+    )?;
+    let m = cx.in_stats(0).map_or(1.0, |st| st.max_abs()).max(1e-9);
+    let magnitude = cx.out_stats(0).max_abs().max(1e-9);
+    let slice = |cx: &mut Lowering<'_>, j: usize| -> Result<usize> {
+        let mut ranges: Vec<zkml_ir::op::SliceRange> = flat_shape
+            .iter()
+            .map(|&d| zkml_ir::op::SliceRange {
+                start: 0,
+                end: d as i64,
+                step: 1,
+            })
+            .collect();
+        ranges[0] = zkml_ir::op::SliceRange {
+            start: j as i64,
+            end: j as i64 + 1,
+            step: 1,
+        };
+        cx.push(Op::Slice { ranges }, &[t])
+    };
+    let mut acc = slice(cx, 0)?;
+    for j in 1..count {
+        let s = slice(cx, j)?;
+        let p = cx.push(Op::Mul, &[acc, s])?;
+        let factors = j as i32 + 1;
+        let geometric = magnitude.powf(f64::from(factors) / count as f64);
+        let target = cx
+            .cfg
+            .activation_scale(m.powi(factors).min(4.0 * m.max(geometric)));
+        acc = cx.requantize(p, target)?;
+    }
+    let out =
+        infer_shape(&Op::ReduceSum(spec.clone()), &[shape], &[]).map_err(NodeError::Invalid)?;
+    let y = cx.push(Op::Reshape { shape: out }, &[acc])?;
+    cx.finish(y, 0)
 }
 
 /// `ArgMax`.
@@ -179,6 +346,8 @@ pub(crate) struct ArgMax {
     axis: i64,
     keepdims: bool,
     select_last_index: bool,
+    /// `ArgMin`: the arg-max of the negated input (ties resolve the same way).
+    min: bool,
 }
 
 pub(crate) fn parse_argmax(cx: &ParseCx<'_>) -> Result<Box<dyn OnnxOp>> {
@@ -188,6 +357,7 @@ pub(crate) fn parse_argmax(cx: &ParseCx<'_>) -> Result<Box<dyn OnnxOp>> {
         axis: a.int_or("axis", 0)?,
         keepdims: a.int_or("keepdims", 1)? != 0,
         select_last_index: a.int_or("select_last_index", 0)? != 0,
+        min: cx.node.op_type == "ArgMin",
     };
     a.finish()?;
     Ok(Box::new(op))
@@ -217,7 +387,7 @@ impl OnnxOp for ArgMax {
         let xv = xs.as_slice().expect("standard layout");
         let mut best: Vec<Option<(f64, usize)>> = vec![None; out.iter().product()];
         for_each_window_member(&op, x.shape(), &out, |o, i| {
-            let v = xv[i];
+            let v = if self.min { -xv[i] } else { xv[i] };
             let better = match best[o] {
                 None => true,
                 Some((m, _)) => v > m || (self.select_last_index && v == m),
@@ -237,8 +407,11 @@ impl OnnxOp for ArgMax {
     }
 
     fn lower(&self, cx: &mut Lowering<'_>, inputs: &[Operand<'_>]) -> Result<Vec<usize>> {
-        let x = runtime(inputs, 0, "data")?;
+        let mut x = runtime(inputs, 0, "data")?;
         let op = self.op(cx.shape(x).len())?;
+        if self.min {
+            x = cx.push(Op::Neg, &[x])?;
+        }
         Ok(vec![cx.push(op, &[x])?])
     }
 

@@ -12,12 +12,22 @@
 //!
 //! The exp table saturates to 0 on the left, so no input is ever outside its domain, and the
 //! sum is never zero, so the division is always defined.
+//!
+//! A masked input (see [`super::mask`]) with finite part `v` and keep flags `k` first moves
+//! every masked score far below every kept one, then zeroes masked weights exactly:
+//!
+//! ```text
+//! x = v + (k - 1) C          C = 2 bound(v) + 64 (in real units): a masked x is at least 64
+//!                            below any kept one, where exp has long rounded to 0
+//! e = k * exp table(clip(x - m))
+//! S = max(ReduceSum(e), 1)   a row with every position masked gives all-zero weights
+//! ```
 
 use ndarray::{Axis, IxDyn};
 use zkml_ir::op::{Op, ReduceSpec};
 use zkml_ir::TableFunction;
 
-use super::{impl_any, norm_axis, required, runtime, OnnxOp, Operand, ParseCx};
+use super::{impl_any, mask, norm_axis, required, runtime, Lowered, OnnxOp, Operand, ParseCx};
 use crate::data::Data;
 use crate::error::NodeError;
 use crate::lower::{Domain, Lowering};
@@ -60,6 +70,76 @@ impl Softmax {
     }
 }
 
+impl Softmax {
+    /// The recipe above on runtime `x`; with `keep`, weights where it is 0 are exactly 0.
+    fn lower_with_keep(
+        &self,
+        cx: &mut Lowering<'_>,
+        x: usize,
+        keep: Option<usize>,
+    ) -> Result<usize> {
+        let orig = cx.shape(x);
+        let (shape, axis) = self.working_shape(&orig)?;
+        let reshape = |cx: &mut Lowering<'_>, v: usize| -> Result<usize> {
+            if shape != orig {
+                cx.push(
+                    Op::Reshape {
+                        shape: shape.clone(),
+                    },
+                    &[v],
+                )
+            } else {
+                Ok(v)
+            }
+        };
+        let x = reshape(cx, x)?;
+        let keep = keep.map(|k| reshape(cx, k)).transpose()?;
+        let spec = ReduceSpec {
+            axes: vec![axis],
+            keepdims: true,
+        };
+        let m = cx.push(Op::ReduceMax(spec.clone()), &[x])?;
+        let d = cx.push(Op::Sub, &[x, m])?;
+        let mut e = cx.lookup(d, TableFunction::Exp, Domain::NonPositive)?;
+        if let Some(k) = keep {
+            e = cx.push(Op::Mul, &[e, k])?;
+        }
+        let mut sum = cx.push(Op::ReduceSum(spec), &[e])?;
+        if keep.is_some() {
+            let one = cx.raw_constant(vec![], cx.scale(sum), vec![1])?;
+            sum = cx.push(Op::Max, &[sum, one])?;
+        }
+        let y = if self.log {
+            let n = shape[axis] as f64;
+            let ln = cx.lookup(
+                sum,
+                TableFunction::Ln,
+                Domain::Calibrated {
+                    min: 1.0,
+                    max: n,
+                    clip_left: false,
+                },
+            )?;
+            let v = cx.align(&[d, ln])?;
+            let y = cx.push(Op::Sub, &[v[0], v[1]])?;
+            cx.finish(y, 0)?
+        } else {
+            let target = cx.out_scale(0).max(0);
+            cx.push(
+                Op::Div {
+                    shift: target as u32,
+                },
+                &[e, sum],
+            )?
+        };
+        if shape != orig {
+            cx.push(Op::Reshape { shape: orig }, &[y])
+        } else {
+            Ok(y)
+        }
+    }
+}
+
 impl OnnxOp for Softmax {
     fn eval(&self, inputs: &[Option<&Data>]) -> Result<Vec<Data>> {
         let x = required(inputs, 0)?;
@@ -88,55 +168,33 @@ impl OnnxOp for Softmax {
 
     fn lower(&self, cx: &mut Lowering<'_>, inputs: &[Operand<'_>]) -> Result<Vec<usize>> {
         let x = runtime(inputs, 0, "X")?;
-        let orig = cx.shape(x);
-        let (shape, axis) = self.working_shape(&orig)?;
-        let x = if shape != orig {
-            cx.push(
-                Op::Reshape {
-                    shape: shape.clone(),
-                },
-                &[x],
-            )?
-        } else {
-            x
+        Ok(vec![self.lower_with_keep(cx, x, None)?])
+    }
+
+    fn lower_masked(&self, cx: &mut Lowering<'_>, inputs: &[Operand<'_>]) -> Result<Vec<Lowered>> {
+        let Operand::Masked { value, keep } = inputs[0] else {
+            return Err(NodeError::Invalid("expected a masked input".into()));
         };
-        let spec = ReduceSpec {
-            axes: vec![axis],
-            keepdims: true,
-        };
-        let m = cx.push(Op::ReduceMax(spec.clone()), &[x])?;
-        let d = cx.push(Op::Sub, &[x, m])?;
-        let e = cx.lookup(d, TableFunction::Exp, Domain::NonPositive)?;
-        let sum = cx.push(Op::ReduceSum(spec), &[e])?;
-        let y = if self.log {
-            let n = shape[axis] as f64;
-            let ln = cx.lookup(
-                sum,
-                TableFunction::Ln,
-                Domain::Calibrated {
-                    min: 1.0,
-                    max: n,
-                    clip_left: false,
-                },
-            )?;
-            let v = cx.align(&[d, ln])?;
-            let y = cx.push(Op::Sub, &[v[0], v[1]])?;
-            cx.finish(y, 0)?
-        } else {
-            let target = cx.out_scale(0).max(0);
-            cx.push(
-                Op::Div {
-                    shift: target as u32,
-                },
-                &[e, sum],
-            )?
-        };
-        let y = if shape != orig {
-            cx.push(Op::Reshape { shape: orig }, &[y])?
-        } else {
-            y
-        };
-        Ok(vec![y])
+        if self.log {
+            return Err(NodeError::Quantization(
+                "LogSoftmax of masked scores is -inf at masked positions".into(),
+            ));
+        }
+        let shape = cx.shape(value);
+        let keep = mask::keep_for_shape(cx, mask::Keep::Node(keep), &shape)?;
+        // x = v + (k - 1) C
+        let s = cx.scale(value);
+        let real = |v: f64| (v * 2f64.powi(s)).ceil() as i64;
+        let c = (2 * cx.bound(value) as i64).saturating_add(real(64.0).max(1));
+        let kc = cx.raw_constant(vec![], s, vec![c])?;
+        let lifted = cx.push(Op::Mul, &[keep, kc])?;
+        let shifted = cx.push(Op::Add, &[value, lifted])?;
+        let x = cx.push(Op::Sub, &[shifted, kc])?;
+        Ok(vec![Lowered::Value(self.lower_with_keep(
+            cx,
+            x,
+            Some(keep),
+        )?)])
     }
 
     impl_any!();

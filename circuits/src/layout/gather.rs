@@ -1,0 +1,201 @@
+//! `Take`: gathering by runtime indices.
+//!
+//! Constant data (an embedding matrix, a tree's node table) becomes a function table
+//! `key -> data[key]` over the flattened data, placed once; each gathered element is one
+//! lookup `(tag, base + stride * index, value)`, so a gathered row costs `O(width)` cells and
+//! the table is paid for once:
+//!
+//! ```text
+//! key  = base + stride * index        one linear result (M per row, shared by one index)
+//! (tag, key, value) in the function table
+//! ```
+//!
+//! Every index is looked up in every outer block and at every inner offset, so the keys of the
+//! first block's first element and of the last block's last element lie in the table only when
+//! `0 <= index < dim`: the lookup itself bounds the index.
+//!
+//! Runtime data (activations, or parameters that are witnesses) is gathered through a one-hot
+//! vector per index: `dim` fresh cells `b_t` with
+//!
+//! ```text
+//! b_t in {0, 1}            (range-checked to one bit)
+//! sum_t b_t = 1            (exactly one is set)
+//! sum_t t * b_t = index    (and it is the one at the index)
+//! out = sum_t b_t * data_t
+//! ```
+
+use std::collections::HashMap;
+
+use zkml_ir::structure::for_each_take;
+
+use super::linear::LinInput;
+use super::program::{linear, sums_of_products, LinItem};
+use super::range::check_unsigned;
+use super::{CellRef, Layout, PlacedTable, Wire};
+
+/// The gathered data of one `Take` node.
+pub(crate) struct TakeInput<'a> {
+    /// The indexed axis.
+    pub axis: usize,
+    /// Shape of the data.
+    pub data_shape: &'a [usize],
+    /// Shape of the indices.
+    pub index_shape: &'a [usize],
+    /// Data wires, row-major.
+    pub data: &'a [Wire],
+    /// Index wires, row-major.
+    pub indices: &'a [Wire],
+    /// Tags below this belong to the program's tables.
+    pub first_free_tag: u64,
+}
+
+/// Lays out one `Take`.
+pub(crate) fn take(layout: &mut Layout, t: &TakeInput<'_>) -> Result<Vec<Wire>, String> {
+    let dim = t.data_shape[t.axis];
+    if let Some(&Wire::Const(v)) = t
+        .indices
+        .iter()
+        .find(|w| matches!(w, Wire::Const(v) if *v < 0 || *v >= dim as i128))
+    {
+        return Err(format!(
+            "constant index {v} is outside the axis of length {dim}"
+        ));
+    }
+    let constant_data: Option<Vec<i64>> = t
+        .data
+        .iter()
+        .map(|w| match w {
+            Wire::Const(v) => i64::try_from(*v).ok(),
+            Wire::Cell(_) => None,
+        })
+        .collect();
+    match constant_data {
+        Some(values) if layout.params.table_streams > 0 => lookup_take(layout, t, values),
+        _ => Ok(one_hot_take(layout, t)),
+    }
+}
+
+/// Constant data: one function-table lookup per gathered element.
+fn lookup_take(
+    layout: &mut Layout,
+    t: &TakeInput<'_>,
+    values: Vec<i64>,
+) -> Result<Vec<Wire>, String> {
+    let tag = match layout
+        .tables
+        .iter()
+        .find(|p| p.tag >= t.first_free_tag && p.lo == 0 && p.values == values)
+    {
+        Some(p) => p.tag,
+        None => {
+            let tag = layout
+                .tables
+                .iter()
+                .map(|p| p.tag + 1)
+                .max()
+                .unwrap_or(0)
+                .max(t.first_free_tag);
+            layout.tables.push(PlacedTable {
+                tag,
+                lo: 0,
+                values: values.clone(),
+            });
+            tag
+        }
+    };
+    let mut elements: Vec<(usize, usize, usize)> = Vec::new();
+    for_each_take(
+        t.axis,
+        t.data_shape,
+        t.index_shape,
+        |position, base, stride| elements.push((position, base, stride)),
+    );
+    // Keys first (linear rows shared by the elements of one index), then the lookups.
+    let keys = linear(
+        layout,
+        elements
+            .iter()
+            .map(|&(position, base, stride)| LinItem {
+                terms: vec![(t.indices[position], stride as i128)],
+                constant: base as i128,
+            })
+            .collect(),
+    );
+    let mut out = Vec::with_capacity(keys.len());
+    for key in keys {
+        let k = layout.value(key);
+        match key {
+            Wire::Const(k) => out.push(Wire::Const(i128::from(values[k as usize]))),
+            Wire::Cell(cell) => {
+                // Without a witness every key is 0; any in-domain value keeps the layout.
+                let v = usize::try_from(k)
+                    .ok()
+                    .and_then(|k| values.get(k))
+                    .copied()
+                    .unwrap_or(0);
+                let (cin, cout) = layout.table_slot(tag, k, i128::from(v))?;
+                layout.copy(cin, cell);
+                out.push(Wire::Cell(cout));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Runtime data: a one-hot vector per index cell, then sums of products.
+fn one_hot_take(layout: &mut Layout, t: &TakeInput<'_>) -> Vec<Wire> {
+    let dim = t.data_shape[t.axis];
+    let mut hot: HashMap<CellRef, Vec<CellRef>> = HashMap::new();
+    for &w in t.indices {
+        if let Wire::Cell(c) = w {
+            if let std::collections::hash_map::Entry::Vacant(e) = hot.entry(c) {
+                e.insert(one_hot(layout, c, dim));
+            }
+        }
+    }
+    let mut lin = Vec::new();
+    let mut pairs = Vec::new();
+    for_each_take(
+        t.axis,
+        t.data_shape,
+        t.index_shape,
+        |position, base, stride| {
+            let mut item = LinItem::default();
+            let mut prods = Vec::new();
+            match t.indices[position] {
+                Wire::Const(i) => item.terms.push((t.data[base + stride * i as usize], 1)),
+                Wire::Cell(c) => {
+                    for (k, &b) in hot[&c].iter().enumerate() {
+                        match t.data[base + stride * k] {
+                            Wire::Const(v) => item.terms.push((Wire::Cell(b), v)),
+                            Wire::Cell(d) => prods.push((b, d)),
+                        }
+                    }
+                }
+            }
+            lin.push(item);
+            pairs.push(prods);
+        },
+    );
+    sums_of_products(layout, lin, &pairs)
+}
+
+/// `dim` boolean cells, exactly one set, at position `index`.
+fn one_hot(layout: &mut Layout, index: CellRef, dim: usize) -> Vec<CellRef> {
+    let v = layout.value(Wire::Cell(index));
+    let fresh: Vec<(LinInput, i128)> = (0..dim)
+        .map(|k| (LinInput::Fresh(i128::from(v == k as i128)), k as i128))
+        .collect();
+    // sum_t t * b_t = index
+    let (bits, weighted) = super::range::combine(layout, &fresh, 0);
+    layout.copy(weighted, index);
+    // sum_t b_t = 1
+    let cells: Vec<(LinInput, i128)> = bits.iter().map(|&b| (LinInput::Cell(b), 1)).collect();
+    let (_, count) = super::range::combine(layout, &cells, 0);
+    let one = layout.cell(Wire::Const(1));
+    layout.copy(count, one);
+    for &b in &bits {
+        check_unsigned(layout, b, 1);
+    }
+    bits
+}
