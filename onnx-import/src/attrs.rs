@@ -90,6 +90,22 @@ impl<'a> Attrs<'a> {
         }
     }
 
+    /// A list of strings.
+    pub fn strings(&self, name: &'static str) -> Result<Option<Vec<String>>> {
+        match self.get(name, at::STRINGS)? {
+            None => Ok(None),
+            Some(a) => a
+                .strings
+                .iter()
+                .map(|s| {
+                    String::from_utf8(s.clone())
+                        .map_err(|_| NodeError::Invalid(format!("attribute '{name}' is not UTF-8")))
+                })
+                .collect::<Result<Vec<_>>>()
+                .map(Some),
+        }
+    }
+
     /// A string attribute with a default.
     pub fn string_or(&self, name: &'static str, default: &str) -> Result<String> {
         Ok(self.string(name)?.unwrap_or_else(|| default.to_string()))

@@ -111,6 +111,14 @@ pub enum NodeError {
         /// Attributes the op reads.
         known: String,
     },
+    /// A step of an op imported by expansion (see the expansion ops) failed.
+    #[error("in its expansion, step {step}: {reason}")]
+    Expansion {
+        /// The expanded node and its op.
+        step: String,
+        /// What went wrong there.
+        reason: Box<NodeError>,
+    },
     /// A tensor element type is not supported here.
     #[error("{0}")]
     UnsupportedDtype(String),

@@ -149,20 +149,36 @@ impl Graph {
         n: &NodeProto,
         by_name: &mut HashMap<String, usize>,
     ) -> Result<(), ImportError> {
-        let opset = self.opset;
+        self.add_node_at(n, by_name, self.opset)
+    }
+
+    /// Adds a node read at `opset` (expansions emit nodes of [`crate::expand::EXPANSION_OPSET`]).
+    fn add_node_at(
+        &mut self,
+        n: &NodeProto,
+        by_name: &mut HashMap<String, usize>,
+        opset: i64,
+    ) -> Result<(), ImportError> {
         let err = |kind: NodeError| ImportError::Node {
             node: node_label(n),
             op_type: n.op_type.clone(),
             opset,
             kind,
         };
-        let entry = registry()
-            .get(n.op_type.as_str())
-            .expect("ops were checked before nodes are added");
+        if let Some(e) = crate::expand::expander(&n.domain, &n.op_type) {
+            return self.expand(n, e, by_name, opset);
+        }
+        let entry = registry().get(n.op_type.as_str()).ok_or_else(|| {
+            err(NodeError::UnsupportedOp {
+                op_type: n.op_type.clone(),
+                domain: n.domain.clone(),
+                supported: supported_ops(),
+            })
+        })?;
         let cx = ParseCx {
             node: n,
             attrs: Attrs::new(n),
-            opset: self.opset,
+            opset,
         };
         let op = (entry.parse)(&cx).map_err(err)?;
 
@@ -244,6 +260,82 @@ impl Graph {
                 inputs,
                 outputs,
             });
+        }
+        Ok(())
+    }
+
+    /// Imports a node by expanding it into standard nodes (see [`crate::expand`]); errors in
+    /// the expansion name the original node.
+    fn expand(
+        &mut self,
+        n: &NodeProto,
+        e: &crate::expand::Expander,
+        by_name: &mut HashMap<String, usize>,
+        opset: i64,
+    ) -> Result<(), ImportError> {
+        use crate::expand::{ExpandCx, InputInfo, EXPANSION_OPSET};
+        let label = node_label(n);
+        let wrap = |kind: NodeError| ImportError::Node {
+            node: label.clone(),
+            op_type: n.op_type.clone(),
+            opset,
+            kind,
+        };
+        let mut infos = Vec::with_capacity(n.input.len());
+        for name in &n.input {
+            if name.is_empty() {
+                infos.push(None);
+                continue;
+            }
+            let id = *by_name.get(name).ok_or_else(|| {
+                wrap(NodeError::Invalid(format!(
+                    "reads '{name}', which no node, initializer or input produces"
+                )))
+            })?;
+            let v = &self.values[id];
+            infos.push(Some(InputInfo {
+                name: name.clone(),
+                shape: v.shape.clone(),
+                dtype: v.dtype,
+                constant: v.constant.as_ref(),
+            }));
+        }
+        let (nodes, outs) = {
+            let mut cx = ExpandCx::new(n, &label, infos);
+            let outs = (e.expand)(&mut cx).map_err(wrap)?;
+            (cx.nodes, outs)
+        };
+        for node in &nodes {
+            self.add_node_at(node, by_name, EXPANSION_OPSET)
+                .map_err(|inner| match inner {
+                    ImportError::Node {
+                        node,
+                        op_type,
+                        kind,
+                        ..
+                    } => wrap(NodeError::Expansion {
+                        step: format!("{node} ({op_type})"),
+                        reason: Box::new(kind),
+                    }),
+                    other => other,
+                })?;
+        }
+        for (k, name) in n.output.iter().enumerate() {
+            if name.is_empty() {
+                continue;
+            }
+            let Some(Some(value)) = outs.get(k) else {
+                return Err(wrap(NodeError::Invalid(format!(
+                    "output {k} ('{name}') is not produced"
+                ))));
+            };
+            if by_name.contains_key(name) {
+                return Err(wrap(NodeError::Invalid(format!(
+                    "output '{name}' is produced twice"
+                ))));
+            }
+            let id = by_name[value];
+            by_name.insert(name.clone(), id);
         }
         Ok(())
     }
@@ -409,6 +501,12 @@ fn check_ops(g: &crate::proto::GraphProto, opset: Option<i64>) -> Result<(), Imp
             kind,
         };
         let default_domain = n.domain.is_empty() || n.domain == "ai.onnx";
+        if let Some(e) = crate::expand::expander(&n.domain, &n.op_type) {
+            if default_domain && opset.is_some_and(|v| e.since > v) {
+                return Err(err(NodeError::OpsetTooOld { since: e.since }));
+            }
+            continue;
+        }
         match registry().get(n.op_type.as_str()) {
             Some(entry) if default_domain => {
                 if opset.is_some_and(|v| entry.since > v) {
@@ -433,14 +531,28 @@ fn check_ops(g: &crate::proto::GraphProto, opset: Option<i64>) -> Result<(), Imp
 }
 
 fn default_opset(model: &ModelProto) -> Result<i64, ImportError> {
-    let version = model
+    let declared = model
         .opset_import
         .iter()
         .find(|o| o.domain.is_empty() || o.domain == "ai.onnx")
-        .map(|o| o.version)
-        .ok_or_else(|| {
-            ImportError::Malformed("the model imports no default-domain opset".into())
-        })?;
+        .map(|o| o.version);
+    let version = match declared {
+        Some(v) => v,
+        // Models of classic-ML ops alone (onnxmltools) may import only `ai.onnx.ml`; their
+        // expansions use the expansion opset.
+        None if model
+            .opset_import
+            .iter()
+            .any(|o| o.domain == crate::expand::ml::DOMAIN) =>
+        {
+            crate::expand::EXPANSION_OPSET
+        }
+        None => {
+            return Err(ImportError::Malformed(
+                "the model imports no default-domain opset".into(),
+            ))
+        }
+    };
     if !(MIN_OPSET..=MAX_OPSET).contains(&version) {
         return Err(ImportError::UnsupportedOpset {
             domain: String::new(),

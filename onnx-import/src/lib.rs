@@ -18,6 +18,7 @@ mod compile;
 mod data;
 mod domains;
 mod error;
+mod expand;
 mod fuse;
 mod graph;
 mod lower;
@@ -136,7 +137,7 @@ pub fn decode_tensor(bytes: &[u8]) -> Result<TensorValue, String> {
 
 /// Whether `op_type` (default domain) is supported.
 pub fn is_supported_op(op_type: &str) -> bool {
-    registry::registry().contains_key(op_type)
+    registry::registry().contains_key(op_type) || expand::expander("", op_type).is_some()
 }
 
 /// The integer program and how well it matches the float model.

@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 use crate::ops::{
-    activation, arith, conv, gather, linear, logic, misc, movement, norm, pool, reduce, rounding,
-    softmax, ParseFn,
+    activation, arith, conv, einsum, gather, linear, logic, misc, movement, norm, pool, reduce,
+    resize, rounding, sequence, softmax, ParseFn,
 };
 
 /// Oldest default-domain opset zkml reads.
@@ -76,6 +76,7 @@ pub(crate) fn registry() -> &'static BTreeMap<&'static str, Entry> {
             // products
             ("Gemm", linear::parse_gemm, 6),
             ("MatMul", linear::parse_matmul, 1),
+            ("Einsum", einsum::parse, 12),
             ("Conv", conv::parse_conv, 1),
             ("ConvTranspose", conv::parse_conv_transpose, 1),
             // pooling and normalization
@@ -113,7 +114,12 @@ pub(crate) fn registry() -> &'static BTreeMap<&'static str, Entry> {
             ("Gather", movement::parse, 1),
             ("GatherElements", gather::parse_elements, 11),
             ("GatherND", gather::parse_nd, 11),
+            ("ScatterElements", gather::parse_scatter, 11),
+            ("ScatterND", gather::parse_scatter, 11),
+            ("Scatter", gather::parse_scatter, 9),
             ("Pad", movement::parse, 2),
+            ("Resize", resize::parse, 10),
+            ("Upsample", resize::parse, 7),
             // comparisons and booleans
             ("Equal", logic::parse_compare, 7),
             ("Less", logic::parse_compare, 7),
@@ -133,6 +139,12 @@ pub(crate) fn registry() -> &'static BTreeMap<&'static str, Entry> {
             ("Ceil", rounding::parse, 6),
             ("Round", rounding::parse, 11),
             ("Mod", rounding::parse_mod, 10),
+            // sequences and selections
+            ("Range", sequence::parse_range, 11),
+            ("CumSum", sequence::parse_cumsum, 11),
+            ("Trilu", sequence::parse_trilu, 14),
+            ("OneHot", sequence::parse_onehot, 9),
+            ("TopK", sequence::parse_topk, 1),
             // misc
             ("Identity", misc::parse_identity, 1),
             ("Dropout", misc::parse_identity, 6),

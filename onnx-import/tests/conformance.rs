@@ -36,18 +36,23 @@ enum Outcome {
     Mismatch(String),
 }
 
+fn node_category(kind: &NodeError) -> &'static str {
+    match kind {
+        NodeError::UnsupportedOp { .. } => "unsupported-op",
+        NodeError::OpsetTooOld { .. } => "opset-too-old",
+        NodeError::UnsupportedAttribute { .. } | NodeError::UnknownAttribute { .. } => {
+            "unsupported-attribute"
+        }
+        NodeError::UnsupportedDtype(_) => "unsupported-dtype",
+        NodeError::Invalid(_) => "invalid-node",
+        NodeError::Quantization(_) => "not-quantizable",
+        NodeError::Expansion { reason, .. } => node_category(reason),
+    }
+}
+
 fn category(e: &ImportError) -> String {
     match e {
-        ImportError::Node { kind, .. } => match kind {
-            NodeError::UnsupportedOp { .. } => "unsupported-op",
-            NodeError::OpsetTooOld { .. } => "opset-too-old",
-            NodeError::UnsupportedAttribute { .. } | NodeError::UnknownAttribute { .. } => {
-                "unsupported-attribute"
-            }
-            NodeError::UnsupportedDtype(_) => "unsupported-dtype",
-            NodeError::Invalid(_) => "invalid-node",
-            NodeError::Quantization(_) => "not-quantizable",
-        },
+        ImportError::Node { kind, .. } => node_category(kind),
         ImportError::UnsupportedOpset { .. } => "unsupported-opset",
         ImportError::UnsupportedInput { .. } => "unsupported-input",
         ImportError::InvalidGraph(_) => "invalid-graph",

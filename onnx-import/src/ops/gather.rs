@@ -1,4 +1,4 @@
-//! GatherElements and GatherND.
+//! GatherElements, GatherND, ScatterElements and ScatterND.
 //!
 //! With constant indices both are data movement (a `Gather` of the flattened data by constant
 //! positions). With runtime indices each picked element's position in the flattened data is a
@@ -6,6 +6,10 @@
 //! position. Every runtime index is also checked against its own axis (a `Take` from a table of
 //! that axis's length), so an index past its axis is an error as in ONNX, never a silently
 //! wrong element of a neighbouring row.
+//!
+//! Scatters take constant indices: each output element is its data element combined with the
+//! updates that land on it, gathered in layers (the first update of every position, then the
+//! second, ...) and combined by the reduction.
 
 use ndarray::{ArrayD, IxDyn};
 use zkml_ir::op::Op;
@@ -369,6 +373,249 @@ impl OnnxOp for GatherNd {
 
     fn forwarded_inputs(&self, _inputs: usize) -> Vec<usize> {
         vec![0]
+    }
+
+    impl_any!();
+}
+
+/// How `ScatterElements` / `ScatterND` combine an update with the value already there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Reduction {
+    None,
+    Add,
+    Mul,
+    Max,
+    Min,
+}
+
+fn parse_reduction(cx: &ParseCx<'_>) -> Result<Reduction> {
+    Ok(match cx.attrs.string_or("reduction", "none")?.as_str() {
+        "none" => Reduction::None,
+        "add" => Reduction::Add,
+        "mul" => Reduction::Mul,
+        "max" => Reduction::Max,
+        "min" => Reduction::Min,
+        other => {
+            return Err(NodeError::UnsupportedAttribute {
+                name: "reduction".into(),
+                value: format!("'{other}'"),
+                supported: "none, add, mul, max and min".into(),
+            })
+        }
+    })
+}
+
+impl Reduction {
+    fn apply(self, old: f64, update: f64) -> f64 {
+        match self {
+            Reduction::None => update,
+            Reduction::Add => old + update,
+            Reduction::Mul => old * update,
+            Reduction::Max => old.max(update),
+            Reduction::Min => old.min(update),
+        }
+    }
+}
+
+/// `ScatterElements` (and the older `Scatter`) or `ScatterND`, with constant indices.
+#[derive(Debug)]
+pub(crate) struct Scatter {
+    /// `Some(axis)` for ScatterElements, `None` for ScatterND.
+    axis: Option<i64>,
+    reduction: Reduction,
+}
+
+pub(crate) fn parse_scatter(cx: &ParseCx<'_>) -> Result<Box<dyn OnnxOp>> {
+    cx.expect_inputs(3, 3)?;
+    let nd = cx.node.op_type == "ScatterND";
+    let axis = if nd {
+        None
+    } else {
+        Some(cx.attrs.int_or("axis", 0)?)
+    };
+    let reduction = if cx.opset >= 16 {
+        parse_reduction(cx)?
+    } else {
+        Reduction::None
+    };
+    cx.attrs.finish()?;
+    Ok(Box::new(Scatter { axis, reduction }))
+}
+
+impl Scatter {
+    /// For every update (flattened), the flat output position it lands on.
+    fn targets(&self, data: &[usize], idx: &Data, updates: &[usize]) -> Result<Vec<usize>> {
+        let iv = idx.to_i64s().map_err(NodeError::Invalid)?;
+        let wrap = |i: i64, d: usize| -> Result<usize> {
+            let j = if i < 0 { i + d as i64 } else { i };
+            if j < 0 || j >= d as i64 {
+                return Err(NodeError::Invalid(format!(
+                    "index {i} is out of range for an axis of length {d}"
+                )));
+            }
+            Ok(j as usize)
+        };
+        let ds = strides(data);
+        match self.axis {
+            Some(axis) => {
+                let axis = norm_axis(axis, data.len())?;
+                if idx.shape() != updates {
+                    return Err(NodeError::Invalid(format!(
+                        "indices {:?} and updates {updates:?} differ in shape",
+                        idx.shape()
+                    )));
+                }
+                check_elements_shapes(data, updates, axis)?;
+                let (base, stride, dim) = elements_layout(data, updates, axis);
+                base.iter()
+                    .zip(iv)
+                    .map(|(b, i)| Ok(b + wrap(i, dim)? * stride))
+                    .collect()
+            }
+            None => {
+                let k = *idx.shape().last().unwrap_or(&0);
+                if k == 0 || k > data.len() {
+                    return Err(NodeError::Invalid(format!(
+                        "index tuples of length {k} for data of rank {}",
+                        data.len()
+                    )));
+                }
+                let slice: usize = data[k..].iter().product();
+                let tuples = iv.len() / k;
+                if tuples * slice != updates.iter().product::<usize>() {
+                    return Err(NodeError::Invalid(format!(
+                        "updates {updates:?} do not match {tuples} slices of {slice} elements"
+                    )));
+                }
+                let mut out = Vec::with_capacity(tuples * slice);
+                for t in 0..tuples {
+                    let mut start = 0;
+                    for j in 0..k {
+                        start += wrap(iv[t * k + j], data[j])? * ds[j];
+                    }
+                    out.extend(start..start + slice);
+                }
+                Ok(out)
+            }
+        }
+    }
+}
+
+impl OnnxOp for Scatter {
+    fn eval(&self, inputs: &[Option<&Data>]) -> Result<Vec<Data>> {
+        let (x, idx, upd) = (
+            required(inputs, 0)?,
+            required(inputs, 1)?,
+            required(inputs, 2)?,
+        );
+        let targets = self.targets(x.shape(), idx, upd.shape())?;
+        let mut out: Vec<f64> = x.values.iter().copied().collect();
+        for (&p, &u) in targets.iter().zip(upd.values.iter()) {
+            out[p] = self.reduction.apply(out[p], u);
+        }
+        Ok(vec![Data {
+            dtype: x.dtype,
+            values: ArrayD::from_shape_vec(IxDyn(x.shape()), out).expect("same size"),
+        }])
+    }
+
+    fn lower(&self, cx: &mut Lowering<'_>, inputs: &[Operand<'_>]) -> Result<Vec<usize>> {
+        let Operand::Const(idx) = inputs[1] else {
+            return Err(NodeError::Quantization(
+                "scatter with runtime indices is not supported; the indices must be constant"
+                    .into(),
+            ));
+        };
+        // Data and updates at one scale (integers at scale 0).
+        let exact = cx.exact_output(0);
+        let (x, u) = match (inputs[0], inputs[2]) {
+            (Operand::Value(a), Operand::Value(b)) => {
+                let v = cx.align(&[a, b])?;
+                (v[0], v[1])
+            }
+            (Operand::Value(a), c) => {
+                let s = cx.scale(a);
+                (a, cx.operand_for(&c, exact && s == 0, s)?)
+            }
+            (c, Operand::Value(b)) => {
+                let s = cx.scale(b);
+                (cx.operand_for(&c, exact && s == 0, s)?, b)
+            }
+            _ => {
+                return Err(NodeError::Invalid(
+                    "data or updates must be runtime values".into(),
+                ))
+            }
+        };
+        let shape = cx.shape(x);
+        let targets = self.targets(&shape, idx, &cx.shape(u))?;
+        let n: usize = shape.iter().product();
+        let flat_x = flat(cx, x)?;
+        let flat_u = flat(cx, u)?;
+        // Layer j holds, at every position, its j-th update, or the position's own data where
+        // it has none (for None, Max and Min; Add and Mul use 0 and 1 there).
+        let mut per_position: Vec<Vec<usize>> = vec![Vec::new(); n];
+        for (k, &p) in targets.iter().enumerate() {
+            per_position[p].push(k);
+        }
+        if self.reduction == Reduction::None {
+            // Only the last update of a position counts.
+            for list in &mut per_position {
+                if list.len() > 1 {
+                    let last = *list.last().expect("not empty");
+                    *list = vec![last];
+                }
+            }
+        }
+        let layers = per_position.iter().map(Vec::len).max().unwrap_or(0);
+        let s = cx.scale(flat_x);
+        let neutral = match self.reduction {
+            Reduction::Add => Some(0),
+            Reduction::Mul => Some(1i64 << s.max(0)),
+            _ => None,
+        };
+        let u_len = targets.len();
+        let mut pieces = vec![flat_u, flat_x];
+        if let Some(v) = neutral {
+            pieces.push(cx.raw_constant(vec![1], s, vec![v])?);
+        }
+        let pool = cx.push(Op::Concat { axis: 0 }, &pieces)?;
+        let mut acc = flat_x;
+        for j in 0..layers {
+            let picks: Vec<usize> = per_position
+                .iter()
+                .enumerate()
+                .map(|(p, list)| match (list.get(j), neutral) {
+                    (Some(&k), _) => k,
+                    (None, Some(_)) => u_len + n,
+                    (None, None) => u_len + p,
+                })
+                .collect();
+            let layer = cx.push(
+                Op::Gather {
+                    axis: 0,
+                    indices: picks,
+                    indices_shape: vec![n],
+                },
+                &[pool],
+            )?;
+            acc = match self.reduction {
+                Reduction::None => layer,
+                Reduction::Add => cx.push(Op::Add, &[acc, layer])?,
+                Reduction::Max => cx.push(Op::Max, &[acc, layer])?,
+                Reduction::Min => cx.push(Op::Min, &[acc, layer])?,
+                Reduction::Mul => {
+                    let p = cx.push(Op::Mul, &[acc, layer])?;
+                    cx.requantize(p, s)?
+                }
+            };
+        }
+        let y = cx.push(Op::Reshape { shape }, &[acc])?;
+        Ok(vec![cx.finish(y, 0)?])
+    }
+
+    fn constant_inputs(&self, _inputs: usize) -> Vec<usize> {
+        vec![1]
     }
 
     impl_any!();

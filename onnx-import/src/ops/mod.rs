@@ -16,6 +16,7 @@ use crate::proto::NodeProto;
 pub(crate) mod activation;
 pub(crate) mod arith;
 pub(crate) mod conv;
+pub(crate) mod einsum;
 pub(crate) mod gather;
 pub(crate) mod linear;
 pub(crate) mod logic;
@@ -25,7 +26,9 @@ pub(crate) mod movement;
 pub(crate) mod norm;
 pub(crate) mod pool;
 pub(crate) mod reduce;
+pub(crate) mod resize;
 pub(crate) mod rounding;
+pub(crate) mod sequence;
 pub(crate) mod softmax;
 
 /// What a parser sees of a node.
