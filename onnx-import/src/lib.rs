@@ -137,7 +137,15 @@ pub fn decode_tensor(bytes: &[u8]) -> Result<TensorValue, String> {
 
 /// Whether `op_type` (default domain) is supported.
 pub fn is_supported_op(op_type: &str) -> bool {
-    registry::registry().contains_key(op_type) || expand::expander("", op_type).is_some()
+    is_supported(op_type, "")
+}
+
+/// Whether `op_type` of `domain` (`""` or `ai.onnx` for the default one, `ai.onnx.ml`) is
+/// supported.
+pub fn is_supported(op_type: &str, domain: &str) -> bool {
+    let default = domain.is_empty() || domain == "ai.onnx";
+    (default && registry::registry().contains_key(op_type))
+        || expand::expander(domain, op_type).is_some()
 }
 
 /// The integer program and how well it matches the float model.

@@ -569,6 +569,8 @@ impl OnnxOp for Scatter {
         }
         let layers = per_position.iter().map(Vec::len).max().unwrap_or(0);
         let s = cx.scale(flat_x);
+        // Products grow: keep them at the scale the calibrated output calls for.
+        let product_scale = s.min(cx.out_scale(0));
         let neutral = match self.reduction {
             Reduction::Add => Some(0),
             Reduction::Mul => Some(1i64 << s.max(0)),
@@ -606,7 +608,7 @@ impl OnnxOp for Scatter {
                 Reduction::Min => cx.push(Op::Min, &[acc, layer])?,
                 Reduction::Mul => {
                     let p = cx.push(Op::Mul, &[acc, layer])?;
-                    cx.requantize(p, s)?
+                    cx.requantize(p, product_scale)?
                 }
             };
         }

@@ -246,7 +246,7 @@ impl OnnxOp for ShapeOf {
 /// `trunc(x)` of a real `x` at scale `s`, as an integer at scale 0: `floor(x / 2^s)` for
 /// `x >= 0`, `ceil(x / 2^s)` below, with `floor(x / 2^s) = Rescale_s(x - 2^(s-1))` and
 /// `ceil(x / 2^s) = Rescale_s(x + 2^(s-1) - 1)`.
-fn truncate(cx: &mut Lowering<'_>, x: usize) -> Result<usize> {
+pub(crate) fn truncate(cx: &mut Lowering<'_>, x: usize) -> Result<usize> {
     let s = cx.scale(x);
     if s <= 0 {
         return Ok(x);

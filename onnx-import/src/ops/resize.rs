@@ -1,10 +1,12 @@
-//! `Resize` and `Upsample`, nearest and linear, with constant scales or sizes.
+//! `Resize` and `Upsample` (nearest, linear and cubic, antialiased or not, every coordinate
+//! transformation including `tf_crop_and_resize`, with constant scales or sizes).
 //!
 //! Resizing is separable: every resized axis has a plan giving, for each output position, the
-//! input positions it reads and their weights (ONNX's coordinate transformation, then the
-//! nearest pick or the two linear neighbours, indices clamped to the axis as edge padding
-//! does). Nearest resizing is data movement (a `Gather` by constant indices); linear resizing
-//! gathers both neighbours and adds them with constant weights, then rescales.
+//! input positions it reads and their weights, computed as ONNX's reference does (the
+//! coordinate transformation, the kernel's coefficients for the fractional position, the `n`
+//! nearest input positions, indices clamped to the axis as edge padding does, `exclude_outside`
+//! renormalizing). Nearest resizing is data movement (a `Gather` by constant indices); the other
+//! modes gather each tap and add them with constant weights, then rescale.
 
 use ndarray::{Axis, IxDyn};
 use zkml_ir::op::Op;
@@ -20,6 +22,7 @@ type Result<T> = std::result::Result<T, NodeError>;
 enum Mode {
     Nearest,
     Linear,
+    Cubic,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -29,6 +32,7 @@ enum Coordinates {
     PytorchHalfPixel,
     AlignCorners,
     Asymmetric,
+    TfCropAndResize,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,6 +43,13 @@ enum Rounding {
     Ceil,
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum AspectPolicy {
+    Stretch,
+    NotLarger,
+    NotSmaller,
+}
+
 /// `Resize` or `Upsample`.
 #[derive(Debug)]
 pub(crate) struct Resize {
@@ -46,7 +57,13 @@ pub(crate) struct Resize {
     coordinates: Coordinates,
     rounding: Rounding,
     exclude_outside: bool,
+    antialias: bool,
+    cubic_a: f64,
+    extrapolation: f64,
+    policy: AspectPolicy,
     axes: Option<Vec<i64>>,
+    /// Input position of the region of interest (`tf_crop_and_resize`).
+    roi_input: Option<usize>,
     /// Input positions of the scales and sizes (`None` where the op has no such input).
     scales_input: Option<usize>,
     sizes_input: Option<usize>,
@@ -69,11 +86,12 @@ pub(crate) fn parse(cx: &ParseCx<'_>) -> Result<Box<dyn OnnxOp>> {
     let mode = match a.string_or("mode", "nearest")?.as_str() {
         "nearest" => Mode::Nearest,
         "linear" | "bilinear" => Mode::Linear,
+        "cubic" if !legacy => Mode::Cubic,
         other => {
             return Err(unsupported(
                 "mode",
                 format!("'{other}'"),
-                "supported modes are nearest and linear",
+                "supported modes are nearest, linear and cubic",
             ))
         }
     };
@@ -89,12 +107,13 @@ pub(crate) fn parse(cx: &ParseCx<'_>) -> Result<Box<dyn OnnxOp>> {
             "pytorch_half_pixel" => Coordinates::PytorchHalfPixel,
             "align_corners" => Coordinates::AlignCorners,
             "asymmetric" => Coordinates::Asymmetric,
+            "tf_crop_and_resize" => Coordinates::TfCropAndResize,
             other => {
                 return Err(unsupported(
                     "coordinate_transformation_mode",
                     format!("'{other}'"),
                     "supported: half_pixel, half_pixel_symmetric, pytorch_half_pixel, \
-                     align_corners, asymmetric",
+                     align_corners, asymmetric, tf_crop_and_resize",
                 ))
             }
         };
@@ -113,23 +132,21 @@ pub(crate) fn parse(cx: &ParseCx<'_>) -> Result<Box<dyn OnnxOp>> {
         };
         (c, r)
     };
-    a.ignore(&["cubic_coeff_a", "extrapolation_value"]);
-    if a.int_or("antialias", 0)? != 0 && mode == Mode::Linear {
-        // Antialiasing only changes downsampling, checked when the scales are known.
-        return Err(unsupported(
-            "antialias",
-            "1".into(),
-            "antialiased linear resizing is not supported",
-        ));
-    }
-    let policy = a.string_or("keep_aspect_ratio_policy", "stretch")?;
-    if policy != "stretch" {
-        return Err(unsupported(
-            "keep_aspect_ratio_policy",
-            format!("'{policy}'"),
-            "only 'stretch' is supported",
-        ));
-    }
+    let cubic_a = a.float_or("cubic_coeff_a", -0.75)?;
+    let extrapolation = a.float_or("extrapolation_value", 0.0)?;
+    let antialias = a.int_or("antialias", 0)? != 0;
+    let policy = match a.string_or("keep_aspect_ratio_policy", "stretch")?.as_str() {
+        "stretch" => AspectPolicy::Stretch,
+        "not_larger" => AspectPolicy::NotLarger,
+        "not_smaller" => AspectPolicy::NotSmaller,
+        other => {
+            return Err(unsupported(
+                "keep_aspect_ratio_policy",
+                format!("'{other}'"),
+                "stretch, not_larger or not_smaller",
+            ))
+        }
+    };
     let exclude_outside = a.int_or("exclude_outside", 0)? != 0;
     let axes = a.ints("axes")?;
     let (scales_input, sizes_input, scales_attr) = if upsample && cx.opset < 9 {
@@ -155,15 +172,28 @@ pub(crate) fn parse(cx: &ParseCx<'_>) -> Result<Box<dyn OnnxOp>> {
         coordinates,
         rounding,
         exclude_outside,
+        antialias,
+        cubic_a,
+        extrapolation,
+        policy,
         axes,
+        roi_input: (!legacy).then_some(1),
         scales_input,
         sizes_input,
         scales_attr,
     }))
 }
 
-/// For each output position of one axis: the input positions read and their weights.
-type AxisPlan = Vec<Vec<(usize, f64)>>;
+/// One output position of a resized axis: the input positions it reads with their weights, or
+/// a constant (`tf_crop_and_resize` outside the region).
+#[derive(Clone, Debug)]
+enum Taps {
+    Read(Vec<(usize, f64)>),
+    Constant(f64),
+}
+
+/// Every output position of one axis.
+type AxisPlan = Vec<Taps>;
 
 /// The output shape and the plan of every resized axis.
 type Plan = (Vec<usize>, Vec<(usize, AxisPlan)>);
@@ -172,8 +202,15 @@ impl Resize {
     /// The output shape and a plan for every axis that changes.
     fn plan(&self, shape: &[usize], params: &[Option<&Data>]) -> Result<Plan> {
         let rank = shape.len();
+        // Axes in the order given (scales and sizes follow it).
         let axes: Vec<usize> = match &self.axes {
-            Some(a) => norm_axes(a, rank)?,
+            Some(a) => {
+                // Checked distinct, kept in the given order.
+                norm_axes(a, rank)?;
+                a.iter()
+                    .map(|&x| super::norm_axis(x, rank))
+                    .collect::<Result<_>>()?
+            }
             None => (0..rank).collect(),
         };
         let given = |i: Option<usize>| {
@@ -193,19 +230,37 @@ impl Resize {
             None => None,
         };
         let n = axes.len();
-        let (out, factors): (Vec<usize>, Vec<f64>) = match (scales, sizes) {
+        let mut out = shape.to_vec();
+        let mut f = vec![1.0; rank];
+        match (scales, sizes) {
             (_, Some(sz)) if sz.len() == n => {
-                let mut out = shape.to_vec();
-                let mut f = vec![1.0; rank];
+                let sz = super::usizes(&sz, "sizes")?;
+                let ratios: Vec<f64> = axes
+                    .iter()
+                    .zip(&sz)
+                    .map(|(&a, &o)| o as f64 / shape[a] as f64)
+                    .collect();
+                let common = match self.policy {
+                    AspectPolicy::Stretch => None,
+                    AspectPolicy::NotLarger => {
+                        Some(ratios.iter().copied().fold(f64::INFINITY, f64::min))
+                    }
+                    AspectPolicy::NotSmaller => Some(ratios.iter().copied().fold(0.0, f64::max)),
+                };
                 for (k, &a) in axes.iter().enumerate() {
-                    out[a] = super::usizes(&[sz[k]], "sizes")?[0];
-                    f[a] = out[a] as f64 / shape[a] as f64;
+                    match common {
+                        None => {
+                            out[a] = sz[k];
+                            f[a] = ratios[k];
+                        }
+                        Some(c) => {
+                            f[a] = c;
+                            out[a] = (c * shape[a] as f64 + 0.5) as usize;
+                        }
+                    }
                 }
-                (out, f)
             }
             (Some(sc), _) if sc.len() == n => {
-                let mut out = shape.to_vec();
-                let mut f = vec![1.0; rank];
                 for (k, &a) in axes.iter().enumerate() {
                     if !(sc[k].is_finite() && sc[k] > 0.0) {
                         return Err(NodeError::Invalid(format!(
@@ -216,93 +271,185 @@ impl Resize {
                     f[a] = sc[k];
                     out[a] = (shape[a] as f64 * sc[k]).floor() as usize;
                 }
-                (out, f)
             }
             _ => {
                 return Err(NodeError::Invalid(format!(
                     "scales or sizes must give one value for each of the {n} resized axes"
                 )))
             }
-        };
+        }
         super::checked_size(&out)?;
+        let roi = match (self.coordinates, given(self.roi_input)) {
+            (Coordinates::TfCropAndResize, Some(r)) if r.values.len() == 2 * n => Some(r.to_vec()),
+            (Coordinates::TfCropAndResize, _) => {
+                return Err(NodeError::Invalid(format!(
+                    "tf_crop_and_resize needs a constant roi of {} values",
+                    2 * n
+                )))
+            }
+            _ => None,
+        };
         let mut plans = Vec::new();
-        for &a in &axes {
-            if out[a] == shape[a] && factors[a] == 1.0 {
+        for (k, &a) in axes.iter().enumerate() {
+            let region = roi.as_ref().map(|r| (r[k], r[k + n]));
+            if out[a] == shape[a] && f[a] == 1.0 && region.is_none_or(|(s, e)| s == 0.0 && e == 1.0)
+            {
                 continue;
             }
-            plans.push((a, self.axis_plan(shape[a], out[a], factors[a])));
+            plans.push((a, self.axis_plan(shape[a], out[a], f[a], region)));
         }
         Ok((out, plans))
     }
 
-    fn axis_plan(&self, len: usize, out_len: usize, scale: f64) -> AxisPlan {
+    /// The kernel's coefficients at fractional position `ratio` (in `(0, 1]`).
+    fn coefficients(&self, ratio: f64, scale: f64) -> Vec<f64> {
+        match self.mode {
+            Mode::Nearest => {
+                let second = ratio == 1.0
+                    || match self.rounding {
+                        Rounding::PreferFloor => ratio > 0.5,
+                        Rounding::PreferCeil => ratio >= 0.5,
+                        Rounding::Floor => false,
+                        Rounding::Ceil => true,
+                    };
+                if second {
+                    vec![0.0, 1.0]
+                } else {
+                    vec![1.0, 0.0]
+                }
+            }
+            Mode::Linear if self.antialias => {
+                let scale = scale.min(1.0);
+                let start = (-1.0 / scale).floor() as i64 + 1;
+                let footprint = 2 - 2 * start;
+                let c: Vec<f64> = (start..start + footprint)
+                    .map(|i| (1.0 - ((i as f64 - ratio) * scale).abs()).clamp(0.0, 1.0))
+                    .collect();
+                let sum: f64 = c.iter().sum();
+                c.into_iter().map(|v| v / sum).collect()
+            }
+            Mode::Linear => vec![1.0 - ratio, ratio],
+            Mode::Cubic if self.antialias => {
+                let a = self.cubic_a;
+                let scale = scale.min(1.0);
+                let kernel = |x: f64| {
+                    let x = x.abs();
+                    let (x2, x3) = (x * x, x * x * x);
+                    if x <= 1.0 {
+                        (a + 2.0) * x3 - (a + 3.0) * x2 + 1.0
+                    } else if x < 2.0 {
+                        a * x3 - 5.0 * a * x2 + 8.0 * a * x - 4.0 * a
+                    } else {
+                        0.0
+                    }
+                };
+                let start = (-2.0 / scale).floor() as i64 + 1;
+                let c: Vec<f64> = (start..2 - start)
+                    .map(|i| kernel(scale * (i as f64 - ratio)))
+                    .collect();
+                let sum: f64 = c.iter().sum();
+                c.into_iter().map(|v| v / sum).collect()
+            }
+            Mode::Cubic => {
+                let a = self.cubic_a;
+                let r = ratio;
+                let s = 1.0 - ratio;
+                vec![
+                    ((a * (r + 1.0) - 5.0 * a) * (r + 1.0) + 8.0 * a) * (r + 1.0) - 4.0 * a,
+                    ((a + 2.0) * r - (a + 3.0)) * r * r + 1.0,
+                    ((a + 2.0) * s - (a + 3.0)) * s * s + 1.0,
+                    ((a * (s + 1.0) - 5.0 * a) * (s + 1.0) + 8.0 * a) * (s + 1.0) - 4.0 * a,
+                ]
+            }
+        }
+    }
+
+    fn axis_plan(
+        &self,
+        len: usize,
+        out_len: usize,
+        scale: f64,
+        roi: Option<(f64, f64)>,
+    ) -> AxisPlan {
         let width = scale * len as f64;
         let last = len as i64 - 1;
-        let clamp = |i: i64| i.clamp(0, last) as usize;
         (0..out_len)
-            .map(|x| {
-                let x = x as f64;
+            .map(|y| {
+                let y = y as f64;
                 let x_ori = match self.coordinates {
-                    Coordinates::AlignCorners if width <= 1.0 => 0.0,
-                    Coordinates::AlignCorners => x * (len as f64 - 1.0) / (width - 1.0),
-                    Coordinates::Asymmetric => x / scale,
-                    Coordinates::PytorchHalfPixel if width <= 1.0 => -0.5,
+                    Coordinates::AlignCorners if width == 1.0 => 0.0,
+                    Coordinates::AlignCorners => y * (len as f64 - 1.0) / (width - 1.0),
+                    Coordinates::Asymmetric => y / scale,
+                    Coordinates::PytorchHalfPixel if width == 1.0 => -0.5,
                     Coordinates::PytorchHalfPixel | Coordinates::HalfPixel => {
-                        (x + 0.5) / scale - 0.5
+                        (y + 0.5) / scale - 0.5
                     }
                     Coordinates::HalfPixelSymmetric => {
                         let adjustment = out_len as f64 / width;
                         let offset = len as f64 / 2.0 * (1.0 - adjustment);
-                        offset + (x + 0.5) / scale - 0.5
+                        offset + (y + 0.5) / scale - 0.5
                     }
-                };
-                // Neighbours i0 = ceil(x) - 1 and i0 + 1, with the ratio in (0, 1].
-                let floor = x_ori.floor();
-                let (i0, ratio) = if x_ori == floor {
-                    (floor as i64 - 1, 1.0)
-                } else {
-                    (floor as i64, x_ori - floor)
-                };
-                let mut coeffs = match self.mode {
-                    Mode::Linear => [1.0 - ratio, ratio],
-                    Mode::Nearest => {
-                        let second = ratio == 1.0
-                            || match self.rounding {
-                                Rounding::PreferFloor => ratio > 0.5,
-                                Rounding::PreferCeil => ratio >= 0.5,
-                                Rounding::Floor => false,
-                                Rounding::Ceil => true,
-                            };
-                        if second {
-                            [0.0, 1.0]
+                    Coordinates::TfCropAndResize => {
+                        let (s, e) = roi.unwrap_or((0.0, 1.0));
+                        let span = (len as f64 - 1.0) * (e - s);
+                        let x = if width == 1.0 {
+                            span / 2.0
                         } else {
-                            [1.0, 0.0]
-                        }
+                            y * span / (width - 1.0)
+                        };
+                        x + s * (len as f64 - 1.0)
                     }
                 };
-                let idx = [i0, i0 + 1];
+                if self.coordinates == Coordinates::TfCropAndResize
+                    && (x_ori < 0.0 || x_ori > len as f64 - 1.0)
+                {
+                    return Taps::Constant(self.extrapolation);
+                }
+                let floor = x_ori.floor();
+                let integer = x_ori == floor;
+                let ratio = if integer { 1.0 } else { x_ori - floor };
+                let mut coeffs = self.coefficients(ratio, scale);
+                let n = coeffs.len() as i64;
+                // The n input positions nearest x_ori, ties to the smaller.
+                let p = floor as i64;
+                let start = if n % 2 == 0 {
+                    if integer {
+                        p - n / 2
+                    } else {
+                        p - n / 2 + 1
+                    }
+                } else {
+                    let base = -(n - 1) / 2;
+                    if x_ori - floor <= 0.5 {
+                        p + base
+                    } else {
+                        p + base + 1
+                    }
+                };
                 if self.exclude_outside {
-                    for k in 0..2 {
-                        if idx[k] < 0 || idx[k] > last {
-                            coeffs[k] = 0.0;
+                    for (k, c) in coeffs.iter_mut().enumerate() {
+                        let i = start + k as i64;
+                        if i < 0 || i > last {
+                            *c = 0.0;
                         }
                     }
-                    let sum = coeffs[0] + coeffs[1];
-                    if sum > 0.0 {
-                        coeffs = [coeffs[0] / sum, coeffs[1] / sum];
+                    let sum: f64 = coeffs.iter().sum();
+                    if sum != 0.0 {
+                        coeffs.iter_mut().for_each(|c| *c /= sum);
                     }
                 }
                 let mut terms: Vec<(usize, f64)> = Vec::new();
-                for k in 0..2 {
-                    if coeffs[k] != 0.0 {
-                        let i = clamp(idx[k]);
-                        match terms.iter_mut().find(|(j, _)| *j == i) {
-                            Some(t) => t.1 += coeffs[k],
-                            None => terms.push((i, coeffs[k])),
-                        }
+                for (k, &c) in coeffs.iter().enumerate() {
+                    if c == 0.0 {
+                        continue;
+                    }
+                    let i = (start + k as i64).clamp(0, last) as usize;
+                    match terms.iter_mut().find(|(j, _)| *j == i) {
+                        Some(t) => t.1 += c,
+                        None => terms.push((i, c)),
                     }
                 }
-                terms
+                Taps::Read(terms)
             })
             .collect()
     }
@@ -322,8 +469,11 @@ impl OnnxOp for Resize {
                 .into_iter()
                 .zip(cur.lanes(Axis(axis)))
             {
-                for (p, terms) in plan.iter().enumerate() {
-                    o[p] = terms.iter().map(|&(i, w)| w * lane[i]).sum();
+                for (p, taps) in plan.iter().enumerate() {
+                    o[p] = match taps {
+                        Taps::Read(terms) => terms.iter().map(|&(i, w)| w * lane[i]).sum(),
+                        Taps::Constant(v) => *v,
+                    };
                 }
             }
             cur = next;
@@ -342,11 +492,26 @@ impl OnnxOp for Resize {
         let mut cur = x;
         for (axis, plan) in plans {
             let len = plan.len();
-            let single = plan.iter().all(|t| t.len() == 1 && t[0].1 == 1.0);
+            let reads = |t: &Taps| match t {
+                Taps::Read(terms) => terms.clone(),
+                Taps::Constant(_) => Vec::new(),
+            };
+            let taps = plan
+                .iter()
+                .map(|t| reads(t).len())
+                .max()
+                .unwrap_or(0)
+                .max(1);
+            let single = plan
+                .iter()
+                .all(|t| matches!(t, Taps::Read(r) if r.len() == 1 && r[0].1 == 1.0));
             let pick = |cx: &mut Lowering<'_>, cur: usize, k: usize| -> Result<usize> {
                 let indices = plan
                     .iter()
-                    .map(|t| t.get(k).map_or(t[0].0, |&(i, _)| i))
+                    .map(|t| {
+                        let r = reads(t);
+                        r.get(k).or(r.first()).map_or(0, |&(i, _)| i)
+                    })
                     .collect();
                 cx.push(
                     Op::Gather {
@@ -357,31 +522,43 @@ impl OnnxOp for Resize {
                     &[cur],
                 )
             };
-            if single {
-                cur = pick(cx, cur, 0)?;
-                continue;
-            }
             let rank = cx.shape(cur).len();
             let mut wshape = vec![1; rank];
             wshape[axis] = len;
-            let mut sum: Option<usize> = None;
-            for k in 0..2 {
-                let g = pick(cx, cur, k)?;
-                let w: Vec<f64> = plan
+            let mut value = if single {
+                pick(cx, cur, 0)?
+            } else {
+                // Weights (cubic ones exceed 1 a little, and go negative): one scale for all taps.
+                let ws = cx.cfg.weight_scale(2.0);
+                let mut sum: Option<usize> = None;
+                for k in 0..taps {
+                    let g = pick(cx, cur, k)?;
+                    let w: Vec<f64> = plan
+                        .iter()
+                        .map(|t| reads(t).get(k).map_or(0.0, |&(_, w)| w))
+                        .collect();
+                    let wn = cx.constant(&Data::float(super::array(&wshape, w)), ws)?;
+                    let term = cx.push(Op::Mul, &[g, wn])?;
+                    sum = Some(match sum {
+                        None => term,
+                        Some(acc) => cx.push(Op::Add, &[acc, term])?,
+                    });
+                }
+                cx.requantize(sum.expect("at least one tap"), s)?
+            };
+            if plan.iter().any(|t| matches!(t, Taps::Constant(_))) {
+                // Positions outside a tf_crop_and_resize region take the extrapolation value.
+                let keep: Vec<i64> = plan
                     .iter()
-                    .map(|t| t.get(k).map_or(0.0, |&(_, w)| w))
+                    .map(|t| i64::from(matches!(t, Taps::Read(_))))
                     .collect();
-                let wd = Data::float(super::array(&wshape, w));
-                // Weights lie in [0, 1]: one scale for both terms.
-                let ws = cx.cfg.weight_scale(1.0);
-                let wn = cx.constant(&wd, ws)?;
-                let term = cx.push(Op::Mul, &[g, wn])?;
-                sum = Some(match sum {
-                    None => term,
-                    Some(acc) => cx.push(Op::Add, &[acc, term])?,
-                });
+                let mask = cx.raw_constant(wshape.clone(), 0, keep)?;
+                let fill = zkml_ir::rounding::quantize(self.extrapolation, cx.scale(value))
+                    .ok_or_else(|| NodeError::Quantization("extrapolation value".into()))?;
+                let fill = cx.raw_constant(vec![], cx.scale(value), vec![fill])?;
+                value = cx.push(Op::Where, &[mask, value, fill])?;
             }
-            cur = cx.requantize(sum.expect("two terms"), s)?;
+            cur = value;
         }
         Ok(vec![cx.finish(cur, 0)?])
     }

@@ -312,11 +312,10 @@ impl OnnxOp for OneHot {
     }
 
     fn lower(&self, cx: &mut Lowering<'_>, inputs: &[Operand<'_>]) -> Result<Vec<usize>> {
-        let idx = runtime(inputs, 0, "indices")?;
-        if cx.scale(idx) != 0 {
-            return Err(NodeError::Quantization(
-                "OneHot indices must be integers".into(),
-            ));
+        let mut idx = runtime(inputs, 0, "indices")?;
+        if cx.in_dtype(0) == Some(DType::Float) {
+            // Real indices are truncated to integers, as ONNX casts them.
+            idx = super::misc::truncate(cx, idx)?;
         }
         let (Operand::Const(d), Operand::Const(v)) = (inputs[1], inputs[2]) else {
             return Err(NodeError::Invalid(
