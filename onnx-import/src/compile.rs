@@ -18,7 +18,13 @@ pub struct CalibrationReport {
     pub synthetic: bool,
     /// One entry per model output.
     pub outputs: Vec<OutputError>,
+    /// The intermediate values that lose the most precision on the first calibration input,
+    /// worst first (at most [`WORST_VALUES`]): where to look when an output is off.
+    pub worst_values: Vec<OutputError>,
 }
+
+/// How many intermediate values [`CalibrationReport::worst_values`] lists.
+pub const WORST_VALUES: usize = 8;
 
 /// Error of one output over all calibration inputs.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -70,7 +76,7 @@ pub(crate) fn lower_graph(
     stats: &[Stats],
     domains: &[InputDomain],
     cfg: &QuantConfig,
-) -> Result<Program, ImportError> {
+) -> Result<(Program, Vec<Option<usize>>), ImportError> {
     let mut b = ProgramBuilder::new(cfg.value_bits)?;
     let mut map: Vec<Option<Lowered>> = vec![None; graph.values.len()];
     for (&id, domain) in graph.inputs.iter().zip(domains) {
@@ -95,9 +101,7 @@ pub(crate) fn lower_graph(
                 Some(id) => match (&graph.values[*id].constant, map[*id]) {
                     (Some(c), _) => Operand::Const(c),
                     (None, Some(Lowered::Value(v))) => Operand::Value(v),
-                    (None, Some(Lowered::Masked { value, keep })) => {
-                        Operand::Masked { value, keep }
-                    }
+                    (None, Some(Lowered::Masked(m))) => Operand::Masked(m),
                     (None, None) => unreachable!("producers are lowered first"),
                 },
             })
@@ -129,7 +133,7 @@ pub(crate) fn lower_graph(
         };
         let mut cx = Lowering::new(&mut b, cfg, &node.name, in_stats, out_stats, types);
         let masked = operands.iter().any(|o| match o {
-            Operand::Masked { .. } => true,
+            Operand::Masked(_) => true,
             Operand::Const(c) => c.has_mask_values(),
             _ => false,
         });
@@ -156,7 +160,7 @@ pub(crate) fn lower_graph(
         let v = &graph.values[id];
         let node = match (&v.constant, map[id]) {
             (_, Some(Lowered::Value(n))) => n,
-            (_, Some(Lowered::Masked { .. })) => {
+            (_, Some(Lowered::Masked(_))) => {
                 return Err(ImportError::InvalidGraph(format!(
                     "output '{}' is an additive attention mask; masks can only feed a softmax",
                     v.name
@@ -190,13 +194,22 @@ pub(crate) fn lower_graph(
         };
         b.output(node, &v.name);
     }
-    Ok(b.finish()?)
+    let nodes = map
+        .iter()
+        .map(|l| match l {
+            Some(Lowered::Value(n)) => Some(*n),
+            _ => None,
+        })
+        .collect();
+    Ok((b.finish()?, nodes))
 }
 
-/// Compares the program with the float graph on every sample.
+/// Compares the program with the float graph on every sample; `nodes` maps graph values to the
+/// program nodes holding them.
 pub(crate) fn measure(
     graph: &Graph,
     program: &Program,
+    nodes: &[Option<usize>],
     samples: &[Vec<Vec<f64>>],
     synthetic: bool,
 ) -> Result<CalibrationReport, ImportError> {
@@ -231,11 +244,63 @@ pub(crate) fn measure(
             0.0
         };
     }
+    let worst_values = match samples.first() {
+        Some(sample) => worst_values(graph, program, nodes, sample)?,
+        None => Vec::new(),
+    };
     Ok(CalibrationReport {
         samples: samples.len(),
         synthetic,
         outputs,
+        worst_values,
     })
+}
+
+/// Relative error of every runtime graph value held by a program node, on one sample.
+fn worst_values(
+    graph: &Graph,
+    program: &Program,
+    nodes: &[Option<usize>],
+    sample: &[Vec<f64>],
+) -> Result<Vec<OutputError>, ImportError> {
+    let data = graph.inputs_from_flat(sample)?;
+    let float = graph.run(&data)?;
+    let q = quantize_inputs(program, sample)?;
+    let trace = evaluate(program, &q)?;
+    let mut errors = Vec::new();
+    for (id, node) in nodes.iter().enumerate() {
+        let (Some(n), Some(f)) = (node, &float[id]) else {
+            continue;
+        };
+        if graph.values[id].constant.is_some() || graph.inputs.contains(&id) {
+            continue;
+        }
+        let scale = program.nodes[*n].scale;
+        let got = dequantize_tensor(&trace.values[*n], scale);
+        if got.len() != f.values.len() {
+            continue;
+        }
+        let mut e = OutputError {
+            name: graph.values[id].name.clone(),
+            max_abs_error: 0.0,
+            max_abs_value: 0.0,
+            relative_error: 0.0,
+            scale,
+        };
+        for (a, b) in got.iter().zip(f.values.iter()) {
+            if b.is_finite() && !crate::data::is_mask_value(*b) {
+                e.max_abs_error = e.max_abs_error.max((a - b).abs());
+                e.max_abs_value = e.max_abs_value.max(b.abs());
+            }
+        }
+        if e.max_abs_value > 0.0 {
+            e.relative_error = e.max_abs_error / e.max_abs_value;
+            errors.push(e);
+        }
+    }
+    errors.sort_by(|a, b| b.relative_error.total_cmp(&a.relative_error));
+    errors.truncate(WORST_VALUES);
+    Ok(errors)
 }
 
 /// Deterministic synthetic calibration inputs from a fixed seed: standard normal reals, and

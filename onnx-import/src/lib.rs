@@ -180,7 +180,7 @@ pub fn compile(
         .map(|s| model.graph.inputs_from_flat(s))
         .collect::<Result<Vec<_>, _>>()?;
     let stats = compile::collect_stats(&model.graph, &data)?;
-    let mut program = compile::lower_graph(&model.graph, &stats, &domains, cfg)?;
+    let (mut program, nodes) = compile::lower_graph(&model.graph, &stats, &domains, cfg)?;
     program.metadata.insert("source".into(), model.name.clone());
     program
         .metadata
@@ -206,6 +206,6 @@ pub fn compile(
         format: "onnx".into(),
         bytes: model.bytes.clone(),
     });
-    let report = compile::measure(&model.graph, &program, &samples, synthetic)?;
+    let report = compile::measure(&model.graph, &program, &nodes, &samples, synthetic)?;
     Ok(Compiled { program, report })
 }

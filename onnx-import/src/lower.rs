@@ -32,7 +32,8 @@ pub struct QuantConfig {
     pub headroom_bits: u32,
     /// A lookup table has at most `2^table_bits` entries.
     pub table_bits: u32,
-    /// No activation gets a scale above this.
+    /// No activation gets a scale above this (small values, such as the mean square inside an
+    /// RMSNorm, use the bits the value range leaves them).
     pub max_scale: i32,
 }
 
@@ -43,7 +44,7 @@ impl Default for QuantConfig {
             weight_bits: 16,
             headroom_bits: 1,
             table_bits: 13,
-            max_scale: 16,
+            max_scale: 24,
         }
     }
 }
@@ -391,7 +392,7 @@ impl<'a> Lowering<'a> {
         match op {
             crate::ops::Operand::Value(v) => Ok(*v),
             crate::ops::Operand::Const(d) => self.constant(d, scale),
-            crate::ops::Operand::Absent | crate::ops::Operand::Masked { .. } => {
+            crate::ops::Operand::Absent | crate::ops::Operand::Masked(_) => {
                 Err(NodeError::Invalid("an input is missing".into()))
             }
         }

@@ -89,5 +89,17 @@ pub fn run(args: Args) -> Result<()> {
             100.0 * o.relative_error
         );
     }
+    if !report.worst_values.is_empty() {
+        println!("Intermediate values with the largest relative error (first calibration input):");
+        for o in &report.worst_values {
+            println!(
+                "  {:<40} {:>9.4}% of {:.6} (scale 2^{})",
+                o.name,
+                100.0 * o.relative_error,
+                o.max_abs_value,
+                o.scale
+            );
+        }
+    }
     Ok(())
 }

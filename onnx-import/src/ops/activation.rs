@@ -533,7 +533,7 @@ impl OnnxOp for PRelu {
                 let p = cx.requantize(p, sx)?;
                 Ok(vec![add_finish(cx, r, p)?])
             }
-            Operand::Absent | Operand::Masked { .. } => {
+            Operand::Absent | Operand::Masked(_) => {
                 Err(NodeError::Invalid("slope is missing".into()))
             }
         }

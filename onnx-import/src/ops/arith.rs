@@ -5,7 +5,7 @@ use zkml_ir::op::Op;
 use zkml_ir::TableFunction;
 
 use super::{
-    broadcast_map, impl_any, join_dtype, mask, required, Lowered, OnnxOp, Operand, ParseCx,
+    broadcast_map, impl_any, join_dtype, mask, required, Lowered, Masked, OnnxOp, Operand, ParseCx,
 };
 use crate::data::{DType, Data};
 use crate::error::NodeError;
@@ -81,7 +81,7 @@ impl OnnxOp for Binary {
                 let a_rank = match a {
                     Operand::Value(v) => cx.shape(v).len(),
                     Operand::Const(d) => d.shape().len(),
-                    Operand::Absent | Operand::Masked { .. } => 0,
+                    Operand::Absent | Operand::Masked(_) => 0,
                 };
                 match b {
                     Operand::Const(d) => {
@@ -110,37 +110,47 @@ impl OnnxOp for Binary {
                 "opset < 7 broadcasting of an attention mask".into(),
             ));
         }
-        let (fa, ka) = mask::split(&inputs[0])?;
-        let (fb, kb) = mask::split(&inputs[1])?;
+        let a = mask::split(&inputs[0])?;
+        let b = mask::split(&inputs[1])?;
+        let infinite = a.infinite || b.infinite;
         match self.kind {
             BinaryKind::Add => {
-                let value = real_binary(cx, BinaryKind::Add, fa.operand(), fb.operand())?;
-                let keep = mask::both(cx, ka, kb)?;
+                let value =
+                    real_binary(cx, BinaryKind::Add, a.finite.operand(), b.finite.operand())?;
+                let keep = mask::both(cx, a.keep, b.keep)?;
                 let keep = mask::keep_node(cx, keep)?;
-                Ok(vec![Lowered::Masked { value, keep }])
+                Ok(vec![Lowered::Masked(Masked {
+                    value,
+                    keep,
+                    infinite,
+                })])
             }
-            BinaryKind::Sub if matches!(kb, mask::Keep::All) => {
-                let value = real_binary(cx, BinaryKind::Sub, fa.operand(), fb.operand())?;
-                let keep = mask::keep_node(cx, ka)?;
-                Ok(vec![Lowered::Masked { value, keep }])
+            BinaryKind::Sub if matches!(b.keep, mask::Keep::All) => {
+                let value =
+                    real_binary(cx, BinaryKind::Sub, a.finite.operand(), b.finite.operand())?;
+                let keep = mask::keep_node(cx, a.keep)?;
+                Ok(vec![Lowered::Masked(Masked {
+                    value,
+                    keep,
+                    infinite,
+                })])
             }
             BinaryKind::Mul => match (inputs[0], inputs[1]) {
                 (Operand::Value(t), Operand::Const(m)) | (Operand::Const(m), Operand::Value(t)) => {
-                    let (value, keep) = mask::mask_from_product(cx, t, m)?;
-                    Ok(vec![Lowered::Masked { value, keep }])
+                    Ok(vec![Lowered::Masked(mask::mask_from_product(cx, t, m)?)])
                 }
-                (Operand::Masked { value, keep }, Operand::Const(c))
-                | (Operand::Const(c), Operand::Masked { value, keep })
+                (Operand::Masked(m), Operand::Const(c))
+                | (Operand::Const(c), Operand::Masked(m))
                     if c.values.iter().all(|&v| v > 0.0 && v.is_finite()) =>
                 {
                     // Scaling by a positive constant leaves masked positions masked.
                     let value = real_binary(
                         cx,
                         BinaryKind::Mul,
-                        Operand::Value(value),
+                        Operand::Value(m.value),
                         Operand::Const(c),
                     )?;
-                    Ok(vec![Lowered::Masked { value, keep }])
+                    Ok(vec![Lowered::Masked(Masked { value, ..m })])
                 }
                 _ => Err(NodeError::Quantization(
                     "this product of attention masks has no finite meaning".into(),
@@ -291,7 +301,7 @@ fn divide(cx: &mut Lowering<'_>, num: Operand<'_>, den: usize, den_input: usize)
     let a = match num {
         Operand::Value(v) => v,
         Operand::Const(c) => cx.weight(c)?,
-        Operand::Absent | Operand::Masked { .. } => {
+        Operand::Absent | Operand::Masked(_) => {
             return Err(NodeError::Invalid("numerator is missing".into()))
         }
     };

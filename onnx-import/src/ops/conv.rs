@@ -179,7 +179,7 @@ fn operand_shape(cx: &Lowering<'_>, o: &Operand<'_>) -> Vec<usize> {
     match o {
         Operand::Value(v) => cx.shape(*v),
         Operand::Const(d) => d.shape().to_vec(),
-        Operand::Absent | Operand::Masked { .. } => Vec::new(),
+        Operand::Absent | Operand::Masked(_) => Vec::new(),
     }
 }
 

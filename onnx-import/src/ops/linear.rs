@@ -43,7 +43,7 @@ pub(crate) fn product(
         match o {
             Operand::Value(v) => Ok(v),
             Operand::Const(d) => cx.weight(d),
-            Operand::Absent | Operand::Masked { .. } => {
+            Operand::Absent | Operand::Masked(_) => {
                 Err(NodeError::Invalid("an operand is missing".into()))
             }
         }
@@ -172,7 +172,7 @@ impl OnnxOp for Gemm {
                 Operand::Value(if self.trans_b { transpose(cx, v)? } else { v }),
                 self.alpha,
             ),
-            Operand::Absent | Operand::Masked { .. } => {
+            Operand::Absent | Operand::Masked(_) => {
                 return Err(NodeError::Invalid("B is missing".into()))
             }
         };
@@ -281,7 +281,7 @@ impl OnnxOp for MatMul {
             match o {
                 Operand::Value(v) => cx.shape(*v),
                 Operand::Const(d) => d.shape().to_vec(),
-                Operand::Absent | Operand::Masked { .. } => Vec::new(),
+                Operand::Absent | Operand::Masked(_) => Vec::new(),
             }
         };
         let (sa, sb) = (shape_of(cx, &inputs[0]), shape_of(cx, &inputs[1]));

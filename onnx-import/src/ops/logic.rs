@@ -295,21 +295,26 @@ impl OnnxOp for Select {
 
     fn lower_masked(&self, cx: &mut Lowering<'_>, inputs: &[Operand<'_>]) -> Result<Vec<Lowered>> {
         let c = match inputs[0] {
-            Operand::Masked { .. } => {
+            Operand::Masked(_) => {
                 return Err(NodeError::Quantization("a mask as a condition".into()))
             }
             o => boolean_operand(cx, &o)?,
         };
-        let (va, ka) = super::mask::split(&inputs[1])?;
-        let (vb, kb) = super::mask::split(&inputs[2])?;
-        let (a, b) = branches(cx, &va.operand(), &vb.operand())?;
+        let sa = super::mask::split(&inputs[1])?;
+        let sb = super::mask::split(&inputs[2])?;
+        let infinite = sa.infinite || sb.infinite;
+        let (a, b) = branches(cx, &sa.finite.operand(), &sb.finite.operand())?;
         let value = cx.push(Op::Where, &[c, a, b])?;
         let (ka, kb) = (
-            super::mask::keep_node(cx, ka)?,
-            super::mask::keep_node(cx, kb)?,
+            super::mask::keep_node(cx, sa.keep)?,
+            super::mask::keep_node(cx, sb.keep)?,
         );
         let keep = cx.push(Op::Where, &[c, ka, kb])?;
-        Ok(vec![Lowered::Masked { value, keep }])
+        Ok(vec![Lowered::Masked(super::Masked {
+            value,
+            keep,
+            infinite,
+        })])
     }
 
     impl_any!();
@@ -390,7 +395,7 @@ impl OnnxOp for Special {
 
     fn lower_masked(&self, cx: &mut Lowering<'_>, inputs: &[Operand<'_>]) -> Result<Vec<Lowered>> {
         // A masked position is -inf: IsInf(detect_negative) sees it, IsNaN does not.
-        let Operand::Masked { keep, .. } = inputs[0] else {
+        let Operand::Masked(super::Masked { keep, .. }) = inputs[0] else {
             return Err(NodeError::Invalid("expected a mask".into()));
         };
         let shape = cx.shape(keep);

@@ -46,11 +46,28 @@ pub(crate) enum Keep {
     Const(Vec<usize>, Vec<i64>),
 }
 
+/// An operand split into its finite part, its keep flags, and whether its mask values are
+/// `-inf` (see [`super::Masked::infinite`]).
+pub(crate) struct Split<'a> {
+    pub finite: Finite<'a>,
+    pub keep: Keep,
+    pub infinite: bool,
+}
+
 /// Splits an operand into its finite part and its keep flags.
-pub(crate) fn split<'a>(operand: &Operand<'a>) -> Result<(Finite<'a>, Keep)> {
+pub(crate) fn split<'a>(operand: &Operand<'a>) -> Result<Split<'a>> {
+    let plain = |finite, keep| Split {
+        finite,
+        keep,
+        infinite: false,
+    };
     match *operand {
-        Operand::Masked { value, keep } => Ok((Finite::Node(value), Keep::Node(keep))),
-        Operand::Value(v) => Ok((Finite::Node(v), Keep::All)),
+        Operand::Masked(m) => Ok(Split {
+            finite: Finite::Node(m.value),
+            keep: Keep::Node(m.keep),
+            infinite: m.infinite,
+        }),
+        Operand::Value(v) => Ok(plain(Finite::Node(v), Keep::All)),
         Operand::Const(d) if d.has_mask_values() => {
             let keep: Vec<i64> = d
                 .values
@@ -61,12 +78,16 @@ pub(crate) fn split<'a>(operand: &Operand<'a>) -> Result<(Finite<'a>, Keep)> {
                 dtype: d.dtype,
                 values: d.values.mapv(|v| if is_mask_value(v) { 0.0 } else { v }),
             };
-            Ok((
-                Finite::Const(std::borrow::Cow::Owned(finite)),
-                Keep::Const(d.shape().to_vec(), keep),
-            ))
+            Ok(Split {
+                finite: Finite::Const(std::borrow::Cow::Owned(finite)),
+                keep: Keep::Const(d.shape().to_vec(), keep),
+                infinite: d.values.iter().any(|&v| v == f64::NEG_INFINITY),
+            })
         }
-        Operand::Const(d) => Ok((Finite::Const(std::borrow::Cow::Borrowed(d)), Keep::All)),
+        Operand::Const(d) => Ok(plain(
+            Finite::Const(std::borrow::Cow::Borrowed(d)),
+            Keep::All,
+        )),
         Operand::Absent => Err(NodeError::Invalid("an input is missing".into())),
     }
 }
@@ -120,7 +141,7 @@ pub(crate) fn mask_from_product(
     cx: &mut Lowering<'_>,
     t: usize,
     m: &Data,
-) -> Result<(usize, usize)> {
+) -> Result<super::Masked> {
     if !m.values.iter().all(|&v| is_mask_value(v)) {
         return Err(NodeError::Quantization(
             "a product of a runtime value and a constant that mixes mask values (-inf, \
@@ -162,5 +183,9 @@ pub(crate) fn mask_from_product(
     };
     let n = shape.iter().product();
     let value = cx.raw_constant(shape, 0, vec![0; n])?;
-    Ok((value, keep))
+    Ok(super::Masked {
+        value,
+        keep,
+        infinite: m.values.iter().any(|&v| v == f64::NEG_INFINITY),
+    })
 }

@@ -73,9 +73,7 @@ impl OnnxOp for Identity {
 
     fn lower_masked(&self, _cx: &mut Lowering<'_>, inputs: &[Operand<'_>]) -> Result<Vec<Lowered>> {
         match inputs[0] {
-            Operand::Masked { value, keep } if !self.mask => {
-                Ok(vec![Lowered::Masked { value, keep }])
-            }
+            Operand::Masked(m) if !self.mask => Ok(vec![Lowered::Masked(m)]),
             _ => Err(NodeError::Quantization(
                 "a Dropout mask output of an attention mask".into(),
             )),
@@ -313,9 +311,7 @@ impl OnnxOp for Cast {
 
     fn lower_masked(&self, _cx: &mut Lowering<'_>, inputs: &[Operand<'_>]) -> Result<Vec<Lowered>> {
         match inputs[0] {
-            Operand::Masked { value, keep } if self.to == DType::Float => {
-                Ok(vec![Lowered::Masked { value, keep }])
-            }
+            Operand::Masked(m) if self.to == DType::Float => Ok(vec![Lowered::Masked(m)]),
             _ => Err(NodeError::Quantization(format!(
                 "cast of an attention mask (-inf / finfo.min values) to {}",
                 self.to_name

@@ -93,14 +93,21 @@ pub(crate) enum Operand<'a> {
     Const(&'a Data),
     /// A value computed at run time: the program node holding it.
     Value(usize),
-    /// A runtime additive attention mask or masked score: `value` where `keep` is 1, "minus
-    /// infinity" (masked out) where it is 0. `keep` is a boolean node at scale 0.
-    Masked {
-        /// The finite values (arbitrary where masked).
-        value: usize,
-        /// 1 where the value is kept, 0 where it is masked out.
-        keep: usize,
-    },
+    /// A runtime additive attention mask or masked score.
+    Masked(Masked),
+}
+
+/// A value with masked-out positions: `value` where `keep` is 1, "minus infinity" where it is
+/// 0 (see [`mask`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Masked {
+    /// The finite values (arbitrary where masked).
+    pub value: usize,
+    /// 1 where the value is kept, 0 where it is masked out: a boolean node at scale 0.
+    pub keep: usize,
+    /// Whether the mask came from `-inf` (a softmax row with every position masked is then
+    /// NaN, which exporters turn into zeros) rather than `finfo.min` (such a row is uniform).
+    pub infinite: bool,
 }
 
 /// What lowering produced for one output: a plain value, or a masked one.
@@ -109,12 +116,7 @@ pub(crate) enum Lowered {
     /// A program node.
     Value(usize),
     /// See [`Operand::Masked`].
-    Masked {
-        /// The finite values.
-        value: usize,
-        /// The keep flags.
-        keep: usize,
-    },
+    Masked(Masked),
 }
 
 impl<'a> Operand<'a> {

@@ -734,24 +734,23 @@ impl OnnxOp for Movement {
 
     fn lower_masked(&self, cx: &mut Lowering<'_>, inputs: &[Operand<'_>]) -> Result<Vec<Lowered>> {
         let n = self.data_inputs(inputs.len());
-        if inputs[n..]
-            .iter()
-            .any(|o| matches!(o, Operand::Masked { .. }))
-        {
+        if inputs[n..].iter().any(|o| matches!(o, Operand::Masked(_))) {
             return Err(NodeError::Quantization(
                 "an attention mask as a shape or index parameter".into(),
             ));
         }
         let mut finite = Vec::with_capacity(n);
         let mut keeps = Vec::with_capacity(n);
+        let mut infinite = false;
         for o in &inputs[..n] {
-            let (f, k) = mask::split(o)?;
-            let shape = match &f {
+            let split = mask::split(o)?;
+            let shape = match &split.finite {
                 mask::Finite::Node(v) => cx.shape(*v),
                 mask::Finite::Const(d) => d.shape().to_vec(),
             };
-            keeps.push(mask::keep_for_shape(cx, k, &shape)?);
-            finite.push(f);
+            keeps.push(mask::keep_for_shape(cx, split.keep, &shape)?);
+            finite.push(split.finite);
+            infinite |= split.infinite;
         }
         let finite_ops: Vec<Operand<'_>> = finite.iter().map(|f| f.operand()).collect();
         let keep_ops: Vec<Operand<'_>> = keeps.iter().map(|&k| Operand::Value(k)).collect();
@@ -760,7 +759,13 @@ impl OnnxOp for Movement {
         Ok(values
             .into_iter()
             .zip(keeps)
-            .map(|(value, keep)| Lowered::Masked { value, keep })
+            .map(|(value, keep)| {
+                Lowered::Masked(super::Masked {
+                    value,
+                    keep,
+                    infinite,
+                })
+            })
             .collect())
     }
 

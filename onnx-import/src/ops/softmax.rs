@@ -13,21 +13,26 @@
 //! The exp table saturates to 0 on the left, so no input is ever outside its domain, and the
 //! sum is never zero, so the division is always defined.
 //!
-//! A masked input (see [`super::mask`]) with finite part `v` and keep flags `k` first moves
-//! every masked score far below every kept one, then zeroes masked weights exactly:
+//! A masked input (see [`super::mask`]) with finite part `v` and keep flags `k` moves every
+//! masked score far below every kept one, so its weight is exactly zero:
 //!
 //! ```text
-//! x = v + (k - 1) C          C = 2 bound(v) + 64 (in real units): a masked x is at least 64
-//!                            below any kept one, where exp has long rounded to 0
-//! e = k * exp table(clip(x - m))
-//! S = max(ReduceSum(e), 1)   a row with every position masked gives all-zero weights
+//! C = 2 bound(v) + 64 (in real units): a masked score ends at least 64 below any kept one,
+//!                             where exp has long rounded to 0
+//! finfo.min masks:  x = k (v + C) - C        every masked score is -C: a row with every
+//!                                            position masked is uniform, as in float
+//! -inf masks:       x = v + (k - 1) C, e = k * exp(...), S = max(ReduceSum(e), 1)
+//!                                            such a row is all zeros (float gives NaN, which
+//!                                            exporters replace by 0)
 //! ```
 
 use ndarray::{Axis, IxDyn};
 use zkml_ir::op::{Op, ReduceSpec};
 use zkml_ir::TableFunction;
 
-use super::{impl_any, mask, norm_axis, required, runtime, Lowered, OnnxOp, Operand, ParseCx};
+use super::{
+    impl_any, mask, norm_axis, required, runtime, Lowered, Masked, OnnxOp, Operand, ParseCx,
+};
 use crate::data::Data;
 use crate::error::NodeError;
 use crate::lower::{Domain, Lowering};
@@ -172,7 +177,12 @@ impl OnnxOp for Softmax {
     }
 
     fn lower_masked(&self, cx: &mut Lowering<'_>, inputs: &[Operand<'_>]) -> Result<Vec<Lowered>> {
-        let Operand::Masked { value, keep } = inputs[0] else {
+        let Operand::Masked(Masked {
+            value,
+            keep,
+            infinite,
+        }) = inputs[0]
+        else {
             return Err(NodeError::Invalid("expected a masked input".into()));
         };
         if self.log {
@@ -182,19 +192,26 @@ impl OnnxOp for Softmax {
         }
         let shape = cx.shape(value);
         let keep = mask::keep_for_shape(cx, mask::Keep::Node(keep), &shape)?;
-        // x = v + (k - 1) C
         let s = cx.scale(value);
         let real = |v: f64| (v * 2f64.powi(s)).ceil() as i64;
         let c = (2 * cx.bound(value) as i64).saturating_add(real(64.0).max(1));
         let kc = cx.raw_constant(vec![], s, vec![c])?;
-        let lifted = cx.push(Op::Mul, &[keep, kc])?;
-        let shifted = cx.push(Op::Add, &[value, lifted])?;
-        let x = cx.push(Op::Sub, &[shifted, kc])?;
-        Ok(vec![Lowered::Value(self.lower_with_keep(
-            cx,
-            x,
-            Some(keep),
-        )?)])
+        if infinite {
+            // x = v + (k - 1) C; weights times k, so a fully masked row is all zeros.
+            let lifted = cx.push(Op::Mul, &[keep, kc])?;
+            let shifted = cx.push(Op::Add, &[value, lifted])?;
+            let x = cx.push(Op::Sub, &[shifted, kc])?;
+            return Ok(vec![Lowered::Value(self.lower_with_keep(
+                cx,
+                x,
+                Some(keep),
+            )?)]);
+        }
+        // x = k (v + C) - C: every masked score is -C, so a fully masked row is uniform.
+        let lifted = cx.push(Op::Add, &[value, kc])?;
+        let kept = cx.push(Op::Mul, &[keep, lifted])?;
+        let x = cx.push(Op::Sub, &[kept, kc])?;
+        Ok(vec![Lowered::Value(self.lower_with_keep(cx, x, None)?)])
     }
 
     impl_any!();
