@@ -16,8 +16,11 @@ if [ ! -f contracts/node_modules/solc/soljson.js ]; then
   npm ci --prefix contracts --no-audit --no-fund
 fi
 
-# The committed fixtures are exactly what the seeded generator writes.
+# The committed fixtures are exactly what the seeded generator writes, and the exporter
+# fixtures' expected outputs are what onnxruntime computes from them (fixtures/export.py, with
+# the large exporters, regenerates those).
 .venv/bin/python fixtures/generate.py --check
+.venv/bin/python fixtures/check_exported.py
 
 # ONNX's own operator tests and the PyTorch exporter's test models.
 testdata=target/onnx-testdata

@@ -46,6 +46,10 @@ fn fixtures_satisfy_the_circuit_with_reference_outputs() {
         "depthwise_separable",
         "transformer",
         "pytorch_style",
+        "exported/random_forest",
+        "exported/gradient_boosting",
+        "exported/lstm",
+        "exported/gru",
     ] {
         let (program, q, trace) = fixture(name);
         let params = CircuitParams {

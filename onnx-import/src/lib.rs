@@ -157,6 +157,95 @@ pub struct Compiled {
     pub report: CalibrationReport,
 }
 
+/// Rejects calibration values of integer inputs that are fractional or outside the input's
+/// domain, naming the input and the element (before the float model would stumble on them).
+fn check_domains(
+    graph: &Graph,
+    domains: &[zkml_ir::InputDomain],
+    samples: &[Vec<Vec<f64>>],
+) -> Result<(), ImportError> {
+    let shapes = graph.input_shapes();
+    let specs: Vec<zkml_ir::input::InputSpec<'_>> = shapes
+        .iter()
+        .zip(domains)
+        .map(|((name, shape), domain)| zkml_ir::input::InputSpec {
+            name,
+            shape,
+            scale: 0,
+            domain: *domain,
+        })
+        .collect();
+    for sample in samples {
+        // Reals are checked against their scales later; here only integer inputs matter.
+        let ints: Vec<(usize, &Vec<f64>)> = sample
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| domains.get(*i).is_some_and(|d| d.interval().is_some()))
+            .collect();
+        for (i, values) in ints {
+            zkml_ir::input::quantize_with(
+                std::slice::from_ref(&specs[i]),
+                63,
+                std::slice::from_ref(values),
+            )
+            .map_err(|e| relabel(e, i))?;
+        }
+    }
+    Ok(())
+}
+
+/// An input error about the only input of a one-input check, renumbered to input `i`.
+fn relabel(e: zkml_ir::input::InputError, i: usize) -> ImportError {
+    use zkml_ir::input::InputError as E;
+    ImportError::Input(match e {
+        E::NotInteger {
+            name,
+            position,
+            value,
+            ..
+        } => E::NotInteger {
+            input: i,
+            name,
+            position,
+            value,
+        },
+        E::OutsideDomain {
+            name,
+            position,
+            value,
+            domain,
+            ..
+        } => E::OutsideDomain {
+            input: i,
+            name,
+            position,
+            value,
+            domain,
+        },
+        E::WrongLength {
+            name,
+            shape,
+            expected,
+            got,
+            ..
+        } => E::WrongLength {
+            input: i,
+            name,
+            shape,
+            expected,
+            got,
+        },
+        E::NonFinite {
+            position, value, ..
+        } => E::NonFinite {
+            input: i,
+            position,
+            value,
+        },
+        other => other,
+    })
+}
+
 /// Number of synthetic inputs used when no calibration data is given.
 pub const SYNTHETIC_SAMPLES: usize = 4;
 
@@ -175,6 +264,7 @@ pub fn compile(
     } else {
         calibration.to_vec()
     };
+    check_domains(&model.graph, &domains, &samples)?;
     let data = samples
         .iter()
         .map(|s| model.graph.inputs_from_flat(s))

@@ -38,6 +38,7 @@ pub(crate) fn registry() -> &'static BTreeMap<&'static str, Entry> {
             ("Sqrt", arith::parse_unary, 6),
             ("Reciprocal", arith::parse_unary, 6),
             ("Sum", arith::parse_variadic, 6),
+            ("Mean", arith::parse_variadic, 6),
             ("Max", arith::parse_variadic, 6),
             ("Min", arith::parse_variadic, 6),
             ("Pow", arith::parse_pow, 1),

@@ -25,6 +25,8 @@ const FIXTURES: &[&str] = &[
     "depthwise_separable",
     "transformer",
     "pytorch_style",
+    "exported/random_forest",
+    "exported/gru",
 ];
 
 struct Proven {

@@ -67,6 +67,33 @@ impl Comparison {
         self.shape.iter().filter(|&&d| d > 1).count() == 1
     }
 
+    /// Top-1 agreement along the last axis, for outputs with several rows of at least two
+    /// scores (language-model logits `[batch, tokens, vocabulary]`): `(agreeing rows, rows)`.
+    fn top1_rows(&self) -> Option<(usize, usize)> {
+        let f = self.float.as_ref()?;
+        let width = *self.shape.last()?;
+        let rows = self.values.len() / width.max(1);
+        if width < 2 || rows < 2 || self.is_classifier() {
+            return None;
+        }
+        let agree = (0..rows)
+            .filter(|r| {
+                let span = r * width..(r + 1) * width;
+                argmax(&self.values[span.clone()]) == argmax(&f[span])
+            })
+            .count();
+        Some((agree, rows))
+    }
+
+    fn top1_json(&self) -> serde_json::Value {
+        match self.top1_rows() {
+            Some((agree, rows)) => {
+                json!({"rows": rows, "agree": agree, "rate": agree as f64 / rows as f64})
+            }
+            None => serde_json::Value::Null,
+        }
+    }
+
     fn argmax_json(&self) -> serde_json::Value {
         match (&self.float, self.is_classifier()) {
             (Some(f), true) => {
@@ -173,6 +200,7 @@ pub fn run(args: Args) -> Result<()> {
                     "name": c.name, "shape": c.shape, "scale": c.scale,
                     "max_abs_error": c.max_abs_error(), "max_abs_float": c.max_abs_float(),
                     "argmax": c.argmax_json(),
+                    "top1": c.top1_json(),
                 })
             })
             .collect();
@@ -216,6 +244,12 @@ pub fn run(args: Args) -> Result<()> {
                 "  max abs error {:.6} (max |float| {:.6})",
                 c.max_abs_error().unwrap_or(0.0),
                 c.max_abs_float().unwrap_or(0.0)
+            );
+        }
+        if let Some((agree, rows)) = c.top1_rows() {
+            println!(
+                "  top-1 along the last axis: {agree}/{rows} rows agree ({:.1}%)",
+                100.0 * agree as f64 / rows as f64
             );
         }
         if let serde_json::Value::Object(a) = c.argmax_json() {

@@ -409,11 +409,12 @@ pub(crate) fn sqrt(cx: &mut Lowering<'_>, x: usize) -> Result<usize> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum VariadicKind {
     Sum,
+    Mean,
     Max,
     Min,
 }
 
-/// `Sum`, `Max`, `Min` over any number of broadcast inputs.
+/// `Sum`, `Mean`, `Max`, `Min` over any number of broadcast inputs.
 #[derive(Debug)]
 pub(crate) struct Variadic {
     pub kind: VariadicKind,
@@ -424,6 +425,7 @@ pub(crate) fn parse_variadic(cx: &ParseCx<'_>) -> Result<Box<dyn OnnxOp>> {
     cx.attrs.finish()?;
     let kind = match cx.node.op_type.as_str() {
         "Sum" => VariadicKind::Sum,
+        "Mean" => VariadicKind::Mean,
         "Max" => VariadicKind::Max,
         _ => VariadicKind::Min,
     };
@@ -433,7 +435,7 @@ pub(crate) fn parse_variadic(cx: &ParseCx<'_>) -> Result<Box<dyn OnnxOp>> {
 impl OnnxOp for Variadic {
     fn eval(&self, inputs: &[Option<&Data>]) -> Result<Vec<Data>> {
         let f = match self.kind {
-            VariadicKind::Sum => |a: f64, b: f64| a + b,
+            VariadicKind::Sum | VariadicKind::Mean => |a: f64, b: f64| a + b,
             VariadicKind::Max => f64::max,
             VariadicKind::Min => f64::min,
         };
@@ -444,6 +446,10 @@ impl OnnxOp for Variadic {
                 dtype: join_dtype(acc.dtype, x.dtype),
                 values: broadcast_map(&acc.values, &x.values, f)?,
             };
+        }
+        if self.kind == VariadicKind::Mean {
+            let n = inputs.len() as f64;
+            acc.values.mapv_inplace(|v| v / n);
         }
         Ok(vec![acc])
     }
@@ -466,13 +472,21 @@ impl OnnxOp for Variadic {
             }
         }
         let op = match self.kind {
-            VariadicKind::Sum => Op::Add,
+            VariadicKind::Sum | VariadicKind::Mean => Op::Add,
             VariadicKind::Max => Op::Max,
             VariadicKind::Min => Op::Min,
         };
         let mut acc = nodes[0];
         for &n in &nodes[1..] {
             acc = cx.push(op.clone(), &[acc, n])?;
+        }
+        if self.kind == VariadicKind::Mean && nodes.len() > 1 {
+            let inv = Data::float(ArrayD::from_elem(
+                ndarray::IxDyn(&[]),
+                1.0 / nodes.len() as f64,
+            ));
+            let w = cx.weight(&inv)?;
+            acc = cx.push(Op::Mul, &[acc, w])?;
         }
         // A single input is passed through unchanged.
         Ok(vec![cx.finish(acc, 0)?])

@@ -6,15 +6,18 @@
 //! ```text
 //! mean = Div(ReduceSum(x), n)                     scale s
 //! d    = x - mean                                 scale s
-//! var  = Div(ReduceSum(d * d), n * 2^k)           scale sv, chosen so M^2 fits the value range
-//! std  = Sqrt(var + max(eps, 1 step))             scale st, chosen so M fits
-//! y    = Div(d, std)                              scale sy, chosen so sqrt(n) fits
-//! out  = y * gamma + beta                         requantized to the calibrated output scale
+//! d'   = Rescale_k(d)                             scale s - k, k bits dropped so sqrt(n) M fits
+//! r    = Sqrt(ReduceSum(d' * d') + max(n eps, 1)) scale s - k: r = sqrt(n) std, straight
+//!                                                 from the exact sum of squares
+//! z    = Div(d, r)                                scale sz, chosen so 2 fits
+//! out  = z * (sqrt(n) gamma) + beta               requantized to the calibrated output scale
 //! ```
 //!
-//! The variance of values bounded by `M` is at most `M^2`, and a normalized value is at most
-//! `sqrt(n)` in magnitude, so these scales never overflow for inputs inside the calibrated
-//! range, and the added epsilon keeps the divisor positive.
+//! The square root of the exact sum of squares keeps the standard deviation's precision in rows
+//! whose spread is far below the tensor's largest (a variance at one scale for all rows would
+//! lose it: its dynamic range is the square of the deviation's). A normalized value is at most
+//! `sqrt(n)` in magnitude, so `z = y / sqrt(n)` is at most 1, and `sqrt(n)` folds into the
+//! constant `gamma`; the added epsilon keeps the divisor positive.
 
 use ndarray::{ArrayD, Axis, IxDyn};
 use zkml_ir::op::{Op, ReduceSpec};
@@ -313,24 +316,28 @@ impl OnnxOp for Normalize {
             .max_abs()
             .max(f64::MIN_POSITIVE)
             * 2f64.powi(cx.cfg.headroom_bits as i32);
-        let (y, mean, std) = normalize(cx, x, axes, n, input_max, self.epsilon)?;
-        let mut out = vec![affine(cx, y, Some(&gamma), beta.as_ref())?];
+        let norm = normalize(cx, x, axes, n, input_max, self.epsilon)?;
+        // z = y / sqrt(n): sqrt(n) goes into gamma.
+        let root = (n as f64).sqrt();
+        let gamma = Data::float(gamma.values.mapv(|g| g * root));
+        let mut out = vec![affine(cx, norm.z, Some(&gamma), beta.as_ref())?];
         if self.statistics {
-            out.push(cx.finish(mean, 1)?);
-            // InvStdDev = 1 / std: Div output scale is 0 + shift - scale(std).
+            out.push(cx.finish(norm.mean, 1)?);
+            // InvStdDev = sqrt(n) / r: Div output scale is scale(c) + shift - scale(r).
             let target = cx.out_scale(2);
-            let shift = target + cx.scale(std);
+            let sc = cx.cfg.weight_scale(root);
+            let c = cx.constant(&Data::float(ArrayD::from_elem(IxDyn(&[]), root)), sc)?;
+            let shift = target - sc + cx.scale(norm.r);
             if shift < 0 {
                 return Err(NodeError::Quantization(
                     "InvStdDev is too large to represent".into(),
                 ));
             }
-            let one = cx.raw_constant(vec![], 0, vec![1])?;
             out.push(cx.push(
                 Op::Div {
                     shift: shift as u32,
                 },
-                &[one, std],
+                &[c, norm.r],
             )?);
         }
         Ok(out)
@@ -353,8 +360,15 @@ fn statistics_shape(x: &[usize], axes: &[usize]) -> Vec<usize> {
         .collect()
 }
 
-/// The integer normalization recipe of the module docs; returns `(x - mean) / std`, `mean` and
-/// `std`.
+/// The statistics of a normalization: `z = (x - mean) / (sqrt(n) std)`, the `mean`, and
+/// `r = sqrt(n) std`.
+struct Normalized {
+    z: usize,
+    mean: usize,
+    r: usize,
+}
+
+/// The integer normalization recipe of the module docs.
 fn normalize(
     cx: &mut Lowering<'_>,
     x: usize,
@@ -362,62 +376,46 @@ fn normalize(
     n: usize,
     input_max: f64,
     eps: f64,
-) -> Result<(usize, usize, usize)> {
+) -> Result<Normalized> {
     let s = cx.scale(x);
     let spec = ReduceSpec {
         axes,
         keepdims: true,
     };
-    let divide = |cx: &mut Lowering<'_>, num: usize, target: i32| -> Result<usize> {
-        // num / n at scale `target`: Div output scale is scale(num) + shift - divisor scale.
-        let sn = cx.scale(num);
-        let (shift, ds) = if target >= sn {
-            ((target - sn) as u32, 0)
-        } else {
-            (0, sn - target)
-        };
-        if ds > 62 {
-            return Err(NodeError::Quantization(
-                "normalization scales are too far apart".into(),
-            ));
-        }
-        let d = cx.raw_constant(vec![], ds, vec![(n as i64) << ds])?;
-        cx.push(Op::Div { shift }, &[num, d])
-    };
     let sum = cx.push(Op::ReduceSum(spec.clone()), &[x])?;
-    let mean = divide(cx, sum, s)?;
+    // mean = sum / n at scale s: Div output scale is scale(sum) + shift - divisor scale.
+    let count = cx.raw_constant(vec![], 0, vec![n as i64])?;
+    let mean = cx.push(Op::Div { shift: 0 }, &[sum, count])?;
     let d = cx.push(Op::Sub, &[x, mean])?;
-    let sq = cx.push(Op::Mul, &[d, d])?;
-    let ss = cx.push(Op::ReduceSum(spec), &[sq])?;
-    let sv = fit_scale(cx, input_max * input_max);
-    let var = divide(cx, ss, sv)?;
-    let eps_q = zkml_ir::rounding::quantize(eps, sv).unwrap_or(0).max(1);
-    let e = cx.raw_constant(vec![], sv, vec![eps_q])?;
-    let var = cx.push(Op::Add, &[var, e])?;
-    let mut st = fit_scale(cx, input_max);
-    // Sqrt needs sv + shift even and shift >= 0.
-    if 2 * st < sv {
-        st = (sv + 1) / 2;
-    }
-    let std = cx.push(
-        Op::Sqrt {
-            shift: (2 * st - sv) as u32,
-        },
-        &[var],
-    )?;
-    let sy = fit_scale(cx, 2.0 * (n as f64).sqrt());
-    // y scale = s + shift - st
-    let shift = sy - s + st;
-    let (divisor, shift) = if shift < 0 {
-        (cx.shift_up(std, (-shift) as u32)?, 0)
+    // Drop the bits that would take sqrt(n) M beyond half the value range.
+    let sr = fit_scale(cx, (n as f64).sqrt() * input_max).min(s);
+    let k = (s - sr) as u32;
+    let dr = if k > 0 {
+        cx.push(Op::Rescale { shift: k }, &[d])?
     } else {
-        (std, shift)
+        d
     };
-    let y = cx.push(
+    let sq = cx.push(Op::Mul, &[dr, dr])?;
+    let ss = cx.push(Op::ReduceSum(spec), &[sq])?;
+    let eps_q = zkml_ir::rounding::quantize(n as f64 * eps, 2 * sr)
+        .unwrap_or(0)
+        .max(1);
+    let e = cx.raw_constant(vec![], 2 * sr, vec![eps_q])?;
+    let ss = cx.push(Op::Add, &[ss, e])?;
+    let r = cx.push(Op::Sqrt { shift: 0 }, &[ss])?;
+    // z = d / r at scale sz: Div output scale is s + shift - sr.
+    let sz = fit_scale(cx, 2.0);
+    let shift = sz - s + sr;
+    let (divisor, shift) = if shift < 0 {
+        (cx.shift_up(r, (-shift) as u32)?, 0)
+    } else {
+        (r, shift)
+    };
+    let z = cx.push(
         Op::Div {
             shift: shift as u32,
         },
         &[d, divisor],
     )?;
-    Ok((y, mean, std))
+    Ok(Normalized { z, mean, r })
 }
