@@ -54,8 +54,16 @@ pub(crate) fn collect_stats(
                 continue;
             }
             if let Some(d) = v {
-                // -inf is an additive mask value; NaN and +inf have no integer meaning.
-                if let Some(bad) = d.values.iter().find(|x| x.is_nan() || **x == f64::INFINITY) {
+                // An output must be finite (-inf: a mask value). Inside the model, NaN rows of
+                // a fully masked softmax are replaced by zeros (IsNaN, Where) and never reach
+                // the program, which computes those rows exactly; they only stay out of the
+                // statistics.
+                let output = graph.outputs.contains(&id);
+                if let Some(bad) = d
+                    .values
+                    .iter()
+                    .find(|x| output && (x.is_nan() || **x == f64::INFINITY))
+                {
                     return Err(ImportError::Calibration(format!(
                         "value '{}' is {bad} on a calibration input; the float model itself is not finite there",
                         graph.values[id].name

@@ -88,6 +88,7 @@ pub(crate) fn registry() -> &'static BTreeMap<&'static str, Entry> {
             ("BatchNormalization", norm::parse_batch_norm, 6),
             ("InstanceNormalization", norm::parse_instance_norm, 6),
             ("LayerNormalization", norm::parse_layer_norm, 17),
+            ("RMSNormalization", norm::parse_rms_norm, 23),
             // reductions
             ("ReduceSum", reduce::parse, 1),
             ("ReduceMean", reduce::parse, 1),

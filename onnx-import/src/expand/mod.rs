@@ -1,6 +1,7 @@
 //! Ops imported by expansion into standard ONNX nodes: the recurrent layers (`LSTM`, `GRU`,
-//! `RNN`, unrolled over their static sequence length) and the `ai.onnx.ml` classic-ML ops
-//! (tree ensembles, linear models, scalers).
+//! `RNN`, unrolled over their static sequence length), the attention ops of opset 23
+//! (`Attention`, `RotaryEmbedding`) and the `ai.onnx.ml` classic-ML ops (tree ensembles,
+//! linear models, scalers).
 //!
 //! An expansion runs when the node is added to the graph, with its inputs' shapes and constants
 //! known, and emits ordinary nodes (`MatMul`, `Sigmoid`, `Less`, ...). Those are then imported
@@ -15,6 +16,7 @@ use crate::data::{DType, Data};
 use crate::error::NodeError;
 use crate::proto::{attribute_type as at, data_type, AttributeProto, NodeProto, TensorProto};
 
+pub(crate) mod attention;
 pub(crate) mod ml;
 pub(crate) mod rnn;
 
@@ -67,6 +69,8 @@ pub(crate) fn expanders() -> &'static BTreeMap<(&'static str, &'static str), Exp
             ("", "LSTM", rnn::lstm, 7),
             ("", "GRU", rnn::gru, 7),
             ("", "RNN", rnn::rnn, 7),
+            ("", "Attention", attention::attention, 23),
+            ("", "RotaryEmbedding", attention::rotary_embedding, 23),
             (ml::DOMAIN, "TreeEnsembleClassifier", ml::tree_classifier, 1),
             (ml::DOMAIN, "TreeEnsembleRegressor", ml::tree_regressor, 1),
             (ml::DOMAIN, "LinearClassifier", ml::linear_classifier, 1),

@@ -1,4 +1,5 @@
-//! Normalization: BatchNormalization (inference), InstanceNormalization, LayerNormalization.
+//! Normalization: BatchNormalization (inference), InstanceNormalization, LayerNormalization,
+//! RMSNormalization.
 //!
 //! Instance and layer normalization use exact integer statistics (`x` at scale `s`, `n`
 //! elements per group, `M` the calibrated input magnitude widened by the headroom):
@@ -316,7 +317,7 @@ impl OnnxOp for Normalize {
             .max_abs()
             .max(f64::MIN_POSITIVE)
             * 2f64.powi(cx.cfg.headroom_bits as i32);
-        let norm = normalize(cx, x, axes, n, input_max, self.epsilon)?;
+        let norm = normalize(cx, x, axes, n, input_max, self.epsilon, true)?;
         // z = y / sqrt(n): sqrt(n) goes into gamma.
         let root = (n as f64).sqrt();
         let gamma = Data::float(gamma.values.mapv(|g| g * root));
@@ -368,7 +369,8 @@ struct Normalized {
     r: usize,
 }
 
-/// The integer normalization recipe of the module docs.
+/// The integer normalization recipe of the module docs; without `center` (RMSNorm) the mean is
+/// not subtracted (`d = x`, and the returned `mean` is `x` itself).
 fn normalize(
     cx: &mut Lowering<'_>,
     x: usize,
@@ -376,17 +378,22 @@ fn normalize(
     n: usize,
     input_max: f64,
     eps: f64,
+    center: bool,
 ) -> Result<Normalized> {
     let s = cx.scale(x);
     let spec = ReduceSpec {
         axes,
         keepdims: true,
     };
-    let sum = cx.push(Op::ReduceSum(spec.clone()), &[x])?;
-    // mean = sum / n at scale s: Div output scale is scale(sum) + shift - divisor scale.
-    let count = cx.raw_constant(vec![], 0, vec![n as i64])?;
-    let mean = cx.push(Op::Div { shift: 0 }, &[sum, count])?;
-    let d = cx.push(Op::Sub, &[x, mean])?;
+    let (d, mean) = if center {
+        let sum = cx.push(Op::ReduceSum(spec.clone()), &[x])?;
+        // mean = sum / n at scale s: Div output scale is scale(sum) + shift - divisor scale.
+        let count = cx.raw_constant(vec![], 0, vec![n as i64])?;
+        let mean = cx.push(Op::Div { shift: 0 }, &[sum, count])?;
+        (cx.push(Op::Sub, &[x, mean])?, mean)
+    } else {
+        (x, x)
+    };
     // Drop the bits that would take sqrt(n) M beyond half the value range.
     let sr = fit_scale(cx, (n as f64).sqrt() * input_max).min(s);
     let k = (s - sr) as u32;
@@ -418,4 +425,72 @@ fn normalize(
         &[d, divisor],
     )?;
     Ok(Normalized { z, mean, r })
+}
+
+/// `RMSNormalization` (opset 23): `x / sqrt(mean(x^2) + eps) * scale` over the axes from `axis`
+/// on, by the recipe above without centering.
+#[derive(Debug)]
+pub(crate) struct RmsNorm {
+    epsilon: f64,
+    axis: i64,
+}
+
+pub(crate) fn parse_rms_norm(cx: &ParseCx<'_>) -> Result<Box<dyn OnnxOp>> {
+    cx.expect_inputs(2, 2)?;
+    cx.expect_outputs(1, "RMSNormalization has one output")?;
+    let op = RmsNorm {
+        epsilon: cx.attrs.float_or("epsilon", 1e-5)?,
+        axis: cx.attrs.int_or("axis", -1)?,
+    };
+    // The statistics are exact integers whatever precision is asked for.
+    cx.attrs.ignore(&["stash_type"]);
+    cx.attrs.finish()?;
+    Ok(Box::new(op))
+}
+
+impl RmsNorm {
+    fn axes(&self, rank: usize) -> Result<Vec<usize>> {
+        let a = norm_axis(self.axis, rank)?;
+        Ok((a..rank).collect())
+    }
+}
+
+impl OnnxOp for RmsNorm {
+    fn eval(&self, inputs: &[Option<&Data>]) -> Result<Vec<Data>> {
+        let x = required(inputs, 0)?;
+        let scale = required(inputs, 1)?;
+        let axes = self.axes(x.shape().len())?;
+        let n: usize = axes.iter().map(|&a| x.shape()[a]).product();
+        let outer: usize = x.values.len() / n.max(1);
+        let flat: Vec<f64> = x.values.iter().copied().collect();
+        let mut out = Vec::with_capacity(flat.len());
+        for r in 0..outer {
+            let row = &flat[r * n..(r + 1) * n];
+            let ms = row.iter().map(|v| v * v).sum::<f64>() / n as f64;
+            let inv = 1.0 / (ms + self.epsilon).sqrt();
+            out.extend(row.iter().map(|v| v * inv));
+        }
+        let y = broadcast_map(&array(x.shape(), out), &scale.values, |v, g| v * g)?;
+        Ok(vec![Data::float(y)])
+    }
+
+    fn lower(&self, cx: &mut Lowering<'_>, inputs: &[Operand<'_>]) -> Result<Vec<usize>> {
+        let x = runtime(inputs, 0, "X")?;
+        let scale = super::constant(inputs, 1, "scale")?;
+        let shape = cx.shape(x);
+        let axes = self.axes(shape.len())?;
+        let n: usize = axes.iter().map(|&a| shape[a]).product();
+        let input_max = cx
+            .in_stats(0)
+            .ok_or_else(|| NodeError::Quantization("input statistics are missing".into()))?
+            .max_abs()
+            .max(f64::MIN_POSITIVE)
+            * 2f64.powi(cx.cfg.headroom_bits as i32);
+        let norm = normalize(cx, x, axes, n, input_max, self.epsilon, false)?;
+        let root = (n as f64).sqrt();
+        let gamma = Data::float(scale.values.mapv(|g| g * root));
+        Ok(vec![affine(cx, norm.z, Some(&gamma), None)?])
+    }
+
+    impl_any!();
 }
