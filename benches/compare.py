@@ -175,10 +175,12 @@ import numpy as np, onnxruntime as ort
 model, data = sys.argv[1:3]
 inputs = json.load(open(data))["input_data"]
 s = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
+types = {"tensor(int64)": np.int64, "tensor(int32)": np.int32, "tensor(bool)": np.bool_,
+         "tensor(double)": np.float64}
 feed = {}
 for meta, flat in zip(s.get_inputs(), inputs):
     shape = [d if isinstance(d, int) else 1 for d in meta.shape]
-    feed[meta.name] = np.asarray(flat, dtype=np.float32).reshape(shape)
+    feed[meta.name] = np.asarray(flat, dtype=types.get(meta.type, np.float32)).reshape(shape)
 print(json.dumps([o.astype(np.float64).ravel().tolist() for o in s.run(None, feed)]))
 """
     r = subprocess.run([PY, "-c", code, model, data], capture_output=True, text=True, check=True)
@@ -441,12 +443,13 @@ def report(results, args, started, elapsed):
         z, e = r["zkml"], r["ezkl"]
         zs, es = stage(z, "setup", key="peak_rss"), stage(e, "setup", key="peak_rss")
         zp, ep = stage(z, "prove", key="peak_rss"), stage(e, "prove", key="peak_rss")
-        za = max((s["peak_rss"] for s in z["stages"].values()), default=None)
-        ea = max((s["peak_rss"] for s in e["stages"].values()), default=None)
+        # The largest stage of a system that failed part way is not comparable.
+        za = None if z.get("error") else max((s["peak_rss"] for s in z["stages"].values()), default=None)
+        ea = None if e.get("error") else max((s["peak_rss"] for s in e["stages"].values()), default=None)
         lines.append(
             f"| {name} | {cell(z, zs, fmt_b)} | {cell(e, es, fmt_b)} | {ratio(zs, es)} "
             f"| {cell(z, zp, fmt_b)} | {cell(e, ep, fmt_b)} | {ratio(zp, ep)} "
-            f"| {fmt_b(za)} | {fmt_b(ea)} | {ratio(za, ea)} |"
+            f"| {cell(z, za, fmt_b)} | {cell(e, ea, fmt_b)} | {ratio(za, ea)} |"
         )
     lines += [
         "",
