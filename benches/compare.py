@@ -14,8 +14,8 @@ called with their real proofs in the same in-process EVM.
 Models: every fixture and a larger MLP (benches/large_model.py); --quick runs three small
 fixtures and finishes within 10 minutes, the full run within 60.
 
-Writes BENCHMARKS.md (tables with ratios ours / EZKL) and target/bench/results.json (every
-raw figure). A stage that fails, runs out of time or exceeds the memory cap is reported with
+Writes BENCHMARKS.md (tables with ratios ours / EZKL; what follows the file's keep marker is
+kept) and target/bench/results.json (every raw figure). A stage that fails, runs out of time or exceeds the memory cap is reported with
 its error in the table; the row is never dropped.
 """
 
@@ -636,6 +636,9 @@ def targets(results):
     return lines
 
 
+KEEP_MARKER = "<!-- Everything below this line is kept when benches/compare.py rewrites the file. -->"
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help=f"only {', '.join(QUICK)}, within 10 minutes")
@@ -695,6 +698,11 @@ def main():
             results[name]["ezkl_accuracy"] = results[name].pop("ezkl_accuracy")
     save()
     text = report(results, args, started, time.monotonic() - t0)
+    # Sections below the marker (other runs, other harnesses) survive a rewrite.
+    if os.path.exists(args.out):
+        previous = open(args.out).read()
+        if KEEP_MARKER in previous:
+            text = text.rstrip("\n") + "\n\n" + KEEP_MARKER + previous.split(KEEP_MARKER, 1)[1]
     with open(args.out, "w") as f:
         f.write(text)
     log(f"wrote {args.out} and {os.path.join(work, 'results.json')}")

@@ -28,7 +28,8 @@ pub struct ModelArgs {
     /// Bits of headroom above the largest calibrated magnitude.
     #[arg(long, default_value_t = QuantConfig::default().headroom_bits, value_name = "H")]
     pub headroom_bits: u32,
-    /// Value of a symbolic input dimension, as NAME=N (a symbolic batch dimension defaults to 1).
+    /// Value of a symbolic input dimension, as NAME=N (a symbolic batch dimension not given
+    /// follows the input file, else is 1).
     #[arg(long = "dim", value_name = "NAME=N", value_parser = parse_dim)]
     pub dims: Vec<(String, usize)>,
     /// Domain of an integer input, as NAME=LO:HI (inclusive); overrides the inferred one (token
@@ -81,10 +82,12 @@ impl ModelArgs {
         }
     }
 
-    pub fn import(&self) -> ImportOptions {
+    /// Import options; `input` (the input at hand, if any) sets symbolic batch dimensions.
+    pub fn import(&self, input: Option<&[Vec<f64>]>) -> ImportOptions {
         ImportOptions {
             dims: self.dims.iter().cloned().collect::<BTreeMap<_, _>>(),
             domains: self.domains.iter().cloned().collect::<BTreeMap<_, _>>(),
+            input_sizes: input.unwrap_or_default().iter().map(Vec::len).collect(),
         }
     }
 }
@@ -107,10 +110,17 @@ pub fn is_program_file(path: &Path) -> Result<bool> {
     Ok(zkml_ir::format::is_program(&head[..n]))
 }
 
-/// Imports an ONNX model.
-pub fn import(path: &Path, args: &ModelArgs, stages: &mut Stages) -> Result<Model> {
+/// Imports an ONNX model; `input` (the input at hand, if any) sets symbolic batch dimensions.
+pub fn import(
+    path: &Path,
+    args: &ModelArgs,
+    input: Option<&[Vec<f64>]>,
+    stages: &mut Stages,
+) -> Result<Model> {
     stages
-        .run("import", || zkml_onnx::load_model(path, &args.import()))
+        .run("import", || {
+            zkml_onnx::load_model(path, &args.import(input))
+        })
         .with_context(|| format!("cannot import {}", path.display()))
 }
 

@@ -120,6 +120,62 @@ fn integer_inputs_are_exact_and_bad_values_are_named() {
 }
 
 #[test]
+fn an_unnamed_batch_dimension_takes_the_rows_of_the_input_file() {
+    // skl2onnx leaves the batch dimension unnamed: four rows in the file are a batch of four.
+    let tmp = tempfile::tempdir().unwrap();
+    let d = exported("random_forest");
+    let text = std::fs::read_to_string(d.join("input.json")).unwrap();
+    let row: Vec<f64> = serde_json::from_str::<Value>(&text).unwrap()["input_data"][0]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    let rows: Vec<f64> = (0..4)
+        .flat_map(|r| row.iter().map(move |x| x * (1.0 - 0.4 * r as f64)))
+        .collect();
+    let input = tmp.path().join("rows.json");
+    std::fs::write(
+        &input,
+        serde_json::json!({ "input_data": [rows] }).to_string(),
+    )
+    .unwrap();
+    let v = json_of(
+        &zkml_in(tmp.path())
+            .arg("run")
+            .arg(d.join("model.onnx"))
+            .arg("--input")
+            .arg(&input)
+            .arg("--json")
+            .output()
+            .unwrap(),
+    );
+    // Labels [4] and probabilities [4, 3], every row's arg-max as the float model's.
+    assert_eq!(v["outputs"][0].as_array().unwrap().len(), 4, "{v}");
+    assert_eq!(v["outputs"][1].as_array().unwrap().len(), 12, "{v}");
+    assert_eq!(v["per_output"][1]["top1"]["rows"], 4, "{v}");
+    assert_eq!(v["per_output"][1]["top1"]["agree"], 4, "{v}");
+
+    // Values that do not fill whole rows are an error naming the sizes.
+    let odd = tmp.path().join("odd.json");
+    std::fs::write(
+        &odd,
+        serde_json::json!({ "input_data": [rows[..30]] }).to_string(),
+    )
+    .unwrap();
+    let out = zkml_in(tmp.path())
+        .arg("run")
+        .arg(d.join("model.onnx"))
+        .arg("--input")
+        .arg(&odd)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("needs 8 values, the file holds 30"), "{err}");
+}
+
+#[test]
 fn a_converted_random_forest_proves_and_verifies_on_the_local_evm() {
     let tmp = tempfile::tempdir().unwrap();
     let cache = tmp.path().join("cache");

@@ -301,6 +301,27 @@ pub struct SliceRange {
 }
 
 impl SliceRange {
+    /// Every index of an axis of length `dim`.
+    pub fn full(dim: usize) -> Self {
+        SliceRange {
+            start: 0,
+            end: dim as i64,
+            step: 1,
+        }
+    }
+
+    /// Ranges over a tensor of `shape` that keep every index except along `axis`, where they
+    /// keep `start..end`.
+    pub fn along(shape: &[usize], axis: usize, start: usize, end: usize) -> Vec<Self> {
+        let mut ranges: Vec<Self> = shape.iter().map(|&d| Self::full(d)).collect();
+        ranges[axis] = SliceRange {
+            start: start as i64,
+            end: end as i64,
+            step: 1,
+        };
+        ranges
+    }
+
     /// Number of indices kept.
     pub fn len(&self) -> usize {
         let (start, end, step) = (

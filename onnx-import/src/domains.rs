@@ -90,6 +90,16 @@ fn consumers(graph: &Graph) -> Vec<Vec<usize>> {
     out
 }
 
+/// The inputs `node` reads as indices, with the lengths of the axes they index.
+fn index_uses(graph: &Graph, node: &crate::graph::GraphNode) -> Vec<(usize, usize)> {
+    let shapes: Vec<Option<&[usize]>> = node
+        .inputs
+        .iter()
+        .map(|i| i.map(|id| graph.values[id].shape.as_slice()))
+        .collect();
+    node.op.index_inputs(&shapes)
+}
+
 /// Values computed from integer and boolean inputs (and constants) alone, without reading
 /// data by them as indices (an embedding's rows are data, not a function of the ids).
 fn integer_derived(graph: &Graph) -> Vec<bool> {
@@ -98,12 +108,7 @@ fn integer_derived(graph: &Graph) -> Vec<bool> {
         derived[i] = graph.values[i].dtype != DType::Float;
     }
     for node in &graph.nodes {
-        let shapes: Vec<Option<&[usize]>> = node
-            .inputs
-            .iter()
-            .map(|i| i.map(|id| graph.values[id].shape.as_slice()))
-            .collect();
-        let indexes = node.op.index_inputs(&shapes);
+        let indexes = index_uses(graph, node);
         let runtime: Vec<usize> = node
             .inputs
             .iter()
@@ -141,12 +146,7 @@ fn indexed_length(graph: &Graph, consumers: &[Vec<usize>], start: usize) -> Opti
     while let Some(v) = queue.pop_front() {
         for &n in &consumers[v] {
             let node = &graph.nodes[n];
-            let shapes: Vec<Option<&[usize]>> = node
-                .inputs
-                .iter()
-                .map(|i| i.map(|id| graph.values[id].shape.as_slice()))
-                .collect();
-            let index_uses = node.op.index_inputs(&shapes);
+            let index_uses = index_uses(graph, node);
             let forwarded = node.op.forwarded_inputs(node.inputs.len());
             for (pos, input) in node.inputs.iter().enumerate() {
                 if *input != Some(v) {

@@ -15,12 +15,17 @@ use crate::registry::{registry, supported_ops, MAX_OPSET, MIN_OPSET};
 /// How to read a model.
 #[derive(Clone, Debug, Default)]
 pub struct ImportOptions {
-    /// Values for symbolic dimensions, by name. A symbolic (or unknown) leading dimension
-    /// defaults to 1; any other symbolic dimension must be given here.
+    /// Values for symbolic dimensions, by name. A symbolic (or unknown) leading dimension not
+    /// given here follows `input_sizes`, else is 1; any other symbolic dimension must be given
+    /// here.
     pub dims: BTreeMap<String, usize>,
     /// Domains `[lo, hi]` of integer inputs, by name, overriding the inferred ones (see
     /// [`crate::domains`]).
     pub domains: BTreeMap<String, (i64, i64)>,
+    /// How many values each runtime input holds in the input at hand, in input order (empty
+    /// when there is none). A symbolic or unknown leading dimension not given in `dims` is set
+    /// so that its input holds that many values, when the other dimensions divide it.
+    pub input_sizes: Vec<usize>,
 }
 
 /// One value of the graph.
@@ -107,7 +112,8 @@ impl Graph {
             if by_name.contains_key(&vi.name) {
                 continue; // initializers listed as inputs (IR version < 4)
             }
-            let (shape, dtype) = input_type(vi, options)?;
+            let size = options.input_sizes.get(graph.inputs.len()).copied();
+            let (shape, dtype) = input_type(vi, options, size)?;
             let id = graph.push_value(&vi.name, shape, dtype, None);
             by_name.insert(vi.name.clone(), id);
             graph.inputs.push(id);
@@ -567,6 +573,7 @@ fn default_opset(model: &ModelProto) -> Result<i64, ImportError> {
 fn input_type(
     vi: &ValueInfoProto,
     options: &ImportOptions,
+    size: Option<usize>,
 ) -> Result<(Vec<usize>, DType), ImportError> {
     let bad = |reason: String| ImportError::UnsupportedInput {
         name: vi.name.clone(),
@@ -586,6 +593,23 @@ fn input_type(
         .shape
         .as_ref()
         .ok_or_else(|| bad("the input has no shape".into()))?;
+    // The leading dimension a symbolic batch takes: what makes the input hold `size` values.
+    let batch = || {
+        let rest = shape_proto
+            .dim
+            .iter()
+            .skip(1)
+            .try_fold(1usize, |acc, d| match d.value {
+                Some(crate::proto::tensor_shape_proto::dimension::Value::DimValue(v)) if v > 0 => {
+                    acc.checked_mul(v as usize)
+                }
+                _ => None,
+            });
+        match (size, rest) {
+            (Some(n), Some(r)) if n > 0 && n % r == 0 => n / r,
+            _ => 1,
+        }
+    };
     let mut shape = Vec::with_capacity(shape_proto.dim.len());
     for (axis, d) in shape_proto.dim.iter().enumerate() {
         use crate::proto::tensor_shape_proto::dimension::Value as D;
@@ -593,7 +617,7 @@ fn input_type(
             Some(D::DimValue(v)) if *v > 0 => *v as usize,
             Some(D::DimValue(v)) if *v == 0 => return Err(bad(format!("dimension {axis} is 0"))),
             Some(D::DimParam(p)) if options.dims.contains_key(p) => options.dims[p],
-            _ if axis == 0 => 1,
+            _ if axis == 0 => batch(),
             Some(D::DimParam(p)) => {
                 return Err(bad(format!(
                 "dimension {axis} is symbolic ('{p}'); give it a value (for example --dim {p}=N)"

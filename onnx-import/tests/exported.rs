@@ -203,3 +203,76 @@ fn masked_positions_get_no_attention() {
         "the mask changes the last token's logits"
     );
 }
+
+#[test]
+fn a_symbolic_batch_follows_the_input() {
+    // skl2onnx leaves the batch dimension unnamed, hummingbird names it: either way a batch of
+    // rows takes the size the input holds, and each row comes out as it does alone.
+    for name in ["random_forest", "gradient_boosting"] {
+        let d = dir(name);
+        let row = parse_input_json(&std::fs::read_to_string(d.join("input.json")).unwrap())
+            .unwrap()
+            .remove(0);
+        let rows: Vec<Vec<f64>> = (0..4)
+            .map(|r| row.iter().map(|x| x * (1.0 - 0.3 * r as f64)).collect())
+            .collect();
+        let batch = vec![rows.concat()];
+        let options = ImportOptions {
+            input_sizes: vec![batch[0].len()],
+            ..ImportOptions::default()
+        };
+        let model = load_model(&d.join("model.onnx"), &options).unwrap();
+        assert_eq!(
+            model.graph.input_shapes()[0].1,
+            vec![4, row.len()],
+            "{name}"
+        );
+        let program = compile(
+            &model,
+            std::slice::from_ref(&batch),
+            &QuantConfig::default(),
+        )
+        .unwrap()
+        .program;
+        let batched =
+            zkml_ir::evaluate(&program, &quantize_inputs(&program, &batch).unwrap()).unwrap();
+        let single = load_model(&d.join("model.onnx"), &ImportOptions::default()).unwrap();
+        assert_eq!(
+            single.graph.input_shapes()[0].1,
+            vec![1, row.len()],
+            "{name}"
+        );
+        for (r, x) in rows.iter().enumerate() {
+            let one = vec![x.clone()];
+            let p = compile(&single, std::slice::from_ref(&one), &QuantConfig::default())
+                .unwrap()
+                .program;
+            let t = zkml_ir::evaluate(&p, &quantize_inputs(&p, &one).unwrap()).unwrap();
+            for (k, (b, s)) in batched.outputs().iter().zip(t.outputs()).enumerate() {
+                let (bo, so) = (&program.outputs[k], &p.outputs[k]);
+                let width = s.data().len();
+                let got =
+                    dequantize_tensor(b, program.nodes[*bo].scale)[r * width..][..width].to_vec();
+                let want = dequantize_tensor(s, p.nodes[*so].scale);
+                for (g, w) in got.iter().zip(&want) {
+                    assert!(
+                        (g - w).abs() < 1e-3,
+                        "{name} row {r} output {k}: {g} vs {w}"
+                    );
+                }
+            }
+        }
+        // A size the other dimensions do not divide leaves the batch at 1 (and the input
+        // file's length is then the error).
+        let odd = ImportOptions {
+            input_sizes: vec![row.len() * 4 + 1],
+            ..ImportOptions::default()
+        };
+        let model = load_model(&d.join("model.onnx"), &odd).unwrap();
+        assert_eq!(
+            model.graph.input_shapes()[0].1,
+            vec![1, row.len()],
+            "{name}"
+        );
+    }
+}

@@ -33,7 +33,12 @@ pub fn run(args: Args) -> Result<()> {
         .iter()
         .map(|p| read_input(p))
         .collect::<Result<Vec<_>>>()?;
-    let model = import(&args.model, &args.model_args, &mut stages)?;
+    let model = import(
+        &args.model,
+        &args.model_args,
+        calibration.first().map(Vec::as_slice),
+        &mut stages,
+    )?;
     let (program, report) = compile_model(&model, &calibration, &args.model_args, &mut stages)?;
     let bytes = zkml_ir::format::to_bytes(&program);
     let mut inputs = vec![args.model.as_path()];

@@ -141,7 +141,7 @@ pub fn run(args: Args) -> Result<()> {
             .with_context(|| format!("cannot read {}", args.model.display()))?;
         (p, args.model.clone())
     } else {
-        let model = import(&args.model, &args.model_args, &mut stages)?;
+        let model = import(&args.model, &args.model_args, Some(&input), &mut stages)?;
         let calibration = if args.model_args.calibration.is_empty() {
             vec![input.clone()]
         } else {

@@ -125,7 +125,7 @@ pub fn run(args: Args) -> Result<()> {
             .map(|s| s.bytes.clone());
         (program, None, bytes)
     } else {
-        let model = import(&args.model, &args.model_args, &mut stages)?;
+        let model = import(&args.model, &args.model_args, Some(&input), &mut stages)?;
         let calibration = if args.model_args.calibration.is_empty() {
             vec![input.clone()]
         } else {
@@ -300,7 +300,7 @@ fn float_reference(
             note: None,
         }),
         Err(tract_error) => {
-            let model = zkml_onnx::parse_model(bytes.to_vec(), None, &args.import())?;
+            let model = zkml_onnx::parse_model(bytes.to_vec(), None, &args.import(Some(input)))?;
             let out = model.graph.run_float(input)?;
             Ok(FloatRun {
                 outputs: Some(out),

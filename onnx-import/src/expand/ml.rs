@@ -517,18 +517,7 @@ pub(crate) fn tree_classifier(cx: &mut ExpandCx<'_>) -> Result<Vec<Option<String
         let label = cx.op("Gather", &[&table, &idx], vec![attr_int("axis", 0)]);
         return Ok(vec![Some(label), Some(probs)]);
     }
-    if let Some(b) = base.filter(|b| !b.is_empty()) {
-        if b.len() != c {
-            return Err(NodeError::Invalid(format!(
-                "base_values has {} values for {c} classes",
-                b.len()
-            )));
-        }
-        let bv = cx.constant_value(&Data::float(
-            ArrayD::from_shape_vec(IxDyn(&[c]), b).expect("c"),
-        ));
-        scores = cx.op("Add", &[&scores, &bv], vec![]);
-    }
+    let scores = add_bias(cx, scores, base, c, "base_values")?;
     let label = label_of(cx, &scores, &labels);
     let probs = apply_transform(cx, post, &scores);
     Ok(vec![Some(label), Some(probs)])
@@ -558,7 +547,7 @@ pub(crate) fn tree_regressor(cx: &mut ExpandCx<'_>) -> Result<Vec<Option<String>
     let (hits, leaf_nodes, leaf_tree) = reached(cx, &e, &x, n)?;
     let w = leaf_weights(&e, &leaf_nodes, (&trees, &nodes, &ids, &weights), targets)?;
     let n_trees = e.roots.len();
-    let mut out = match aggregate.as_str() {
+    let out = match aggregate.as_str() {
         "SUM" | "AVERAGE" => {
             let scale = if aggregate == "AVERAGE" {
                 1.0 / n_trees as f64
@@ -605,13 +594,31 @@ pub(crate) fn tree_regressor(cx: &mut ExpandCx<'_>) -> Result<Vec<Option<String>
             ))
         }
     };
-    if let Some(b) = base.filter(|b| !b.is_empty()) {
-        let bv = cx.constant_value(&Data::float(
-            ArrayD::from_shape_vec(IxDyn(&[b.len()]), b).expect("len"),
-        ));
-        out = cx.op("Add", &[&out, &bv], vec![]);
+    Ok(vec![Some(add_bias(cx, out, base, targets, "base_values")?)])
+}
+
+/// `scores + bias` (bias over the last axis of `n` columns, or one value for all), when a
+/// non-empty bias is given; `what` names its attribute.
+fn add_bias(
+    cx: &mut ExpandCx<'_>,
+    scores: String,
+    bias: Option<Vec<f64>>,
+    n: usize,
+    what: &str,
+) -> Result<String> {
+    let Some(b) = bias.filter(|b| !b.is_empty()) else {
+        return Ok(scores);
+    };
+    if b.len() != n && b.len() != 1 {
+        return Err(NodeError::Invalid(format!(
+            "{what} has {} values for {n} columns",
+            b.len()
+        )));
     }
-    Ok(vec![Some(out)])
+    let bv = cx.constant_value(&Data::float(
+        ArrayD::from_shape_vec(IxDyn(&[b.len()]), b).expect("len"),
+    ));
+    Ok(cx.op("Add", &[&scores, &bv], vec![]))
 }
 
 /// `LinearClassifier`.
@@ -642,13 +649,8 @@ pub(crate) fn linear_classifier(cx: &mut ExpandCx<'_>) -> Result<Vec<Option<Stri
     let w = cx.constant_value(&Data::float(
         ArrayD::from_shape_vec(IxDyn(&[rows, f]), coefficients).expect("rows x f"),
     ));
-    let mut scores = cx.op("Gemm", &[&x, &w], vec![attr_int("transB", 1)]);
-    if let Some(b) = intercepts.filter(|b| !b.is_empty()) {
-        let bv = cx.constant_value(&Data::float(
-            ArrayD::from_shape_vec(IxDyn(&[b.len()]), b).expect("len"),
-        ));
-        scores = cx.op("Add", &[&scores, &bv], vec![]);
-    }
+    let scores = cx.op("Gemm", &[&x, &w], vec![attr_int("transB", 1)]);
+    let scores = add_bias(cx, scores, intercepts, rows, "intercepts")?;
     let label = label_of(cx, &scores, &labels);
     let out = apply_transform(cx, post, &scores);
     Ok(vec![Some(label), Some(out)])
@@ -674,13 +676,8 @@ pub(crate) fn linear_regressor(cx: &mut ExpandCx<'_>) -> Result<Vec<Option<Strin
     let w = cx.constant_value(&Data::float(
         ArrayD::from_shape_vec(IxDyn(&[targets, f]), coefficients).expect("t x f"),
     ));
-    let mut out = cx.op("Gemm", &[&x, &w], vec![attr_int("transB", 1)]);
-    if let Some(b) = intercepts.filter(|b| !b.is_empty()) {
-        let bv = cx.constant_value(&Data::float(
-            ArrayD::from_shape_vec(IxDyn(&[b.len()]), b).expect("len"),
-        ));
-        out = cx.op("Add", &[&out, &bv], vec![]);
-    }
+    let out = cx.op("Gemm", &[&x, &w], vec![attr_int("transB", 1)]);
+    let out = add_bias(cx, out, intercepts, targets, "intercepts")?;
     Ok(vec![Some(apply_transform(cx, post, &out))])
 }
 

@@ -218,6 +218,29 @@ struct NdLayout {
     out: Vec<usize>,
 }
 
+impl NdLayout {
+    /// The first data row (in units of `slice`) each index tuple selects.
+    fn rows_of(&self, iv: &[i64]) -> Result<Vec<usize>> {
+        (0..self.tuples)
+            .map(|t| {
+                let mut row = (t / self.per_batch.max(1)) * self.rows;
+                for j in 0..self.k {
+                    let i = iv[t * self.k + j];
+                    let d = self.dims[j] as i64;
+                    let w = if i < 0 { i + d } else { i };
+                    if w < 0 || w >= d {
+                        return Err(NodeError::Invalid(format!(
+                            "index {i} is out of range for an axis of length {d}"
+                        )));
+                    }
+                    row += w as usize * self.steps[j];
+                }
+                Ok(row)
+            })
+            .collect()
+    }
+}
+
 impl GatherNd {
     fn layout(&self, data: &[usize], idx: &[usize]) -> Result<NdLayout> {
         let b = self.batch_dims;
@@ -261,19 +284,7 @@ impl OnnxOp for GatherNd {
         let iv = idx.to_i64s().map_err(NodeError::Invalid)?;
         let flat: Vec<f64> = x.values.iter().copied().collect();
         let mut out = Vec::with_capacity(l.tuples * l.slice);
-        for t in 0..l.tuples {
-            let mut row = (t / l.per_batch.max(1)) * l.rows;
-            for j in 0..l.k {
-                let i = iv[t * l.k + j];
-                let d = l.dims[j] as i64;
-                let w = if i < 0 { i + d } else { i };
-                if w < 0 || w >= d {
-                    return Err(NodeError::Invalid(format!(
-                        "index {i} is out of range for an axis of length {d}"
-                    )));
-                }
-                row += w as usize * l.steps[j];
-            }
+        for row in l.rows_of(&iv)? {
             out.extend_from_slice(&flat[row * l.slice..(row + 1) * l.slice]);
         }
         Ok(vec![Data {
@@ -291,20 +302,8 @@ impl OnnxOp for GatherNd {
                 let l = self.layout(&shape, idx.shape())?;
                 let iv = idx.to_i64s().map_err(NodeError::Invalid)?;
                 let mut positions = Vec::with_capacity(l.tuples * l.slice);
-                for t in 0..l.tuples {
-                    let mut row = (t / l.per_batch.max(1)) * l.rows;
-                    for j in 0..l.k {
-                        let i = iv[t * l.k + j];
-                        let d = l.dims[j] as i64;
-                        let w = if i < 0 { i + d } else { i };
-                        if w < 0 || w >= d {
-                            return Err(NodeError::Invalid(format!(
-                                "index {i} is out of range for an axis of length {d}"
-                            )));
-                        }
-                        row += w as usize * l.steps[j];
-                    }
-                    positions.extend((row * l.slice..(row + 1) * l.slice).collect::<Vec<_>>());
+                for row in l.rows_of(&iv)? {
+                    positions.extend(row * l.slice..(row + 1) * l.slice);
                 }
                 let flat_x = flat(cx, x)?;
                 Ok(vec![cx.push(
@@ -323,20 +322,8 @@ impl OnnxOp for GatherNd {
                 let tuple_shape = idx_shape[..idx_shape.len() - 1].to_vec();
                 let mut row: Option<usize> = None;
                 for j in 0..l.k {
-                    let mut ranges: Vec<zkml_ir::op::SliceRange> = idx_shape
-                        .iter()
-                        .map(|&d| zkml_ir::op::SliceRange {
-                            start: 0,
-                            end: d as i64,
-                            step: 1,
-                        })
-                        .collect();
-                    let last = ranges.len() - 1;
-                    ranges[last] = zkml_ir::op::SliceRange {
-                        start: j as i64,
-                        end: j as i64 + 1,
-                        step: 1,
-                    };
+                    let last = idx_shape.len() - 1;
+                    let ranges = zkml_ir::op::SliceRange::along(&idx_shape, last, j, j + 1);
                     let comp = cx.push(Op::Slice { ranges }, &[idx])?;
                     let comp = cx.push(
                         Op::Reshape {

@@ -437,19 +437,7 @@ impl Movement {
                 let mut start = 0;
                 let mut chains = Vec::new();
                 for size in sizes {
-                    let mut ranges: Vec<SliceRange> = x
-                        .iter()
-                        .map(|&d| SliceRange {
-                            start: 0,
-                            end: d as i64,
-                            step: 1,
-                        })
-                        .collect();
-                    ranges[axis] = SliceRange {
-                        start: start as i64,
-                        end: (start + size) as i64,
-                        step: 1,
-                    };
+                    let ranges = SliceRange::along(x, axis, start, start + size);
                     chains.push(vec![Op::Slice { ranges }]);
                     start += size;
                 }
@@ -630,14 +618,7 @@ fn slice_ranges(
             "starts, ends, axes and steps must have equal lengths".into(),
         ));
     }
-    let mut ranges: Vec<SliceRange> = x
-        .iter()
-        .map(|&d| SliceRange {
-            start: 0,
-            end: d as i64,
-            step: 1,
-        })
-        .collect();
+    let mut ranges: Vec<SliceRange> = x.iter().map(|&d| SliceRange::full(d)).collect();
     let mut seen = vec![false; rank];
     for i in 0..starts.len() {
         let a = norm_axis(axes[i], rank)?;

@@ -311,12 +311,7 @@ impl OnnxOp for Normalize {
         };
         let (gamma, beta) = self.params(gamma, beta, shape.len())?;
         let n: usize = axes.iter().map(|&a| shape[a]).product();
-        let input_max = cx
-            .in_stats(0)
-            .ok_or_else(|| NodeError::Quantization("input statistics are missing".into()))?
-            .max_abs()
-            .max(f64::MIN_POSITIVE)
-            * 2f64.powi(cx.cfg.headroom_bits as i32);
+        let input_max = input_bound(cx)?;
         let norm = normalize(cx, x, axes, n, input_max, self.epsilon, true)?;
         // z = y / sqrt(n): sqrt(n) goes into gamma.
         let root = (n as f64).sqrt();
@@ -367,6 +362,16 @@ struct Normalized {
     z: usize,
     mean: usize,
     r: usize,
+}
+
+/// The largest input magnitude a normalization plans for: the calibrated one with headroom.
+fn input_bound(cx: &Lowering<'_>) -> Result<f64> {
+    Ok(cx
+        .in_stats(0)
+        .ok_or_else(|| NodeError::Quantization("input statistics are missing".into()))?
+        .max_abs()
+        .max(f64::MIN_POSITIVE)
+        * 2f64.powi(cx.cfg.headroom_bits as i32))
 }
 
 /// The integer normalization recipe of the module docs; without `center` (RMSNorm) the mean is
@@ -480,12 +485,7 @@ impl OnnxOp for RmsNorm {
         let shape = cx.shape(x);
         let axes = self.axes(shape.len())?;
         let n: usize = axes.iter().map(|&a| shape[a]).product();
-        let input_max = cx
-            .in_stats(0)
-            .ok_or_else(|| NodeError::Quantization("input statistics are missing".into()))?
-            .max_abs()
-            .max(f64::MIN_POSITIVE)
-            * 2f64.powi(cx.cfg.headroom_bits as i32);
+        let input_max = input_bound(cx)?;
         let norm = normalize(cx, x, axes, n, input_max, self.epsilon, false)?;
         let root = (n as f64).sqrt();
         let gamma = Data::float(scale.values.mapv(|g| g * root));

@@ -308,19 +308,7 @@ fn product(cx: &mut Lowering<'_>, x: usize, spec: &ReduceSpec, shape: &[usize]) 
     let m = cx.in_stats(0).map_or(1.0, |st| st.max_abs()).max(1e-9);
     let magnitude = cx.out_stats(0).max_abs().max(1e-9);
     let slice = |cx: &mut Lowering<'_>, j: usize| -> Result<usize> {
-        let mut ranges: Vec<zkml_ir::op::SliceRange> = flat_shape
-            .iter()
-            .map(|&d| zkml_ir::op::SliceRange {
-                start: 0,
-                end: d as i64,
-                step: 1,
-            })
-            .collect();
-        ranges[0] = zkml_ir::op::SliceRange {
-            start: j as i64,
-            end: j as i64 + 1,
-            step: 1,
-        };
+        let ranges = zkml_ir::op::SliceRange::along(&flat_shape, 0, j, j + 1);
         cx.push(Op::Slice { ranges }, &[t])
     };
     let mut acc = slice(cx, 0)?;
