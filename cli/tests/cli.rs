@@ -476,6 +476,35 @@ fn one_shot_prove_then_verify_and_reject_tampering() {
             .code()
     };
     assert_eq!(verify(&proof, &vk), Some(0));
+    // The key's digest: printed by inspect, the one the proof file names, and pinned by
+    // --vk-digest (another key's digest is invalid, a malformed one unreadable).
+    let info = run_json(&["inspect", vk.to_str().unwrap()]);
+    let digest = info["vk_digest"].as_str().unwrap().to_string();
+    let file: Value = serde_json::from_str(&std::fs::read_to_string(&proof).unwrap()).unwrap();
+    assert_eq!(
+        file["vk_digest"].as_str().unwrap().trim_start_matches("0x"),
+        &digest[2..]
+    );
+    assert_eq!(info["public_values"], 26, "{info}");
+    let pinned = |d: &str| {
+        zkml_in(&cache)
+            .args(["verify", "--proof", proof.to_str().unwrap()])
+            .args(["--vk", vk.to_str().unwrap(), "--vk-digest", d])
+            .output()
+            .unwrap()
+    };
+    let o = pinned(&digest);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("(the pinned one)"));
+    let other = format!("0x{}", "ab".repeat(32));
+    let o = pinned(&other);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("not the pinned one") && err.contains(&digest),
+        "{err}"
+    );
+    assert_eq!(pinned("0x1234").status.code(), Some(2));
     // Flipped proof byte: invalid (1).
     let mut p: Value = serde_json::from_str(&std::fs::read_to_string(&proof).unwrap()).unwrap();
     let hexs = p["proof"].as_str().unwrap().to_string();

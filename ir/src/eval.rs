@@ -67,6 +67,40 @@ pub fn evaluate(program: &Program, inputs: &[Tensor]) -> Result<Trace, EvalError
     })
 }
 
+/// Evaluates the nodes that read constants only (directly or through other such nodes):
+/// their values are the same for every input, so an error there (a zero divisor, the square
+/// root of a negative constant, a constant leaving the value range) means the program is
+/// undefined on every input. Constants themselves are only read, never copied, unless such a
+/// node reads them.
+pub(crate) fn check_constant_nodes(program: &Program) -> Result<(), EvalError> {
+    let mut constant = vec![false; program.nodes.len()];
+    let mut values: std::collections::HashMap<usize, Tensor> = std::collections::HashMap::new();
+    for (id, node) in program.nodes.iter().enumerate() {
+        match node.op {
+            Op::Input { .. } => continue,
+            Op::Const { .. } => {
+                constant[id] = true;
+                continue;
+            }
+            _ => {}
+        }
+        if !node.inputs.iter().all(|&j| constant[j]) {
+            continue;
+        }
+        constant[id] = true;
+        for &j in &node.inputs {
+            // Only constants are missing: other constant-only nodes were stored below.
+            if let std::collections::hash_map::Entry::Vacant(e) = values.entry(j) {
+                e.insert(eval_node(program, j, &program.nodes[j], &[], &[])?);
+            }
+        }
+        let ins: Vec<&Tensor> = node.inputs.iter().map(|j| &values[j]).collect();
+        let out = eval_node(program, id, node, &ins, &[])?;
+        values.insert(id, out);
+    }
+    Ok(())
+}
+
 fn eval_node(
     program: &Program,
     id: usize,

@@ -90,7 +90,8 @@ impl Program {
     }
 
     /// Checks every rule of the IR: inputs precede their readers, shapes, scales and bounds are
-    /// what the ops imply, constants have the right length, inputs and outputs are consistent.
+    /// what the ops imply, constants have the right length, inputs and outputs are consistent,
+    /// and nodes that read constants only are defined (they evaluate without error).
     pub fn validate(&self) -> Result<(), IrError> {
         if !(MIN_VALUE_BITS..=MAX_VALUE_BITS).contains(&self.value_bits) {
             return Err(IrError::InvalidProgram(format!(
@@ -162,6 +163,11 @@ impl Program {
                 )));
             }
         }
+        crate::eval::check_constant_nodes(self).map_err(|e| {
+            IrError::InvalidProgram(format!(
+                "{e}; the node reads constants only, so the program is undefined on every input"
+            ))
+        })?;
         Ok(())
     }
 

@@ -430,3 +430,42 @@ fn validation_catches_inconsistent_programs() {
     assert!(mutate(&|p| p.output_names.push("extra".into())).is_err());
     assert!(mutate(&|_| {}).is_ok());
 }
+
+#[test]
+fn nodes_that_read_only_constants_must_be_defined() {
+    // A division by a zero constant, the square root of a negative constant and a constant
+    // Rescale leaving the value range are undefined on every input: the program is rejected
+    // when it is built (and when it is loaded), not proven with some fixed output.
+    let build = |op: Op, a: i64, b: Option<i64>| {
+        let mut pb = ProgramBuilder::new(8).unwrap();
+        let x = pb.input("x", vec![1], 0).unwrap();
+        let ca = pb.constant("a", vec![1], 0, vec![a]).unwrap();
+        let mut ins = vec![ca];
+        if let Some(b) = b {
+            ins.push(pb.constant("b", vec![1], 0, vec![b]).unwrap());
+        }
+        let c = pb.push("c", op, &ins).unwrap();
+        let y = pb.push("y", Op::Add, &[x, c]).unwrap();
+        pb.output(y, "y");
+        pb.finish()
+    };
+    let err = build(Op::Div { shift: 0 }, 6, Some(0))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("divisor") && err.contains("undefined on every input"),
+        "{err}"
+    );
+    let err = build(Op::Sqrt { shift: 0 }, -4, None)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("square root") || err.contains("sqrt"), "{err}");
+    let err = build(Op::Rescale { shift: 0 }, 1000, None)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("undefined on every input"), "{err}");
+    // Defined constant nodes are fine, and evaluate as always.
+    let p = build(Op::Div { shift: 0 }, 6, Some(3)).unwrap();
+    let out = evaluate(&p, &[t(&[1], &[5])]).unwrap();
+    assert_eq!(out.outputs()[0].data(), &[7]);
+}

@@ -164,7 +164,7 @@ pub(crate) fn lower_graph(
             }
         }
     }
-    for &id in &graph.outputs {
+    for (&id, output_name) in graph.outputs.iter().zip(&graph.output_names) {
         let v = &graph.values[id];
         let node = match (&v.constant, map[id]) {
             (_, Some(Lowered::Value(n))) => n,
@@ -200,7 +200,7 @@ pub(crate) fn lower_graph(
                 )))
             }
         };
-        b.output(node, &v.name);
+        b.output(node, output_name);
     }
     let nodes = map
         .iter()

@@ -55,6 +55,8 @@ pub struct Graph {
     pub(crate) nodes: Vec<GraphNode>,
     pub(crate) inputs: Vec<usize>,
     pub(crate) outputs: Vec<usize>,
+    /// The graph's names of its outputs (an expanded node's output value has an internal name).
+    pub(crate) output_names: Vec<String>,
     /// Default-domain opset.
     pub opset: i64,
     /// Domains of integer inputs given by the user, by name.
@@ -97,6 +99,7 @@ impl Graph {
             nodes: Vec::new(),
             inputs: Vec::new(),
             outputs: Vec::new(),
+            output_names: Vec::new(),
             opset,
             domains: options.domains.clone(),
         };
@@ -126,6 +129,7 @@ impl Graph {
                 ImportError::InvalidGraph(format!("output '{}' is produced by no node", o.name))
             })?;
             graph.outputs.push(id);
+            graph.output_names.push(o.name.clone());
         }
         if graph.outputs.is_empty() {
             return Err(ImportError::InvalidGraph("the graph has no outputs".into()));

@@ -276,3 +276,16 @@ fn a_symbolic_batch_follows_the_input() {
         );
     }
 }
+
+#[test]
+fn outputs_keep_the_graph_names_through_expansions() {
+    // The tree ensemble is expanded into standard nodes; its outputs are still the graph's.
+    for (name, outputs) in [
+        ("random_forest", vec!["label", "probabilities"]),
+        ("gradient_boosting", vec!["variable", "onnx::ArgMax_93"]),
+        ("lstm", vec!["logits"]),
+    ] {
+        let names = run(name).program.output_names;
+        assert_eq!(names, outputs, "{name}");
+    }
+}

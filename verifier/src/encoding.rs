@@ -85,6 +85,18 @@ pub fn g2_to_bytes(p: &G2Affine) -> [u8; 128] {
     out
 }
 
+/// Bytes as lowercase hex with a `0x` prefix.
+pub fn hex0x(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(2 + 2 * bytes.len());
+    out.push_str("0x");
+    for &b in bytes {
+        out.push(DIGITS[usize::from(b >> 4)] as char);
+        out.push(DIGITS[usize::from(b & 15)] as char);
+    }
+    out
+}
+
 /// A signed integer as a scalar (negative values wrap to `r - |v|`).
 pub fn fr_from_i128(v: i128) -> Fr {
     let f = Fr::from(v.unsigned_abs());

@@ -28,6 +28,14 @@ pub enum KeyError {
     /// The key's parts disagree with each other.
     #[error("inconsistent verifying key: {0}")]
     Inconsistent(String),
+    /// A well-formed key, but not the one the verifier pinned.
+    #[error("the verifying key is not the pinned one: its digest is {found}, expected {expected}")]
+    NotPinned {
+        /// The pinned digest.
+        expected: String,
+        /// The key's digest.
+        found: String,
+    },
 }
 
 /// Why a proof was rejected.

@@ -57,6 +57,22 @@ pub fn verify_words(
     verify_with_key(&vk, proof, &fields)
 }
 
+/// Decodes a verifying key and requires it to be the expected one: `expected` is the
+/// [`VerifyingKey::key_digest`] of the key the caller trusts (one program, one setup). Any
+/// well-formed key verifies the proofs made with it, so a verifier that takes keys from
+/// elsewhere pins the one it means.
+pub fn pinned_key(vk_bytes: &[u8], expected: &[u8; 32]) -> Result<VerifyingKey, KeyError> {
+    let vk = VerifyingKey::from_bytes(vk_bytes)?;
+    let found = vk.key_digest();
+    if &found != expected {
+        return Err(KeyError::NotPinned {
+            expected: encoding::hex0x(expected),
+            found: encoding::hex0x(&found),
+        });
+    }
+    Ok(vk)
+}
+
 /// Verifies a proof against a decoded key and public values as field elements.
 pub fn verify_with_key(
     vk: &VerifyingKey,

@@ -107,8 +107,13 @@ pub enum ColumnRef {
     Instance(u32),
 }
 
+/// How deeply expressions may nest. zkml's gates nest about 20 levels (a few more with 32
+/// lanes); the limit is checked while decoding, so that a crafted key cannot exhaust the
+/// stack (recursive decoding, checking or dropping) before it is rejected.
+pub const MAX_EXPR_DEPTH: usize = 256;
+
 /// A polynomial expression over query evaluations.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub enum Expr {
     /// A constant.
     Constant(Word),
@@ -126,6 +131,66 @@ pub enum Expr {
     Product(Box<Expr>, Box<Expr>),
     /// `a * constant`.
     Scaled(Box<Expr>, Word),
+}
+
+/// [`Expr`] as it is encoded: decoding goes through it, one level at a time, under
+/// [`MAX_EXPR_DEPTH`].
+#[derive(Deserialize)]
+#[serde(rename = "Expr")]
+enum ExprRepr {
+    Constant(Word),
+    Fixed(u32),
+    Advice(u32),
+    Instance(u32),
+    Negated(Box<Expr>),
+    Sum(Box<Expr>, Box<Expr>),
+    Product(Box<Expr>, Box<Expr>),
+    Scaled(Box<Expr>, Word),
+}
+
+std::thread_local! {
+    /// Nesting depth of the expression being decoded on this thread.
+    static DECODE_DEPTH: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// One level of expression decoding; leaves it when dropped, on success or error.
+struct DepthGuard;
+
+impl DepthGuard {
+    fn enter() -> (Self, usize) {
+        let depth = DECODE_DEPTH.with(|d| {
+            d.set(d.get() + 1);
+            d.get()
+        });
+        (DepthGuard, depth)
+    }
+}
+
+impl Drop for DepthGuard {
+    fn drop(&mut self) {
+        DECODE_DEPTH.with(|d| d.set(d.get() - 1));
+    }
+}
+
+impl<'de> Deserialize<'de> for Expr {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let (_level, depth) = DepthGuard::enter();
+        if depth > MAX_EXPR_DEPTH {
+            return Err(serde::de::Error::custom(format!(
+                "expression nested deeper than {MAX_EXPR_DEPTH} levels"
+            )));
+        }
+        Ok(match ExprRepr::deserialize(d)? {
+            ExprRepr::Constant(w) => Expr::Constant(w),
+            ExprRepr::Fixed(i) => Expr::Fixed(i),
+            ExprRepr::Advice(i) => Expr::Advice(i),
+            ExprRepr::Instance(i) => Expr::Instance(i),
+            ExprRepr::Negated(a) => Expr::Negated(a),
+            ExprRepr::Sum(a, b) => Expr::Sum(a, b),
+            ExprRepr::Product(a, b) => Expr::Product(a, b),
+            ExprRepr::Scaled(a, w) => Expr::Scaled(a, w),
+        })
+    }
 }
 
 /// A lookup argument: input expressions must appear as a row of the table expressions.
@@ -321,12 +386,17 @@ impl VerifyingKey {
         Ok(vk)
     }
 
-    /// Keccak-256 of the serialized key, reduced to a scalar: absorbed first into every
-    /// transcript, binding proofs to this exact key.
+    /// Keccak-256 of the serialized key: the key's identity (`zkml inspect vk.bin` prints it;
+    /// [`crate::pinned_key`] and `zkml verify --vk-digest` require it).
+    pub fn key_digest(&self) -> [u8; 32] {
+        Keccak256::digest(self.to_bytes()).into()
+    }
+
+    /// [`Self::key_digest`] reduced to a scalar: absorbed first into every transcript, binding
+    /// proofs to this exact key.
     pub fn digest(&self) -> Fr {
         use ark_ff::PrimeField;
-        let h: [u8; 32] = Keccak256::digest(self.to_bytes()).into();
-        Fr::from_be_bytes_mod_order(&h)
+        Fr::from_be_bytes_mod_order(&self.key_digest())
     }
 
     /// Structural checks: sizes, query and column indices, decodable elements.
@@ -416,7 +486,7 @@ impl VerifyingKey {
     }
 
     fn check_expr(&self, e: &Expr, depth: usize) -> Result<(), KeyError> {
-        if depth > 10_000 {
+        if depth > MAX_EXPR_DEPTH {
             return Err(KeyError::Inconsistent(
                 "expression nested too deeply".into(),
             ));
@@ -488,4 +558,56 @@ pub(crate) struct Decoded {
     pub g1: G1Affine,
     pub g2: G2Affine,
     pub s_g2: G2Affine,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `levels` nested negations of a fixed query, as encoded.
+    fn nested(levels: usize) -> Vec<u8> {
+        let mut out = Vec::with_capacity(levels * 4 + 8);
+        for _ in 0..levels {
+            out.extend_from_slice(&4u32.to_le_bytes()); // Negated
+        }
+        out.extend_from_slice(&1u32.to_le_bytes()); // Fixed
+        out.extend_from_slice(&0u32.to_le_bytes());
+        out
+    }
+
+    #[test]
+    fn expressions_decode_up_to_the_depth_limit() {
+        let mut e = Expr::Fixed(0);
+        for _ in 1..MAX_EXPR_DEPTH {
+            e = Expr::Negated(Box::new(e));
+        }
+        let bytes = codec(usize::MAX).serialize(&e).unwrap();
+        assert_eq!(bytes, nested(MAX_EXPR_DEPTH - 1));
+        let back: Expr = codec(bytes.len()).deserialize(&bytes).unwrap();
+        assert_eq!(back, e);
+        let deeper = nested(MAX_EXPR_DEPTH);
+        let err = codec(deeper.len())
+            .deserialize::<Expr>(&deeper)
+            .unwrap_err();
+        assert!(err.to_string().contains("nested deeper"), "{err}");
+        // The depth count is back to zero after an error.
+        let again: Expr = codec(bytes.len()).deserialize(&bytes).unwrap();
+        assert_eq!(again, e);
+    }
+
+    #[test]
+    fn a_key_of_nested_negations_is_rejected_not_a_stack_overflow() {
+        // Header, the fixed-size fields, three empty query lists, then one gate of 250,000
+        // nested negations (1 MB): decoding must stop at the limit with a typed error.
+        let mut key = VK_MAGIC.to_vec();
+        key.extend_from_slice(&VK_FORMAT_VERSION.to_le_bytes());
+        key.extend_from_slice(&[0u8; 4 + 32 * 3 + 4 + 4 + 32 + 4 + 4]);
+        key.extend_from_slice(&[0u8; 8 * 3]);
+        key.extend_from_slice(&1u64.to_le_bytes());
+        key.extend(nested(250_000));
+        match VerifyingKey::from_bytes(&key) {
+            Err(KeyError::Corrupt(msg)) => assert!(msg.contains("nested deeper"), "{msg}"),
+            other => panic!("expected a corrupt-key error, got {other:?}"),
+        }
+    }
 }

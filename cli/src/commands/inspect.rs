@@ -1,4 +1,5 @@
-//! `zkml inspect MODEL.zkml`
+//! `zkml inspect MODEL.zkml` (a compiled program) or `zkml inspect vk.bin` (a verifying key:
+//! its digest, circuit size and what its public values mean).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -6,12 +7,14 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use serde_json::json;
 use zkml_ir::Op;
+use zkml_verifier::encoding::hex0x;
+use zkml_verifier::vk::{PublicPart, ValueClass, VisibilityInfo};
 
 use crate::common::print_json;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// The compiled program.
+    /// A compiled program, or a verifying key (vk.bin).
     pub program: PathBuf,
     /// Print one JSON object on stdout.
     #[arg(long)]
@@ -53,8 +56,106 @@ fn op_detail(op: &Op) -> String {
     }
 }
 
+fn visibility(v: VisibilityInfo) -> &'static str {
+    match v {
+        VisibilityInfo::Public => "public",
+        VisibilityInfo::Private => "private",
+        VisibilityInfo::Hashed => "hashed",
+        VisibilityInfo::Fixed => "fixed",
+    }
+}
+
+fn class(c: ValueClass) -> &'static str {
+    match c {
+        ValueClass::Inputs => "inputs",
+        ValueClass::Outputs => "outputs",
+        ValueClass::Parameters => "parameters",
+    }
+}
+
+/// One line per part of the public instance.
+fn public_parts(parts: &[PublicPart]) -> Vec<String> {
+    parts
+        .iter()
+        .map(|p| match p {
+            PublicPart::Values { class: c, tensor } => format!(
+                "{} values: {} '{}' shape {:?} scale 2^{}",
+                tensor.len(),
+                class(*c),
+                tensor.name,
+                tensor.shape,
+                tensor.scale
+            ),
+            PublicPart::Hash { class: c, tensors } => format!(
+                "1 value: Poseidon hash of the {} ({})",
+                class(*c),
+                tensors
+                    .iter()
+                    .map(|(t, _)| format!("'{}'", t.name))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        })
+        .collect()
+}
+
+fn inspect_key(args: &Args, bytes: &[u8]) -> Result<()> {
+    let vk = zkml_verifier::VerifyingKey::from_bytes(bytes)
+        .with_context(|| format!("verifying key {}", args.program.display()))?;
+    let digest = hex0x(&vk.key_digest());
+    let m = &vk.model;
+    let parts = public_parts(&m.public);
+    if args.json {
+        return print_json(&json!({
+            "kind": "verifying key",
+            "vk_digest": digest,
+            "program_digest": hex0x(&m.program_digest),
+            "k": vk.k,
+            "degree": vk.degree,
+            "advice_columns": vk.num_advice_columns,
+            "fixed_columns": vk.fixed_commitments.len(),
+            "gates": vk.gates.len(),
+            "lookups": vk.lookups.len(),
+            "public_values": vk.num_instance_values,
+            "value_bits": m.value_bits,
+            "inputs": visibility(m.inputs),
+            "outputs": visibility(m.outputs),
+            "parameters": visibility(m.parameters),
+            "public": parts,
+        }));
+    }
+    println!("verifying key {}", args.program.display());
+    println!("  digest {digest}  (pin it: zkml verify --vk-digest {digest})");
+    println!("  program {}", hex0x(&m.program_digest));
+    println!(
+        "  circuit: 2^{} rows, degree {}, {} advice and {} fixed columns, {} gates, {} lookups",
+        vk.k,
+        vk.degree,
+        vk.num_advice_columns,
+        vk.fixed_commitments.len(),
+        vk.gates.len(),
+        vk.lookups.len()
+    );
+    println!(
+        "  inputs {}, outputs {}, parameters {}; {} public values:",
+        visibility(m.inputs),
+        visibility(m.outputs),
+        visibility(m.parameters),
+        vk.num_instance_values
+    );
+    for p in parts {
+        println!("    {p}");
+    }
+    Ok(())
+}
+
 pub fn run(args: Args) -> Result<()> {
-    let program = zkml_ir::format::load(&args.program)
+    let bytes = std::fs::read(&args.program)
+        .with_context(|| format!("cannot read {}", args.program.display()))?;
+    if bytes.starts_with(zkml_verifier::vk::VK_MAGIC) {
+        return inspect_key(&args, &bytes);
+    }
+    let program = zkml_ir::format::from_bytes(&bytes)
         .with_context(|| format!("cannot read {}", args.program.display()))?;
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
     for n in &program.nodes {

@@ -1,5 +1,5 @@
-//! `zkml verify --proof P --vk VK [--input INPUT.json]`: exit 0 when valid, 1 when invalid, 2 on
-//! unreadable input.
+//! `zkml verify --proof P --vk VK [--input INPUT.json] [--vk-digest HEX]`: exit 0 when valid, 1
+//! when invalid (a key other than the pinned one included), 2 on unreadable input.
 //!
 //! Beyond the proof itself, the outputs listed in the proof file are checked against the proven
 //! instance (public outputs must equal it, hashed outputs must hash to it; private outputs are
@@ -25,9 +25,21 @@ pub struct Args {
     /// Also check that the proof was made for this input (public or hashed inputs).
     #[arg(long, value_name = "INPUT.json")]
     pub input: Option<PathBuf>,
+    /// Require this verifying key: its digest (`zkml inspect vk.bin` prints it), 32 bytes of
+    /// hex. Without it any well-formed key is taken, and the output says which one it was.
+    #[arg(long, value_name = "HEX", value_parser = parse_digest)]
+    pub vk_digest: Option<[u8; 32]>,
     /// Print one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
+}
+
+fn parse_digest(s: &str) -> Result<[u8; 32], String> {
+    let digits = s.strip_prefix("0x").unwrap_or(s);
+    let bytes = hex::decode(digits).map_err(|e| format!("'{s}' is not hex: {e}"))?;
+    bytes
+        .try_into()
+        .map_err(|b: Vec<u8>| format!("a key digest is 32 bytes, '{s}' holds {}", b.len()))
 }
 
 struct Read {
@@ -82,8 +94,21 @@ pub fn run(args: Args) -> ExitCode {
         }
     };
     let start = std::time::Instant::now();
-    let result = zkml_verifier::verify_with_key(&r.vk, &r.proof, &r.instances)
-        .map_err(anyhow::Error::from)
+    let digest = r.vk.key_digest();
+    let pinned = match args.vk_digest {
+        Some(expected) if expected != digest => {
+            Err(anyhow::Error::from(zkml_verifier::KeyError::NotPinned {
+                expected: zkml_verifier::encoding::hex0x(&expected),
+                found: zkml_verifier::encoding::hex0x(&digest),
+            }))
+        }
+        _ => Ok(()),
+    };
+    let result = pinned
+        .and_then(|()| {
+            zkml_verifier::verify_with_key(&r.vk, &r.proof, &r.instances)
+                .map_err(anyhow::Error::from)
+        })
         .and_then(|()| {
             let words: Vec<[u8; 32]> = r
                 .instances
@@ -104,10 +129,18 @@ pub fn run(args: Args) -> ExitCode {
                         "outputs": c.outputs,
                         "input": c.input,
                         "parameters_hash": c.parameters_hash,
+                        "vk_digest": zkml_verifier::encoding::hex0x(&digest),
+                        "vk_pinned": args.vk_digest.is_some(),
                     })
                 );
             } else {
                 println!("proof is valid ({secs:.3} s)");
+                let key = zkml_verifier::encoding::hex0x(&digest);
+                if args.vk_digest.is_some() {
+                    println!("verifying key: {key} (the pinned one)");
+                } else {
+                    println!("verifying key: {key} (not pinned: pass --vk-digest to require it)");
+                }
                 println!("{}", describe(c.outputs, "outputs in the proof file"));
                 if args.input.is_some() {
                     println!("{}", describe(c.input, "input file"));
