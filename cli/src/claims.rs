@@ -70,6 +70,63 @@ pub fn check(
     if file.outputs.len() != file.quantized_outputs.len() {
         bail!("the proof file lists outputs inconsistently");
     }
+    // Every field the file reports on is this key's and this instance's.
+    let digest = hex::encode(vk.key_digest());
+    if !file
+        .vk_digest
+        .trim_start_matches("0x")
+        .eq_ignore_ascii_case(&digest)
+    {
+        bail!(
+            "the proof file names verifying key {}, but it was checked against 0x{digest}",
+            file.vk_digest
+        );
+    }
+    let program = hex::encode(info.program_digest);
+    if !file
+        .program_digest
+        .trim_start_matches("0x")
+        .eq_ignore_ascii_case(&program)
+    {
+        bail!(
+            "the proof file names program {}, but the verifying key is for program 0x{program}",
+            file.program_digest
+        );
+    }
+    if file.public != crate::proving::public_entries(info, instances) {
+        bail!("the proof file's readable 'public' account differs from the proven instance");
+    }
+    let proven_outputs: usize = info
+        .public
+        .iter()
+        .map(|part| match part {
+            PublicPart::Values {
+                class: ValueClass::Outputs,
+                ..
+            } => 1,
+            PublicPart::Hash {
+                class: ValueClass::Outputs,
+                tensors,
+            } => tensors.len(),
+            _ => 0,
+        })
+        .sum();
+    if file.outputs.len() != proven_outputs {
+        if proven_outputs == 0 {
+            bail!(
+                "the proof file lists {} outputs, but the outputs are private in this proof: \
+                 nothing about them is proven",
+                file.outputs.len()
+            );
+        }
+        bail!(
+            "the proof file lists {} outputs, but the verifying key proves {proven_outputs}",
+            file.outputs.len()
+        );
+    }
+    if at_end(info) != instances.len() as u64 {
+        bail!("the instance is longer than the verifying key describes");
+    }
     // The listed floats must be the listed integers, dequantized.
     let mut output_index = 0usize;
     let mut input_index = 0usize;
@@ -165,6 +222,13 @@ pub fn check(
         bail!("the inputs are private in this proof: an input file cannot be checked against it");
     }
     Ok(claims)
+}
+
+/// Instance values the key describes.
+fn at_end(info: &zkml_verifier::vk::ModelInfo) -> u64 {
+    info.public
+        .iter()
+        .fold(0u64, |n, p| n.saturating_add(p.instance_len()))
 }
 
 fn quantize_one(t: &TensorInfo, bits: u32, data: &[Vec<f64>], index: usize) -> Result<Vec<i64>> {

@@ -161,7 +161,7 @@ pub struct ProofFile {
 }
 
 /// One part of the public instance, readable.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum PublicEntry {
     /// A tensor's values (quantized integers), one instance value each.
@@ -218,24 +218,7 @@ impl ProofFile {
             (Vec::new(), Vec::new())
         };
         let words = proof.instance_words();
-        let mut at = 0usize;
-        let mut public = Vec::new();
-        for part in &vk.model.public {
-            let n = part.instance_len() as usize;
-            let slice = &words[at.min(words.len())..(at + n).min(words.len())];
-            at += n;
-            public.push(match part {
-                zkml_verifier::vk::PublicPart::Values { class, tensor } => PublicEntry::Values {
-                    class: class_name(*class).into(),
-                    name: tensor.name.clone(),
-                    values: slice.iter().map(word_to_i64).collect(),
-                },
-                zkml_verifier::vk::PublicPart::Hash { class, .. } => PublicEntry::Hash {
-                    class: class_name(*class).into(),
-                    hash: slice.first().map(word_hex).unwrap_or_default(),
-                },
-            });
-        }
+        let public = public_entries(&vk.model, &words);
         Self {
             format: PROOF_FORMAT.into(),
             version: 1,
@@ -275,6 +258,32 @@ impl ProofFile {
         }
         Ok((proof, instances))
     }
+}
+
+/// The readable account of an instance, part by part, as the key describes it.
+pub fn public_entries(
+    model: &zkml_verifier::vk::ModelInfo,
+    words: &[[u8; 32]],
+) -> Vec<PublicEntry> {
+    let mut at = 0usize;
+    let mut public = Vec::new();
+    for part in &model.public {
+        let n = part.instance_len() as usize;
+        let slice = &words[at.min(words.len())..at.saturating_add(n).min(words.len())];
+        at = at.saturating_add(n);
+        public.push(match part {
+            zkml_verifier::vk::PublicPart::Values { class, tensor } => PublicEntry::Values {
+                class: class_name(*class).into(),
+                name: tensor.name.clone(),
+                values: slice.iter().map(word_to_i64).collect(),
+            },
+            zkml_verifier::vk::PublicPart::Hash { class, .. } => PublicEntry::Hash {
+                class: class_name(*class).into(),
+                hash: slice.first().map(word_hex).unwrap_or_default(),
+            },
+        });
+    }
+    public
 }
 
 /// A small signed integer held in a field word (values are far below 2^63 in magnitude).

@@ -519,6 +519,50 @@ fn one_shot_prove_then_verify_and_reject_tampering() {
     p["instances"][0] = Value::String(format!("0x{:064x}", 12345));
     std::fs::write(&bad, p.to_string()).unwrap();
     assert_eq!(verify(&bad, &vk), Some(1));
+    // Every field the file reports on is bound: an extra output entry, another key's or
+    // program's digest, or a changed readable account is invalid (1).
+    let original: Value = serde_json::from_str(&std::fs::read_to_string(&proof).unwrap()).unwrap();
+    let tampered = |edit: &dyn Fn(&mut Value)| {
+        let mut p = original.clone();
+        edit(&mut p);
+        std::fs::write(&bad, p.to_string()).unwrap();
+        let o = zkml_in(&cache)
+            .args(["verify", "--proof", bad.to_str().unwrap()])
+            .args(["--vk", vk.to_str().unwrap()])
+            .output()
+            .unwrap();
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    let (code, err) = tampered(&|p| {
+        p["outputs"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!([1.0]));
+        p["quantized_outputs"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!([1]));
+    });
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("lists 2 outputs, but the verifying key proves 1"),
+        "{err}"
+    );
+    let (code, err) =
+        tampered(&|p| p["vk_digest"] = Value::String(format!("0x{}", "cd".repeat(32))));
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("names verifying key"), "{err}");
+    let (code, err) =
+        tampered(&|p| p["program_digest"] = Value::String(format!("0x{}", "ef".repeat(32))));
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("names program"), "{err}");
+    let (code, err) = tampered(&|p| p["public"][1]["values"][0] = serde_json::json!(12345));
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("readable 'public' account"), "{err}");
+    assert_eq!(tampered(&|_| {}).0, Some(0), "the untouched copy verifies");
     // Unreadable inputs: 2.
     std::fs::write(&bad, "not json").unwrap();
     assert_eq!(verify(&bad, &vk), Some(2));
