@@ -52,6 +52,8 @@ impl ModelCircuit {
             AdviceCol::Range(l) => config.range[l].into(),
             AdviceCol::TableIn(l) => config.table_in[l].into(),
             AdviceCol::TableOut(l) => config.table_out[l].into(),
+            AdviceCol::V(i) => config.v[i].into(),
+            AdviceCol::H => config.h.expect("configured with Freivalds columns").into(),
         }
     }
 
@@ -203,6 +205,30 @@ impl Circuit<Fr> for ModelCircuit {
         )?;
         for (cell, row) in cells {
             layouter.constrain_instance(cell, config.instance, row);
+        }
+        if let Some(challenge) = config.challenge {
+            // Every first-phase cell is written: commit them and draw the challenge.
+            layouter.next_phase();
+            let mut r = None;
+            layouter.get_challenge(challenge).map(|v| r = Some(v));
+            let cells = crate::layout::freivalds::second_phase(layout, r);
+            layouter.assign_region(
+                || "second phase",
+                |mut region| {
+                    for &(c, v) in &cells {
+                        let column = Column::<halo2_proofs::plonk::Advice>::try_from(Self::column(
+                            &config, c.col,
+                        ))
+                        .expect("advice column");
+                        let value = match v {
+                            Some(v) => Value::known(v),
+                            None => Value::unknown(),
+                        };
+                        region.assign_advice(column, physical(&p, c), value);
+                    }
+                    Ok(())
+                },
+            )?;
         }
         Ok(())
     }

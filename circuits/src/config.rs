@@ -19,6 +19,16 @@
 //! BitsNext   x[i]^2 - x[i] = 0,  z[0] - z[0](prev) - S_0 = 0          folded circuits only
 //! ```
 //!
+//! Circuits that check products by Freivalds' test ([`crate::layout::freivalds`]) add the
+//! second-phase columns `v[0..W)` and `h`, committed after the challenge `r` is drawn:
+//!
+//! ```text
+//! HornerFirst  v[i] - w[0][i] = 0                                     i < W
+//! HornerNext   v[i] - r v[i](prev) - w[0][i] = 0                      i < W
+//! FdotFirst    h - sum_i x[i] v[i] = 0
+//! FdotNext     h - h(prev) - sum_i x[i] v[i] = 0
+//! ```
+//!
 //! In a folded circuit ([`crate::fold`]) a "row" is a logical row of `stride` physical rows,
 //! and a gate is enabled by the row selector times the gate's flag among the coefficients.
 //!
@@ -45,8 +55,8 @@
 
 use halo2_proofs::halo2curves::bn256::Fr;
 use halo2_proofs::plonk::{
-    Advice, Column, ConstraintSystem, Expression, Fixed, Instance, Selector, TableColumn,
-    VirtualCells,
+    Advice, Challenge, Column, ConstraintSystem, Expression, FirstPhase, Fixed, Instance,
+    SecondPhase, Selector, TableColumn, VirtualCells,
 };
 use halo2_proofs::poly::Rotation;
 
@@ -94,6 +104,14 @@ pub struct ModelConfig {
     pub function_table: Option<[TableColumn; 3]>,
     /// Public values.
     pub instance: Column<Instance>,
+    /// Second-phase operand lanes of Freivalds checks (empty without them).
+    pub v: Vec<Column<Advice>>,
+    /// Second-phase accumulator of Freivalds checks.
+    pub h: Option<Column<Advice>>,
+    /// The challenge `r`, drawn after every first-phase column is committed.
+    pub challenge: Option<Challenge>,
+    /// One selector per gate of [`Gate::FREIVALDS`] (empty without Freivalds checks).
+    pub freivalds_selectors: Vec<Selector>,
 }
 
 impl ModelConfig {
@@ -161,6 +179,22 @@ impl ModelConfig {
         };
         let instance = meta.instance_column();
         meta.enable_equality(instance);
+        // Second-phase columns come after every first-phase one, so the proof lists the
+        // commitments in column order.
+        let (v, h, challenge, freivalds_selectors) = if p.freivalds {
+            let second = |meta: &mut ConstraintSystem<Fr>| {
+                let c = meta.advice_column_in(SecondPhase);
+                meta.enable_equality(c);
+                c
+            };
+            let v: Vec<Column<Advice>> = (0..w_lanes).map(|_| second(meta)).collect();
+            let h = second(meta);
+            let challenge = meta.challenge_usable_after(FirstPhase);
+            let sel = Gate::FREIVALDS.iter().map(|_| meta.selector()).collect();
+            (v, Some(h), Some(challenge), sel)
+        } else {
+            (Vec::new(), None, None, Vec::new())
+        };
         // Folded circuits have no range table, and a function table only when they look up.
         let range_table = p
             .range_lookups()
@@ -191,6 +225,10 @@ impl ModelConfig {
             range_table,
             function_table,
             instance,
+            v,
+            h,
+            challenge,
+            freivalds_selectors,
         };
         config.linear_gates(meta);
         config.product_gates(meta);
@@ -201,6 +239,9 @@ impl ModelConfig {
         }
         if p.poseidon {
             config.poseidon_gates(meta);
+        }
+        if p.freivalds {
+            config.freivalds_gates(meta);
         }
         if p.fold == 0 {
             config.lookups(meta);
@@ -219,6 +260,8 @@ impl ModelConfig {
             AdviceCol::Range(l) => self.range[l],
             AdviceCol::TableIn(l) => self.table_in[l],
             AdviceCol::TableOut(l) => self.table_out[l],
+            AdviceCol::V(i) => self.v[i],
+            AdviceCol::H => self.h.expect("configured with Freivalds columns"),
         };
         let offset = if self.params.fold == 0 {
             0
@@ -289,6 +332,12 @@ impl ModelConfig {
     pub fn selector_of(&self, gate: Gate) -> Option<Selector> {
         match gate {
             Gate::Poseidon(kind) => self.poseidon_selectors.get(usize::from(kind)).copied(),
+            Gate::HornerFirst | Gate::HornerNext | Gate::FdotFirst | Gate::FdotNext => {
+                Gate::FREIVALDS
+                    .iter()
+                    .position(|&a| a == gate)
+                    .and_then(|i| self.freivalds_selectors.get(i).copied())
+            }
             g => Gate::ALL
                 .iter()
                 .position(|&a| a == g)
@@ -343,6 +392,38 @@ impl ModelConfig {
                     ]
                 })
                 .collect::<Vec<_>>()
+        });
+    }
+
+    /// Horner chains and challenge-weighted dot products in the second-phase columns
+    /// ([`crate::layout::freivalds`]). The challenge is a constant of degree 0 in the gates.
+    fn freivalds_gates(&self, meta: &mut ConstraintSystem<Fr>) {
+        let p = self.params;
+        let r = self.challenge.expect("configured").expr();
+        meta.create_gate("horner", |v| {
+            let first = self.on(v, Gate::HornerFirst);
+            let next = self.on(v, Gate::HornerNext);
+            (0..p.lanes)
+                .flat_map(|i| {
+                    let cur = self.cell(v, AdviceCol::V(i), 0);
+                    let prev = self.cell(v, AdviceCol::V(i), -1);
+                    let w = self.wq(v, 0, i);
+                    [
+                        first.clone() * (cur.clone() - w.clone()),
+                        next.clone() * (cur - r.clone() * prev - w),
+                    ]
+                })
+                .collect::<Vec<_>>()
+        });
+        meta.create_gate("challenge dot", |v| {
+            let first = self.on(v, Gate::FdotFirst);
+            let next = self.on(v, Gate::FdotNext);
+            let h = self.cell(v, AdviceCol::H, 0);
+            let prev = self.cell(v, AdviceCol::H, -1);
+            let sum = (0..p.lanes).fold(Expression::Constant(Fr::zero()), |acc, i| {
+                acc + self.xq(v, i) * self.cell(v, AdviceCol::V(i), 0)
+            });
+            [first * (h.clone() - sum.clone()), next * (h - prev - sum)]
         });
     }
 

@@ -68,11 +68,16 @@ impl Commitments {
         let function = usize::from(p.table_streams > 0);
         let (advice, fixed, selectors, tables, equality, lookups) = if p.fold == 0 {
             (
-                p.advice_columns(),
+                p.advice_columns() + p.challenge_columns(),
                 p.fixed_columns(),
                 SELECTOR_COLUMNS,
                 2 + 3 * function,
-                p.lanes + p.results + p.range_streams + 2 * p.table_streams + 1,
+                p.lanes
+                    + p.results
+                    + p.range_streams
+                    + 2 * p.table_streams
+                    + 1
+                    + p.challenge_columns(),
                 p.range_streams + p.table_streams,
             )
         } else {
@@ -181,7 +186,7 @@ pub fn candidates(
     let hashes = visibility.hashes();
     // (lanes, results, fold columns)
     let shapes: &[(usize, usize, usize)] = match objective {
-        Objective::Proving => &[(4, 2, 0), (8, 4, 0), (16, 8, 0), (32, 16, 0)],
+        Objective::Proving => &[(4, 2, 0), (8, 4, 0), (16, 4, 0), (16, 8, 0), (32, 8, 0)],
         Objective::EvmGas => &[
             (4, 2, 0),
             (8, 2, 0),
@@ -195,6 +200,9 @@ pub fn candidates(
             (16, 8, 6),
         ],
     };
+    // One layout per (shape, range bits); stream counts scale analytically. The layouts are
+    // independent: they are made on every core.
+    let mut bases = Vec::new();
     for &(lanes, results, fold) in shapes {
         if hashes && lanes < 8 {
             continue;
@@ -206,8 +214,7 @@ pub fn candidates(
             &[6, 8, 10, 12, 14]
         };
         for &range_bits in range_options {
-            // One layout per (lanes, range bits); stream counts scale analytically.
-            let base = CircuitParams {
+            bases.push(CircuitParams {
                 k: 26,
                 lanes,
                 results,
@@ -217,65 +224,124 @@ pub fn candidates(
                 degree: if fold > 0 { 5 } else { 4 },
                 poseidon: hashes,
                 fold,
-            };
-            let layout = build(program, None, base, visibility)?;
-            let checks = layout
-                .range_tags
-                .iter()
-                .map(|t| t.iter().filter(|&&v| v != 0).count())
-                .sum::<usize>();
-            let table_checks = layout
-                .table_tags
-                .iter()
-                .map(|t| t.iter().filter(|&&v| v != 0).count())
-                .sum::<usize>();
-            let mut table_rows = crate::circuit::function_table_rows(&layout);
-            if fold == 0 {
-                table_rows = table_rows.max(crate::circuit::range_table_rows(range_bits));
-            }
-            // A folded circuit looks up every function slot of a row through one argument, so
-            // more streams only shorten the rows; unfolded, each stream is an argument.
-            let (range_options, table_options): (&[usize], &[usize]) = match (fold, has_tables) {
-                (0, true) => (&[1, 2, 3, 4, 6, 8], &[1, 2, 4]),
-                (0, false) => (&[1, 2, 3, 4, 6, 8], &[0]),
-                (_, true) => (&[0], &[1, 2]),
-                (_, false) => (&[0], &[0]),
-            };
-            for &range_streams in range_options {
-                for &table_streams in table_options {
-                    let mut p = CircuitParams {
-                        range_streams,
-                        table_streams,
-                        ..base
-                    };
-                    let logical = layout
-                        .main_rows
-                        .max(if range_streams > 0 {
-                            checks.div_ceil(range_streams)
-                        } else {
-                            0
-                        })
-                        .max(if table_streams > 0 {
-                            table_checks.div_ceil(table_streams)
-                        } else {
-                            0
-                        });
-                    let rows = (logical * p.stride()).max(table_rows);
-                    let need = rows + reserved_rows(p);
-                    p.k = (need.max(2) - 1).ilog2() + 1;
-                    if p.k > 26 || (p.fold > 0 && p.k > MAX_FOLDED_K) {
-                        continue;
-                    }
-                    out.push(Candidate {
-                        params: p,
-                        prove: estimate(&p, p.k),
-                        gas: evm_gas(&p, layout.instance.len()),
+                // Products are checked by Freivalds' test where that is cheaper (unfolded
+                // shapes for proving speed); a layout that never chooses it has no
+                // second-phase columns.
+                freivalds: fold == 0 && objective == Objective::Proving,
+            });
+        }
+    }
+    for (base, stats) in bases.iter().zip(layout_all(program, visibility, &bases)?) {
+        let base = CircuitParams {
+            freivalds: stats.freivalds,
+            ..*base
+        };
+        let fold = base.fold;
+        let mut table_rows = stats.function_table_rows;
+        if fold == 0 {
+            table_rows = table_rows.max(crate::circuit::range_table_rows(base.range_bits));
+        }
+        // A folded circuit looks up every function slot of a row through one argument, so
+        // more streams only shorten the rows; unfolded, each stream is an argument.
+        let (range_options, table_options): (&[usize], &[usize]) = match (fold, has_tables) {
+            (0, true) => (&[1, 2, 3, 4, 6, 8], &[1, 2, 4]),
+            (0, false) => (&[1, 2, 3, 4, 6, 8], &[0]),
+            (_, true) => (&[0], &[1, 2]),
+            (_, false) => (&[0], &[0]),
+        };
+        for &range_streams in range_options {
+            for &table_streams in table_options {
+                let mut p = CircuitParams {
+                    range_streams,
+                    table_streams,
+                    ..base
+                };
+                let logical = stats
+                    .main_rows
+                    .max(if range_streams > 0 {
+                        stats.checks.div_ceil(range_streams)
+                    } else {
+                        0
+                    })
+                    .max(if table_streams > 0 {
+                        stats.table_checks.div_ceil(table_streams)
+                    } else {
+                        0
                     });
+                let rows = (logical * p.stride()).max(table_rows).max(stats.instances);
+                let need = rows + reserved_rows(p);
+                p.k = (need.max(2) - 1).ilog2() + 1;
+                if p.k > 26 || (p.fold > 0 && p.k > MAX_FOLDED_K) {
+                    continue;
                 }
+                out.push(Candidate {
+                    params: p,
+                    prove: estimate(&p, p.k),
+                    gas: evm_gas(&p, stats.instances),
+                });
             }
         }
     }
     Ok(out)
+}
+
+/// What the sizing needs from a candidate layout.
+struct LayoutStats {
+    freivalds: bool,
+    main_rows: usize,
+    checks: usize,
+    table_checks: usize,
+    function_table_rows: usize,
+    instances: usize,
+}
+
+/// Lays out `program` in every shape of `bases` (without a witness), on every core, keeping
+/// only the counts the sizing needs.
+fn layout_all(
+    program: &Program,
+    visibility: VisibilityConfig,
+    bases: &[CircuitParams],
+) -> Result<Vec<LayoutStats>, LayoutError> {
+    let stats = |p: &CircuitParams| -> Result<LayoutStats, LayoutError> {
+        let layout = build(program, None, *p, visibility)?;
+        let count = |tags: &[Vec<u64>]| {
+            tags.iter()
+                .map(|t| t.iter().filter(|&&v| v != 0).count())
+                .sum::<usize>()
+        };
+        Ok(LayoutStats {
+            freivalds: layout.uses_freivalds(),
+            main_rows: layout.main_rows,
+            checks: count(&layout.range_tags),
+            table_checks: count(&layout.table_tags),
+            function_table_rows: crate::circuit::function_table_rows(&layout),
+            instances: layout.instance.len(),
+        })
+    };
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(bases.len())
+        .max(1);
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut results: Vec<Option<Result<LayoutStats, LayoutError>>> =
+        (0..bases.len()).map(|_| None).collect();
+    let slots = std::sync::Mutex::new(&mut results);
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if i >= bases.len() {
+                    break;
+                }
+                let r = stats(&bases[i]);
+                slots.lock().expect("no worker panics")[i] = Some(r);
+            });
+        }
+    });
+    results
+        .into_iter()
+        .map(|r| r.expect("every shape laid out"))
+        .collect()
 }
 
 /// Gas within this fraction of the cheapest candidate's counts as cheapest: among those, the

@@ -68,6 +68,8 @@ pub fn advice_offset(p: &CircuitParams, col: AdviceCol) -> usize {
         AdviceCol::Range(l) => p.lanes + p.results + l,
         AdviceCol::TableIn(l) => p.lanes + p.results + p.range_streams + l,
         AdviceCol::TableOut(l) => p.lanes + p.results + p.range_streams + p.table_streams + l,
+        AdviceCol::V(i) => p.advice_columns() + i,
+        AdviceCol::H => p.advice_columns() + p.lanes,
     }
 }
 

@@ -49,6 +49,11 @@ pub struct CircuitParams {
     /// when 0, so unfolded shapes keep the form (and cached keys) they had before folding.
     #[serde(default, skip_serializing_if = "is_unfolded")]
     pub fold: usize,
+    /// Whether products may be checked by Freivalds' test ([`crate::layout::freivalds`]):
+    /// adds `W + 1` second-phase advice columns (`v[0..W)`, `h`) and one challenge drawn
+    /// after the first-phase commitments. Unfolded circuits only; not serialized when off.
+    #[serde(default, skip_serializing_if = "is_off")]
+    pub freivalds: bool,
 }
 
 impl Default for CircuitParams {
@@ -64,12 +69,17 @@ impl Default for CircuitParams {
             degree: 4,
             poseidon: false,
             fold: 0,
+            freivalds: false,
         }
     }
 }
 
 fn is_unfolded(fold: &usize) -> bool {
     *fold == 0
+}
+
+fn is_off(flag: &bool) -> bool {
+    !*flag
 }
 
 /// Why a parameter set is unusable.
@@ -127,6 +137,9 @@ impl CircuitParams {
                 self.coefficients()
             ));
         }
+        if self.freivalds && self.fold > 0 {
+            return err("Freivalds checks need an unfolded circuit".into());
+        }
         if !(4..=26).contains(&self.k) {
             return err(format!("k must be 4 to 26, got {}", self.k));
         }
@@ -143,9 +156,18 @@ impl CircuitParams {
         (self.lanes / 3).min(self.results)
     }
 
-    /// Number of advice columns.
+    /// Number of first-phase advice columns.
     pub fn advice_columns(&self) -> usize {
         self.lanes + self.results + self.range_streams + 2 * self.table_streams
+    }
+
+    /// Number of second-phase advice columns (Freivalds checks: `v[0..W)` and `h`).
+    pub fn challenge_columns(&self) -> usize {
+        if self.freivalds {
+            self.lanes + 1
+        } else {
+            0
+        }
     }
 
     /// Number of fixed columns, selectors not included.

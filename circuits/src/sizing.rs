@@ -16,7 +16,7 @@ pub fn reserved_rows(params: CircuitParams) -> usize {
 }
 
 /// Usable rows a layout needs: its gates and streams (a folded circuit's logical rows take
-/// `stride` rows each), and the lookup tables.
+/// `stride` rows each), the lookup tables, and the public values (one instance column).
 pub fn rows_needed(layout: &Layout) -> usize {
     let p = layout.params;
     let range_table = if p.range_lookups() {
@@ -27,6 +27,7 @@ pub fn rows_needed(layout: &Layout) -> usize {
     (layout.rows_used() * p.stride())
         .max(range_table)
         .max(function_table_rows(layout))
+        .max(layout.instance.len())
 }
 
 /// The smallest `k` whose usable rows hold the layout.

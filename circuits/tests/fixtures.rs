@@ -62,6 +62,7 @@ fn fixtures_satisfy_the_circuit_with_reference_outputs() {
             degree: 4,
             poseidon: false,
             fold: 0,
+            freivalds: false,
         };
         let mut layout =
             build(&program, Some(&trace), params, VisibilityConfig::default()).unwrap();

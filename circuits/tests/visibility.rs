@@ -22,6 +22,7 @@ fn params() -> CircuitParams {
         degree: 4,
         poseidon: true,
         fold: 0,
+        freivalds: false,
     }
 }
 

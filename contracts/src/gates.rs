@@ -82,6 +82,8 @@ impl GateProgram {
             Expr::Fixed(i) => return Ok(Operand::Proof(l.fixed_evals + 32 * *i as usize)),
             Expr::Advice(i) => return Ok(Operand::Proof(l.advice_evals + 32 * *i as usize)),
             Expr::Instance(_) => return Ok(Operand::At(inst)),
+            // The challenges follow the instance evaluation in memory.
+            Expr::Challenge(i) => return Ok(Operand::At(inst + 32 * (1 + *i as usize))),
             Expr::Negated(a) => {
                 let a = self.operand(a, level, plan, inst)?;
                 (OP_NEG, a, a)

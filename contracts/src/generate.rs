@@ -126,6 +126,8 @@ struct Evals<'a> {
     /// Where the proof is copied in memory.
     proof_mem: usize,
     instance_eval: usize,
+    /// Challenge `i` is the word at `challenges + 32 i`.
+    challenges: usize,
 }
 
 impl Evals<'_> {
@@ -167,7 +169,11 @@ struct ExprWriter<'a> {
 
 fn count_subexpressions(e: &Expr, counts: &mut HashMap<String, usize>) {
     let children: Vec<&Expr> = match e {
-        Expr::Constant(_) | Expr::Fixed(_) | Expr::Advice(_) | Expr::Instance(_) => return,
+        Expr::Constant(_)
+        | Expr::Fixed(_)
+        | Expr::Advice(_)
+        | Expr::Instance(_)
+        | Expr::Challenge(_) => return,
         Expr::Negated(a) | Expr::Scaled(a, _) => vec![a],
         Expr::Sum(a, b) | Expr::Product(a, b) => vec![a, b],
     };
@@ -181,7 +187,11 @@ impl ExprWriter<'_> {
     /// Returns a Yul expression and its nesting depth, emitting spills into `out`.
     fn expr(&mut self, e: &Expr, out: &mut String) -> Result<(String, usize), GenerateError> {
         let key = match e {
-            Expr::Constant(_) | Expr::Fixed(_) | Expr::Advice(_) | Expr::Instance(_) => None,
+            Expr::Constant(_)
+            | Expr::Fixed(_)
+            | Expr::Advice(_)
+            | Expr::Instance(_)
+            | Expr::Challenge(_) => None,
             _ => Some(format!("{e:?}")),
         };
         if let Some(&t) = key.as_ref().and_then(|k| self.memo.get(k)) {
@@ -192,6 +202,7 @@ impl ExprWriter<'_> {
             Expr::Fixed(i) => (self.evals.fixed(*i as usize), 1),
             Expr::Advice(i) => (self.evals.advice(*i as usize), 1),
             Expr::Instance(_) => (m(self.evals.instance_eval), 1),
+            Expr::Challenge(i) => (m(self.evals.challenges + 32 * *i as usize), 1),
             Expr::Negated(a) => {
                 let (a, d) = self.expr(a, out)?;
                 (format!("sub(r, {a})"), d + 1)
@@ -314,6 +325,8 @@ pub fn solidity_with(
     let s_u = mem.word();
     let s_xn = mem.word();
     let s_inst = mem.word();
+    // The challenges follow the instance evaluation (gate programs address them from it).
+    let s_chal = mem.words(vk.challenges as usize);
     let s_lagr = mem.words(b as usize + 2); // l_r(x) for r = -(b+1)..=0
     let s_xinv = mem.word();
     let s_vanish_inv = mem.word();
@@ -398,6 +411,7 @@ pub fn solidity_with(
         plan: &plan,
         proof_mem,
         instance_eval: s_inst,
+        challenges: s_chal,
     };
     let mut body = String::new();
     let w = &mut body;
@@ -459,9 +473,13 @@ pub fn solidity_with(
         "            let h := keccak256({tbuf:#x}, {:#x})",
         64 + 32 * n_inst + e0 - s0
     );
-    emit!("            mstore({s_theta:#x}, mod(h, r))");
-    let slots = [s_beta, s_gamma, s_y, s_x, s_sy, s_v, s_u];
-    for (&(s, e), slot) in plan.segments[1..].iter().zip(slots) {
+    let slots: Vec<usize> = (0..vk.challenges as usize)
+        .map(|i| s_chal + 32 * i)
+        .chain([s_theta, s_beta, s_gamma, s_y, s_x, s_sy, s_v, s_u])
+        .collect();
+    emit!("            mstore({:#x}, mod(h, r))", slots[0]);
+    debug_assert_eq!(plan.segments.len(), slots.len());
+    for (&(s, e), &slot) in plan.segments[1..].iter().zip(&slots[1..]) {
         emit!("            mstore({tbuf:#x}, h)");
         if s == e {
             emit!("            mstore8({:#x}, 1)", tbuf + 32);

@@ -130,8 +130,22 @@ impl Plan {
             len: at,
             points_end,
         };
-        let segments = vec![
-            (0, lookup_permuted),
+        // With challenges, the first segment ends after the first-phase advice (the
+        // second-phase columns are the last ones): it yields the first challenge, each further
+        // challenge an empty segment, and the second-phase advice leads to theta.
+        let first_phase_end =
+            advice + 64 * (vk.num_advice_columns - vk.second_phase_advice) as usize;
+        let mut segments = Vec::new();
+        if vk.challenges > 0 {
+            segments.push((0, first_phase_end));
+            for _ in 1..vk.challenges {
+                segments.push((first_phase_end, first_phase_end));
+            }
+            segments.push((first_phase_end, lookup_permuted));
+        } else {
+            segments.push((0, lookup_permuted));
+        }
+        segments.extend([
             (lookup_permuted, perm_products),
             (perm_products, perm_products),
             (perm_products, quotient),
@@ -139,7 +153,7 @@ impl Plan {
             (points_end, h1),
             (h1, h1),
             (h1, h2),
-        ];
+        ]);
 
         let b = vk.blinding_factors as i32;
         let mut openings = Vec::new();

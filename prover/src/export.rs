@@ -91,7 +91,7 @@ fn convert(e: &Expression<Fr>, cs: &ConstraintSystem<Fr>) -> Result<Expr, Prover
                 "instance",
             )?))
         },
-        &|_| Err(ProverError::Internal("challenges are not used".into())),
+        &|c| Ok(Expr::Challenge(c.index() as u32)),
         &|a| Ok(Expr::Negated(Box::new(a?))),
         &|a, b| Ok(Expr::Sum(Box::new(a?), Box::new(b?))),
         &|a, b| Ok(Expr::Product(Box::new(a?), Box::new(b?))),
@@ -107,12 +107,21 @@ pub fn export_vk(
     num_instance_values: usize,
 ) -> Result<v::VerifyingKey, ProverError> {
     let cs = vk.cs();
+    // Second-phase advice columns must be the last ones (the proof then lists every
+    // commitment in column order), and every challenge is drawn after the first phase.
+    let phases = cs.advice_column_phase();
+    let second = phases.iter().filter(|&&p| p == 1).count();
+    let in_order = phases.iter().all(|&p| p <= 1)
+        && phases.iter().skip(phases.len() - second).all(|&p| p == 1);
     if cs.num_instance_columns() != 1
-        || cs.num_challenges() != 0
-        || cs.advice_column_phase().iter().any(|&p| p != 0)
+        || !in_order
+        || cs.challenge_phase().iter().any(|&p| p != 0)
+        || (second > 0) != (cs.num_challenges() > 0)
     {
         return Err(ProverError::Internal(
-            "the circuit must have one instance column, one phase and no challenges".into(),
+            "the circuit must have one instance column, its second-phase advice columns last, \
+             and its challenges drawn after the first phase"
+                .into(),
         ));
     }
     let domain = vk.get_domain();
@@ -167,6 +176,8 @@ pub fn export_vk(
         blinding_factors: cs.blinding_factors() as u32,
         transcript_repr: scalar_be(&vk.transcript_repr()),
         num_advice_columns: cs.num_advice_columns() as u32,
+        second_phase_advice: second as u32,
+        challenges: cs.num_challenges() as u32,
         num_instance_values: num_instance_values as u32,
         advice_queries: queries(
             cs.advice_queries()

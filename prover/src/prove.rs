@@ -89,8 +89,24 @@ pub fn prove(
         pk.header.visibility,
     )?;
     let circuit = ModelCircuit::new(layout);
+    let instances = circuit.instance();
+    let bytes = prove_circuit(circuit, pk, srs)?;
+    Ok(Proof {
+        bytes,
+        instances,
+        outputs: trace.outputs().into_iter().cloned().collect(),
+    })
+}
+
+/// Proves a laid-out circuit with `pk` (its public values are the layout's instance). The
+/// layout is taken as it is: a witness that breaks a constraint gives a proof that does not
+/// verify (soundness tests use this with tampered layouts).
+pub fn prove_circuit(
+    circuit: ModelCircuit,
+    pk: &ProvingKeyFile,
+    srs: &ParamsKZG<Bn256>,
+) -> Result<Vec<u8>, ProverError> {
     let instance_fields = circuit.instance();
-    let instances = instance_fields.clone();
     let mut transcript = EvmTranscriptWrite::<Vec<u8>>::init(Vec::new());
     transcript
         .common_scalar(digest_scalar(&vk_digest(pk)?))
@@ -111,11 +127,7 @@ pub fn prove(
         &mut transcript,
     )
     .map_err(|e| ProverError::Halo2(format!("{e:?}")))?;
-    Ok(Proof {
-        bytes: transcript.finalize(),
-        instances,
-        outputs: trace.outputs().into_iter().cloned().collect(),
-    })
+    Ok(transcript.finalize())
 }
 
 fn srs_k(srs: &ParamsKZG<Bn256>) -> u32 {

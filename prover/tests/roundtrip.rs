@@ -33,6 +33,7 @@ fn mlp_small_proof_verifies_in_both_verifiers() {
         degree: 4,
         poseidon: false,
         fold: 0,
+        freivalds: false,
     };
     let layout = zkml_circuits::build(&program, None, params, VisibilityConfig::default()).unwrap();
     params.k = minimal_k(&layout);
@@ -69,6 +70,7 @@ fn every_flipped_proof_byte_is_rejected() {
         degree: 4,
         poseidon: false,
         fold: 0,
+        freivalds: false,
     };
     let layout = zkml_circuits::build(&program, None, params, VisibilityConfig::default()).unwrap();
     params.k = minimal_k(&layout);

@@ -11,6 +11,7 @@ use crate::vk::{ColumnRef, Expr, VerifyingKey};
 
 /// Evaluations a proof provides (or the verifier derives) at the challenge point.
 struct Evals {
+    challenges: Vec<Fr>,
     advice: Vec<Fr>,
     fixed: Vec<Fr>,
     instance: Vec<Fr>,
@@ -25,6 +26,7 @@ impl Evals {
             Expr::Fixed(i) => self.fixed[*i as usize],
             Expr::Advice(i) => self.advice[*i as usize],
             Expr::Instance(i) => self.instance[*i as usize],
+            Expr::Challenge(i) => self.challenges[*i as usize],
             Expr::Negated(a) => -self.eval(a),
             Expr::Sum(a, b) => self.eval(a) + self.eval(b),
             Expr::Product(a, b) => self.eval(a) * self.eval(b),
@@ -96,7 +98,12 @@ pub fn verify_proof(vk: &VerifyingKey, proof: &[u8], instances: &[Fr]) -> Result
     for v in instances {
         t.common_scalar(v);
     }
-    let advice = t.read_points(vk.num_advice_columns as usize, "advice commitment")?;
+    // First-phase advice, the challenges drawn from it, then the second-phase advice (the
+    // last columns).
+    let second = vk.second_phase_advice as usize;
+    let mut advice = t.read_points(vk.num_advice_columns as usize - second, "advice commitment")?;
+    let challenges: Vec<Fr> = (0..vk.challenges).map(|_| t.challenge()).collect();
+    advice.extend(t.read_points(second, "second-phase advice commitment")?);
     let theta = t.challenge();
     let mut permuted = Vec::with_capacity(vk.lookups.len());
     for _ in &vk.lookups {
@@ -146,6 +153,7 @@ pub fn verify_proof(vk: &VerifyingKey, proof: &[u8], instances: &[Fr]) -> Result
             .collect()
     };
     let evals = Evals {
+        challenges,
         advice: t.read_scalars(vk.advice_queries.len(), "advice evaluation")?,
         fixed: t.read_scalars(vk.fixed_queries.len(), "fixed evaluation")?,
         instance: instance_evals,

@@ -5,7 +5,7 @@
 //! ```text
 //! offset  size  content
 //! 0       8     magic "ZKMLVK\0\0"
-//! 8       4     format version, little-endian u32 (currently 2)
+//! 8       4     format version, little-endian u32 (currently 3)
 //! 12      ...   the key, bincode (fixed-width little-endian integers)
 //! ```
 
@@ -20,7 +20,7 @@ use crate::error::KeyError;
 /// First bytes of every verifying key file.
 pub const VK_MAGIC: &[u8; 8] = b"ZKMLVK\0\0";
 /// The format version this build reads and writes.
-pub const VK_FORMAT_VERSION: u32 = 2;
+pub const VK_FORMAT_VERSION: u32 = 3;
 
 /// A 32-byte big-endian word.
 pub type Word = [u8; 32];
@@ -131,6 +131,8 @@ pub enum Expr {
     Product(Box<Expr>, Box<Expr>),
     /// `a * constant`.
     Scaled(Box<Expr>, Word),
+    /// A challenge drawn from the transcript (index into the key's challenges).
+    Challenge(u32),
 }
 
 /// [`Expr`] as it is encoded: decoding goes through it, one level at a time, under
@@ -146,6 +148,7 @@ enum ExprRepr {
     Sum(Box<Expr>, Box<Expr>),
     Product(Box<Expr>, Box<Expr>),
     Scaled(Box<Expr>, Word),
+    Challenge(u32),
 }
 
 std::thread_local! {
@@ -189,6 +192,7 @@ impl<'de> Deserialize<'de> for Expr {
             ExprRepr::Sum(a, b) => Expr::Sum(a, b),
             ExprRepr::Product(a, b) => Expr::Product(a, b),
             ExprRepr::Scaled(a, w) => Expr::Scaled(a, w),
+            ExprRepr::Challenge(i) => Expr::Challenge(i),
         })
     }
 }
@@ -319,6 +323,11 @@ pub struct VerifyingKey {
     pub transcript_repr: Word,
     /// Advice columns.
     pub num_advice_columns: u32,
+    /// How many of the advice columns (the last ones) are committed in the second phase,
+    /// after the challenges are drawn.
+    pub second_phase_advice: u32,
+    /// Challenges drawn after the first-phase advice commitments.
+    pub challenges: u32,
     /// Public values expected (one instance column).
     pub num_instance_values: u32,
     /// Advice queries.
@@ -414,6 +423,15 @@ impl VerifyingKey {
         if self.num_instance_values as u64 + self.blinding_factors as u64 + 1 > 1u64 << self.k {
             return bad("more public values than usable rows".into());
         }
+        if self.second_phase_advice > self.num_advice_columns
+            || self.challenges > 4
+            || (self.second_phase_advice > 0) != (self.challenges > 0)
+        {
+            return bad(format!(
+                "{} second-phase advice columns of {} with {} challenges",
+                self.second_phase_advice, self.num_advice_columns, self.challenges
+            ));
+        }
         let nf = self.fixed_commitments.len() as u32;
         for q in &self.advice_queries {
             if q.column >= self.num_advice_columns || q.rotation.unsigned_abs() > 1 << 20 {
@@ -508,6 +526,7 @@ impl VerifyingKey {
             Expr::Fixed(i) => idx_ok(*i, self.fixed_queries.len(), "fixed"),
             Expr::Advice(i) => idx_ok(*i, self.advice_queries.len(), "advice"),
             Expr::Instance(i) => idx_ok(*i, self.instance_queries.len(), "instance"),
+            Expr::Challenge(i) => idx_ok(*i, self.challenges as usize, "challenge"),
             Expr::Negated(a) | Expr::Scaled(a, _) => self.check_expr(a, depth + 1),
             Expr::Sum(a, b) | Expr::Product(a, b) => {
                 self.check_expr(a, depth + 1)?;

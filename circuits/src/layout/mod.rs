@@ -13,6 +13,7 @@ use crate::params::CircuitParams;
 
 pub(crate) mod bits;
 pub(crate) mod divsqrt;
+pub mod freivalds;
 pub(crate) mod gather;
 pub(crate) mod hash;
 pub(crate) mod linear;
@@ -69,6 +70,17 @@ pub enum AdviceCol {
     TableIn(usize),
     /// Function-table stream output.
     TableOut(usize),
+    /// Second-phase operand lane of the Freivalds rows (values depend on the challenge).
+    V(usize),
+    /// Second-phase accumulator of the Freivalds rows.
+    H,
+}
+
+impl AdviceCol {
+    /// Whether the column is committed after the challenge is drawn.
+    pub fn second_phase(self) -> bool {
+        matches!(self, AdviceCol::V(_) | AdviceCol::H)
+    }
 }
 
 /// An advice cell.
@@ -110,6 +122,14 @@ pub enum Gate {
     BitsFirst,
     /// Bits, continuing the previous row's recomposition.
     BitsNext,
+    /// Horner chains in the second-phase lanes, starting: `v[i] = w[0][i]`.
+    HornerFirst,
+    /// Horner chains, continuing: `v[i] = r v[i](prev) + w[0][i]`.
+    HornerNext,
+    /// Challenge-weighted dot product, starting: `h = sum_i x[i] v[i]`.
+    FdotFirst,
+    /// Challenge-weighted dot product, continuing: `h = h(prev) + sum_i x[i] v[i]`.
+    FdotNext,
     /// A run of Poseidon rounds: the row kind's position in
     /// [`crate::poseidon::row_kinds`] for the circuit's lane count.
     Poseidon(u8),
@@ -125,6 +145,14 @@ impl Gate {
         Gate::Div,
         Gate::Sqrt,
         Gate::Select,
+    ];
+
+    /// The gates of Freivalds checks (circuits with second-phase columns), in selector order.
+    pub const FREIVALDS: [Gate; 4] = [
+        Gate::HornerFirst,
+        Gate::HornerNext,
+        Gate::FdotFirst,
+        Gate::FdotNext,
     ];
 }
 
@@ -162,6 +190,17 @@ pub struct PlacedTable {
     pub values: Vec<i64>,
 }
 
+/// What a part of a layout uses: main-region rows, range checks and function lookups.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Usage {
+    /// Main-region rows.
+    pub rows: usize,
+    /// Range-stream checks.
+    pub range_checks: usize,
+    /// Function-stream lookups.
+    pub table_checks: usize,
+}
+
 /// The complete assignment of a circuit.
 #[derive(Clone, Debug)]
 pub struct Layout {
@@ -196,6 +235,14 @@ pub struct Layout {
     const_cells: HashMap<i128, CellRef>,
     /// The open linear row being packed, if any.
     pub(crate) open_lin: Option<linear::OpenRow>,
+    /// Second-phase cells copied from other second-phase cells: `(lane cell, source)`. Their
+    /// values are derived from the challenge while proving ([`freivalds::second_phase`]).
+    pub phase2_sources: Vec<(CellRef, CellRef)>,
+    /// Accumulator cells that close a Freivalds check (constrained to zero).
+    pub phase2_checks: Vec<CellRef>,
+    pub(crate) freivalds: freivalds::Caches,
+    /// What each program node's lowering used, by node index.
+    pub node_usage: Vec<Usage>,
 }
 
 impl Layout {
@@ -221,6 +268,27 @@ impl Layout {
             table_fill: vec![0; params.table_streams],
             const_cells: HashMap::new(),
             open_lin: None,
+            phase2_sources: Vec::new(),
+            phase2_checks: Vec::new(),
+            freivalds: freivalds::Caches::default(),
+            node_usage: Vec::new(),
+        }
+    }
+
+    /// Whether any product is checked by Freivalds' test (the circuit then needs its
+    /// second-phase columns and challenge).
+    pub fn uses_freivalds(&self) -> bool {
+        self.gates
+            .iter()
+            .any(|g| matches!(g, Some(Gate::HornerFirst | Gate::FdotFirst)))
+    }
+
+    /// What the layout uses so far.
+    pub fn usage(&self) -> Usage {
+        Usage {
+            rows: self.main_rows,
+            range_checks: self.range_fill.iter().sum(),
+            table_checks: self.table_fill.iter().sum(),
         }
     }
 

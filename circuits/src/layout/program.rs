@@ -64,6 +64,7 @@ pub fn build(
     let mut layout = Layout::new(params, trace.is_some());
     let mut wires: Vec<Vec<Wire>> = Vec::with_capacity(program.nodes.len());
     for (id, node) in program.nodes.iter().enumerate() {
+        let before = layout.usage();
         let out = lower_node(&mut layout, &ctx, id, node, &wires).map_err(|reason| {
             LayoutError::Unsupported {
                 node: id,
@@ -73,6 +74,12 @@ pub fn build(
             }
         })?;
         debug_assert_eq!(out.len(), numel(&node.shape));
+        let after = layout.usage();
+        layout.node_usage.push(super::Usage {
+            rows: after.rows - before.rows,
+            range_checks: after.range_checks - before.range_checks,
+            table_checks: after.table_checks - before.table_checks,
+        });
         wires.push(out);
     }
     for part in parts {
@@ -448,6 +455,11 @@ fn product_op(
             ));
         }
     }
+    if pairs.iter().all(Vec::is_empty) {
+        if let Some(out) = super::freivalds::constant_products(layout, &lin) {
+            return Ok(out);
+        }
+    }
     Ok(sums_of_products(layout, lin, &pairs))
 }
 
@@ -460,6 +472,14 @@ pub(crate) fn sums_of_products(
 ) -> Vec<Wire> {
     let n = lin.len();
     if pairs.iter().all(Vec::is_empty) {
+        return linear(layout, lin);
+    }
+    if let Some(products) = super::freivalds::runtime_products(layout, pairs) {
+        for (item, p) in lin.iter_mut().zip(products) {
+            if let Some(c) = p {
+                item.terms.push((Wire::Cell(c), 1));
+            }
+        }
         return linear(layout, lin);
     }
     let m = layout.params.results;

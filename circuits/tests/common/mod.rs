@@ -20,6 +20,7 @@ pub fn params() -> CircuitParams {
         degree: 4,
         poseidon: false,
         fold: 0,
+        freivalds: false,
     }
 }
 

@@ -113,6 +113,8 @@ fn inspect_key(args: &Args, bytes: &[u8]) -> Result<()> {
             "k": vk.k,
             "degree": vk.degree,
             "advice_columns": vk.num_advice_columns,
+            "second_phase_advice_columns": vk.second_phase_advice,
+            "challenges": vk.challenges,
             "fixed_columns": vk.fixed_commitments.len(),
             "gates": vk.gates.len(),
             "lookups": vk.lookups.len(),
@@ -136,6 +138,14 @@ fn inspect_key(args: &Args, bytes: &[u8]) -> Result<()> {
         vk.gates.len(),
         vk.lookups.len()
     );
+    if vk.challenges > 0 {
+        println!(
+            "  products checked by Freivalds' test: {} second-phase advice columns, {} challenge{} drawn after the first-phase commitments",
+            vk.second_phase_advice,
+            vk.challenges,
+            if vk.challenges == 1 { "" } else { "s" }
+        );
+    }
     println!(
         "  inputs {}, outputs {}, parameters {}; {} public values:",
         visibility(m.inputs),

@@ -74,8 +74,14 @@ pub fn run(args: Args) -> Result<()> {
         )
     } else {
         format!(
-            "{} range + {} table streams",
-            circuit.range_streams, circuit.table_streams
+            "{} range + {} table streams{}",
+            circuit.range_streams,
+            circuit.table_streams,
+            if circuit.freivalds {
+                ", products checked by Freivalds' test"
+            } else {
+                ""
+            }
         )
     };
     println!(
