@@ -64,12 +64,20 @@ def make(python, names):
     subprocess.run([python, "-c", MAKE, DIR, ",".join(names)], check=True)
 
 
+def paths(name):
+    """The model and input of a scale-set model, or of a fixture (to check that the fixtures
+    do not get slower)."""
+    fixture = os.path.join(ROOT, "fixtures", name)
+    if os.path.exists(os.path.join(fixture, "model.onnx")):
+        return os.path.join(fixture, "model.onnx"), os.path.join(fixture, "input.json")
+    return os.path.join(DIR, f"{name}.onnx"), os.path.join(DIR, f"{name}.json")
+
+
 def one_shot(binary, name, work, cap):
     """`prove` one shot with an empty cache, then `verify`; per-stage seconds and peak memory."""
     compare.fresh_dir(work)
     env = dict(os.environ, ZKML_CACHE_DIR=os.path.join(work, "cache"))
-    model = os.path.join(DIR, f"{name}.onnx")
-    data = os.path.join(DIR, f"{name}.json")
+    model, data = paths(name)
     proof = os.path.join(work, "proof.json")
     compare.log(f"{name}: {binary} prove")
     m = compare.measure(
@@ -106,7 +114,7 @@ def fmt(v, unit="s"):
 
 def stage(res, *names):
     t = res.get("timings") or {}
-    vals = [t[n] for n in names if n in t]
+    vals = [v for k, v in t.items() if any(k == n or k.startswith(n + " (") for n in names)]
     return sum(vals) if vals else None
 
 
@@ -137,8 +145,10 @@ def report(results, args, started):
     lines = [
         "## Scale set",
         "",
-        f"Made by `python3 benches/scale.py{' --baseline ' + args.baseline_label if args.baseline else ''}"
-        f" --cap {args.cap}` on {started:%Y-%m-%d}; {compare.cpu_model()}, {os.cpu_count()} cores, "
+        f"Made by `python3 benches/scale.py{' --baseline BIN' if args.baseline else ''}"
+        f" --models {args.models} --cap {args.cap}`"
+        f"{' (BIN: ' + args.baseline_label + ')' if args.baseline else ''}"
+        f" on {started:%Y-%m-%d}; {compare.cpu_model()}, {os.cpu_count()} cores, "
         f"{compare.memory_total() / 2**30:.0f} GiB. One-shot `zkml prove model.onnx` with an empty "
         "cache (circuit sizing, SRS, fresh keys, proof, verification), each in its own process; "
         f"runs stopped at {args.cap} s are marked. Models: torchvision architectures with seeded "
@@ -193,7 +203,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--make", action="store_true", help="write the models (needs torch and torchvision)")
     ap.add_argument("--python", default=sys.executable, help="interpreter with torch for --make")
-    ap.add_argument("--models", default=",".join(MODELS))
+    ap.add_argument("--models", default=",".join(MODELS), help="scale-set models or fixture names")
     ap.add_argument("--baseline", help="another zkml binary to run in the same run (e.g. the previous main)")
     ap.add_argument("--baseline-label", default="BIN", help="how the baseline is named in the report")
     ap.add_argument("--cap", type=int, default=900, help="seconds per one-shot run")
@@ -215,7 +225,7 @@ def main():
         if args.ezkl:
             compare.ensure_tools()
             r["ezkl"] = compare.run_ezkl(
-                name, os.path.join(DIR, f"{name}.onnx"), os.path.join(DIR, f"{name}.json"),
+                name, *paths(name),
                 os.path.join(work, name, "ezkl"), "resources", budget=args.cap, evm=False,
             )
         results[name] = r

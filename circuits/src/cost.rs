@@ -231,11 +231,21 @@ pub fn candidates(
             });
         }
     }
-    for (base, stats) in bases.iter().zip(layout_all(program, visibility, &bases)?) {
-        let base = CircuitParams {
-            freivalds: stats.freivalds,
-            ..*base
+    let all = layout_all(program, visibility, &bases)?;
+    // A layout that checks products by Freivalds' test is also weighed without them: its
+    // direct rows are estimated, and the second-phase columns are not paid for.
+    let variants = bases.iter().zip(&all).flat_map(|(base, stats)| {
+        let with = (stats.freivalds, stats.main_rows);
+        let without = (false, stats.main_rows + stats.saved_rows);
+        let list = if stats.freivalds {
+            vec![with, without]
+        } else {
+            vec![with]
         };
+        list.into_iter().map(move |v| (base, stats, v))
+    });
+    for (base, stats, (freivalds, main_rows)) in variants {
+        let base = CircuitParams { freivalds, ..*base };
         let fold = base.fold;
         let mut table_rows = stats.function_table_rows;
         if fold == 0 {
@@ -256,8 +266,7 @@ pub fn candidates(
                     table_streams,
                     ..base
                 };
-                let logical = stats
-                    .main_rows
+                let logical = main_rows
                     .max(if range_streams > 0 {
                         stats.checks.div_ceil(range_streams)
                     } else {
@@ -288,6 +297,7 @@ pub fn candidates(
 /// What the sizing needs from a candidate layout.
 struct LayoutStats {
     freivalds: bool,
+    saved_rows: usize,
     main_rows: usize,
     checks: usize,
     table_checks: usize,
@@ -311,6 +321,7 @@ fn layout_all(
         };
         Ok(LayoutStats {
             freivalds: layout.uses_freivalds(),
+            saved_rows: layout.freivalds_saved_rows,
             main_rows: layout.main_rows,
             checks: count(&layout.range_tags),
             table_checks: count(&layout.table_tags),

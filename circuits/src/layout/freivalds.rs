@@ -302,6 +302,7 @@ pub(crate) fn constant_products(
     if !est.prefer_freivalds() {
         return None;
     }
+    layout.freivalds_saved_rows += est.direct - est.freivalds;
     let one = layout.cell(Wire::Const(1));
     layout.cell(Wire::Const(0));
     let all: Vec<Vec<i128>> = columns
@@ -408,6 +409,7 @@ pub(crate) fn runtime_products(
     if !est.prefer_freivalds() {
         return None;
     }
+    layout.freivalds_saved_rows += est.direct - est.freivalds;
     layout.cell(Wire::Const(0));
     let mut out = vec![None; pairs.len()];
     for ((a, members), cols) in list.iter().zip(&columns) {

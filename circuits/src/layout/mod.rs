@@ -243,6 +243,9 @@ pub struct Layout {
     pub(crate) freivalds: freivalds::Caches,
     /// What each program node's lowering used, by node index.
     pub node_usage: Vec<Usage>,
+    /// Main-region rows the Freivalds checks save against the direct layout (estimated
+    /// while choosing between them; the sizing weighs it against the second-phase columns).
+    pub freivalds_saved_rows: usize,
 }
 
 impl Layout {
@@ -272,6 +275,7 @@ impl Layout {
             phase2_checks: Vec::new(),
             freivalds: freivalds::Caches::default(),
             node_usage: Vec::new(),
+            freivalds_saved_rows: 0,
         }
     }
 
