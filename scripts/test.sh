@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
-.venv/bin/pip install --quiet --disable-pip-version-check -r fixtures/requirements.txt
+.venv/bin/pip install --quiet --disable-pip-version-check --no-cache-dir -r fixtures/requirements.txt
 
 # The pinned solc, from the lock file (compiles the generated verifiers offline).
 if [ ! -f contracts/node_modules/solc/soljson.js ]; then
