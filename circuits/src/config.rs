@@ -15,6 +15,8 @@
 //!            w[g][3] (t - (2b-1)(p-q) + b w[g][0] + (1-b) w[g][1]) = 0,
 //!            z[g] - b (p + w[g][2](q-p)) - (1-b)(q + w[g][2](p-q)) = 0
 //!            with (p, q, b, t) = x[4g..4g+4]                          g < G4
+//! Relu       b^2 - b = 0,  (2b - 1) v - lo - 2^R hi = 0,  z[g] - b v = 0
+//!            with (v, b, lo, hi) = x[4g..4g+4]                        g < G4, unfolded only
 //! BitsFirst  x[i]^2 - x[i] = 0,  z[0] - S_0 = 0                       folded circuits only
 //! BitsNext   x[i]^2 - x[i] = 0,  z[0] - z[0](prev) - S_0 = 0          folded circuits only
 //! ```
@@ -234,6 +236,9 @@ impl ModelConfig {
         config.product_gates(meta);
         config.div_sqrt_gates(meta);
         config.select_gate(meta);
+        if p.fold == 0 {
+            config.relu_gate(meta);
+        }
         if p.fold > 0 {
             config.bits_gates(meta);
         }
@@ -509,6 +514,32 @@ impl ModelConfig {
                             * (out
                                 - b * (pp.clone() + min.clone() * (qq.clone() - pp.clone()))
                                 - not_b * (qq.clone() + min * (pp - qq))),
+                    ]
+                })
+                .collect::<Vec<_>>()
+        });
+    }
+
+    /// ReLU rows ([`crate::layout::select`]): `lo` and `hi` are range-checked, so `(2b - 1) v`
+    /// is a small non-negative number and `b` is the sign of `v` (either value when `v = 0`).
+    fn relu_gate(&self, meta: &mut ConstraintSystem<Fr>) {
+        let p = self.params;
+        meta.create_gate("relu", |v| {
+            let s = self.on(v, Gate::Relu);
+            let one = Expression::Constant(Fr::one());
+            let two = Expression::Constant(Fr::from(2));
+            let base = Expression::Constant(Fr::from(1u64 << p.range_bits));
+            (0..p.quad_groups())
+                .flat_map(|g| {
+                    let [val, b, lo, hi] = [0, 1, 2, 3].map(|k| self.xq(v, 4 * g + k));
+                    let out = self.zq(v, g, 0);
+                    [
+                        s.clone() * (b.clone() * b.clone() - b.clone()),
+                        s.clone()
+                            * ((two.clone() * b.clone() - one.clone()) * val.clone()
+                                - lo
+                                - base.clone() * hi),
+                        s.clone() * (out - b * val),
                     ]
                 })
                 .collect::<Vec<_>>()

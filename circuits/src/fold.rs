@@ -44,9 +44,11 @@ pub fn gates(p: &CircuitParams) -> Vec<Gate> {
     } else {
         0
     };
+    // ReLU rows hard-code the range table's limb split; folded circuits select instead.
     Gate::ALL
         .iter()
         .copied()
+        .filter(|&g| g != Gate::Relu)
         .chain([Gate::BitsFirst, Gate::BitsNext])
         .chain((0..poseidon).map(|k| Gate::Poseidon(k as u8)))
         .collect()

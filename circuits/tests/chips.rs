@@ -4,7 +4,7 @@
 mod common;
 
 use common::{check_chip, folded_params, honest, honest_with, params, tensor};
-use zkml_circuits::layout::{AdviceCol, Val};
+use zkml_circuits::layout::{AdviceCol, CellRef, Val};
 use zkml_circuits::sizing::minimal_k;
 use zkml_circuits::soundness::{mock_verify, unconstrained_cells};
 use zkml_circuits::{build, CircuitParams, VisibilityConfig};
@@ -381,4 +381,86 @@ fn two_fold_columns() {
     };
     let layout = honest_with(&p, &[tensor(&[6], &[-512, -3, 0, 1, 77, 511])], shape);
     assert!(unconstrained_cells(&layout).is_empty());
+}
+
+/// Sets `cell` and every cell copy-constrained to it (and the public values it is copied to),
+/// so that only gates and lookups can reject the forgery.
+fn set_with_copies(layout: &mut zkml_circuits::layout::Layout, cell: CellRef, value: Val) {
+    let mut group = vec![cell];
+    let mut i = 0;
+    while i < group.len() {
+        let c = group[i];
+        for &(a, b) in &layout.copies {
+            for (from, to) in [(a, b), (b, a)] {
+                if from == c && !group.contains(&to) {
+                    group.push(to);
+                }
+            }
+        }
+        i += 1;
+    }
+    for &c in &group {
+        layout.set_value(c, value);
+        for &(src, k) in &layout.instance_copies.clone() {
+            if src == c {
+                layout.instance[k] = value;
+            }
+        }
+    }
+}
+
+/// ReLU rows: a claimed sign opposite to the value's is rejected even when the output, its
+/// public copy, and the limbs are forged to satisfy the sign equation in the field: the limbs
+/// then leave their ranges. Plain single-cell changes of the sign bit are rejected too.
+#[test]
+fn relu_rows_reject_a_forged_sign() {
+    use halo2_proofs::halo2curves::bn256::Fr;
+    use zkml_circuits::layout::Gate;
+
+    let xs = [-5i64, 7, -300, 511, -512, 1];
+    let p = unary(Op::Relu, &[xs.len()], 0, 10);
+    let layout = check_chip(&p, &[tensor(&[xs.len()], &xs)]);
+    let r = layout.params.range_bits;
+    let rows: Vec<usize> = (0..layout.gates.len())
+        .filter(|&i| layout.gates[i] == Some(Gate::Relu))
+        .collect();
+    assert!(!rows.is_empty(), "ReLU uses its own rows");
+    let mut checked = 0;
+    for &row in &rows {
+        for g in 0..layout.params.quad_groups() {
+            let at = |k: usize| CellRef {
+                col: AdviceCol::X(4 * g + k),
+                row,
+            };
+            let Val::Int(v) = layout.cell_value(at(0)) else {
+                panic!("integer")
+            };
+            if v == 0 {
+                continue;
+            }
+            // The opposite sign: out = v when v < 0, out = 0 when v > 0.
+            let b = i128::from(v < 0);
+            let out = CellRef {
+                col: AdviceCol::Z(g),
+                row,
+            };
+            // lo + 2^R hi = (2b - 1) v in the field, with lo = 0: hi = (2b - 1) v / 2^R, and
+            // (2b - 1) v = -|v| is a field element near the modulus.
+            let t = -Fr::from(v.unsigned_abs() as u64);
+            let hi = t * Fr::from(1u64 << r).invert().unwrap();
+            let mut forged = layout.clone();
+            set_with_copies(&mut forged, at(1), Val::Int(b));
+            set_with_copies(&mut forged, at(2), Val::Int(0));
+            set_with_copies(&mut forged, at(3), Val::Field(hi));
+            set_with_copies(&mut forged, out, Val::Int(b * v));
+            let err = mock_verify(&forged).expect_err("a forged ReLU sign was accepted");
+            assert!(err.contains("range") || err.contains("lookup"), "{err}");
+            // Only the sign bit changed: the sign equation fails.
+            let mut flipped = layout.clone();
+            flipped.set_value(at(1), Val::Int(b));
+            assert!(mock_verify(&flipped).is_err());
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, xs.len());
 }

@@ -334,10 +334,32 @@ impl<'a> Lowering<'a> {
             let shift = (s - target) as u32;
             return self.push(Op::Rescale { shift }, &[x]);
         }
-        if self.bound(x) < self.limit() {
+        if self.bound(x) < self.limit() || self.in_value_range(x) {
             return Ok(x);
         }
         self.push(Op::Rescale { shift: 0 }, &[x])
+    }
+
+    /// Whether node `n`'s values provably lie in the value range `[-2^(B-1), 2^(B-1))`: the
+    /// results of ops whose range is checked (inputs, `Rescale`, `Div`, `Sqrt`), and clippings
+    /// and ReLUs of such values that stay inside it. The static bound (a bound on `|v|`) cannot
+    /// say this when it is exactly `2^(B-1)`.
+    pub fn in_value_range(&self, n: usize) -> bool {
+        let limit = self.limit() as i64;
+        let node = self.b.node(n);
+        if node.bound < self.limit() {
+            return true;
+        }
+        match &node.op {
+            Op::Input { .. } | Op::Rescale { .. } | Op::Div { .. } | Op::Sqrt { .. } => true,
+            Op::Relu => self.in_value_range(node.inputs[0]),
+            Op::Clip { min, max } => {
+                min.is_none_or(|lo| lo >= -limit)
+                    && max.is_none_or(|hi| hi < limit)
+                    && self.in_value_range(node.inputs[0])
+            }
+            _ => false,
+        }
     }
 
     /// Requantizes `x` to the scale calibration chose for output `k`. Integer and boolean

@@ -118,6 +118,8 @@ pub enum Gate {
     Sqrt,
     /// Comparison and selection.
     Select,
+    /// ReLU with the sign witness split into two range-checked limbs (unfolded circuits).
+    Relu,
     /// Bits, starting a recomposition (folded circuits).
     BitsFirst,
     /// Bits, continuing the previous row's recomposition.
@@ -137,7 +139,7 @@ pub enum Gate {
 
 impl Gate {
     /// Every gate of an unfolded circuit except the Poseidon rows, in selector order.
-    pub const ALL: [Gate; 7] = [
+    pub const ALL: [Gate; 8] = [
         Gate::LinFirst,
         Gate::LinNext,
         Gate::MulFirst,
@@ -145,6 +147,7 @@ impl Gate {
         Gate::Div,
         Gate::Sqrt,
         Gate::Select,
+        Gate::Relu,
     ];
 
     /// The gates of Freivalds checks (circuits with second-phase columns), in selector order.

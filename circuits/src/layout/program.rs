@@ -222,6 +222,10 @@ fn lower_node(
         Op::Sqrt { shift } => sqrt(layout, ins[0], *shift, bits),
         Op::Relu => relu(layout, ins[0], in_bound(0)),
         Op::Abs => abs(layout, ins[0], in_bound(0)),
+        Op::Clip {
+            min: Some(0),
+            max: None,
+        } => relu(layout, ins[0], in_bound(0)),
         Op::Clip { min, max } => {
             let mut xs = ins[0].to_vec();
             let bound = in_bound(0);

@@ -9,6 +9,14 @@
 //!         out = b (p + min (q - p)) + (1 - b)(q + min (p - q))
 //! ```
 //!
+//! ReLU has its own rows (unfolded circuits), without the constant operand and with the
+//! difference split into two range-checked limbs instead of recomposed in a linear row:
+//!
+//! ```text
+//! Relu    group g: x[4g] = v, x[4g+1] = b, x[4g+2] = lo, x[4g+3] = hi, z[g] = out
+//!         b (b - 1) = 0,  (2b - 1) v = lo + 2^R hi,  out = b v
+//! ```
+//!
 //! With `t` range-checked, `b = 1` forces `p - q >= e1` and `b = 0` forces `q - p >= e0`:
 //! `e1 = e0 = 0` compares `p >= q` (either choice is right on ties), `e1 = 1` makes `b` mean
 //! `p > q` and `e0 = 1` makes it mean `p >= q` strictly decided. `out` is the larger operand
@@ -104,9 +112,53 @@ pub(crate) fn select(layout: &mut Layout, items: &[SelectItem]) -> Vec<Selected>
     out
 }
 
-/// `max(x, 0)` for each element.
+/// `max(x, 0)` for each element (`|x| <= bound`): ReLU rows in unfolded circuits, selections
+/// against 0 in folded ones.
 pub(crate) fn relu(layout: &mut Layout, xs: &[Wire], bound: u64) -> Vec<Wire> {
-    map_select(layout, xs, bound, |v| v.max(0), |s| s.out)
+    if layout.params.fold > 0 {
+        return map_select(layout, xs, bound, |v| v.max(0), |s| s.out);
+    }
+    let cells: Vec<CellRef> = xs
+        .iter()
+        .filter_map(|&w| match w {
+            Wire::Cell(c) => Some(c),
+            Wire::Const(_) => None,
+        })
+        .collect();
+    let mut outs = relu_rows(layout, &cells, bound).into_iter();
+    xs.iter()
+        .map(|&x| match x {
+            Wire::Const(v) => Wire::Const(v.max(0)),
+            Wire::Cell(_) => Wire::Cell(outs.next().expect("one per cell")),
+        })
+        .collect()
+}
+
+/// ReLU rows, `G4` groups per row: lanes `(v, b, lo, hi)` with `b = [v >= 0]` and
+/// `|v| = lo + 2^R hi`, `lo` an `R`-bit and `hi` a `(bits(bound) - R)`-bit range check (at
+/// least one bit), and the result `b v` in the group's result lane.
+fn relu_rows(layout: &mut Layout, xs: &[CellRef], bound: u64) -> Vec<CellRef> {
+    let groups = layout.params.quad_groups();
+    let r = layout.params.range_bits;
+    let hi_bits = bits_for(u128::from(bound)).saturating_sub(r).max(1);
+    let mut out = Vec::with_capacity(xs.len());
+    for chunk in xs.chunks(groups) {
+        let row = layout.row(Gate::Relu);
+        for (g, &x) in chunk.iter().enumerate() {
+            let v = layout.value(Wire::Cell(x));
+            let b = i128::from(v >= 0);
+            let t = v.abs();
+            let cv = layout.assign(AdviceCol::X(4 * g), row, v);
+            layout.copy(cv, x);
+            layout.assign(AdviceCol::X(4 * g + 1), row, b);
+            let lo = layout.assign(AdviceCol::X(4 * g + 2), row, t & ((1 << r) - 1));
+            let hi = layout.assign(AdviceCol::X(4 * g + 3), row, t >> r);
+            out.push(layout.assign(AdviceCol::Z(g), row, b * v));
+            check_unsigned(layout, lo, r);
+            check_unsigned(layout, hi, hi_bits);
+        }
+    }
+    out
 }
 
 /// `|x|` for each element: the range-checked difference of `x` and 0.

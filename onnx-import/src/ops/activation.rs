@@ -611,11 +611,19 @@ impl OnnxOp for Clip {
                 .ok_or_else(|| NodeError::Quantization(format!("clip bound {v} is not finite")))
         };
         let mut min = lo.map(q).transpose()?;
-        let max = hi.map(q).transpose()?;
+        let mut max = hi.map(q).transpose()?;
         if let (Some(a), Some(b)) = (min, max) {
             if a > b {
                 min = Some(b);
             }
+        }
+        // A bound the input never reaches changes nothing (ReLU6 above an activation's range).
+        let reach = i64::try_from(cx.bound(x)).unwrap_or(i64::MAX);
+        if max.is_some_and(|hi| hi >= reach) {
+            max = None;
+        }
+        if min.is_some_and(|lo| lo <= -reach) {
+            min = None;
         }
         let mut y = x;
         if min.is_some() || max.is_some() {
