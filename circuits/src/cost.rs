@@ -140,6 +140,9 @@ pub fn evm_gas(p: &CircuitParams, instances: usize) -> f64 {
 /// into limbs first).
 pub const FOLDED_RANGE_BITS: u32 = 24;
 
+/// Range table widths `R` the unfolded shapes are tried with.
+const RANGE_BITS: [u32; 5] = [6, 8, 10, 12, 14];
+
 /// Largest `k` a folded shape may take: beyond it the gas saved is not worth the proving time.
 pub const MAX_FOLDED_K: u32 = 17;
 
@@ -201,37 +204,49 @@ pub fn candidates(
         ],
     };
     // One layout per (shape, range bits); stream counts scale analytically. The layouts are
-    // independent: they are made on every core.
-    let mut bases = Vec::new();
-    for &(lanes, results, fold) in shapes {
-        if hashes && lanes < 8 {
-            continue;
-        }
-        // Folded circuits check ranges by bits: the table width only bounds limb sizes.
-        let range_options: &[u32] = if fold > 0 {
-            &[FOLDED_RANGE_BITS]
-        } else {
-            &[6, 8, 10, 12, 14]
-        };
-        for &range_bits in range_options {
-            bases.push(CircuitParams {
-                k: 26,
-                lanes,
-                results,
-                range_streams: usize::from(fold == 0),
-                table_streams: usize::from(has_tables),
-                range_bits,
-                degree: if fold > 0 { 5 } else { 4 },
-                poseidon: hashes,
-                fold,
-                // Products are checked by Freivalds' test where that is cheaper (unfolded
-                // shapes for proving speed); a layout that never chooses it has no
-                // second-phase columns.
-                freivalds: fold == 0 && objective == Objective::Proving,
-            });
-        }
-    }
-    let all = layout_all(program, visibility, &bases)?;
+    // independent: they are made on every core. Every shape is first laid out with the widest
+    // range table; narrower tables are tried only for shapes whose main region is shorter
+    // than that table. A narrower table splits values into more limbs, so it never shortens
+    // the main region or the streams: it can only win where the table itself sets `k`.
+    let base = |lanes: usize, results: usize, fold: usize, range_bits: u32| CircuitParams {
+        k: 26,
+        lanes,
+        results,
+        range_streams: usize::from(fold == 0),
+        table_streams: usize::from(has_tables),
+        range_bits,
+        degree: if fold > 0 { 5 } else { 4 },
+        poseidon: hashes,
+        fold,
+        // Products are checked by Freivalds' test where that is cheaper (unfolded shapes for
+        // proving speed); a layout that never chooses it has no second-phase columns.
+        freivalds: fold == 0 && objective == Objective::Proving,
+    };
+    let widest = *RANGE_BITS.last().expect("range table widths");
+    let mut bases: Vec<CircuitParams> = shapes
+        .iter()
+        .filter(|&&(lanes, _, _)| !hashes || lanes >= 8)
+        .map(|&(lanes, results, fold)| {
+            // Folded circuits check ranges by bits: the table width only bounds limb sizes.
+            let bits = if fold > 0 { FOLDED_RANGE_BITS } else { widest };
+            base(lanes, results, fold, bits)
+        })
+        .collect();
+    let mut all = layout_all(program, visibility, &bases)?;
+    let narrower: Vec<CircuitParams> = bases
+        .iter()
+        .zip(&all)
+        .filter(|(p, stats)| {
+            p.fold == 0 && stats.main_rows < crate::circuit::range_table_rows(widest)
+        })
+        .flat_map(|(p, _)| {
+            RANGE_BITS[..RANGE_BITS.len() - 1]
+                .iter()
+                .map(|&bits| base(p.lanes, p.results, 0, bits))
+        })
+        .collect();
+    all.extend(layout_all(program, visibility, &narrower)?);
+    bases.extend(narrower);
     // A layout that checks products by Freivalds' test is also weighed without them: its
     // direct rows are estimated, and the second-phase columns are not paid for.
     let variants = bases.iter().zip(&all).flat_map(|(base, stats)| {

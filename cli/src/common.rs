@@ -147,6 +147,23 @@ pub fn write_output(
     replaceable: impl Fn(&[u8]) -> bool,
     inputs: &[&Path],
 ) -> Result<()> {
+    write_output_with(path, force, replaceable, inputs, |file| {
+        Ok(std::io::Write::write_all(file, bytes)?)
+    })
+}
+
+/// Longest prefix of an existing file that `replaceable` is shown (a larger file that needs
+/// more to be recognised is kept).
+const RECOGNISED_PREFIX: u64 = 64 << 20;
+
+/// [`write_output`] with the contents streamed by `write` into the temporary file.
+pub fn write_output_with(
+    path: &Path,
+    force: bool,
+    replaceable: impl Fn(&[u8]) -> bool,
+    inputs: &[&Path],
+    write: impl FnOnce(&mut std::fs::File) -> Result<()>,
+) -> Result<()> {
     for input in inputs {
         if same_file(path, input) {
             bail!(
@@ -156,7 +173,14 @@ pub fn write_output(
         }
     }
     if path.exists() && !force {
-        let existing = std::fs::read(path)
+        let mut existing = Vec::new();
+        std::fs::File::open(path)
+            .and_then(|f| {
+                std::io::Read::read_to_end(
+                    &mut std::io::Read::take(f, RECOGNISED_PREFIX),
+                    &mut existing,
+                )
+            })
             .with_context(|| format!("cannot read existing {}", path.display()))?;
         if !replaceable(&existing) {
             bail!("refusing to overwrite {}: it exists and was not written by zkml (use --force to replace it)", path.display());
@@ -169,7 +193,13 @@ pub fn write_output(
         .file_name()
         .ok_or_else(|| anyhow!("{} is not a file path", path.display()))?;
     let tmp = path.with_file_name(format!(".{}.partial", file_name.to_string_lossy()));
-    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
+    let written = std::fs::File::create(&tmp)
+        .map_err(anyhow::Error::from)
+        .and_then(|mut file| write(&mut file));
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e.context(format!("cannot write {}", tmp.display())));
+    }
     std::fs::rename(&tmp, path)
         .with_context(|| format!("cannot move {} into place", path.display()))?;
     Ok(())

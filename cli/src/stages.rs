@@ -45,6 +45,14 @@ impl Stages {
         result
     }
 
+    /// Records a stage that ran alongside another one (timed by its caller).
+    pub fn record(&mut self, name: &str, secs: f64) {
+        if !self.quiet {
+            eprintln!("{name:<28} {secs:>9.3} s");
+        }
+        self.timings.push((name.to_string(), secs));
+    }
+
     /// Recorded timings as a JSON object (seconds).
     pub fn json(&self) -> serde_json::Value {
         serde_json::Value::Object(

@@ -14,7 +14,7 @@
 //! The checksum is verified before the proving system parses anything, so a corrupt key is a
 //! clear error and never a crash.
 
-use std::io::Cursor;
+use std::io::{Cursor, Seek, SeekFrom, Write};
 use std::path::Path;
 
 use halo2_proofs::halo2curves::bn256::{Bn256, G1Affine};
@@ -150,15 +150,38 @@ pub fn generate_keys(
 impl ProvingKeyFile {
     /// Serializes the key.
     pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Cursor::new(Vec::new());
+        self.write_to(&mut out)
+            .expect("writing to memory does not fail");
+        out.into_inner()
+    }
+
+    /// Writes the key as [`ProvingKeyFile::to_bytes`] lays it out, streaming its body (a large
+    /// key is never held twice in memory): the checksum's place is filled once the body, hashed
+    /// on its way out, is written. Returns the number of bytes written.
+    pub fn write_to<W: Write + Seek>(&self, out: &mut W) -> std::io::Result<u64> {
         let header = serde_json::to_vec(&self.header).expect("headers serialize");
-        let body = self.pk.to_bytes(SerdeFormat::RawBytesUnchecked);
-        let mut out = PK_MAGIC.to_vec();
-        out.extend_from_slice(&PK_FORMAT_VERSION.to_le_bytes());
-        out.extend_from_slice(&(header.len() as u32).to_le_bytes());
-        out.extend_from_slice(&header);
-        out.extend_from_slice(&keccak(&body));
-        out.extend_from_slice(&body);
-        out
+        let start = out.stream_position()?;
+        out.write_all(PK_MAGIC)?;
+        out.write_all(&PK_FORMAT_VERSION.to_le_bytes())?;
+        out.write_all(&(header.len() as u32).to_le_bytes())?;
+        out.write_all(&header)?;
+        let checksum_at = out.stream_position()?;
+        out.write_all(&[0u8; 32])?;
+        let checksum: [u8; 32] = {
+            let mut body = HashingWriter {
+                inner: std::io::BufWriter::with_capacity(1 << 20, &mut *out),
+                hasher: Keccak256::new(),
+            };
+            self.pk.write(&mut body, SerdeFormat::RawBytesUnchecked)?;
+            body.inner.flush()?;
+            body.hasher.finalize().into()
+        };
+        let end = out.stream_position()?;
+        out.seek(SeekFrom::Start(checksum_at))?;
+        out.write_all(&checksum)?;
+        out.seek(SeekFrom::Start(end))?;
+        Ok(end - start)
     }
 
     /// Reads only the header (cheap).
@@ -223,5 +246,23 @@ impl ProvingKeyFile {
             Ok(Err(e)) => Err(err(format!("cannot decode the key: {e}"))),
             Err(_) => Err(err("cannot decode the key".into())),
         }
+    }
+}
+
+/// Passes bytes on to `inner`, hashing them.
+struct HashingWriter<W: Write> {
+    inner: W,
+    hasher: Keccak256,
+}
+
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
     }
 }

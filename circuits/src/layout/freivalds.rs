@@ -35,7 +35,7 @@
 //! fits in `2^26` rows (`|F| ~ 2^254`). A prover that grinds the transcript gains at most a
 //! factor of its number of attempts.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use halo2_proofs::halo2curves::bn256::Fr;
 
@@ -102,7 +102,7 @@ fn powers(layout: &mut Layout, n: usize) -> (Vec<CellRef>, Vec<CellRef>) {
 fn weight_columns(layout: &mut Layout, cols: &[Vec<i128>]) -> Vec<CellRef> {
     let w = layout.params.lanes;
     let mut todo: Vec<&Vec<i128>> = Vec::new();
-    let mut seen: std::collections::HashSet<&Vec<i128>> = std::collections::HashSet::new();
+    let mut seen: rustc_hash::FxHashSet<&Vec<i128>> = rustc_hash::FxHashSet::default();
     for c in cols {
         if !layout.freivalds.weights.contains_key(c) && seen.insert(c) {
             todo.push(c);
@@ -241,13 +241,13 @@ pub(crate) fn constant_products(
     }
     let (w, m) = (layout.params.lanes, layout.params.results);
     let mut out: Vec<Option<Wire>> = vec![None; items.len()];
-    let mut groups: HashMap<Vec<CellRef>, usize> = HashMap::new();
+    let mut groups: HashMap<Vec<CellRef>, usize> = HashMap::default();
     let mut list: Vec<Group> = Vec::new();
     for (o, item) in items.iter().enumerate() {
         let mut constant = item.constant;
         let mut cells: Vec<CellRef> = Vec::new();
         let mut weights: Vec<i128> = Vec::new();
-        let mut position: HashMap<CellRef, usize> = HashMap::new();
+        let mut position: HashMap<CellRef, usize> = HashMap::default();
         for &(wire, coeff) in &item.terms {
             match wire {
                 Wire::Const(v) => constant += v * coeff,
@@ -282,7 +282,7 @@ pub(crate) fn constant_products(
             cols
         })
         .collect();
-    let mut distinct: HashMap<&Vec<i128>, ()> = HashMap::new();
+    let mut distinct: HashMap<&Vec<i128>, ()> = HashMap::default();
     let mut est = Estimate {
         direct: 0,
         freivalds: 0,
@@ -366,7 +366,7 @@ pub(crate) fn runtime_products(
         return None;
     }
     let (w, m) = (layout.params.lanes, layout.params.results);
-    let mut groups: HashMap<Vec<CellRef>, usize> = HashMap::new();
+    let mut groups: HashMap<Vec<CellRef>, usize> = HashMap::default();
     let mut list: Vec<(Vec<CellRef>, Vec<usize>)> = Vec::new();
     for (o, p) in pairs.iter().enumerate() {
         if p.is_empty() {
@@ -387,7 +387,7 @@ pub(crate) fn runtime_products(
                 .collect()
         })
         .collect();
-    let mut distinct: HashMap<&Vec<CellRef>, ()> = HashMap::new();
+    let mut distinct: HashMap<&Vec<CellRef>, ()> = HashMap::default();
     let mut est = Estimate {
         direct: 0,
         freivalds: 0,
@@ -440,7 +440,7 @@ pub fn second_phase(layout: &Layout, r: Option<Fr>) -> Vec<(CellRef, Option<Fr>)
     }
     let w = p.lanes;
     let sources: HashMap<CellRef, CellRef> = layout.phase2_sources.iter().copied().collect();
-    let mut values: HashMap<CellRef, Fr> = HashMap::new();
+    let mut values: HashMap<CellRef, Fr> = HashMap::default();
     let mut out = Vec::new();
     let weight = |row: usize, i: usize| -> Fr {
         layout.weights[i]

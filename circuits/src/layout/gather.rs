@@ -24,7 +24,7 @@
 //! out = sum_t b_t * data_t
 //! ```
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use zkml_ir::structure::for_each_take;
 
@@ -145,7 +145,7 @@ fn lookup_take(
 /// Runtime data: a one-hot vector per index cell, then sums of products.
 fn one_hot_take(layout: &mut Layout, t: &TakeInput<'_>) -> Vec<Wire> {
     let dim = t.data_shape[t.axis];
-    let mut hot: HashMap<CellRef, Vec<CellRef>> = HashMap::new();
+    let mut hot: HashMap<CellRef, Vec<CellRef>> = HashMap::default();
     for &w in t.indices {
         if let Wire::Cell(c) = w {
             if let std::collections::hash_map::Entry::Vacant(e) = hot.entry(c) {

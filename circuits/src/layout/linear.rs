@@ -11,7 +11,7 @@
 //! them share the operands (the rows of a matrix product, the output channels of a convolution
 //! at one position), so each operand cell serves `M` multiply-accumulates.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use super::{AdviceCol, CellRef, Gate, Layout};
 
@@ -76,7 +76,7 @@ pub(crate) fn place_block(layout: &mut Layout, block: &LinBlock) -> Placed {
             row,
             lanes_used: 0,
             results_used: 0,
-            lane_of: HashMap::new(),
+            lane_of: HashMap::default(),
         });
     }
     let mut open = layout.open_lin.take().expect("opened above");
@@ -117,7 +117,7 @@ pub(crate) fn place_block(layout: &mut Layout, block: &LinBlock) -> Placed {
         let j = open.results_used;
         open.results_used += 1;
         let mut acc = term.constant;
-        let mut weights: HashMap<usize, i128> = HashMap::new();
+        let mut weights: HashMap<usize, i128> = HashMap::default();
         for &(idx, coeff) in &term.coeffs {
             *weights.entry(lanes[idx]).or_default() += coeff;
             acc += coeff * layout.value(super::Wire::Cell(cells[idx]));

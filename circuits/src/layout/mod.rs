@@ -5,7 +5,7 @@
 //! depends only on the program (never on witness values), so key generation and proving see the
 //! same circuit; without a trace every witness value is 0.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use halo2_proofs::halo2curves::bn256::Fr;
 
@@ -272,7 +272,7 @@ impl Layout {
             tables: Vec::new(),
             range_fill: vec![0; params.range_streams],
             table_fill: vec![0; params.table_streams],
-            const_cells: HashMap::new(),
+            const_cells: HashMap::default(),
             open_lin: None,
             phase2_sources: Vec::new(),
             phase2_checks: Vec::new(),

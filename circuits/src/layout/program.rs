@@ -1,6 +1,6 @@
 //! Lays out a whole program, node by node, producing one wire per tensor element.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use zkml_ir::structure::{
     bias_index, for_each_product, for_each_window_member, movement_sources, Source,
@@ -343,13 +343,13 @@ type GroupMember = (usize, Vec<i128>, i128);
 /// Linear combinations: constants folded, identical operand lists sharing rows.
 pub(crate) fn linear(layout: &mut Layout, items: Vec<LinItem>) -> Vec<Wire> {
     let mut out: Vec<Option<Wire>> = vec![None; items.len()];
-    let mut groups: HashMap<Vec<CellRef>, Vec<GroupMember>> = HashMap::new();
+    let mut groups: HashMap<Vec<CellRef>, Vec<GroupMember>> = HashMap::default();
     let mut order: Vec<Vec<CellRef>> = Vec::new();
     for (i, item) in items.into_iter().enumerate() {
         let mut constant = item.constant;
         let mut cells: Vec<CellRef> = Vec::new();
         let mut weights: Vec<i128> = Vec::new();
-        let mut position: HashMap<CellRef, usize> = HashMap::new();
+        let mut position: HashMap<CellRef, usize> = HashMap::default();
         // Zero coefficients are kept: outputs of one matrix row or convolution position then
         // share their operand list (and rows) even where a weight quantized to zero.
         for (w, coeff) in item.terms {
@@ -487,7 +487,7 @@ pub(crate) fn sums_of_products(
         return linear(layout, lin);
     }
     let m = layout.params.results;
-    let mut by_len: HashMap<usize, Vec<usize>> = HashMap::new();
+    let mut by_len: HashMap<usize, Vec<usize>> = HashMap::default();
     let mut lens = Vec::new();
     for (o, p) in pairs.iter().enumerate() {
         if !p.is_empty() {

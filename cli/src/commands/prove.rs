@@ -58,17 +58,17 @@ fn proof_file(b: &[u8]) -> bool {
         .is_ok_and(|v| v["format"] == crate::proving::PROOF_FORMAT)
 }
 
-/// Loads cached keys, or generates and caches them.
-fn cached_keys(
-    program: &Program,
-    args: &Args,
-    stages: &mut Stages,
-) -> Result<(
-    ProvingKeyFile,
-    zkml_verifier::VerifyingKey,
-    PathBuf,
-    zkml_prover::srs::Srs,
-)> {
+/// Keys to prove with; `cache` is where freshly generated keys are to be cached.
+struct Keys {
+    pk: ProvingKeyFile,
+    vk: zkml_verifier::VerifyingKey,
+    pk_path: PathBuf,
+    srs: zkml_prover::srs::Srs,
+    cache: Option<PathBuf>,
+}
+
+/// Loads cached keys, or generates them (to be cached while the proof is made).
+fn cached_keys(program: &Program, args: &Args, stages: &mut Stages) -> Result<Keys> {
     let visibility = args.visibility.config();
     let circuit = stages.run("size circuit", || args.visibility.circuit(program))?;
     let (srs, _) = srs_for(circuit.k, args.srs.as_deref(), stages)?;
@@ -81,7 +81,13 @@ fn cached_keys(
             Ok((pk, vk))
         });
         if let Ok((pk, vk)) = loaded {
-            return Ok((pk, vk, pk_path, srs));
+            return Ok(Keys {
+                pk,
+                vk,
+                pk_path,
+                srs,
+                cache: None,
+            });
         }
         eprintln!(
             "cached keys in {} are unusable; generating new ones",
@@ -91,13 +97,67 @@ fn cached_keys(
     let (pk, vk) = stages.run("generate keys", || {
         zkml_prover::generate_keys(program, circuit, visibility, &srs)
     })?;
-    stages.run("cache keys", || -> Result<()> {
-        std::fs::create_dir_all(&dir)?;
-        std::fs::write(&pk_path, pk.to_bytes())?;
-        std::fs::write(&vk_path, vk.to_bytes())?;
-        Ok(())
-    })?;
-    Ok((pk, vk, pk_path, srs))
+    Ok(Keys {
+        pk,
+        vk,
+        pk_path,
+        srs,
+        cache: Some(dir),
+    })
+}
+
+/// Writes keys into the cache directory `dir`, each through a temporary file and a rename (a
+/// concurrent run never reads half a key).
+fn cache_keys(dir: &Path, pk: &ProvingKeyFile, vk: &zkml_verifier::VerifyingKey) -> Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let put = |name: &str, write: &dyn Fn(&mut std::fs::File) -> std::io::Result<()>| {
+        let tmp = dir.join(format!(".{name}.{}.partial", std::process::id()));
+        let written = std::fs::File::create(&tmp).and_then(|mut f| write(&mut f));
+        match written.and_then(|()| std::fs::rename(&tmp, dir.join(name))) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                let _ = std::fs::remove_file(&tmp);
+                Err(e)
+            }
+        }
+    };
+    put("pk.bin", &|f| pk.write_to(f).map(|_| ()))?;
+    put("vk.bin", &|f| std::io::Write::write_all(f, &vk.to_bytes()))?;
+    Ok(())
+}
+
+/// Proves, writing freshly generated keys to the cache at the same time.
+fn prove_and_cache(
+    program: &Program,
+    input: &[zkml_ir::Tensor],
+    keys: &Keys,
+    stages: &mut Stages,
+) -> Result<zkml_prover::Proof> {
+    let Some(dir) = &keys.cache else {
+        return Ok(stages.run("prove", || {
+            zkml_prover::prove(program, input, &keys.pk, &keys.srs)
+        })?);
+    };
+    let (proof, cached) = std::thread::scope(|scope| {
+        let writer = scope.spawn(|| {
+            let start = std::time::Instant::now();
+            cache_keys(dir, &keys.pk, &keys.vk).map(|()| start.elapsed().as_secs_f64())
+        });
+        let proof = stages.run("prove", || {
+            zkml_prover::prove(program, input, &keys.pk, &keys.srs)
+        });
+        let cached = writer
+            .join()
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("the writer stopped")));
+        (proof, cached)
+    });
+    match cached {
+        Ok(secs) => stages.record("cache keys (while proving)", secs),
+        // The proof does not depend on the cache: a key that could not be cached is
+        // generated again next time.
+        Err(e) => eprintln!("warning: cannot cache the keys in {}: {e:#}", dir.display()),
+    }
+    Ok(proof?)
 }
 
 /// Loads `--pk` and re-derives its verifying key (checked against the key's recorded digest).
@@ -162,16 +222,25 @@ pub fn run(args: Args) -> Result<()> {
         )?;
         (program, path)
     };
-    let (pk, vk, pk_path, srs) = match &args.pk {
+    let keys = match &args.pk {
         Some(p) => {
             let (pk, vk, srs) = given_keys(&program, p, &args, &mut stages)?;
-            (pk, vk, p.clone(), srs)
+            Keys {
+                pk,
+                vk,
+                pk_path: p.clone(),
+                srs,
+                cache: None,
+            }
         }
         None => cached_keys(&program, &args, &mut stages)?,
     };
     let q = zkml_ir::input::quantize_inputs(&program, &input)
         .with_context(|| format!("input file {}", args.input.display()))?;
-    let proof = stages.run("prove", || zkml_prover::prove(&program, &q, &pk, &srs))?;
+    let proof = prove_and_cache(&program, &q, &keys, &mut stages)?;
+    let Keys {
+        pk, vk, pk_path, ..
+    } = keys;
     let file = ProofFile::new(&proof, &program, &pk, &vk);
     let proof_path = args
         .output

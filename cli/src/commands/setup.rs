@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use serde_json::json;
 
-use crate::common::{print_json, write_output};
+use crate::common::{print_json, write_output, write_output_with};
 use crate::proving::{srs_for, VisibilityArgs};
 use crate::stages::Stages;
 
@@ -43,15 +43,18 @@ pub fn run(args: Args) -> Result<()> {
     })?;
     let pk_path = args.out.join("pk.bin");
     let vk_path = args.out.join("vk.bin");
-    let pk_bytes = pk.to_bytes();
     let vk_bytes = vk.to_bytes();
+    let mut pk_bytes = 0;
     stages.run("write keys", || -> Result<()> {
-        write_output(
+        write_output_with(
             &pk_path,
-            &pk_bytes,
             args.force,
             |b| b.starts_with(zkml_prover::keys::PK_MAGIC),
             &[&args.program],
+            |file| {
+                pk_bytes = pk.write_to(file)?;
+                Ok(())
+            },
         )?;
         write_output(
             &vk_path,
@@ -63,7 +66,7 @@ pub fn run(args: Args) -> Result<()> {
     })?;
     if args.json {
         return print_json(&json!({
-            "pk": pk_path, "vk": vk_path, "pk_bytes": pk_bytes.len(), "vk_bytes": vk_bytes.len(),
+            "pk": pk_path, "vk": vk_path, "pk_bytes": pk_bytes, "vk_bytes": vk_bytes.len(),
             "circuit": circuit, "cost_estimate": zkml_circuits::cost::estimate(&circuit, circuit.k), "srs": source, "timings": stages.json(),
         }));
     }
@@ -86,7 +89,7 @@ pub fn run(args: Args) -> Result<()> {
     };
     println!(
         "wrote {} ({} bytes) and {} ({} bytes); circuit 2^{} rows, {} lanes, {} result lanes, {streams}",
-        pk_path.display(), pk_bytes.len(), vk_path.display(), vk_bytes.len(), circuit.k, circuit.lanes, circuit.results
+        pk_path.display(), pk_bytes, vk_path.display(), vk_bytes.len(), circuit.k, circuit.lanes, circuit.results
     );
     Ok(())
 }
