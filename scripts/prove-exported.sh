@@ -68,7 +68,7 @@ n, out = sys.argv[1], sys.argv[2]
 total = float(sys.argv[4]) - float(sys.argv[3])
 p = json.load(open(f"{out}/prove.json"))
 e = json.load(open(f"{out}/evm.json"))
-prove = p["timings"].get("prove", float("nan"))
+prove = next((v for k, v in p["timings"].items() if k.split(" (")[0] == "prove"), float("nan"))
 mem = int(open(f"{out}/mem").read().split()[-1]) / 1024
 size = os.path.getsize(f"{out}/proof/proof.json")
 print(f"{n:<18} {prove:>10.2f} {total:>10.2f} {mem:>9.0f} {size:>8} {e['gas_used']:>10} verified")

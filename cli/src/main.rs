@@ -6,6 +6,7 @@
 mod claims;
 mod commands;
 mod common;
+mod device;
 mod proving;
 mod stages;
 

@@ -49,6 +49,9 @@ pub enum ProverError {
     /// The key and the program do not belong together.
     #[error("{0}")]
     Mismatch(String),
+    /// The GPU cannot be used.
+    #[error("GPU: {0}")]
+    NoGpu(String),
     /// An internal invariant broke.
     #[error("internal error: {0}")]
     Internal(String),

@@ -28,6 +28,7 @@ use zkml_circuits::{CircuitParams, ModelCircuit, ParamVisibility, Visibility, Vi
 use zkml_ir::Program;
 use zkml_verifier::vk::{ModelInfo, PublicPart, TensorInfo, ValueClass, VisibilityInfo};
 
+use crate::device::Device;
 use crate::error::ProverError;
 use crate::export::export_vk;
 
@@ -130,13 +131,29 @@ pub fn generate_keys(
     visibility: VisibilityConfig,
     srs: &ParamsKZG<Bn256>,
 ) -> Result<(ProvingKeyFile, zkml_verifier::VerifyingKey), ProverError> {
+    generate_keys_on(Device::Cpu, program, circuit, visibility, srs)
+}
+
+/// [`generate_keys`] on `device` (the keys are the same, byte for byte, on either).
+pub fn generate_keys_on(
+    device: Device,
+    program: &Program,
+    circuit: CircuitParams,
+    visibility: VisibilityConfig,
+    srs: &ParamsKZG<Bn256>,
+) -> Result<(ProvingKeyFile, zkml_verifier::VerifyingKey), ProverError> {
     let layout = zkml_circuits::build(program, None, circuit, visibility)?;
     let n_public = layout.instance.len();
     let model_circuit = ModelCircuit::new(layout);
-    let vk = keygen_vk_custom(srs, &model_circuit, true)
-        .map_err(|e| ProverError::Halo2(format!("verifying key generation: {e:?}")))?;
-    let pk = keygen_pk(srs, vk, &model_circuit)
-        .map_err(|e| ProverError::Halo2(format!("proving key generation: {e:?}")))?;
+    let pk = match device {
+        Device::Cpu => {
+            let vk = keygen_vk_custom(srs, &model_circuit, true)
+                .map_err(|e| ProverError::Halo2(format!("verifying key generation: {e:?}")))?;
+            keygen_pk(srs, vk, &model_circuit)
+                .map_err(|e| ProverError::Halo2(format!("proving key generation: {e:?}")))?
+        }
+        Device::Gpu => gpu_keygen(srs, &model_circuit)?,
+    };
     let exported = export_vk(pk.get_vk(), srs, model_info(program, visibility)?, n_public)?;
     let header = ProvingKeyHeader {
         program_digest: hex::encode(program_digest(program)),
@@ -145,6 +162,19 @@ pub fn generate_keys(
         vk_digest: hex::encode(keccak(&exported.to_bytes())),
     };
     Ok((ProvingKeyFile { header, pk }, exported))
+}
+
+#[cfg(feature = "gpu")]
+fn gpu_keygen(
+    srs: &ParamsKZG<Bn256>,
+    circuit: &ModelCircuit,
+) -> Result<ProvingKey<G1Affine>, ProverError> {
+    crate::gpu::keygen(srs, circuit)
+}
+
+#[cfg(not(feature = "gpu"))]
+fn gpu_keygen(_: &ParamsKZG<Bn256>, _: &ModelCircuit) -> Result<ProvingKey<G1Affine>, ProverError> {
+    Err(ProverError::NoGpu(crate::device::NOT_BUILT.into()))
 }
 
 impl ProvingKeyFile {

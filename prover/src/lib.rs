@@ -4,13 +4,17 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod device;
 pub mod error;
 pub mod export;
+#[cfg(feature = "gpu")]
+pub mod gpu;
 pub mod keys;
 pub mod prove;
 pub mod srs;
 pub mod transcript;
 
+pub use device::Device;
 pub use error::ProverError;
-pub use keys::{generate_keys, ProvingKeyFile, ProvingKeyHeader};
-pub use prove::{prove, verify_with_halo2, Proof};
+pub use keys::{generate_keys, generate_keys_on, ProvingKeyFile, ProvingKeyHeader};
+pub use prove::{prove, prove_on, verify_with_halo2, Proof};

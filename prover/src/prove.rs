@@ -14,6 +14,7 @@ use rand::rngs::OsRng;
 use zkml_circuits::ModelCircuit;
 use zkml_ir::{evaluate, Program, Tensor};
 
+use crate::device::Device;
 use crate::error::ProverError;
 use crate::keys::{program_digest, ProvingKeyFile};
 use crate::transcript::{EvmTranscriptRead, EvmTranscriptWrite};
@@ -62,8 +63,19 @@ fn vk_digest(pk: &ProvingKeyFile) -> Result<[u8; 32], ProverError> {
         })
 }
 
-/// Proves `program` on quantized `inputs`.
+/// Proves `program` on quantized `inputs` with the CPU prover.
 pub fn prove(
+    program: &Program,
+    inputs: &[Tensor],
+    pk: &ProvingKeyFile,
+    srs: &ParamsKZG<Bn256>,
+) -> Result<Proof, ProverError> {
+    prove_on(Device::Cpu, program, inputs, pk, srs)
+}
+
+/// Proves `program` on quantized `inputs` on `device` (the proof is the same kind either way).
+pub fn prove_on(
+    device: Device,
     program: &Program,
     inputs: &[Tensor],
     pk: &ProvingKeyFile,
@@ -90,7 +102,7 @@ pub fn prove(
     )?;
     let circuit = ModelCircuit::new(layout);
     let instances = circuit.instance();
-    let bytes = prove_circuit(circuit, pk, srs)?;
+    let bytes = prove_circuit_on(device, circuit, pk, srs)?;
     Ok(Proof {
         bytes,
         instances,
@@ -106,11 +118,25 @@ pub fn prove_circuit(
     pk: &ProvingKeyFile,
     srs: &ParamsKZG<Bn256>,
 ) -> Result<Vec<u8>, ProverError> {
+    prove_circuit_on(Device::Cpu, circuit, pk, srs)
+}
+
+/// [`prove_circuit`] on `device`.
+pub fn prove_circuit_on(
+    device: Device,
+    circuit: ModelCircuit,
+    pk: &ProvingKeyFile,
+    srs: &ParamsKZG<Bn256>,
+) -> Result<Vec<u8>, ProverError> {
     let instance_fields = circuit.instance();
     let mut transcript = EvmTranscriptWrite::<Vec<u8>>::init(Vec::new());
     transcript
         .common_scalar(digest_scalar(&vk_digest(pk)?))
         .map_err(|e| ProverError::Internal(e.to_string()))?;
+    if device == Device::Gpu {
+        gpu_proof(srs, pk, circuit, &instance_fields, &mut transcript)?;
+        return Ok(transcript.finalize());
+    }
     create_proof::<
         KZGCommitmentScheme<Bn256>,
         ProverSHPLONK<'_, Bn256>,
@@ -128,6 +154,28 @@ pub fn prove_circuit(
     )
     .map_err(|e| ProverError::Halo2(format!("{e:?}")))?;
     Ok(transcript.finalize())
+}
+
+#[cfg(feature = "gpu")]
+fn gpu_proof(
+    srs: &ParamsKZG<Bn256>,
+    pk: &ProvingKeyFile,
+    circuit: ModelCircuit,
+    instance: &[Fr],
+    transcript: &mut EvmTranscriptWrite<Vec<u8>>,
+) -> Result<(), ProverError> {
+    crate::gpu::create_proof(srs, &pk.pk, circuit, instance, transcript)
+}
+
+#[cfg(not(feature = "gpu"))]
+fn gpu_proof(
+    _: &ParamsKZG<Bn256>,
+    _: &ProvingKeyFile,
+    _: ModelCircuit,
+    _: &[Fr],
+    _: &mut EvmTranscriptWrite<Vec<u8>>,
+) -> Result<(), ProverError> {
+    Err(ProverError::NoGpu(crate::device::NOT_BUILT.into()))
 }
 
 fn srs_k(srs: &ParamsKZG<Bn256>) -> u32 {

@@ -6,11 +6,12 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use serde_json::json;
 use zkml_ir::Program;
-use zkml_prover::ProvingKeyFile;
+use zkml_prover::{Device, ProvingKeyFile};
 
 use crate::common::{
     compile_model, import, is_program_file, print_json, read_input, write_output, ModelArgs,
 };
+use crate::device::{memory_note, run_on, DeviceArg};
 use crate::proving::{key_cache_dir, srs_for, ProofFile, VisibilityArgs};
 use crate::stages::Stages;
 
@@ -39,6 +40,10 @@ pub struct Args {
     pub model_args: ModelArgs,
     #[command(flatten)]
     pub visibility: VisibilityArgs,
+    /// Where to generate keys and prove: the GPU where one is present and the GPU prover is
+    /// installed (auto), or cpu, or gpu.
+    #[arg(long, value_enum, default_value_t = DeviceArg::Auto)]
+    pub device: DeviceArg,
     /// Replace existing files even if they were not written by zkml.
     #[arg(long)]
     pub force: bool,
@@ -58,6 +63,12 @@ fn proof_file(b: &[u8]) -> bool {
         .is_ok_and(|v| v["format"] == crate::proving::PROOF_FORMAT)
 }
 
+/// Where this run proves, and the GPU memory peak it has seen.
+struct Run {
+    device: Device,
+    gpu_peak: u64,
+}
+
 /// Keys to prove with; `cache` is where freshly generated keys are to be cached.
 struct Keys {
     pk: ProvingKeyFile,
@@ -68,7 +79,7 @@ struct Keys {
 }
 
 /// Loads cached keys, or generates them (to be cached while the proof is made).
-fn cached_keys(program: &Program, args: &Args, stages: &mut Stages) -> Result<Keys> {
+fn cached_keys(program: &Program, args: &Args, run: &mut Run, stages: &mut Stages) -> Result<Keys> {
     let visibility = args.visibility.config();
     let circuit = stages.run("size circuit", || args.visibility.circuit(program))?;
     let (srs, _) = srs_for(circuit.k, args.srs.as_deref(), stages)?;
@@ -94,8 +105,11 @@ fn cached_keys(program: &Program, args: &Args, stages: &mut Stages) -> Result<Ke
             dir.display()
         );
     }
-    let (pk, vk) = stages.run("generate keys", || {
-        zkml_prover::generate_keys(program, circuit, visibility, &srs)
+    let device = run.device;
+    let (pk, vk) = stages.run(&format!("generate keys ({device})"), || {
+        run_on(device, &mut run.gpu_peak, || {
+            zkml_prover::generate_keys_on(device, program, circuit, visibility, &srs)
+        })
     })?;
     Ok(Keys {
         pk,
@@ -131,21 +145,25 @@ fn prove_and_cache(
     program: &Program,
     input: &[zkml_ir::Tensor],
     keys: &Keys,
+    run: &mut Run,
     stages: &mut Stages,
 ) -> Result<zkml_prover::Proof> {
+    let device = run.device;
+    let stage = format!("prove ({device})");
+    let mut prove = || {
+        run_on(device, &mut run.gpu_peak, || {
+            zkml_prover::prove_on(device, program, input, &keys.pk, &keys.srs)
+        })
+    };
     let Some(dir) = &keys.cache else {
-        return Ok(stages.run("prove", || {
-            zkml_prover::prove(program, input, &keys.pk, &keys.srs)
-        })?);
+        return Ok(stages.run(&stage, prove)?);
     };
     let (proof, cached) = std::thread::scope(|scope| {
         let writer = scope.spawn(|| {
             let start = std::time::Instant::now();
             cache_keys(dir, &keys.pk, &keys.vk).map(|()| start.elapsed().as_secs_f64())
         });
-        let proof = stages.run("prove", || {
-            zkml_prover::prove(program, input, &keys.pk, &keys.srs)
-        });
+        let proof = stages.run(&stage, &mut prove);
         let cached = writer
             .join()
             .unwrap_or_else(|_| Err(anyhow::anyhow!("the writer stopped")));
@@ -193,6 +211,10 @@ fn given_keys(
 }
 
 pub fn run(args: Args) -> Result<()> {
+    let mut run = Run {
+        device: crate::device::resolve(args.device)?,
+        gpu_peak: 0,
+    };
     let mut stages = Stages::new(args.json);
     let input = read_input(&args.input)?;
     let (program, program_path) = if is_program_file(&args.model)? {
@@ -233,11 +255,11 @@ pub fn run(args: Args) -> Result<()> {
                 cache: None,
             }
         }
-        None => cached_keys(&program, &args, &mut stages)?,
+        None => cached_keys(&program, &args, &mut run, &mut stages)?,
     };
     let q = zkml_ir::input::quantize_inputs(&program, &input)
         .with_context(|| format!("input file {}", args.input.display()))?;
-    let proof = prove_and_cache(&program, &q, &keys, &mut stages)?;
+    let proof = prove_and_cache(&program, &q, &keys, &mut run, &mut stages)?;
     let Keys {
         pk, vk, pk_path, ..
     } = keys;
@@ -283,6 +305,8 @@ pub fn run(args: Args) -> Result<()> {
             "public_values": file.instances.len(),
             "public": file.public,
             "circuit": pk.header.circuit,
+            "device": run.device.name(),
+            "gpu_memory_peak_bytes": (run.device == Device::Gpu).then_some(run.gpu_peak),
             "timings": stages.json(),
         }))?;
     } else {
@@ -300,6 +324,9 @@ pub fn run(args: Args) -> Result<()> {
                 shown.join(", "),
                 if o.len() > 10 { ", ..." } else { "" }
             );
+        }
+        if let Some(note) = memory_note(run.device, run.gpu_peak) {
+            println!("{note}");
         }
         println!("verified: {}", if verified_ok { "yes" } else { "NO" });
     }

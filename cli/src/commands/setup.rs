@@ -6,6 +6,7 @@ use anyhow::{Context, Result};
 use serde_json::json;
 
 use crate::common::{print_json, write_output, write_output_with};
+use crate::device::{memory_note, run_on, DeviceArg};
 use crate::proving::{srs_for, VisibilityArgs};
 use crate::stages::Stages;
 
@@ -22,6 +23,10 @@ pub struct Args {
     pub out: PathBuf,
     #[command(flatten)]
     pub visibility: VisibilityArgs,
+    /// Where to generate the keys: the GPU where one is present and the GPU prover is installed
+    /// (auto), or cpu, or gpu. The keys are the same on either.
+    #[arg(long, value_enum, default_value_t = DeviceArg::Auto)]
+    pub device: DeviceArg,
     /// Replace existing files even if they were not written by zkml.
     #[arg(long)]
     pub force: bool,
@@ -31,6 +36,8 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
+    let device = crate::device::resolve(args.device)?;
+    let mut gpu_peak = 0;
     let mut stages = Stages::new(args.json);
     let visibility = args.visibility.config();
     let program = stages
@@ -38,8 +45,10 @@ pub fn run(args: Args) -> Result<()> {
         .with_context(|| format!("cannot read {}", args.program.display()))?;
     let circuit = stages.run("size circuit", || args.visibility.circuit(&program))?;
     let (srs, source) = srs_for(circuit.k, args.srs.as_deref(), &mut stages)?;
-    let (pk, vk) = stages.run("generate keys", || {
-        zkml_prover::generate_keys(&program, circuit, visibility, &srs)
+    let (pk, vk) = stages.run(&format!("generate keys ({device})"), || {
+        run_on(device, &mut gpu_peak, || {
+            zkml_prover::generate_keys_on(device, &program, circuit, visibility, &srs)
+        })
     })?;
     let pk_path = args.out.join("pk.bin");
     let vk_path = args.out.join("vk.bin");
@@ -67,7 +76,8 @@ pub fn run(args: Args) -> Result<()> {
     if args.json {
         return print_json(&json!({
             "pk": pk_path, "vk": vk_path, "pk_bytes": pk_bytes, "vk_bytes": vk_bytes.len(),
-            "circuit": circuit, "cost_estimate": zkml_circuits::cost::estimate(&circuit, circuit.k), "srs": source, "timings": stages.json(),
+            "circuit": circuit, "cost_estimate": zkml_circuits::cost::estimate(&circuit, circuit.k), "srs": source, "device": device.name(),
+            "gpu_memory_peak_bytes": (device == zkml_prover::Device::Gpu).then_some(gpu_peak), "timings": stages.json(),
         }));
     }
     let streams = if circuit.fold > 0 {
@@ -87,6 +97,9 @@ pub fn run(args: Args) -> Result<()> {
             }
         )
     };
+    if let Some(note) = memory_note(device, gpu_peak) {
+        println!("{note}");
+    }
     println!(
         "wrote {} ({} bytes) and {} ({} bytes); circuit 2^{} rows, {} lanes, {} result lanes, {streams}",
         pk_path.display(), pk_bytes, vk_path.display(), vk_bytes.len(), circuit.k, circuit.lanes, circuit.results

@@ -1,0 +1,104 @@
+//! The CUDA prover (feature `gpu`): halo2-axiom-gpu's key generation and prover over the same
+//! circuit, SRS, transcript and key formats as the CPU path. Its keys serialize byte for byte as
+//! the CPU's, and its proofs are checked by the same verifiers (Rust and Solidity).
+//!
+//! A build with this feature needs an NVIDIA GPU and driver to start: the CUDA runtime claims
+//! the device when the program loads. The `zkml` CLI built without the feature hands a run to
+//! the GPU build only where a GPU is present (see the CLI's `--device`).
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use halo2_axiom_gpu::plonk as gpu_plonk;
+use halo2_axiom_gpu::poly::kzg::commitment::{
+    KZGCommitmentScheme as GpuKzg, ParamsKZG as GpuParams,
+};
+use halo2_axiom_gpu::poly::kzg::multiopen::ProverSHPLONK as GpuShplonk;
+use halo2_proofs::halo2curves::bn256::{Bn256, Fr, G1Affine};
+use halo2_proofs::plonk::{ProvingKey, VerifyingKey};
+use halo2_proofs::poly::kzg::commitment::ParamsKZG;
+use halo2_proofs::transcript::Challenge255;
+use halo2_proofs::SerdeFormat;
+use rand::rngs::OsRng;
+use zkml_circuits::ModelCircuit;
+
+use crate::device::GpuInfo;
+use crate::error::ProverError;
+use crate::transcript::EvmTranscriptWrite;
+
+/// The SRS in the CUDA prover's representation (the same points; the file format is shared).
+pub fn params(srs: &ParamsKZG<Bn256>) -> Result<GpuParams<Bn256>, ProverError> {
+    let mut bytes = Vec::new();
+    srs.write_custom(&mut bytes, SerdeFormat::RawBytesUnchecked)
+        .map_err(|e| ProverError::Internal(format!("SRS for the GPU: {e}")))?;
+    GpuParams::read_custom(&mut bytes.as_slice(), SerdeFormat::RawBytesUnchecked)
+        .map_err(|e| ProverError::Internal(format!("SRS for the GPU: {e}")))
+}
+
+fn gpu_error(stage: &str, e: impl std::fmt::Debug) -> ProverError {
+    ProverError::Halo2(format!("{stage} on the GPU: {e:?}"))
+}
+
+/// The verifying and proving keys of `circuit` (laid out without a witness), made on the GPU.
+pub fn keygen(
+    srs: &ParamsKZG<Bn256>,
+    circuit: &ModelCircuit,
+) -> Result<ProvingKey<G1Affine>, ProverError> {
+    let params = params(srs)?;
+    let vk: VerifyingKey<G1Affine> = gpu_plonk::keygen_vk_custom(&params, circuit, true)
+        .map_err(|e| gpu_error("verifying key generation", e))?;
+    gpu_plonk::keygen_pk(&params, vk, circuit).map_err(|e| gpu_error("proving key generation", e))
+}
+
+/// Proves `circuit` on the GPU into `transcript` (which already holds the common prefix).
+pub fn create_proof(
+    srs: &ParamsKZG<Bn256>,
+    pk: &ProvingKey<G1Affine>,
+    circuit: ModelCircuit,
+    instance: &[Fr],
+    transcript: &mut EvmTranscriptWrite<Vec<u8>>,
+) -> Result<(), ProverError> {
+    let params = params(srs)?;
+    gpu_plonk::create_proof::<GpuKzg<Bn256>, GpuShplonk<'_, Bn256>, Challenge255<G1Affine>, _, _, _>(
+        &params,
+        pk,
+        &[circuit],
+        &[&[instance]],
+        OsRng,
+        transcript,
+    )
+    .map_err(|e| gpu_error("proving", e))
+}
+
+/// The GPU proving runs on, or why there is none.
+pub fn info() -> Result<GpuInfo, String> {
+    let ordinal = openvm_cuda_common::common::get_device()
+        .map_err(|e| format!("no usable CUDA device: {e:?}"))?;
+    Ok(GpuInfo {
+        ordinal,
+        memory_used: openvm_cuda_common::memory_manager::device_memory_used() as u64,
+    })
+}
+
+/// Runs `f` while a thread samples the device memory in use; returns the peak seen.
+pub fn with_memory_peak<T: Send>(f: impl FnOnce() -> T + Send) -> (T, u64) {
+    let peak = AtomicU64::new(0);
+    let done = AtomicBool::new(false);
+    let sample = || {
+        let used = openvm_cuda_common::memory_manager::device_memory_used() as u64;
+        peak.fetch_max(used, Ordering::Relaxed);
+    };
+    let out = std::thread::scope(|s| {
+        s.spawn(|| {
+            while !done.load(Ordering::Relaxed) {
+                sample();
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        });
+        let out = f();
+        sample();
+        done.store(true, Ordering::Relaxed);
+        out
+    });
+    (out, peak.load(Ordering::Relaxed))
+}
