@@ -89,6 +89,7 @@ fn create_verifier_then_verify_on_the_local_evm() {
         "ZkmlVerifier.runtime.bin",
         "ZkmlVerifierKey0.bin",
         "verifier.json",
+        "vk.bin",
     ] {
         assert!(evm.join(f).is_file(), "{f} missing");
     }
@@ -147,6 +148,31 @@ fn create_verifier_then_verify_on_the_local_evm() {
             .contains("another verifying key"),
         "{v}"
     );
+
+    // The listed outputs are checked against the key beside the verifier: an output changed in
+    // the file is rejected (1) although the contract accepts the proof.
+    assert_eq!(verify_evm(&cache, &proof, &evm).1["claims_checked"], true);
+    let mut p: Value = serde_json::from_str(&text).unwrap();
+    let q = p["quantized_outputs"][0][0].as_i64().unwrap();
+    p["quantized_outputs"][0][0] = (q + 1).into();
+    std::fs::write(&bad, p.to_string()).unwrap();
+    let (code, v) = verify_evm(&cache, &bad, &evm);
+    assert_eq!(code, Some(1), "{v}");
+    assert_eq!(v["verified"], false, "{v}");
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap()
+            .contains("does not hold what was proven"),
+        "{v}"
+    );
+    // Another key's vk.bin beside the verifier: unreadable (2).
+    let ours = std::fs::read(evm.join("vk.bin")).unwrap();
+    std::fs::copy(other.join("vk.bin"), evm.join("vk.bin")).unwrap();
+    let (code, v) = verify_evm(&cache, &proof, &evm);
+    assert_eq!(code, Some(2), "{v}");
+    assert!(v["error"].as_str().unwrap().contains("not the key"), "{v}");
+    std::fs::write(evm.join("vk.bin"), ours).unwrap();
 
     // A version-1 manifest (one key contract, `key_bytecode`) is still read.
     let mut m: Value =

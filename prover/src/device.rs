@@ -1,5 +1,5 @@
 //! Where key generation and proving run: the CPU prover, or the CUDA prover of a build with the
-//! `gpu` feature. Both make the same keys and proofs that verify alike; only the time differs.
+//! `gpu` feature. Both use the same circuit, SRS, transcript and file formats.
 
 use std::fmt;
 

@@ -1,6 +1,7 @@
 //! The CUDA prover (feature `gpu`): halo2-axiom-gpu's key generation and prover over the same
-//! circuit, SRS, transcript and key formats as the CPU path. Its keys serialize byte for byte as
-//! the CPU's, and its proofs are checked by the same verifiers (Rust and Solidity).
+//! circuit, SRS, transcript and key formats as the CPU path. Its proofs are checked by the same
+//! verifiers (Rust and Solidity); its keys are documented to serialize byte for byte as halo2's
+//! CPU keys (scripts/gpu-check.sh compares them on a GPU machine).
 //!
 //! A build with this feature needs an NVIDIA GPU and driver to start: the CUDA runtime claims
 //! the device when the program loads. The `zkml` CLI built without the feature hands a run to

@@ -134,7 +134,7 @@ pub fn generate_keys(
     generate_keys_on(Device::Cpu, program, circuit, visibility, srs)
 }
 
-/// [`generate_keys`] on `device` (the keys are the same, byte for byte, on either).
+/// [`generate_keys`] on `device` (the CUDA prover's keys are meant to equal the CPU's byte for byte).
 pub fn generate_keys_on(
     device: Device,
     program: &Program,

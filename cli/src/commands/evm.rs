@@ -10,9 +10,12 @@
 //! | `ZkmlVerifier.runtime.bin` | deployed bytecode, hex |
 //! | `ZkmlVerifierKey0.bin`, ... | creation code of each key contract (deployed first), hex |
 //! | `verifier.json` | manifest: key digest, compiler, sizes, ABI and all bytecode |
+//! | `vk.bin` | the verifying key the verifier was made from |
 //!
 //! `verify-evm` deploys the manifest's key contracts and verifier in an in-process EVM, in
-//! that order, and calls `verifyProof` with a proof file's calldata.
+//! that order, and calls `verifyProof` with a proof file's calldata. With the directory's
+//! `vk.bin` (its digest checked against the manifest's) it then checks the proof file's other
+//! fields as `zkml verify` does: the outputs it lists are the proven ones.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -25,6 +28,9 @@ use zkml_contracts::{abi, evm::Evm, GateCode, VerifierArtifacts, CONTRACT_NAME};
 use crate::common::{print_json, write_output};
 use crate::proving::ProofFile;
 use crate::stages::Stages;
+
+/// The verifying key's copy beside the verifier.
+const VK_FILE: &str = "vk.bin";
 
 /// Format tag of `verifier.json`.
 const MANIFEST_FORMAT: &str = "zkml-evm-verifier";
@@ -183,6 +189,9 @@ pub fn create(args: CreateArgs) -> Result<()> {
             is_manifest,
         ),
     ];
+    files.push((out.join(VK_FILE), vk_bytes.clone(), |b: &[u8]| {
+        b.starts_with(zkml_verifier::vk::VK_MAGIC)
+    }));
     for (i, part) in built.key_parts.iter().enumerate() {
         files.push((
             out.join(format!("{CONTRACT_NAME}Key{i}.bin")),
@@ -275,6 +284,24 @@ pub fn calldata(args: CalldataArgs) -> Result<()> {
     Ok(())
 }
 
+/// The verifying key beside a verifier, if there is one; it must be the manifest's.
+fn read_key(dir: &Path, m: &Manifest) -> Result<Option<zkml_verifier::VerifyingKey>> {
+    let path = dir.join(VK_FILE);
+    if !path.exists() {
+        return Ok(None);
+    }
+    let bytes = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    if !hex0x(&zkml_prover::keys::keccak(&bytes)).eq_ignore_ascii_case(&m.vk_digest) {
+        bail!(
+            "{} is not the key this verifier was made from (its digest differs from verifier.json's)",
+            path.display()
+        );
+    }
+    let vk = zkml_verifier::VerifyingKey::from_bytes(&bytes)
+        .with_context(|| format!("verifying key {}", path.display()))?;
+    Ok(Some(vk))
+}
+
 fn read_manifest(dir: &Path) -> Result<Manifest> {
     let path = dir.join("verifier.json");
     let text = std::fs::read_to_string(&path)
@@ -321,9 +348,10 @@ pub fn verify(args: VerifyArgs) -> ExitCode {
             .enumerate()
             .map(|(i, k)| unhex(k, &format!("the manifest's key contract {i}")))
             .collect::<Result<Vec<_>>>()?;
-        Ok((p, m, code, keys))
+        let vk = read_key(&args.verifier, &m)?;
+        Ok((p, m, code, keys, vk))
     });
-    let ((file, proof, words), manifest, code, key_codes) = match read {
+    let ((file, proof, words), manifest, code, key_codes, vk) = match read {
         Ok(v) => v,
         Err(e) => {
             crate::common::report_error(&e, args.json);
@@ -344,7 +372,17 @@ pub fn verify(args: VerifyArgs) -> ExitCode {
         }
     };
     let accepted = outcome.returned_true();
-    let reason = if accepted {
+    // The contract has checked the proof against the instances; the file's readable fields
+    // (outputs, public account, digests) are checked against the key like `verify` does.
+    let claims = match (&vk, accepted) {
+        (Some(vk), true) => Some(crate::claims::check(vk, &file, &words, None)),
+        _ => None,
+    };
+    let reason = if let Some(Err(e)) = &claims {
+        Some(format!(
+            "the contract accepts the proof, but the file does not hold what was proven: {e:#}"
+        ))
+    } else if accepted {
         None
     } else if !file.vk_digest.eq_ignore_ascii_case(&manifest.vk_digest) {
         Some("the proof was made for another verifying key than this verifier's".to_string())
@@ -355,17 +393,24 @@ pub fn verify(args: VerifyArgs) -> ExitCode {
     };
     if args.json {
         let v = json!({
-            "verified": accepted,
+            "verified": reason.is_none(),
             "gas_used": outcome.gas_used,
             "calldata_bytes": abi::calldata(&proof, &words).len(),
+            "claims_checked": claims.as_ref().is_some_and(Result::is_ok),
             "error": reason,
         });
         println!("{v}");
-    } else if accepted {
+    } else if reason.is_none() {
         println!(
             "proof accepted by the EVM verifier ({} gas, 21,000 base and calldata included)",
             outcome.gas_used
         );
+        if vk.is_none() {
+            println!(
+                "the file's outputs were not checked: no {VK_FILE} in {} (create-evm-verifier writes it)",
+                args.verifier.display()
+            );
+        }
     }
     match reason {
         None => ExitCode::SUCCESS,

@@ -24,7 +24,7 @@ pub struct Args {
     #[command(flatten)]
     pub visibility: VisibilityArgs,
     /// Where to generate the keys: the GPU where one is present and the GPU prover is installed
-    /// (auto), or cpu, or gpu. The keys are the same on either.
+    /// (auto), or cpu, or gpu.
     #[arg(long, value_enum, default_value_t = DeviceArg::Auto)]
     pub device: DeviceArg,
     /// Replace existing files even if they were not written by zkml.
