@@ -42,7 +42,9 @@ prepare() {
     n=$(name_of "$f")
     d=$bundle/fixtures/$n
     mkdir -p "$d"
-    case " $LARGE " in *" $f "*) shape=(--optimize evm-gas) ;; esac
+    # Every shape is single-phase, as the CUDA prover needs, so that CPU-made keys compare.
+    shape=(--single-phase)
+    case " $LARGE " in *" $f "*) shape=(--optimize evm-gas --single-phase) ;; esac
     printf "%s\n" "${shape[@]}" | grep . > "$d/shape" || true
     cp "$repo/fixtures/$f/input.json" "$d/input.json"
     "$zkml" compile "$repo/fixtures/$f/model.onnx" --calibration "$d/input.json" -o "$d/model.zkml" --force --json > /dev/null || return 1

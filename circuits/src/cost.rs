@@ -374,13 +374,39 @@ fn layout_all(
 /// fastest to prove is chosen (a folded shape saves gas at the price of many more rows).
 pub const GAS_TOLERANCE: f64 = 0.02;
 
+/// Which challenge phases a circuit may use.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Phases {
+    /// Any: products may be checked by Freivalds' test, whose challenge is drawn after a first
+    /// phase of commitments (the CPU prover).
+    #[default]
+    Any,
+    /// One phase only, no second-phase columns (the CUDA prover supports no others).
+    One,
+}
+
 /// The shape that minimises `objective` among the candidates, with its `k`.
 pub fn choose_for(
     program: &Program,
     visibility: VisibilityConfig,
     objective: Objective,
 ) -> Result<CircuitParams, LayoutError> {
-    let all = candidates(program, visibility, objective)?;
+    choose_within(program, visibility, objective, Phases::Any)
+}
+
+/// [`choose_for`] among the candidates that use only the challenge phases `phases` allows.
+pub fn choose_within(
+    program: &Program,
+    visibility: VisibilityConfig,
+    objective: Objective,
+    phases: Phases,
+) -> Result<CircuitParams, LayoutError> {
+    let mut all = candidates(program, visibility, objective)?;
+    if phases == Phases::One {
+        // A candidate whose params allow the test but whose layout never chose it has no
+        // second-phase columns; the sizing already lists each such shape with `freivalds` off.
+        all.retain(|c| !c.params.freivalds);
+    }
     let fastest = |c: &&Candidate| c.prove;
     let best = match objective {
         Objective::Proving => all.iter().min_by(|a, b| fastest(a).total_cmp(&fastest(b))),
@@ -394,6 +420,7 @@ pub fn choose_for(
     let mut p = best.expect("candidates exist").params;
     // Confirm with the real layout (stream balancing is exact, so this only guards the model).
     let layout = build(program, None, p, visibility)?;
+    debug_assert!(phases == Phases::Any || !layout.uses_freivalds());
     p.k = minimal_k(&layout).max(p.k);
     Ok(p)
 }

@@ -266,3 +266,33 @@ fn a_change_cancelling_for_one_challenge_fails_for_others() {
         assert!(closing.iter().any(|v| !bool::from(v.is_zero())));
     }
 }
+
+#[test]
+fn single_phase_sizing_checks_products_directly() {
+    use zkml_circuits::cost::{choose_for, choose_within, Objective, Phases};
+    use zkml_circuits::VisibilityConfig;
+    // A 48 x 32 x 48 activation product: Freivalds' test is far cheaper than 73,728 lanes.
+    let mut b = ProgramBuilder::new(12).unwrap();
+    let q = b.input("q", vec![48, 32], 0).unwrap();
+    let k = b.input("k", vec![32, 48], 0).unwrap();
+    let mm = b.push("scores", zkml_ir::Op::MatMul, &[q, k]).unwrap();
+    b.output(mm, "s");
+    let p = b.finish().unwrap();
+    let qd: Vec<i64> = (0..48 * 32).map(|i| ((i * 3) % 13) as i64 - 6).collect();
+    let kd: Vec<i64> = (0..32 * 48).map(|i| ((i * 11) % 15) as i64 - 7).collect();
+    let inputs = vec![tensor(&[48, 32], &qd), tensor(&[32, 48], &kd)];
+    let v = VisibilityConfig::default();
+
+    let any = choose_for(&p, v, Objective::Proving).unwrap();
+    assert!(
+        any.freivalds,
+        "the CPU sizing checks this product by Freivalds' test"
+    );
+    assert!(uses_checks(&honest_with(&p, &inputs, any)));
+
+    let one = choose_within(&p, v, Objective::Proving, Phases::One).unwrap();
+    assert!(!one.freivalds);
+    let layout = honest_with(&p, &inputs, one);
+    assert!(!layout.uses_freivalds() && layout.phase2_checks.is_empty());
+    tampered_outputs_rejected(&layout, 6);
+}

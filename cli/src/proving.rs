@@ -27,6 +27,11 @@ pub struct VisibilityArgs {
     /// (fewer columns: less gas, slower proving).
     #[arg(long, value_enum, default_value = "proving")]
     pub optimize: OptimizeArg,
+    /// Size the circuit with one challenge phase: products are checked directly, never by
+    /// Freivalds' test. The CUDA prover needs this (`--device gpu` implies it); keys made so
+    /// prove on either device.
+    #[arg(long)]
+    pub single_phase: bool,
 }
 
 /// `--optimize`.
@@ -63,11 +68,27 @@ pub enum ParamVisibilityArg {
 impl VisibilityArgs {
     /// The circuit shape for `program`, chosen for `--optimize`.
     pub fn circuit(&self, program: &Program) -> Result<CircuitParams, zkml_circuits::LayoutError> {
+        self.circuit_for(program, zkml_prover::Device::Cpu)
+    }
+
+    /// The circuit shape for `program` proven on `device`, chosen for `--optimize`: the CUDA
+    /// prover takes single-phase circuits only, so products are then checked directly.
+    pub fn circuit_for(
+        &self,
+        program: &Program,
+        device: zkml_prover::Device,
+    ) -> Result<CircuitParams, zkml_circuits::LayoutError> {
+        use zkml_circuits::cost::{choose_within, Objective, Phases};
         let objective = match self.optimize {
-            OptimizeArg::Proving => zkml_circuits::cost::Objective::Proving,
-            OptimizeArg::EvmGas => zkml_circuits::cost::Objective::EvmGas,
+            OptimizeArg::Proving => Objective::Proving,
+            OptimizeArg::EvmGas => Objective::EvmGas,
         };
-        zkml_circuits::cost::choose_for(program, self.config(), objective)
+        let phases = if self.single_phase || device == zkml_prover::Device::Gpu {
+            Phases::One
+        } else {
+            Phases::Any
+        };
+        choose_within(program, self.config(), objective, phases)
     }
 
     pub fn config(&self) -> VisibilityConfig {

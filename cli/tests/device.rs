@@ -95,3 +95,47 @@ fn gpu_without_the_gpu_prover_is_a_clear_error_before_any_work() {
         "an unknown device is a usage error"
     );
 }
+
+#[test]
+fn single_phase_sizing_drops_the_second_phase_the_gpu_prover_lacks() {
+    // LeNet's convolutions are checked by Freivalds' test on the CPU; `--single-phase` (implied
+    // by `--device gpu`) lays them out directly, at a larger size.
+    let dir = tempfile::tempdir().unwrap();
+    let lenet = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/lenet");
+    let program = dir.path().join("lenet.zkml");
+    zkml()
+        .arg("compile")
+        .arg(lenet.join("model.onnx"))
+        .arg("--calibration")
+        .arg(lenet.join("input.json"))
+        .arg("-o")
+        .arg(&program)
+        .assert()
+        .success();
+    let sized = |extra: &[&str]| -> Value {
+        let out = zkml()
+            .arg("gen-srs")
+            .arg("--for")
+            .arg(&program)
+            .args(extra)
+            .args(["--seed", "1", "--json", "-o"])
+            .arg(dir.path().join("srs.bin"))
+            .arg("--force")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let any = sized(&[]);
+    assert_eq!(any["circuit"]["freivalds"], true, "{any}");
+    let one = sized(&["--single-phase"]);
+    assert_ne!(one["circuit"]["freivalds"], true, "{one}");
+    assert!(
+        one["logrows"].as_u64() >= any["logrows"].as_u64(),
+        "{one} {any}"
+    );
+}

@@ -36,6 +36,21 @@ pub const GPU_BUILT: bool = cfg!(feature = "gpu");
 pub const NOT_BUILT: &str =
     "this zkml was built without the CUDA prover (build it with scripts/build-gpu.sh)";
 
+/// Whether the CUDA prover can take a circuit laid out as `layout`: halo2-axiom-gpu proves
+/// single-phase circuits only, so a layout that checks products by Freivalds' test (second-phase
+/// columns) is refused before any device work.
+pub fn check_gpu_supports(layout: &zkml_circuits::Layout) -> Result<(), crate::ProverError> {
+    if layout.uses_freivalds() {
+        return Err(crate::ProverError::GpuUnsupported(
+            "this circuit checks products by Freivalds' test in a second challenge phase, \
+             which the CUDA prover does not support; make its keys with `setup --device gpu` \
+             or `--single-phase`, or prove with --device cpu"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
 /// A GPU that proving can use, or why there is none.
 pub fn gpu_status() -> Result<GpuInfo, String> {
     #[cfg(feature = "gpu")]

@@ -52,6 +52,9 @@ pub enum ProverError {
     /// The GPU cannot be used.
     #[error("GPU: {0}")]
     NoGpu(String),
+    /// The circuit uses a feature the CUDA prover lacks.
+    #[error("GPU: {0}")]
+    GpuUnsupported(String),
     /// An internal invariant broke.
     #[error("internal error: {0}")]
     Internal(String),

@@ -40,15 +40,32 @@ fn gpu_error(stage: &str, e: impl std::fmt::Debug) -> ProverError {
     ProverError::Halo2(format!("{stage} on the GPU: {e:?}"))
 }
 
+/// Runs a call into the CUDA prover, turning a panic in it into an error that names the stage.
+fn guarded<T>(stage: &str, f: impl FnOnce() -> Result<T, ProverError>) -> Result<T, ProverError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|payload| {
+        let why = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "no message".into());
+        Err(ProverError::Halo2(format!(
+            "{stage} on the GPU failed: {why}"
+        )))
+    })
+}
+
 /// The verifying and proving keys of `circuit` (laid out without a witness), made on the GPU.
 pub fn keygen(
     srs: &ParamsKZG<Bn256>,
     circuit: &ModelCircuit,
 ) -> Result<ProvingKey<G1Affine>, ProverError> {
     let params = params(srs)?;
-    let vk: VerifyingKey<G1Affine> = gpu_plonk::keygen_vk_custom(&params, circuit, true)
-        .map_err(|e| gpu_error("verifying key generation", e))?;
-    gpu_plonk::keygen_pk(&params, vk, circuit).map_err(|e| gpu_error("proving key generation", e))
+    guarded("key generation", || {
+        let vk: VerifyingKey<G1Affine> = gpu_plonk::keygen_vk_custom(&params, circuit, true)
+            .map_err(|e| gpu_error("verifying key generation", e))?;
+        gpu_plonk::keygen_pk(&params, vk, circuit)
+            .map_err(|e| gpu_error("proving key generation", e))
+    })
 }
 
 /// Proves `circuit` on the GPU into `transcript` (which already holds the common prefix).
@@ -60,15 +77,17 @@ pub fn create_proof(
     transcript: &mut EvmTranscriptWrite<Vec<u8>>,
 ) -> Result<(), ProverError> {
     let params = params(srs)?;
-    gpu_plonk::create_proof::<GpuKzg<Bn256>, GpuShplonk<'_, Bn256>, Challenge255<G1Affine>, _, _, _>(
-        &params,
-        pk,
-        &[circuit],
-        &[&[instance]],
-        OsRng,
-        transcript,
-    )
-    .map_err(|e| gpu_error("proving", e))
+    guarded("proving", || {
+        gpu_plonk::create_proof::<
+            GpuKzg<Bn256>,
+            GpuShplonk<'_, Bn256>,
+            Challenge255<G1Affine>,
+            _,
+            _,
+            _,
+        >(&params, pk, &[circuit], &[&[instance]], OsRng, transcript)
+        .map_err(|e| gpu_error("proving", e))
+    })
 }
 
 /// The GPU proving runs on, or why there is none.
@@ -89,6 +108,13 @@ pub fn with_memory_peak<T: Send>(f: impl FnOnce() -> T + Send) -> (T, u64) {
         let used = openvm_cuda_common::memory_manager::device_memory_used() as u64;
         peak.fetch_max(used, Ordering::Relaxed);
     };
+    // Stops the sampler when `f` returns or unwinds: the scope joins it before either leaves.
+    struct Stop<'a>(&'a AtomicBool);
+    impl Drop for Stop<'_> {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::Relaxed);
+        }
+    }
     let out = std::thread::scope(|s| {
         s.spawn(|| {
             while !done.load(Ordering::Relaxed) {
@@ -96,9 +122,9 @@ pub fn with_memory_peak<T: Send>(f: impl FnOnce() -> T + Send) -> (T, u64) {
                 std::thread::sleep(Duration::from_millis(10));
             }
         });
+        let _stop = Stop(&done);
         let out = f();
         sample();
-        done.store(true, Ordering::Relaxed);
         out
     });
     (out, peak.load(Ordering::Relaxed))

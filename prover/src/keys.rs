@@ -11,8 +11,9 @@
 //! 48+H    ...   halo2 proving key (raw bytes)
 //! ```
 //!
-//! The checksum is verified before the proving system parses anything, so a corrupt key is a
-//! clear error and never a crash.
+//! The checksum is verified, and every length inside the halo2 key checked against the bytes
+//! that follow (`pk_layout`), before the proving system parses anything, so a corrupt or
+//! crafted key is a clear error and never a crash or an unbounded allocation.
 
 use std::io::{Cursor, Seek, SeekFrom, Write};
 use std::path::Path;
@@ -143,6 +144,9 @@ pub fn generate_keys_on(
     srs: &ParamsKZG<Bn256>,
 ) -> Result<(ProvingKeyFile, zkml_verifier::VerifyingKey), ProverError> {
     let layout = zkml_circuits::build(program, None, circuit, visibility)?;
+    if device == Device::Gpu {
+        crate::device::check_gpu_supports(&layout)?;
+    }
     let n_public = layout.instance.len();
     let model_circuit = ModelCircuit::new(layout);
     let pk = match device {
@@ -264,6 +268,9 @@ impl ProvingKeyFile {
             ));
         }
         let params = header.circuit;
+        // Every length inside the key is checked against the bytes that follow before halo2
+        // allocates what it asks for.
+        crate::pk_layout::check(body, params).map_err(|e| err(format!("corrupt key: {e}")))?;
         let parsed = std::panic::catch_unwind(|| {
             ProvingKey::<G1Affine>::read::<_, ModelCircuit>(
                 &mut Cursor::new(body),

@@ -134,6 +134,7 @@ pub fn prove_circuit_on(
         .common_scalar(digest_scalar(&vk_digest(pk)?))
         .map_err(|e| ProverError::Internal(e.to_string()))?;
     if device == Device::Gpu {
+        crate::device::check_gpu_supports(circuit.layout())?;
         gpu_proof(srs, pk, circuit, &instance_fields, &mut transcript)?;
         return Ok(transcript.finalize());
     }

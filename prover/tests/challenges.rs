@@ -11,7 +11,7 @@ use zkml_circuits::soundness::mock_verify_with_instance;
 use zkml_circuits::{CircuitParams, ModelCircuit, VisibilityConfig};
 use zkml_ir::{evaluate, Op, ProgramBuilder, Tensor};
 use zkml_prover::prove::{fr_to_word, prove_circuit};
-use zkml_prover::{generate_keys, prove, srs, verify_with_halo2};
+use zkml_prover::{generate_keys, prove, srs, verify_with_halo2, Device, ProverError};
 
 /// The challenge of halo2's mock prover (a fixed hash chain).
 fn mock_challenge() -> Fr {
@@ -68,6 +68,27 @@ fn a_product_tuned_to_a_known_challenge_is_rejected() {
             .challenges,
         1
     );
+
+    // The CUDA prover proves single-phase circuits only: this key is refused before any
+    // device work, in every build.
+    assert!(matches!(
+        zkml_prover::prove_on(Device::Gpu, &program, &inputs, &pk, &srs),
+        Err(ProverError::GpuUnsupported(_))
+    ));
+    assert!(matches!(
+        zkml_prover::generate_keys_on(Device::Gpu, &program, params, v, &srs),
+        Err(ProverError::GpuUnsupported(_))
+    ));
+    if !zkml_prover::device::GPU_BUILT {
+        let direct = CircuitParams {
+            freivalds: false,
+            ..params
+        };
+        assert!(matches!(
+            zkml_prover::generate_keys_on(Device::Gpu, &program, direct, v, &srs),
+            Err(ProverError::NoGpu(_))
+        ));
+    }
 
     // The honest proof verifies.
     let proof = prove(&program, &inputs, &pk, &srs).unwrap();

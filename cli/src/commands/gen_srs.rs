@@ -41,12 +41,14 @@ pub struct Args {
 
 pub fn run(mut args: Args) -> Result<()> {
     let mut stages = Stages::new(args.json);
+    let mut sized = None;
     if let Some(program) = &args.for_program {
         let loaded = stages
             .run("load program", || zkml_ir::format::load(program))
             .with_context(|| format!("cannot read {}", program.display()))?;
         let circuit = stages.run("size circuit", || args.visibility.circuit(&loaded))?;
         args.logrows = Some(circuit.k);
+        sized = Some(circuit);
     }
     let logrows = args.logrows.unwrap_or_default();
     if !(4..=26).contains(&logrows) {
@@ -79,7 +81,7 @@ pub fn run(mut args: Args) -> Result<()> {
     })?;
     if args.json {
         return print_json(
-            &json!({"srs": path, "logrows": logrows, "insecure": true, "warning": INSECURE_SRS_WARNING, "timings": stages.json()}),
+            &json!({"srs": path, "logrows": logrows, "circuit": sized, "insecure": true, "warning": INSECURE_SRS_WARNING, "timings": stages.json()}),
         );
     }
     println!(

@@ -43,7 +43,9 @@ pub fn run(args: Args) -> Result<()> {
     let program = stages
         .run("load program", || zkml_ir::format::load(&args.program))
         .with_context(|| format!("cannot read {}", args.program.display()))?;
-    let circuit = stages.run("size circuit", || args.visibility.circuit(&program))?;
+    let circuit = stages.run("size circuit", || {
+        args.visibility.circuit_for(&program, device)
+    })?;
     let (srs, source) = srs_for(circuit.k, args.srs.as_deref(), &mut stages)?;
     let (pk, vk) = stages.run(&format!("generate keys ({device})"), || {
         run_on(device, &mut gpu_peak, || {

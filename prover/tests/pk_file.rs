@@ -1,0 +1,88 @@
+//! A proving key whose inner lengths were edited, with its checksum recomputed (no barrier to
+//! an attacker), is a clear error: never an abort or an allocation of what the edit asks for.
+
+use std::path::Path;
+
+use zkml_circuits::sizing::minimal_k;
+use zkml_circuits::{CircuitParams, VisibilityConfig};
+use zkml_ir::{Op, ProgramBuilder};
+use zkml_prover::keys::keccak;
+use zkml_prover::{generate_keys, srs, ProvingKeyFile};
+
+/// A small key's file bytes and where its halo2 body starts.
+fn key() -> (Vec<u8>, usize) {
+    let mut b = ProgramBuilder::new(12).unwrap();
+    let x = b.input("x", vec![4], 0).unwrap();
+    let y = b.push("relu", Op::Relu, &[x]).unwrap();
+    b.output(y, "y");
+    let program = b.finish().unwrap();
+    let mut params = CircuitParams {
+        k: 20,
+        lanes: 4,
+        results: 2,
+        range_streams: 1,
+        table_streams: 0,
+        range_bits: 6,
+        degree: 4,
+        poseidon: false,
+        fold: 0,
+        freivalds: false,
+    };
+    let layout = zkml_circuits::build(&program, None, params, VisibilityConfig::default()).unwrap();
+    params.k = minimal_k(&layout);
+    let srs = srs::generate(params.k, 3);
+    let (pk, _) = generate_keys(&program, params, VisibilityConfig::default(), &srs).unwrap();
+    let bytes = pk.to_bytes();
+    let (_, at) = ProvingKeyFile::read_header(&bytes, Path::new("pk.bin")).unwrap();
+    (bytes, at + 32)
+}
+
+/// `bytes` with the body's checksum recomputed.
+fn resealed(mut bytes: Vec<u8>, body: usize) -> Vec<u8> {
+    let sum = keccak(&bytes[body..]);
+    bytes[body - 32..body].copy_from_slice(&sum);
+    bytes
+}
+
+fn decode(bytes: &[u8]) -> Result<(), String> {
+    ProvingKeyFile::from_bytes(bytes, Path::new("pk.bin"))
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
+#[test]
+fn edited_lengths_inside_a_resealed_key_are_errors() {
+    let (bytes, body) = key();
+    decode(&bytes).expect("the honest key decodes");
+    let k = u32::from_le_bytes(bytes[body + 1..body + 5].try_into().unwrap());
+    // The first polynomial length (l0's): 2^k, big-endian, after the verifying key.
+    let n = (1u32 << k).to_be_bytes();
+    let l0 = (body + 10..bytes.len() - 4)
+        .find(|&i| bytes[i..i + 4] == n)
+        .expect("l0's length");
+    type Edit = Box<dyn Fn(&mut Vec<u8>)>;
+    let edits: Vec<(&str, Edit)> = vec![
+        (
+            "a huge polynomial",
+            Box::new(move |b| b[l0..l0 + 4].copy_from_slice(&[0xff; 4])),
+        ),
+        ("a longer polynomial", Box::new(move |b| b[l0 + 2] ^= 0x10)),
+        ("another k", Box::new(move |b| b[body + 1] ^= 1)),
+        ("a huge fixed count", Box::new(move |b| b[body + 9] = 0x7f)),
+        ("a bad selector flag", Box::new(move |b| b[body + 5] = 2)),
+        (
+            "trailing bytes",
+            Box::new(|b| b.extend_from_slice(&[0; 32])),
+        ),
+        ("a cut key", Box::new(|b| b.truncate(b.len() - 40))),
+    ];
+    for (what, edit) in edits {
+        let mut b = bytes.clone();
+        edit(&mut b);
+        let err = decode(&resealed(b, body)).expect_err(what);
+        assert!(
+            err.contains("corrupt key") || err.contains("cannot decode"),
+            "{what}: {err}"
+        );
+    }
+}
