@@ -1,0 +1,291 @@
+//! SHPLONK: the opening sets' interpolations, the multi-scalar multiplication and the pairing.
+
+use std::fmt::Write;
+
+use ark_bn254::Fr;
+use ark_ff::{Field, One};
+
+use super::yul::{batch_inversion, fr_hex, hex, m, point_literals, rotate};
+use super::{Gen, Memory, KIND_CALLDATA, KIND_MEMORY, KIND_QUOTIENT, Q_HEX};
+use crate::plan::{EvalSource, Poly};
+
+/// Emits the SHPLONK opening of every rotation set and the final pairing check; returns the
+/// opening tables (per set, the key-blob entries `openSet` reads).
+pub(super) fn shplonk(g: &Gen<'_>, w: &mut String) -> Vec<Vec<u32>> {
+    let Gen {
+        vk,
+        plan,
+        omega,
+        ref key_points,
+        ..
+    } = *g;
+    let Memory {
+        s_x,
+        s_v,
+        s_u,
+        s_xinv,
+        s_quot,
+        s_pts,
+        s_z0,
+        s_zdiff0_inv,
+        s_router,
+        s_acc,
+        s_factor,
+        s_vpow,
+        s_rin,
+        s_van,
+        max_rotations,
+        s_xinv_pows,
+        n_super,
+        s_d,
+        s_dinv,
+        s_dtmp,
+        s_basis,
+        key_mem,
+        ..
+    } = g.mem;
+    let l = &plan.layout;
+    let q_hex = Q_HEX;
+    let mut basis_next = s_basis;
+    let x = m(s_x);
+    // ---- SHPLONK ----
+    let u = m(s_u);
+    for (i, &rot) in plan.super_rotations.iter().enumerate() {
+        emit!(
+            w,
+            "            mstore({:#x}, mulmod({x}, {}, r))",
+            s_pts + 32 * i,
+            fr_hex(&rotate(omega, rot))
+        );
+    }
+    let d = |rot: i32| {
+        let i = plan
+            .super_rotations
+            .iter()
+            .position(|&r| r == rot)
+            .expect("a super rotation");
+        m(s_d + 32 * i)
+    };
+    for i in 0..n_super {
+        emit!(
+            w,
+            "            mstore({:#x}, addmod({u}, sub(r, {}), r))",
+            s_d + 32 * i,
+            m(s_pts + 32 * i)
+        );
+        emit!(
+            w,
+            "            mstore({:#x}, {})",
+            s_dinv + 32 * i,
+            m(s_d + 32 * i)
+        );
+    }
+    // prod (u - x w^rot) over `rots`, into `slot`, one statement per factor.
+    let vanishing = |slot: usize, rots: &mut dyn Iterator<Item = i32>| {
+        let mut code = "            {\n                let t := 1\n".to_string();
+        for rot in rots {
+            writeln!(code, "                t := mulmod(t, {}, r)", d(rot)).expect("string");
+        }
+        write!(code, "                mstore({slot:#x}, t)\n            }}").expect("string");
+        code
+    };
+    let first = &plan.rotation_sets[0];
+    let diffs0: Vec<i32> = plan
+        .super_rotations
+        .iter()
+        .copied()
+        .filter(|r| !first.rotations.contains(r))
+        .collect();
+    emit!(
+        w,
+        "{}",
+        vanishing(s_z0, &mut first.rotations.iter().copied())
+    );
+    emit!(
+        w,
+        "{}",
+        vanishing(s_dinv + 32 * n_super, &mut diffs0.iter().copied())
+    );
+    emit!(w, "{}", batch_inversion(s_dinv, n_super + 1, s_dtmp));
+    emit!(
+        w,
+        "            mstore({s_zdiff0_inv:#x}, {})",
+        m(s_dinv + 32 * n_super)
+    );
+    // x^-1, x^-2, ...: the interpolation bases' normalisation.
+    emit!(w, "            mstore({s_xinv_pows:#x}, {})", m(s_xinv));
+    for i in 1..max_rotations.saturating_sub(1) {
+        emit!(
+            w,
+            "            mstore({:#x}, mulmod({}, {}, r))",
+            s_xinv_pows + 32 * i,
+            m(s_xinv_pows + 32 * (i - 1)),
+            m(s_xinv)
+        );
+    }
+    emit!(w, "            mstore({s_router:#x}, 0)");
+    emit!(w, "            mstore({s_acc:#x}, 0)");
+    emit!(w, "            mstore({:#x}, 0)", s_acc + 32);
+    emit!(w, "            let ok := 1");
+    emit!(w, "            mstore({s_factor:#x}, 1)");
+    emit!(w, "            mstore({s_vpow:#x}, 1)");
+    let factor = m(s_factor);
+    let vpow = m(s_vpow);
+    // Each set's polynomials are opened by `openSet`, driven by a table in the key blob: per
+    // polynomial one entry for its commitment, then one per rotation for its evaluations.
+    let key_point = |i: usize| KIND_MEMORY | (key_mem + 64 * i) as u32;
+    let commitment = |poly: Poly| -> u32 {
+        let proof = |off: usize| KIND_CALLDATA | off as u32;
+        match poly {
+            Poly::Advice(i) => proof(l.advice + 64 * i),
+            Poly::Fixed(i) => key_point(i),
+            Poly::Sigma(i) => key_point(vk.fixed_commitments.len() + i),
+            Poly::PermutationProduct(i) => proof(l.perm_products + 64 * i),
+            Poly::LookupInput(i) => proof(l.lookup_permuted + 128 * i),
+            Poly::LookupTable(i) => proof(l.lookup_permuted + 128 * i + 64),
+            Poly::LookupProduct(i) => proof(l.lookup_products + 64 * i),
+            Poly::Random => proof(l.random),
+            Poly::Quotient => KIND_QUOTIENT | l.quotient as u32,
+        }
+    };
+    let eval_entry = |e: EvalSource| -> u32 {
+        match e {
+            EvalSource::Proof(off) => KIND_CALLDATA | off as u32,
+            EvalSource::Quotient => KIND_MEMORY | s_quot as u32,
+        }
+    };
+    let mut tables = Vec::new();
+    for set in &plan.rotation_sets {
+        let mut t = Vec::new();
+        for (poly, srcs) in &set.polys {
+            t.push(commitment(*poly));
+            t.extend(srcs.iter().map(|&e| eval_entry(e)));
+        }
+        tables.push(t);
+    }
+    let mut table_at = key_mem + 64 * key_points.len();
+    for (si, set) in plan.rotation_sets.iter().enumerate() {
+        emit!(
+            w,
+            "            // opening set {si}: rotations {:?}",
+            set.rotations
+        );
+        if si > 0 {
+            let diffs: Vec<i32> = plan
+                .super_rotations
+                .iter()
+                .copied()
+                .filter(|r| !set.rotations.contains(r))
+                .collect();
+            emit!(w, "{}", vanishing(s_van, &mut diffs.iter().copied()));
+            emit!(
+                w,
+                "            mstore({s_factor:#x}, mulmod(mulmod({vpow}, {}, r), {}, r))",
+                m(s_van),
+                m(s_zdiff0_inv)
+            );
+        }
+        // Interpolation basis at u: L_j(u) = prod_{l != j} (u - p_l) * c_j * x^-(m-1), that is
+        // Z_set(u) / (u - p_j) * c_j * x^-(m-1).
+        let mrot = set.rotations.len();
+        let basis_slots = basis_next;
+        basis_next += 32 * mrot;
+        if mrot == 1 {
+            emit!(w, "            mstore({basis_slots:#x}, 1)");
+        } else {
+            emit!(
+                w,
+                "{}",
+                vanishing(s_van, &mut set.rotations.iter().copied())
+            );
+        }
+        for j in 0..mrot {
+            if mrot == 1 {
+                break;
+            }
+            let wj = rotate(omega, set.rotations[j]);
+            let mut c = Fr::one();
+            for (li, &rl) in set.rotations.iter().enumerate() {
+                if li != j {
+                    c *= wj - rotate(omega, rl);
+                }
+            }
+            let c = c.inverse().expect("distinct rotations");
+            let idx = plan
+                .super_rotations
+                .iter()
+                .position(|&r| r == set.rotations[j])
+                .expect("a super rotation");
+            emit!(
+                w,
+                "            mstore({:#x}, mulmod(mulmod(mulmod({}, {}, r), {}, r), {}, r))",
+                basis_slots + 32 * j,
+                m(s_van),
+                m(s_dinv + 32 * idx),
+                fr_hex(&c),
+                m(s_xinv_pows + 32 * (mrot - 2))
+            );
+        }
+        emit!(
+            w,
+            "            ok := and(ok, openSet({table_at:#x}, {}, {mrot}, {basis_slots:#x}))",
+            set.polys.len()
+        );
+        emit!(w, "            mstore({s_router:#x}, addmod({}, mulmod({factor}, mload({s_rin:#x}), r), r))", m(s_router));
+        emit!(
+            w,
+            "            mstore({s_vpow:#x}, mulmod({vpow}, {}, r))",
+            m(s_v)
+        );
+        table_at += 4 * tables[si].len();
+    }
+    let (g1x, g1y) = point_literals(&vk.g1);
+    emit!(
+        w,
+        "            ok := and(ok, mulAcc({g1x}, {g1y}, sub(r, {}), {s_acc:#x}))",
+        m(s_router)
+    );
+    emit!(w,
+        "            ok := and(ok, mulAcc(calldataload(add(p, {:#x})), calldataload(add(p, {:#x})), sub(r, {}), {s_acc:#x}))",
+        l.h1,
+        l.h1 + 32,
+        m(s_z0)
+    );
+    emit!(w,
+        "            ok := and(ok, mulAcc(calldataload(add(p, {:#x})), calldataload(add(p, {:#x})), {u}, {s_acc:#x}))",
+        l.h2,
+        l.h2 + 32
+    );
+    // e(h2, s G2) * e(-right, G2) == 1
+    let g2 = [&vk.s_g2, &vk.g2];
+    emit!(
+        w,
+        "            mstore(0x00, calldataload(add(p, {:#x})))",
+        l.h2
+    );
+    emit!(
+        w,
+        "            mstore(0x20, calldataload(add(p, {:#x})))",
+        l.h2 + 32
+    );
+    for (i, wd) in [g2[0].x1, g2[0].x0, g2[0].y1, g2[0].y0].iter().enumerate() {
+        emit!(w, "            mstore({:#x}, {})", 0x40 + 32 * i, hex(wd));
+    }
+    emit!(w, "            mstore(0xc0, {})", m(s_acc));
+    emit!(
+        w,
+        "            mstore(0xe0, mod(sub({q_hex}, {}), {q_hex}))",
+        m(s_acc + 32)
+    );
+    for (i, wd) in [g2[1].x1, g2[1].x0, g2[1].y1, g2[1].y0].iter().enumerate() {
+        emit!(w, "            mstore({:#x}, {})", 0x100 + 32 * i, hex(wd));
+    }
+    emit!(
+        w,
+        "            ok := and(ok, staticcall(gas(), 8, 0x00, 0x180, 0x00, 0x20))"
+    );
+    emit!(w, "            ok := and(ok, mload(0x00))");
+    emit!(w, "            mstore(0x00, ok)");
+    emit!(w, "            return(0x00, 0x20)");
+    tables
+}
