@@ -7,19 +7,9 @@ use halo2_proofs::halo2curves::bn256::Fr;
 use halo2_proofs::plonk::{Any, Circuit, Column, ConstraintSystem, Error, TableColumn};
 
 use crate::config::ModelConfig;
+use crate::field::field;
 use crate::layout::{AdviceCol, CellRef, Layout};
 use crate::params::CircuitParams;
-
-/// An integer as a field element (negative values wrap to `p - |v|`).
-pub fn field(v: i128) -> Fr {
-    let u = v.unsigned_abs();
-    let f = Fr::from((u >> 64) as u64) * Fr::from(1u64 << 32).square() + Fr::from(u as u64);
-    if v < 0 {
-        -f
-    } else {
-        f
-    }
-}
 
 /// A model circuit: its layout, with or without witness values.
 #[derive(Clone, Debug)]

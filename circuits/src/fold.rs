@@ -62,17 +62,10 @@ pub fn gate_index(p: &CircuitParams, gate: Gate) -> Option<usize> {
         .map(|i| p.results * p.lanes + p.results + i)
 }
 
-/// Position of an advice cell inside its (logical) row: its index among the row's cells.
+/// Position of an advice cell inside its (logical) row: its index among the row's cells
+/// ([`AdviceCol::index`]).
 pub fn advice_offset(p: &CircuitParams, col: AdviceCol) -> usize {
-    match col {
-        AdviceCol::X(i) => i,
-        AdviceCol::Z(j) => p.lanes + j,
-        AdviceCol::Range(l) => p.lanes + p.results + l,
-        AdviceCol::TableIn(l) => p.lanes + p.results + p.range_streams + l,
-        AdviceCol::TableOut(l) => p.lanes + p.results + p.range_streams + p.table_streams + l,
-        AdviceCol::V(i) => p.advice_columns() + i,
-        AdviceCol::H => p.advice_columns() + p.lanes,
-    }
+    col.index(p)
 }
 
 /// Index of weight `w[j][i]` among a row's coefficients.
@@ -175,5 +168,24 @@ mod tests {
             .iter()
             .all(|&f| (p.results * p.lanes + p.results..p.coefficients()).contains(&f)));
         assert_eq!(gate_index(&folded(1), Gate::Poseidon(0)), None);
+    }
+
+    #[test]
+    fn the_folded_gate_count_matches_the_gate_list() {
+        for (lanes, poseidon) in [(4, false), (8, true), (16, true), (16, false)] {
+            let p = CircuitParams {
+                lanes,
+                results: 2,
+                poseidon,
+                fold: 2,
+                degree: 5,
+                ..CircuitParams::default()
+            };
+            assert_eq!(
+                p.coefficients(),
+                p.results * p.lanes + p.results + gates(&p).len(),
+                "{p:?}"
+            );
+        }
     }
 }

@@ -44,12 +44,12 @@ pub struct CircuitParams {
     pub poseidon: bool,
     /// Folding: 0 gives every lane, stream and coefficient its own halo2 column; `f > 0` folds
     /// each logical row into [`CircuitParams::stride`] consecutive rows of a single advice
-    /// column, its coefficients into `f` fixed columns (see [`crate::fold`]). Folded circuits
+    /// column, its coefficients into `f` fixed columns (see the `fold` module). Folded circuits
     /// have few commitments, which is what on-chain verification pays for. Not serialized
     /// when 0, so unfolded shapes keep the form (and cached keys) they had before folding.
     #[serde(default, skip_serializing_if = "is_unfolded")]
     pub fold: usize,
-    /// Whether products may be checked by Freivalds' test ([`crate::layout::freivalds`]):
+    /// Whether products may be checked by Freivalds' test (`layout::freivalds`):
     /// adds `W + 1` second-phase advice columns (`v[0..W)`, `h`) and one challenge drawn
     /// after the first-phase commitments. Unfolded circuits only; not serialized when off.
     #[serde(default, skip_serializing_if = "is_off")]
@@ -73,6 +73,11 @@ impl Default for CircuitParams {
         }
     }
 }
+
+/// Gate flags of a folded row besides the Poseidon rounds: every main-region gate but the
+/// ReLU rows, and the two bit-decomposition gates (`fold::gates` lists them; a test there
+/// keeps the two in step).
+pub const FOLDED_BASE_GATES: usize = 9;
 
 fn is_unfolded(fold: &usize) -> bool {
     *fold == 0
@@ -182,12 +187,17 @@ impl CircuitParams {
     }
 
     /// Coefficients per row: the weights `w[j][i]`, the constants `c[j]`, and in a folded
-    /// circuit one gate flag per gate ([`crate::fold::gates`]).
+    /// circuit one gate flag per gate (the list is `fold::gates`).
     pub fn coefficients(&self) -> usize {
         let flags = if self.fold == 0 {
             0
         } else {
-            crate::fold::gates(self).len()
+            let poseidon = if self.poseidon {
+                crate::poseidon::row_kinds(self.lanes).len()
+            } else {
+                0
+            };
+            FOLDED_BASE_GATES + poseidon
         };
         self.results * self.lanes + self.results + flags
     }

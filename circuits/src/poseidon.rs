@@ -26,7 +26,7 @@ use halo2_proofs::halo2curves::bn256::Fr;
 use halo2_proofs::halo2curves::ff::Field;
 use poseidon_primitives::poseidon::primitives::Spec;
 
-use crate::circuit::field;
+use crate::field::field;
 
 /// State width.
 pub const WIDTH: usize = 3;

@@ -10,7 +10,7 @@
 use serde::{Deserialize, Serialize};
 use zkml_ir::{param_envelope_bits, Op, ParamBounds, Program};
 
-use crate::layout::LayoutError;
+use crate::error::LayoutError;
 
 /// Who sees the program's inputs or outputs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -19,7 +19,7 @@ use halo2_proofs::halo2curves::bn256::Fr;
 use halo2_proofs::halo2curves::ff::Field;
 
 use super::{AdviceCol, CellRef, Gate, Layout, Wire};
-use crate::circuit::field;
+use crate::field::field;
 use crate::poseidon::{self, constants, pack_slots};
 
 /// The field value of a cell.

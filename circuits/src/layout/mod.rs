@@ -9,6 +9,7 @@ use rustc_hash::FxHashMap as HashMap;
 
 use halo2_proofs::halo2curves::bn256::Fr;
 
+pub use crate::error::LayoutError;
 use crate::params::CircuitParams;
 
 pub(crate) mod bits;
@@ -37,7 +38,7 @@ impl Val {
     /// The field element this value is written as.
     pub fn to_field(self) -> Fr {
         match self {
-            Val::Int(v) => crate::circuit::field(v),
+            Val::Int(v) => crate::field::field(v),
             Val::Field(f) => f,
         }
     }
@@ -77,6 +78,21 @@ pub enum AdviceCol {
 }
 
 impl AdviceCol {
+    /// The column's index among the advice columns of a circuit of shape `p` (its cells'
+    /// position in a row): lanes, results, range streams, table inputs and outputs, then the
+    /// second-phase lanes and accumulator.
+    pub fn index(self, p: &CircuitParams) -> usize {
+        match self {
+            AdviceCol::X(i) => i,
+            AdviceCol::Z(j) => p.lanes + j,
+            AdviceCol::Range(l) => p.lanes + p.results + l,
+            AdviceCol::TableIn(l) => p.lanes + p.results + p.range_streams + l,
+            AdviceCol::TableOut(l) => p.lanes + p.results + p.range_streams + p.table_streams + l,
+            AdviceCol::V(i) => p.advice_columns() + i,
+            AdviceCol::H => p.advice_columns() + p.lanes,
+        }
+    }
+
     /// Whether the column is committed after the challenge is drawn.
     pub fn second_phase(self) -> bool {
         matches!(self, AdviceCol::V(_) | AdviceCol::H)
@@ -101,7 +117,7 @@ pub enum Wire {
     Const(i128),
 }
 
-/// The gate enabled on a main-region row (see [`crate::config`] for the constraints).
+/// The gate enabled on a main-region row (the `config` module states its constraints).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Gate {
     /// Linear combination, starting a sum.
@@ -157,29 +173,6 @@ impl Gate {
         Gate::FdotFirst,
         Gate::FdotNext,
     ];
-}
-
-/// Why a program cannot be laid out.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum LayoutError {
-    /// The program uses something the circuit cannot express.
-    #[error("node {node} '{name}' ({op}): {reason}")]
-    Unsupported {
-        /// Node index.
-        node: usize,
-        /// Node name.
-        name: String,
-        /// Op name.
-        op: &'static str,
-        /// Why.
-        reason: String,
-    },
-    /// The witness does not match the program (wrong input count or shapes).
-    #[error("witness: {0}")]
-    Witness(String),
-    /// The program cannot be proven under the requested visibility.
-    #[error("{0}")]
-    Program(String),
 }
 
 /// A function lookup table placed in the circuit.
@@ -301,7 +294,7 @@ impl Layout {
 
     /// Index of an advice column in [`Layout::advice`].
     pub fn column_index(&self, col: AdviceCol) -> usize {
-        crate::fold::advice_offset(&self.params, col)
+        col.index(&self.params)
     }
 
     /// Rows any column needs (main region, streams), without blinding rows.
