@@ -3,16 +3,10 @@
 
 #![forbid(unsafe_code)]
 
-mod claims;
-mod commands;
-mod common;
-mod device;
-mod proving;
-mod stages;
-
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use zkml_cli::{commands, common};
 
 /// Verifiable machine-learning inference.
 #[derive(Parser)]

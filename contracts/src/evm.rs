@@ -4,7 +4,8 @@
 use revm::context::result::{ExecutionResult, Output};
 use revm::context::TxEnv;
 use revm::database::{CacheDB, EmptyDB};
-use revm::primitives::{Address, Bytes, TxKind, U256};
+pub use revm::primitives::Address;
+use revm::primitives::{Bytes, TxKind, U256};
 use revm::{Context, ExecuteCommitEvm, MainBuilder, MainContext};
 
 /// Why a transaction did not run.

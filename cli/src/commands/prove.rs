@@ -12,6 +12,7 @@ use crate::common::{
     compile_model, import, is_program_file, print_json, read_input, write_output, ModelArgs,
 };
 use crate::device::{memory_note, run_on, DeviceArg};
+use crate::programs::{self, ProgramCache, ProgramSource};
 use crate::proving::{key_cache_dir, srs_for, ProofFile, VisibilityArgs};
 use crate::stages::Stages;
 
@@ -81,7 +82,9 @@ struct Keys {
 /// Loads cached keys, or generates them (to be cached while the proof is made).
 fn cached_keys(program: &Program, args: &Args, run: &mut Run, stages: &mut Stages) -> Result<Keys> {
     let visibility = args.visibility.config();
-    let circuit = stages.run("size circuit", || args.visibility.circuit(program))?;
+    let circuit = stages.run("size circuit", || {
+        args.visibility.circuit_for(program, run.device)
+    })?;
     let (srs, _) = srs_for(circuit.k, args.srs.as_deref(), stages)?;
     let dir = key_cache_dir(program, &circuit, &visibility, &srs);
     let (pk_path, vk_path) = (dir.join("pk.bin"), dir.join("vk.bin"));
@@ -210,6 +213,73 @@ fn given_keys(
     Ok((pk, vk, srs))
 }
 
+/// The program one-shot `prove` uses for an ONNX model: compiled for the `--calibration`
+/// files when given; else the program this model was compiled to before, if `input` fits it,
+/// or a new one calibrated on `input` and the inputs before it (see [`crate::programs`]).
+fn model_program(
+    model: &zkml_onnx::Model,
+    input: &[Vec<f64>],
+    args: &Args,
+    stages: &mut Stages,
+) -> Result<(Program, ProgramSource)> {
+    if !args.model_args.calibration.is_empty() {
+        let calibration = args
+            .model_args
+            .calibration
+            .iter()
+            .map(|p| read_input(p))
+            .collect::<Result<Vec<_>>>()?;
+        let (program, _) = compile_model(model, &calibration, &args.model_args, stages)?;
+        return Ok((program, ProgramSource::Calibrated));
+    }
+    let cache = ProgramCache::new(model, &args.model_args, input);
+    let cached = stages.run("load cached program", || {
+        Ok::<_, anyhow::Error>(cache.load())
+    })?;
+    let (earlier, reason) = match cached {
+        Some((program, calibration)) => match programs::fits(&program, input) {
+            Ok(()) => {
+                let n = calibration.len();
+                if !args.json {
+                    eprintln!(
+                        "using the program this model was compiled to before (calibrated on \
+                         {n} input(s)): proofs of this model share its verifying key"
+                    );
+                }
+                return Ok((
+                    program,
+                    ProgramSource::Reused {
+                        calibration_inputs: n,
+                    },
+                ));
+            }
+            Err(why) => (calibration, Some(why)),
+        },
+        None => (Vec::new(), None),
+    };
+    let calibration = programs::extended(earlier, input);
+    let (program, _) = compile_model(model, &calibration, &args.model_args, stages)?;
+    if let Err(e) = cache.store(&program, &calibration) {
+        eprintln!("warning: cannot cache the program: {e:#}");
+    }
+    let source = match reason {
+        None => ProgramSource::Compiled,
+        Some(reason) => {
+            eprintln!(
+                "note: this input does not fit the program compiled for this model before \
+                 ({reason}); compiled a new one, calibrated on it and {} earlier input(s): \
+                 its verifying key differs from the earlier proofs'",
+                calibration.len() - 1
+            );
+            ProgramSource::Recompiled {
+                reason,
+                calibration_inputs: calibration.len(),
+            }
+        }
+    };
+    Ok((program, source))
+}
+
 pub fn run(args: Args) -> Result<()> {
     let mut run = Run {
         device: crate::device::resolve(args.device)?,
@@ -217,23 +287,14 @@ pub fn run(args: Args) -> Result<()> {
     };
     let mut stages = Stages::new(args.json);
     let input = read_input(&args.input)?;
-    let (program, program_path) = if is_program_file(&args.model)? {
+    let (program, program_path, source) = if is_program_file(&args.model)? {
         let p = stages
             .run("load program", || zkml_ir::format::load(&args.model))
             .with_context(|| format!("cannot read {}", args.model.display()))?;
-        (p, args.model.clone())
+        (p, args.model.clone(), None)
     } else {
         let model = import(&args.model, &args.model_args, Some(&input), &mut stages)?;
-        let calibration = if args.model_args.calibration.is_empty() {
-            vec![input.clone()]
-        } else {
-            args.model_args
-                .calibration
-                .iter()
-                .map(|p| read_input(p))
-                .collect::<Result<Vec<_>>>()?
-        };
-        let (program, _) = compile_model(&model, &calibration, &args.model_args, &mut stages)?;
+        let (program, source) = model_program(&model, &input, &args, &mut stages)?;
         let path = args.out.join("model.zkml");
         write_output(
             &path,
@@ -242,7 +303,7 @@ pub fn run(args: Args) -> Result<()> {
             zkml_file,
             &[&args.model, &args.input],
         )?;
-        (program, path)
+        (program, path, Some(source))
     };
     let keys = match &args.pk {
         Some(p) => {
@@ -301,6 +362,7 @@ pub fn run(args: Args) -> Result<()> {
             "vk": vk_path,
             "pk": pk_path,
             "program": program_path,
+            "program_source": source,
             "proof_bytes": proof.bytes.len(),
             "public_values": file.instances.len(),
             "public": file.public,

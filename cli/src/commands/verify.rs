@@ -57,11 +57,8 @@ fn read(args: &Args) -> Result<Read> {
         .with_context(|| format!("verifying key {}", args.vk.display()))?;
     let text = std::fs::read_to_string(&args.proof)
         .with_context(|| format!("cannot read {}", args.proof.display()))?;
-    let file: ProofFile = serde_json::from_str(&text)
-        .with_context(|| format!("proof file {} is not valid", args.proof.display()))?;
-    let (proof, instances) = file
-        .decode()
-        .with_context(|| format!("proof file {}", args.proof.display()))?;
+    let (file, proof, instances) =
+        parse_proof_file(&text).with_context(|| format!("proof file {}", args.proof.display()))?;
     let input = args
         .input
         .as_deref()
@@ -74,6 +71,31 @@ fn read(args: &Args) -> Result<Read> {
         instances,
         input,
     })
+}
+
+/// A proof file's text, decoded: the file, its proof bytes and its instance (errors name the
+/// broken field).
+pub fn parse_proof_file(text: &str) -> Result<(ProofFile, Vec<u8>, Vec<zkml_verifier::Fr>)> {
+    let file: ProofFile = serde_json::from_str(text).context("not a valid proof file")?;
+    let (proof, instances) = file.decode()?;
+    Ok((file, proof, instances))
+}
+
+/// Verifies a decoded proof file with `vk`, then checks what the file (and `input`, if given)
+/// claims against the proven instance.
+pub fn check_proof(
+    vk: &zkml_verifier::VerifyingKey,
+    file: &ProofFile,
+    proof: &[u8],
+    instances: &[zkml_verifier::Fr],
+    input: Option<&[Vec<f64>]>,
+) -> Result<claims::Claims> {
+    zkml_verifier::verify_with_key(vk, proof, instances)?;
+    let words: Vec<[u8; 32]> = instances
+        .iter()
+        .map(zkml_verifier::encoding::fr_to_be)
+        .collect();
+    claims::check(vk, file, &words, input)
 }
 
 fn describe(b: Binding, what: &str) -> String {
@@ -105,18 +127,7 @@ pub fn run(args: Args) -> ExitCode {
         _ => Ok(()),
     };
     let result = pinned
-        .and_then(|()| {
-            zkml_verifier::verify_with_key(&r.vk, &r.proof, &r.instances)
-                .map_err(anyhow::Error::from)
-        })
-        .and_then(|()| {
-            let words: Vec<[u8; 32]> = r
-                .instances
-                .iter()
-                .map(zkml_verifier::encoding::fr_to_be)
-                .collect();
-            claims::check(&r.vk, &r.file, &words, r.input.as_deref())
-        });
+        .and_then(|()| check_proof(&r.vk, &r.file, &r.proof, &r.instances, r.input.as_deref()));
     let secs = start.elapsed().as_secs_f64();
     match result {
         Ok(c) => {

@@ -1,0 +1,16 @@
+//! The `zkml` command line's commands, as a library: the binary parses arguments and calls them;
+//! the fuzz targets reach the same file decoders (proof files, inputs) through it.
+
+#![forbid(unsafe_code)]
+// The commands' documentation is their `--help` text: clap takes it from the doc comments of
+// the argument fields and of the binary's subcommands, and a doc comment on an argument
+// struct would replace that text.
+#![allow(missing_docs)]
+
+pub mod claims;
+pub mod commands;
+pub mod common;
+pub mod device;
+pub mod programs;
+pub mod proving;
+pub mod stages;
