@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 
 use zkml_fuzz_targets::TARGETS;
 
-/// Mutants per seed file: a few hundred executions per target.
-const MUTANTS: usize = 120;
+/// Mutants per seed file: a thousand or more executions per target.
+const MUTANTS: usize = 1000;
 
 fn files(dir: &Path) -> Vec<PathBuf> {
     let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
