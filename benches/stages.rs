@@ -9,8 +9,6 @@
 // `criterion_group!` defines an undocumented public function.
 #![allow(missing_docs)]
 
-use std::path::Path;
-
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use halo2_proofs::arithmetic::best_multiexp;
 use halo2_proofs::halo2curves::bn256::{Fr, G1Affine};
@@ -21,7 +19,6 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use zkml_circuits::cost::Objective;
 use zkml_circuits::{CircuitParams, VisibilityConfig};
-use zkml_ir::input::{parse_input_json, quantize_inputs};
 use zkml_ir::{Program, Tensor};
 use zkml_prover::{generate_keys, prove, srs};
 
@@ -33,23 +30,16 @@ struct Fixture {
 }
 
 fn fixture(name: &str) -> Fixture {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../fixtures")
-        .join(name);
-    let model = zkml_onnx::load_model(&dir.join("model.onnx"), &Default::default())
-        .unwrap_or_else(|e| panic!("{name}: {e}"));
-    let input = parse_input_json(&std::fs::read_to_string(dir.join("input.json")).unwrap())
-        .unwrap_or_else(|e| panic!("{name}: {e}"));
-    let program = zkml_onnx::compile(&model, std::slice::from_ref(&input), &Default::default())
-        .unwrap_or_else(|e| panic!("{name}: {e}"))
-        .program;
-    let params =
-        zkml_circuits::cost::choose_for(&program, VisibilityConfig::default(), Objective::Proving)
-            .unwrap_or_else(|e| panic!("{name}: {e}"));
-    let inputs = quantize_inputs(&program, &input).unwrap();
+    let f = zkml_test_support::Fixture::load(name);
+    let params = zkml_circuits::cost::choose_for(
+        &f.program,
+        VisibilityConfig::default(),
+        Objective::Proving,
+    )
+    .unwrap_or_else(|e| panic!("{name}: {e}"));
     Fixture {
-        program,
-        inputs,
+        program: f.program,
+        inputs: f.inputs,
         params,
     }
 }

@@ -1,29 +1,17 @@
 //! Every fixture model: the circuit's public outputs equal the reference evaluator's, and the
 //! mock prover accepts the honest witness.
 
-use std::path::Path;
-
 use zkml_circuits::layout::Val;
 use zkml_circuits::sizing::minimal_k;
 use zkml_circuits::soundness::mock_verify;
 use zkml_circuits::{build, CircuitParams, Layout, VisibilityConfig};
-use zkml_ir::input::{parse_input_json, quantize_inputs};
-use zkml_ir::{evaluate, Program, Tensor, Trace};
+use zkml_ir::{Program, Tensor, Trace};
+use zkml_test_support::Fixture;
 
 /// A fixture compiled (calibrated on its input), its quantized input and reference trace.
 fn fixture(name: &str) -> (Program, Vec<Tensor>, Trace) {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../fixtures")
-        .join(name);
-    let model = zkml_onnx::load_model(&dir.join("model.onnx"), &Default::default()).unwrap();
-    let input =
-        parse_input_json(&std::fs::read_to_string(dir.join("input.json")).unwrap()).unwrap();
-    let program = zkml_onnx::compile(&model, std::slice::from_ref(&input), &Default::default())
-        .unwrap()
-        .program;
-    let q = quantize_inputs(&program, &input).unwrap();
-    let trace = evaluate(&program, &q).unwrap();
-    (program, q, trace)
+    let f = Fixture::load(name);
+    (f.program, f.inputs, f.trace)
 }
 
 /// The public instance ends with the reference evaluator's outputs, value for value.

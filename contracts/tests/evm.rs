@@ -11,16 +11,13 @@
 //! | the proof truncated or extended by a byte | returns false |
 //! | calldata truncated inside the head or the data | reverts or returns false |
 
-use std::path::Path;
-
 use zkml_circuits::cost::Objective;
 use zkml_circuits::VisibilityConfig;
 use zkml_contracts::abi::calldata;
 use zkml_contracts::evm::Evm;
 use zkml_contracts::GateCode;
-use zkml_ir::input::{parse_input_json, quantize_inputs};
 use zkml_prover::prove::fr_to_word;
-use zkml_prover::{generate_keys, prove, srs};
+use zkml_test_support::Fixture;
 
 const FIXTURES: &[&str] = &[
     "mlp_small",
@@ -49,25 +46,13 @@ fn prove_shaped(
     vis: VisibilityConfig,
     shape: impl FnOnce(&zkml_ir::Program) -> zkml_circuits::CircuitParams,
 ) -> Proven {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../fixtures")
-        .join(name);
-    let model = zkml_onnx::load_model(&dir.join("model.onnx"), &Default::default()).unwrap();
-    let input =
-        parse_input_json(&std::fs::read_to_string(dir.join("input.json")).unwrap()).unwrap();
-    let program = zkml_onnx::compile(&model, std::slice::from_ref(&input), &Default::default())
-        .unwrap()
-        .program;
-    let params = shape(&program);
-    let srs = srs::generate(params.k, 99);
-    let (pk, vk) = generate_keys(&program, params, vis, &srs).unwrap();
-    let q = quantize_inputs(&program, &input).unwrap();
-    let proof = prove(&program, &q, &pk, &srs).unwrap();
+    let fixture = Fixture::load(name);
+    let proven = fixture.prove(shape(&fixture.program), vis, 99);
     Proven {
         name,
-        vk: vk.to_bytes(),
-        proof: proof.bytes,
-        instances: proof.instances.iter().map(fr_to_word).collect(),
+        vk: proven.vk,
+        proof: proven.proof.bytes,
+        instances: proven.proof.instances.iter().map(fr_to_word).collect(),
     }
 }
 

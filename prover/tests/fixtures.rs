@@ -9,13 +9,10 @@
 //! | the verifying key of another fixture | `InstanceCount` or `PairingCheckFailed` |
 //! | a flipped byte in the verifying key | a `KeyError`, or `PairingCheckFailed` |
 
-use std::path::Path;
-
 use halo2_proofs::halo2curves::bn256::Fr;
 use zkml_circuits::VisibilityConfig;
-use zkml_ir::input::{parse_input_json, quantize_inputs};
 use zkml_prover::prove::fr_to_word;
-use zkml_prover::{generate_keys, prove, srs, verify_with_halo2};
+use zkml_test_support::Fixture;
 use zkml_verifier::VerifyError;
 
 const FIXTURES: &[&str] = &[
@@ -38,46 +35,17 @@ struct Proven {
 }
 
 fn prove_fixture(name: &'static str) -> Proven {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../fixtures")
-        .join(name);
-    let model = zkml_onnx::load_model(&dir.join("model.onnx"), &Default::default()).unwrap();
-    let input =
-        parse_input_json(&std::fs::read_to_string(dir.join("input.json")).unwrap()).unwrap();
-    let program = zkml_onnx::compile(&model, std::slice::from_ref(&input), &Default::default())
-        .unwrap()
-        .program;
+    let fixture = Fixture::load(name);
     let vis = VisibilityConfig::default();
-    let params = zkml_circuits::cost::choose(&program, vis).unwrap();
-    let srs = srs::generate(params.k, 1234);
-    let (pk, vk) = generate_keys(&program, params, vis, &srs).unwrap();
-    let q = quantize_inputs(&program, &input).unwrap();
-    let proof = prove(&program, &q, &pk, &srs).unwrap();
-    // Outputs in the instance equal the reference evaluator's.
-    let trace = zkml_ir::evaluate(&program, &q).unwrap();
-    let n_inputs: usize = q.iter().map(|t| t.len()).sum();
-    let expected: Vec<Fr> = trace
-        .outputs()
-        .iter()
-        .flat_map(|t| {
-            t.data()
-                .iter()
-                .map(|&v| zkml_circuits::field(i128::from(v)))
-        })
-        .collect();
-    assert_eq!(
-        &proof.instances[n_inputs..],
-        &expected[..],
-        "{name}: public outputs"
-    );
-    verify_with_halo2(&pk, &srs, &proof.bytes, &proof.instances)
-        .unwrap_or_else(|e| panic!("{name}: halo2 rejects: {e}"));
+    let params = zkml_circuits::cost::choose(&fixture.program, vis).unwrap();
+    // The proof verifies in halo2, and its outputs are the reference evaluator's.
+    let proven = fixture.prove(params, vis, 1234);
     Proven {
         name,
-        vk: vk.to_bytes(),
-        proof: proof.bytes,
-        instances: proof.instances,
-        n_inputs,
+        vk: proven.vk,
+        proof: proven.proof.bytes,
+        instances: proven.proof.instances,
+        n_inputs: fixture.input_len(),
     }
 }
 

@@ -1,0 +1,115 @@
+//! The bundled fixtures as every test suite and benchmark uses them: a fixture imported and
+//! compiled (calibrated on its own input), its input quantized and run by the reference
+//! evaluator; then set up and proven in a given circuit shape, with the proof's public outputs
+//! checked against the evaluator's.
+
+use std::path::PathBuf;
+
+use halo2_proofs::halo2curves::bn256::Fr;
+use zkml_circuits::{CircuitParams, VisibilityConfig};
+use zkml_ir::input::{parse_input_json, quantize_inputs};
+use zkml_ir::{evaluate, Program, Tensor, Trace};
+use zkml_prover::srs::Srs;
+use zkml_prover::{generate_keys, prove, verify_with_halo2, Proof, ProvingKeyFile};
+
+/// The folder of fixture `name` (`mlp`, `exported/gru`, ...).
+pub fn fixture_dir(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../fixtures")
+        .join(name)
+}
+
+/// A fixture compiled to its program, with its input and the reference evaluation of it.
+pub struct Fixture {
+    /// The fixture's name.
+    pub name: String,
+    /// The program, calibrated on the fixture's input.
+    pub program: Program,
+    /// The input as the input file gives it.
+    pub input: Vec<Vec<f64>>,
+    /// The input quantized for the program.
+    pub inputs: Vec<Tensor>,
+    /// The reference evaluator's run on it.
+    pub trace: Trace,
+}
+
+impl Fixture {
+    /// Imports, compiles and runs fixture `name`; panics naming the fixture on any failure.
+    pub fn load(name: &str) -> Self {
+        let dir = fixture_dir(name);
+        let model = zkml_onnx::load_model(&dir.join("model.onnx"), &Default::default())
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let text = std::fs::read_to_string(dir.join("input.json"))
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let input = parse_input_json(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let program = zkml_onnx::compile(&model, std::slice::from_ref(&input), &Default::default())
+            .unwrap_or_else(|e| panic!("{name}: {e}"))
+            .program;
+        let inputs = quantize_inputs(&program, &input).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let trace = evaluate(&program, &inputs).unwrap_or_else(|e| panic!("{name}: {e}"));
+        Self {
+            name: name.to_string(),
+            program,
+            input,
+            inputs,
+            trace,
+        }
+    }
+
+    /// Number of input values (the public instance starts with them when inputs are public).
+    pub fn input_len(&self) -> usize {
+        self.inputs.iter().map(Tensor::len).sum()
+    }
+
+    /// The reference outputs as field elements, in instance order.
+    pub fn output_fields(&self) -> Vec<Fr> {
+        self.trace
+            .outputs()
+            .iter()
+            .flat_map(|t| {
+                t.data()
+                    .iter()
+                    .map(|&v| zkml_circuits::field(i128::from(v)))
+            })
+            .collect()
+    }
+
+    /// Sets the fixture up in shape `params` with a seeded SRS and proves its input; the proof
+    /// is checked by halo2's verifier and, with public outputs, its outputs against the
+    /// reference evaluator's.
+    pub fn prove(&self, params: CircuitParams, vis: VisibilityConfig, srs_seed: u64) -> Proven {
+        let name = &self.name;
+        let srs = zkml_prover::srs::generate(params.k, srs_seed);
+        let (pk, vk) = generate_keys(&self.program, params, vis, &srs)
+            .unwrap_or_else(|e| panic!("{name}: setup: {e}"));
+        let proof = prove(&self.program, &self.inputs, &pk, &srs)
+            .unwrap_or_else(|e| panic!("{name}: proving: {e}"));
+        verify_with_halo2(&pk, &srs, &proof.bytes, &proof.instances)
+            .unwrap_or_else(|e| panic!("{name}: halo2 rejects: {e}"));
+        if vis == VisibilityConfig::default() {
+            assert_eq!(
+                &proof.instances[self.input_len()..],
+                &self.output_fields()[..],
+                "{name}: public outputs"
+            );
+        }
+        Proven {
+            vk: vk.to_bytes(),
+            pk,
+            proof,
+            srs,
+        }
+    }
+}
+
+/// A fixture's keys and proof.
+pub struct Proven {
+    /// The verifying key's bytes.
+    pub vk: Vec<u8>,
+    /// The proving key.
+    pub pk: ProvingKeyFile,
+    /// The proof, its public instance and outputs.
+    pub proof: Proof,
+    /// The SRS the keys were made with.
+    pub srs: Srs,
+}
