@@ -82,6 +82,11 @@ impl ModelArgs {
         }
     }
 
+    /// The `--calibration` input files, read.
+    pub fn calibration_inputs(&self) -> Result<Vec<Vec<Vec<f64>>>> {
+        self.calibration.iter().map(|p| read_input(p)).collect()
+    }
+
     /// Import options; `input` (the input at hand, if any) sets symbolic batch dimensions.
     pub fn import(&self, input: Option<&[Vec<f64>]>) -> ImportOptions {
         ImportOptions {

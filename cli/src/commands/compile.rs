@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use serde_json::json;
 
-use crate::common::{compile_model, import, print_json, read_input, write_output, ModelArgs};
+use crate::common::{compile_model, import, print_json, write_output, ModelArgs};
 use crate::stages::Stages;
 
 #[derive(clap::Args)]
@@ -27,12 +27,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<()> {
     let mut stages = Stages::new(args.json);
-    let calibration = args
-        .model_args
-        .calibration
-        .iter()
-        .map(|p| read_input(p))
-        .collect::<Result<Vec<_>>>()?;
+    let calibration = args.model_args.calibration_inputs()?;
     let model = import(
         &args.model,
         &args.model_args,

@@ -223,12 +223,7 @@ fn model_program(
     stages: &mut Stages,
 ) -> Result<(Program, ProgramSource)> {
     if !args.model_args.calibration.is_empty() {
-        let calibration = args
-            .model_args
-            .calibration
-            .iter()
-            .map(|p| read_input(p))
-            .collect::<Result<Vec<_>>>()?;
+        let calibration = args.model_args.calibration_inputs()?;
         let (program, _) = compile_model(model, &calibration, &args.model_args, stages)?;
         return Ok((program, ProgramSource::Calibrated));
     }

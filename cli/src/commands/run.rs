@@ -129,11 +129,7 @@ pub fn run(args: Args) -> Result<()> {
         let calibration = if args.model_args.calibration.is_empty() {
             vec![input.clone()]
         } else {
-            args.model_args
-                .calibration
-                .iter()
-                .map(|p| read_input(p))
-                .collect::<Result<Vec<_>>>()?
+            args.model_args.calibration_inputs()?
         };
         let (program, report) = compile_model(&model, &calibration, &args.model_args, &mut stages)?;
         (program, Some(report), Some(model.bytes))
