@@ -95,6 +95,18 @@ mod tests {
     use super::*;
     use crate::program::ProgramBuilder;
 
+    #[test]
+    fn oversized_tensors_and_products_are_refused_before_any_work() {
+        // A few bytes of program may not ask its checker for unbounded memory or time.
+        let mut b = ProgramBuilder::new(8).unwrap();
+        let err = b.input("x", vec![1 << 14, 1 << 14], 0).unwrap_err();
+        assert!(err.to_string().contains("2^27 elements"), "{err}");
+        let x = b.input("x", vec![1 << 11, 1 << 16], 0).unwrap();
+        let w = b.input("w", vec![1 << 16, 1 << 11], 0).unwrap();
+        let err = b.push("y", crate::Op::MatMul, &[x, w]).unwrap_err();
+        assert!(err.to_string().contains("multiply-adds"), "{err}");
+    }
+
     fn tiny() -> Program {
         let mut b = ProgramBuilder::new(8).unwrap();
         let x = b.input("x", vec![2], 4).unwrap();

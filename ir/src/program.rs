@@ -15,8 +15,12 @@ use crate::tensor::numel;
 pub const MAX_VALUE_BITS: u32 = 40;
 /// The fewest value bits a program may declare.
 pub const MIN_VALUE_BITS: u32 = 2;
-/// No tensor in a program may have more elements than this.
-pub const MAX_ELEMENTS: usize = 1 << 32;
+/// No tensor in a program may have more elements than this (far more than one circuit holds;
+/// it bounds what checking a program allocates: 16 bytes per element of a product's output).
+pub const MAX_ELEMENTS: usize = 1 << 27;
+/// No product or window op may take more multiply-adds (or window members) than this: checking
+/// a program walks them to bound its values, so a small file cannot ask for unbounded work.
+pub const MAX_TERMS: u128 = 1 << 32;
 /// No value anywhere in a program may reach this magnitude (keeps every intermediate far inside
 /// `i64` and the proof field).
 pub const MAX_MAGNITUDE: u64 = 1 << 62;
@@ -241,7 +245,13 @@ impl Program {
             }
         };
         if checked_numel(&shape).is_none_or(|n| n > MAX_ELEMENTS) {
-            return Err(format!("shape {shape:?} has more than 2^32 elements"));
+            return Err(format!("shape {shape:?} has more than 2^27 elements"));
+        }
+        let terms = terms(&node.op, &ins, &shape);
+        if terms > MAX_TERMS {
+            return Err(format!(
+                "takes {terms} multiply-adds or window members, more than 2^32"
+            ));
         }
         let in_bounds: Vec<u64> = ins.iter().map(|n| n.bound).collect();
         let bound = node_bound(self, node, &ins, &in_bounds, &shape, ParamBounds::Exact)?;
@@ -454,5 +464,24 @@ impl ProgramBuilder {
     pub fn finish(self) -> Result<Program, IrError> {
         self.program.validate()?;
         Ok(self.program)
+    }
+}
+
+/// Multiply-adds of a product, or members of a pooling window summed over its outputs, as an
+/// upper bound (padding only removes terms); 0 for every other op.
+fn terms(op: &Op, ins: &[&Node], out: &[usize]) -> u128 {
+    let prod = |dims: &[usize]| {
+        dims.iter()
+            .fold(1u128, |acc, &d| acc.saturating_mul(d as u128))
+    };
+    let outputs = prod(out);
+    match op {
+        Op::MatMul => outputs.saturating_mul(ins[0].shape.last().map_or(1, |&k| k as u128)),
+        Op::Conv(_) => outputs.saturating_mul(prod(ins[1].shape.get(1..).unwrap_or(&[]))),
+        Op::ConvTranspose(_) => {
+            prod(&ins[0].shape).saturating_mul(prod(ins[1].shape.get(1..).unwrap_or(&[])))
+        }
+        Op::SumPool(spec) | Op::MaxPool(spec) => outputs.saturating_mul(prod(&spec.kernel)),
+        _ => 0,
     }
 }
