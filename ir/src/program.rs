@@ -19,8 +19,9 @@ pub const MIN_VALUE_BITS: u32 = 2;
 /// it bounds what checking a program allocates: 16 bytes per element of a product's output).
 pub const MAX_ELEMENTS: usize = 1 << 27;
 /// No product or window op may take more multiply-adds (or window members) than this: checking
-/// a program walks them to bound its values, so a small file cannot ask for unbounded work.
-pub const MAX_TERMS: u128 = 1 << 32;
+/// a program walks them to bound its values, so a small file cannot ask for unbounded work
+/// (2^36 leaves room for GPT-2's output layer over 1,024 tokens, 4e10).
+pub const MAX_TERMS: u128 = 1 << 36;
 /// No value anywhere in a program may reach this magnitude (keeps every intermediate far inside
 /// `i64` and the proof field).
 pub const MAX_MAGNITUDE: u64 = 1 << 62;
@@ -250,7 +251,7 @@ impl Program {
         let terms = terms(&node.op, &ins, &shape);
         if terms > MAX_TERMS {
             return Err(format!(
-                "takes {terms} multiply-adds or window members, more than 2^32"
+                "takes {terms} multiply-adds or window members, more than 2^36"
             ));
         }
         let in_bounds: Vec<u64> = ins.iter().map(|n| n.bound).collect();
