@@ -13,10 +13,11 @@
 # verifying key made at `prepare` on another machine; a GPU proof made with the CPU's key,
 # accepted by `zkml verify` with that verifying key and by the Solidity verifier in the EVM, and
 # rejected with one public value changed; the prove time on the GPU and on every CPU core of
-# the same machine. First, MSM and NTT at 2^20 and 2^22 (gpu_kernels). Every result is written
-# under OUT as it comes (JSON per step, one line per check in OUT/checks.txt); the exit status
-# is non-zero if any check failed. ZKML_GPU_CHECK_BUDGET (seconds, default 420) stops the
-# large fixtures from starting once it is spent.
+# the same machine. First, MSM and NTT at 2^20 and 2^22 (gpu_kernels), then mlp_small and
+# LeNet, the large fixtures (where the GPU should pay off), and the other small ones. Every
+# result is written under OUT as it comes (JSON per step, one line per check in
+# OUT/checks.txt); the exit status is non-zero if any check failed. ZKML_GPU_CHECK_BUDGET
+# (seconds, default 420) stops any further fixture from starting once it is spent.
 set -uo pipefail
 
 # Small fixtures at the shape `prove` picks; large ones at the shape cheapest on chain (the
@@ -115,19 +116,18 @@ run() {
   [ "$dry" = 1 ] || check "zkml --device auto hands over to zkml-gpu" \
     bash -c "'$bin/zkml' prove '$f0/model.zkml' --input '$f0/input.json' --srs '$out/handover.srs' --out '$out/handover' --json --force > '$out/handover.json' && grep -q '\"device\": \"gpu\"' '$out/handover.json'"
 
-  for f in $SMALL $LARGE; do
+  local first=(mlp_small lenet) rest=" $SMALL "
+  for f in "${first[@]}"; do rest=${rest/ $f / }; done
+  for f in "${first[@]}" $LARGE $rest; do
     local n d k shape srs
     n=$(name_of "$f")
     d=$bundle/fixtures/$n
     k=$(cat "$d/k")
     mapfile -t shape < <(grep . "$d/shape")
-    case " $LARGE " in
-      *" $f "*)
-        if [ $(( $(date +%s) - start )) -gt "$budget" ]; then
-          echo "skip $f (budget spent)" | tee -a "$out/checks.txt"
-          continue
-        fi ;;
-    esac
+    if [ $(( $(date +%s) - start )) -gt "$budget" ]; then
+      echo "skip $f (budget spent)" | tee -a "$out/checks.txt"
+      continue
+    fi
     local o=$out/$n
     mkdir -p "$o"
     srs=$o/srs.bin

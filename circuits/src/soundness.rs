@@ -1,10 +1,15 @@
-//! Soundness testing: every assigned advice cell must be pinned by some constraint.
+//! Soundness testing: every assigned advice cell must be pinned by some constraint, and a
+//! complete witness for a wrong result (built by an [`Adversary`]) must be rejected.
 
 use halo2_proofs::dev::MockProver;
 use halo2_proofs::halo2curves::bn256::Fr;
 
+use zkml_ir::{Program, Trace};
+
 use crate::circuit::ModelCircuit;
+pub use crate::layout::adversary::{Adversary, Choice, Report, Site};
 use crate::layout::{CellRef, Layout};
+use crate::{CircuitParams, LayoutError, VisibilityConfig};
 
 /// Runs the mock prover on a layout; `Ok` when every constraint holds.
 pub fn mock_verify(layout: &Layout) -> Result<(), String> {
@@ -45,4 +50,17 @@ pub fn mock_verify_with_instance(layout: &Layout, instance: Vec<Fr>) -> Result<(
     prover
         .verify()
         .map_err(|failures| format!("{} failures, first: {}", failures.len(), failures[0]))
+}
+
+/// Lays out `program` on `trace` with `adversary` choosing witness values in place of the
+/// honest generator; [`Layout::adversary_report`] then says where it departed and what every
+/// tensor's values became. The public instance is the one this witness claims.
+pub fn adversarial_layout(
+    program: &Program,
+    trace: &Trace,
+    params: CircuitParams,
+    visibility: VisibilityConfig,
+    adversary: Adversary,
+) -> Result<Layout, LayoutError> {
+    crate::layout::program::build_with(program, Some(trace), params, visibility, Some(adversary))
 }

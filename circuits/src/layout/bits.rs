@@ -17,7 +17,6 @@ use super::{AdviceCol, CellRef, Gate, Layout};
 pub(crate) fn decompose(layout: &mut Layout, bits: u32, value: i128) -> CellRef {
     let w = layout.params.lanes;
     let bits = bits.max(1) as usize;
-    let v = value.max(0) as u128;
     let mut acc = 0i128;
     let mut out = None;
     for (k, chunk) in (0..bits).step_by(w).enumerate() {
@@ -28,7 +27,13 @@ pub(crate) fn decompose(layout: &mut Layout, bits: u32, value: i128) -> CellRef 
         });
         for i in 0..w.min(bits - chunk) {
             let pos = chunk + i;
-            let bit = ((v >> pos) & 1) as i128;
+            // The top bit takes the rest, so the bits always recompose the value: one outside
+            // `[0, 2^bits)` (only an adversarial witness has one) leaves a non-boolean top bit.
+            let bit = if pos + 1 == bits {
+                value >> pos
+            } else {
+                (value >> pos) & 1
+            };
             layout.assign(AdviceCol::X(i), row, bit);
             layout.set_weight(row, 0, i, 1i128 << pos);
             acc += bit << pos;

@@ -13,6 +13,7 @@
 //! `r < 2b`, making `y` the rounded quotient) and `y` in the value range; for the square root
 //! `t1, t2 >= 0` (so `y^2 <= v 2^s < (y+1)^2`) and `0 <= y < 2^(B-1)`.
 
+use super::adversary::Choice;
 use super::range::{bits_for, check_signed, check_unsigned};
 use super::{AdviceCol, Gate, Layout, Wire};
 
@@ -45,13 +46,11 @@ pub(crate) fn divide(layout: &mut Layout, items: &[DivItem], value_bits: u32) ->
             let (a, b) = (layout.cell(item.a), layout.cell(item.b));
             let (va, vb) = (layout.value(item.a), layout.value(item.b));
             let c = 1i128 << (item.shift + 1);
-            let (y, r) = if vb > 0 {
-                let num = va * c + vb;
-                let y = num.div_euclid(2 * vb);
-                (y, num - 2 * vb * y)
-            } else {
-                (0, 0)
-            };
+            let num = va * c + vb;
+            let y = if vb > 0 { num.div_euclid(2 * vb) } else { 0 };
+            let y = layout.choose(Choice::Quotient, y);
+            // c a + b = 2 b y + r
+            let r = if vb > 0 { num - 2 * vb * y } else { 0 };
             let ca = layout.assign(AdviceCol::X(4 * g), row, va);
             let cb = layout.assign(AdviceCol::X(4 * g + 1), row, vb);
             layout.copy(ca, a);
@@ -92,6 +91,7 @@ pub(crate) fn sqrt(layout: &mut Layout, items: &[Wire], shift: u32, value_bits: 
             let v = layout.value(items[i]);
             let cell = layout.cell(items[i]);
             let y = i128::from(zkml_ir::rounding::isqrt(v * c).unwrap_or(0));
+            let y = layout.choose(Choice::Quotient, y);
             let (t1, t2) = (c * v - y * y, y * y + 2 * y - c * v);
             let cv = layout.assign(AdviceCol::X(3 * g), row, v);
             layout.copy(cv, cell);

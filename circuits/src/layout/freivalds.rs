@@ -39,6 +39,7 @@ use rustc_hash::FxHashMap as HashMap;
 
 use halo2_proofs::halo2curves::bn256::Fr;
 
+use super::adversary::Choice;
 use super::{AdviceCol, CellRef, Gate, Layout, Val, Wire};
 
 /// Second-phase cells already laid out, shared by every check of a circuit.
@@ -199,6 +200,10 @@ fn chain(layout: &mut Layout, items: &[(Operand, CellRef)]) -> (Vec<CellRef>, Ce
 /// `sum_k a[k] u[k] + sum_n y[n] r^n = 0`, where `u[k] = -sum_n B[k][n] r^n`. Returns the
 /// result cells.
 fn check(layout: &mut Layout, a: &[CellRef], u: &[CellRef], y: &[i128]) -> Vec<CellRef> {
+    let y: Vec<i128> = y
+        .iter()
+        .map(|&v| layout.choose(Choice::Result, v))
+        .collect();
     let zero = layout.cell(Wire::Const(0));
     let (rho, _) = powers(layout, y.len());
     let items: Vec<(Operand, CellRef)> = a

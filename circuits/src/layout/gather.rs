@@ -28,6 +28,7 @@ use rustc_hash::FxHashMap as HashMap;
 
 use zkml_ir::structure::for_each_take;
 
+use super::adversary::Choice;
 use super::linear::LinInput;
 use super::program::{linear, sums_of_products, LinItem};
 use super::range::check_unsigned;
@@ -133,7 +134,8 @@ fn lookup_take(
                     .and_then(|k| values.get(k))
                     .copied()
                     .unwrap_or(0);
-                let (cin, cout) = layout.table_slot(tag, k, i128::from(v))?;
+                let v = layout.choose(Choice::TableOutput, i128::from(v));
+                let (cin, cout) = layout.table_slot(tag, k, v)?;
                 layout.copy(cin, cell);
                 out.push(Wire::Cell(cout));
             }
@@ -183,6 +185,7 @@ fn one_hot_take(layout: &mut Layout, t: &TakeInput<'_>) -> Vec<Wire> {
 /// `dim` boolean cells, exactly one set, at position `index`.
 fn one_hot(layout: &mut Layout, index: CellRef, dim: usize) -> Vec<CellRef> {
     let v = layout.value(Wire::Cell(index));
+    let v = layout.choose(Choice::Position, v);
     let fresh: Vec<(LinInput, i128)> = (0..dim)
         .map(|k| (LinInput::Fresh(i128::from(v == k as i128)), k as i128))
         .collect();

@@ -13,6 +13,7 @@
 
 use rustc_hash::FxHashMap as HashMap;
 
+use super::adversary::Choice;
 use super::{AdviceCol, CellRef, Gate, Layout};
 
 /// An operand of a linear block.
@@ -126,6 +127,7 @@ pub(crate) fn place_block(layout: &mut Layout, block: &LinBlock) -> Placed {
             layout.set_weight(row, j, lane, coeff);
         }
         layout.set_constant(row, j, term.constant);
+        let acc = layout.choose(Choice::Result, acc);
         outputs.push(layout.assign(AdviceCol::Z(j), row, acc));
     }
     layout.open_lin = Some(open);
@@ -205,6 +207,7 @@ pub(crate) fn shared_dot(
             if chunk_index == 0 {
                 layout.set_constant(row, j, constants[j]);
             }
+            acc[j] = layout.choose(Choice::Result, acc[j]);
             last.push(layout.assign(AdviceCol::Z(j), row, acc[j]));
         }
     }

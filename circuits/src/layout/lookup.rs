@@ -4,6 +4,7 @@
 
 use zkml_ir::LookupTable;
 
+use super::adversary::Choice;
 use super::{Layout, PlacedTable, Wire};
 
 /// The tag of program table `index`, placing the table on first use.
@@ -33,6 +34,10 @@ pub(crate) fn lookup(
         // Without a witness every value is 0, which may lie outside the domain; any output
         // keeps the layout identical.
         let y = table.get(v as i64).map_or(0, i128::from);
+        let y = match x {
+            Wire::Cell(_) => layout.choose(Choice::TableOutput, y),
+            Wire::Const(_) => y,
+        };
         match x {
             Wire::Const(c) => match table.get(c as i64) {
                 Some(y) => out.push(Wire::Const(i128::from(y))),

@@ -12,6 +12,7 @@ use halo2_proofs::halo2curves::bn256::Fr;
 pub use crate::error::LayoutError;
 use crate::params::CircuitParams;
 
+pub mod adversary;
 pub(crate) mod bits;
 pub(crate) mod divsqrt;
 pub mod freivalds;
@@ -242,6 +243,8 @@ pub struct Layout {
     /// Main-region rows the Freivalds checks save against the direct layout (estimated
     /// while choosing between them; the sizing weighs it against the second-phase columns).
     pub freivalds_saved_rows: usize,
+    /// The adversary choosing witness values in place of the honest generator, if any.
+    pub(crate) tamper: Option<Box<adversary::Tamper>>,
 }
 
 impl Layout {
@@ -272,7 +275,22 @@ impl Layout {
             freivalds: freivalds::Caches::default(),
             node_usage: Vec::new(),
             freivalds_saved_rows: 0,
+            tamper: None,
         }
+    }
+
+    /// A witness value the generator chooses: `honest`, unless an adversary replaces it.
+    pub(crate) fn choose(&mut self, choice: adversary::Choice, honest: i128) -> i128 {
+        match &mut self.tamper {
+            Some(t) if self.has_witness => t.choose(choice, honest),
+            _ => honest,
+        }
+    }
+
+    /// What the adversary did, for a layout built with one
+    /// ([`crate::soundness::adversarial_layout`]).
+    pub fn adversary_report(&self) -> Option<&adversary::Report> {
+        self.tamper.as_ref().map(|t| &t.report)
     }
 
     /// Whether any product is checked by Freivalds' test (the circuit then needs its

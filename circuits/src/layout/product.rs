@@ -8,6 +8,7 @@
 //! Elementwise products of two runtime tensors fill `M` lanes per row; dot products of runtime
 //! vectors (attention's `Q K^T` and `P V`) run `M` side by side, one term per row.
 
+use super::adversary::Choice;
 use super::{AdviceCol, CellRef, Gate, Layout, Wire};
 
 /// Dot products of equal length `K`, up to `M` at a time: result `j` is
@@ -43,7 +44,7 @@ pub(crate) fn pair_dots(
             if t == 0 {
                 layout.set_constant(row, j, constants[j]);
             }
-            acc[j] += va * vb;
+            acc[j] = layout.choose(Choice::Result, acc[j] + va * vb);
             out.push(layout.assign(AdviceCol::Z(j), row, acc[j]));
         }
     }

@@ -8,6 +8,7 @@ use zkml_ir::structure::{
 use zkml_ir::tensor::{numel, BroadcastMap};
 use zkml_ir::{Node, Op, Program, Trace};
 
+use super::adversary::{Adversary, Choice, Tamper};
 use super::divsqrt::{divide, sqrt, DivItem};
 use super::gather::{take, TakeInput};
 use super::linear::shared_dot;
@@ -33,6 +34,18 @@ pub fn build(
     trace: Option<&Trace>,
     params: CircuitParams,
     visibility: VisibilityConfig,
+) -> Result<Layout, LayoutError> {
+    build_with(program, trace, params, visibility, None)
+}
+
+/// [`build`], with `adversary` choosing witness values in place of the honest generator
+/// (see [`super::adversary`]).
+pub(crate) fn build_with(
+    program: &Program,
+    trace: Option<&Trace>,
+    params: CircuitParams,
+    visibility: VisibilityConfig,
+    adversary: Option<Adversary>,
 ) -> Result<Layout, LayoutError> {
     params
         .validate()
@@ -62,8 +75,12 @@ pub fn build(
         witness_params: visibility.params != ParamVisibility::Fixed,
     };
     let mut layout = Layout::new(params, trace.is_some());
+    layout.tamper = adversary.map(|a| Box::new(Tamper::new(a)));
     let mut wires: Vec<Vec<Wire>> = Vec::with_capacity(program.nodes.len());
     for (id, node) in program.nodes.iter().enumerate() {
+        if let Some(t) = &mut layout.tamper {
+            t.node = id;
+        }
         let before = layout.usage();
         let out = lower_node(&mut layout, &ctx, id, node, &wires).map_err(|reason| {
             LayoutError::Unsupported {
@@ -80,6 +97,12 @@ pub fn build(
             range_checks: after.range_checks - before.range_checks,
             table_checks: after.table_checks - before.table_checks,
         });
+        if layout.tamper.is_some() {
+            let values = out.iter().map(|&w| layout.value(w)).collect();
+            if let Some(t) = &mut layout.tamper {
+                t.report.values.push(values);
+            }
+        }
         wires.push(out);
     }
     for part in parts {
@@ -138,6 +161,7 @@ fn lower_node(
         Op::Input { domain, .. } => node_values(trace, id, n)
             .into_iter()
             .map(|v| {
+                let v = layout.choose(Choice::Value, v);
                 Wire::Cell(match domain.interval() {
                     None => signed_value(layout, v, bits),
                     Some((lo, hi)) => bounded_value(layout, v, lo, hi),
@@ -151,7 +175,10 @@ fn lower_node(
             let envelope = parameter_envelope(program, id);
             values
                 .iter()
-                .map(|&v| Wire::Cell(signed_value(layout, i128::from(v), envelope)))
+                .map(|&v| {
+                    let v = layout.choose(Choice::Value, i128::from(v));
+                    Wire::Cell(signed_value(layout, v, envelope))
+                })
                 .collect()
         }
         Op::Const { values, .. } => values.iter().map(|&v| Wire::Const(i128::from(v))).collect(),

@@ -9,6 +9,7 @@
 //! `-2^(B-1) <= q < 2^(B-1)`: one linear row holds the limbs of `q + 2^(B-1)` and of `r`; its
 //! first result is `q` and its second recomposes `x`, copy-constrained to the input cell.
 
+use super::adversary::Choice;
 use super::linear::{place_block, LinBlock, LinInput, LinTerm};
 use super::{CellRef, Layout, Wire};
 
@@ -29,15 +30,21 @@ fn limb_widths(bits: u32, r: u32) -> Vec<u32> {
     out
 }
 
-/// Splits an unsigned value into limbs of the given widths (low limb first).
+/// Splits an unsigned value into limbs of the given widths (low limb first). The limbs always
+/// recompose `value`: a value outside `[0, 2^bits)` (only an adversarial witness has one) leaves
+/// the rest in the top limb, negative or too wide, for its range check to reject.
 fn limbs(value: i128, widths: &[u32]) -> Vec<i128> {
-    let mut v = value.max(0) as u128;
+    let mut v = value;
     widths
         .iter()
-        .map(|&w| {
-            let l = v & ((1u128 << w) - 1);
-            v >>= w;
-            l as i128
+        .enumerate()
+        .map(|(k, &w)| {
+            if k + 1 == widths.len() {
+                return v;
+            }
+            let l = v.rem_euclid(1 << w);
+            v = v.div_euclid(1 << w);
+            l
         })
         .collect()
 }
@@ -170,7 +177,9 @@ pub(crate) fn rescale(layout: &mut Layout, x: Wire, shift: u32, value_bits: u32)
     let r = layout.params.range_bits;
     let v = layout.value(x);
     let q = i128::from(zkml_ir::rounding::rescale(v as i64, shift));
-    let rem = i128::from(zkml_ir::rounding::rescale_remainder(v as i64, shift));
+    let q = layout.choose(Choice::Quotient, q);
+    // x + 2^(s-1) = q 2^s + r
+    let rem = v + (1i128 << (shift - 1)) - (q << shift);
     let (qw, rw) = (limb_widths(value_bits, r), limb_widths(shift, r));
     let offset = 1i128 << (value_bits - 1);
     let (ql, rl) = (limbs(q + offset, &qw), limbs(rem, &rw));

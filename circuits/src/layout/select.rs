@@ -25,6 +25,7 @@
 
 use zkml_ir::CompareOp;
 
+use super::adversary::Choice;
 use super::program::{linear, LinItem};
 use super::range::{bits_for, check_unsigned};
 use super::{AdviceCol, CellRef, Gate, Layout, Wire};
@@ -79,12 +80,20 @@ pub(crate) fn select(layout: &mut Layout, items: &[SelectItem]) -> Vec<Selected>
                 Decide::Given(_) => (0, 0, false),
             };
             let b = match item.decide {
-                Decide::Ge | Decide::GeStrict => i128::from(vp >= vq),
-                Decide::Gt => i128::from(vp > vq),
+                Decide::Ge | Decide::GeStrict => {
+                    layout.choose(Choice::Decision, i128::from(vp >= vq))
+                }
+                Decide::Gt => layout.choose(Choice::Decision, i128::from(vp > vq)),
                 Decide::Given(c) => layout.value(Wire::Cell(c)),
             };
             let t = (2 * b - 1) * (vp - vq) - b * e1 - (1 - b) * e0;
-            let chosen = if (b == 1) != item.min { vp } else { vq };
+            // The gate's equation, so that it also holds for a non-boolean (adversarial) b.
+            let chosen = if item.min {
+                b * vq + (1 - b) * vp
+            } else {
+                b * vp + (1 - b) * vq
+            };
+            let chosen = layout.choose(Choice::Result, chosen);
             let cp = layout.assign(AdviceCol::X(4 * g), row, vp);
             let cq = layout.assign(AdviceCol::X(4 * g + 1), row, vq);
             layout.copy(cp, p);
@@ -146,14 +155,16 @@ fn relu_rows(layout: &mut Layout, xs: &[CellRef], bound: u64) -> Vec<CellRef> {
         let row = layout.row(Gate::Relu);
         for (g, &x) in chunk.iter().enumerate() {
             let v = layout.value(Wire::Cell(x));
-            let b = i128::from(v >= 0);
-            let t = v.abs();
+            let b = layout.choose(Choice::Decision, i128::from(v >= 0));
+            // (2b - 1) v = lo + 2^R hi; a negative t (from a wrong b) leaves hi negative.
+            let t = (2 * b - 1) * v;
             let cv = layout.assign(AdviceCol::X(4 * g), row, v);
             layout.copy(cv, x);
             layout.assign(AdviceCol::X(4 * g + 1), row, b);
             let lo = layout.assign(AdviceCol::X(4 * g + 2), row, t & ((1 << r) - 1));
             let hi = layout.assign(AdviceCol::X(4 * g + 3), row, t >> r);
-            out.push(layout.assign(AdviceCol::Z(g), row, b * v));
+            let relu = layout.choose(Choice::Result, b * v);
+            out.push(layout.assign(AdviceCol::Z(g), row, relu));
             check_unsigned(layout, lo, r);
             check_unsigned(layout, hi, hi_bits);
         }
