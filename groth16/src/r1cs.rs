@@ -1,0 +1,97 @@
+//! A rank-one constraint system over BN254's scalar field, with its assignment.
+//!
+//! Every constraint is `<a, z> * <b, z> = <c, z>` over the vector `z = (1, instance, witness)`.
+//! The system is ours (the compiler writes it and the tests perturb its assignment directly);
+//! [`crate::prove`] hands it to arkworks' Groth16 prover.
+
+use ark_bn254::Fr;
+use ark_ff::{One, Zero};
+
+/// A variable of the system.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Var {
+    /// The constant 1.
+    One,
+    /// A public input, in instance order.
+    Instance(u32),
+    /// A private witness.
+    Witness(u32),
+}
+
+/// A linear combination `sum coeff * var`.
+pub type Lc = Vec<(Var, Fr)>;
+
+/// One constraint `a * b = c`.
+#[derive(Clone, Debug)]
+pub struct Constraint {
+    /// Left factor.
+    pub a: Lc,
+    /// Right factor.
+    pub b: Lc,
+    /// Product.
+    pub c: Lc,
+}
+
+/// The constraints and variable counts.
+#[derive(Clone, Debug, Default)]
+pub struct R1cs {
+    /// Public inputs (the constant 1 not counted).
+    pub num_instance: usize,
+    /// Private witnesses.
+    pub num_witness: usize,
+    /// The constraints.
+    pub constraints: Vec<Constraint>,
+}
+
+/// Values for every variable of a system.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Assignment {
+    /// Public inputs.
+    pub instance: Vec<Fr>,
+    /// Witnesses.
+    pub witness: Vec<Fr>,
+}
+
+impl Assignment {
+    /// The value of `v`.
+    pub fn value(&self, v: Var) -> Fr {
+        match v {
+            Var::One => Fr::one(),
+            Var::Instance(i) => self.instance[i as usize],
+            Var::Witness(i) => self.witness[i as usize],
+        }
+    }
+
+    /// The value of a linear combination.
+    pub fn eval(&self, lc: &Lc) -> Fr {
+        lc.iter()
+            .fold(Fr::zero(), |acc, &(v, c)| acc + c * self.value(v))
+    }
+}
+
+impl R1cs {
+    /// The index of the first constraint `assignment` violates, if any.
+    pub fn first_unsatisfied(&self, assignment: &Assignment) -> Option<usize> {
+        self.constraints
+            .iter()
+            .position(|k| assignment.eval(&k.a) * assignment.eval(&k.b) != assignment.eval(&k.c))
+    }
+
+    /// Non-zero entries of the three matrices together (the prover's work per evaluation).
+    pub fn nonzeros(&self) -> usize {
+        self.constraints
+            .iter()
+            .map(|k| k.a.len() + k.b.len() + k.c.len())
+            .sum()
+    }
+}
+
+/// The field element of an integer (negatives wrap to `p - |v|`).
+pub fn field(v: i128) -> Fr {
+    let f = Fr::from(v.unsigned_abs());
+    if v < 0 {
+        -f
+    } else {
+        f
+    }
+}
