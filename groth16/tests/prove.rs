@@ -16,8 +16,14 @@ fn fixtures_compile_with_outputs_equal_to_the_evaluator() {
         "mlp_small",
         "mlp",
         "lenet",
+        "depthwise_separable",
         "pytorch_style",
+        "transformer",
         "exported/random_forest",
+        "exported/gradient_boosting",
+        "exported/lstm",
+        "exported/gru",
+        "exported/llama_decode",
     ] {
         let f = Fixture::load(name);
         let compiled =
@@ -36,6 +42,11 @@ fn fixtures_compile_with_outputs_equal_to_the_evaluator() {
             total,
             compiled.r1cs.constraints.len(),
             "{name}: every constraint counted"
+        );
+        eprintln!(
+            "{name}: {total} constraints, {} witnesses, {} non-zeros",
+            compiled.r1cs.num_witness,
+            compiled.r1cs.nonzeros()
         );
     }
 }
