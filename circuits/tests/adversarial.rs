@@ -798,3 +798,45 @@ fn mistakes_in_fixed_columns_and_tables_are_visible() {
         assert!(mock_verify(&bad).is_err(), "table entry for {x} changed");
     }
 }
+
+/// `op(x * 0 + big)`: a constant the layout folds (a product with zero) that the program's
+/// check of constant nodes does not see as one.
+fn folded_constant_program(bits: u32, big: i64, op: Op) -> Program {
+    let mut b = ProgramBuilder::new(bits).unwrap();
+    let x = b.input("x", vec![2], 0).unwrap();
+    let zero = b.constant("zero", vec![], 0, vec![0]).unwrap();
+    let z = b.push("z", Op::Mul, &[x, zero]).unwrap();
+    let c = b.constant("big", vec![], 0, vec![big]).unwrap();
+    let w = b.push("w", Op::Add, &[z, c]).unwrap();
+    let y = match op {
+        Op::Div { .. } => {
+            let one = b.constant("one", vec![], 0, vec![1]).unwrap();
+            b.push("y", op, &[w, one]).unwrap()
+        }
+        _ => b.push("y", op, &[w]).unwrap(),
+    };
+    b.output(y, "y");
+    b.finish().unwrap()
+}
+
+/// A rescale, division or square root whose folded constant result lies outside the value
+/// range has no valid run: the evaluator rejects every input, and no circuit is laid out for
+/// it (a circuit would otherwise prove a fixed output the reference says does not exist).
+#[test]
+fn folded_constants_outside_the_value_range_are_refused() {
+    for (bits, big, op) in [
+        (16, 1 << 20, Op::Rescale { shift: 0 }),
+        (16, 1 << 20, Op::Rescale { shift: 2 }),
+        (16, 1 << 20, Op::Div { shift: 0 }),
+        (8, 1 << 20, Op::Sqrt { shift: 0 }),
+        (8, -4, Op::Sqrt { shift: 0 }),
+    ] {
+        let p = folded_constant_program(bits, big, op.clone());
+        assert!(evaluate(&p, &[tensor(&[2], &[1, 2])]).is_err(), "{op:?}");
+        for shape in [params(), folded_params()] {
+            let err = build(&p, None, shape, VisibilityConfig::default())
+                .expect_err("no circuit for a program without a valid run");
+            assert!(err.to_string().contains("constant"), "{op:?}: {err}");
+        }
+    }
+}

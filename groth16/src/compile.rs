@@ -504,7 +504,10 @@ fn lower(
             }
             acc.into_iter().map(|s| b.compact(s.merged())).collect()
         }
-        Op::Rescale { shift } => ins[0].iter().map(|x| rescale(b, x, *shift)).collect(),
+        Op::Rescale { shift } => ins[0]
+            .iter()
+            .map(|x| rescale(b, x, *shift))
+            .collect::<Result<_, _>>()?,
         Op::Div { shift } => {
             let b_bound = in_bound(1);
             pairs(0, 1)
@@ -644,30 +647,45 @@ fn lower(
     })
 }
 
-/// `Rescale{s}`: `x + 2^(s-1) = q 2^s + r`, `0 <= r < 2^s`, `q` in the value range.
-fn rescale(b: &mut Builder, x: &Sig, shift: u32) -> Sig {
-    if let Some(c) = x.as_const() {
-        return Sig::constant(i128::from(zkml_ir::rounding::rescale(c as i64, shift)));
+/// A constant result, which the evaluator requires in the value range like any other: an
+/// error (the program has no valid run) when it is not. Constants folded here (a product with
+/// zero, a constant branch) reach nodes the program's own check of constant nodes sees as
+/// data-dependent.
+fn constant_in_range(v: i128, bits: u32, what: &str) -> Result<Sig, String> {
+    let limit = 1i128 << (bits - 1);
+    if v < -limit || v >= limit {
+        return Err(format!(
+            "{what} is the constant {v}, outside the {bits}-bit value range"
+        ));
     }
+    Ok(Sig::constant(v))
+}
+
+/// `Rescale{s}`: `x + 2^(s-1) = q 2^s + r`, `0 <= r < 2^s`, `q` in the value range.
+fn rescale(b: &mut Builder, x: &Sig, shift: u32) -> Result<Sig, String> {
     let bits = b.bits;
+    if let Some(c) = x.as_const() {
+        let q = i128::from(zkml_ir::rounding::rescale(c as i64, shift));
+        return constant_in_range(q, bits, "the rescaled value");
+    }
     if shift == 0 {
         b.signed(x, bits);
-        return x.clone();
+        return Ok(x.clone());
     }
     let q = b.witness(i128::from(zkml_ir::rounding::rescale(x.val as i64, shift)));
     let r = b.lin(&[(x, 1), (&q, -(1i128 << shift))], 1i128 << (shift - 1));
     b.unsigned(&r, shift);
     b.signed(&q, bits);
-    q
+    Ok(q)
 }
 
 /// `Div{shift}`: `c a + b = 2 b y + r` with `c = 2^(shift+1)`, `0 <= r`, `0 <= 2b - 1 - r`
 /// (so `b >= 1` and `r < 2b`) and `y` in the value range.
 fn divide(b: &mut Builder, x: &Sig, d: &Sig, shift: u32, d_bound: u64) -> Result<Sig, String> {
     if let (Some(a), Some(c)) = (x.as_const(), d.as_const()) {
-        return zkml_ir::rounding::div_round(a as i64, c as i64, shift)
-            .map(|y| Sig::constant(i128::from(y)))
-            .ok_or_else(|| format!("constant division {a} / {c} is undefined"));
+        let y = zkml_ir::rounding::div_round(a as i64, c as i64, shift)
+            .ok_or_else(|| format!("the constant division {a} / {c} is undefined"))?;
+        return constant_in_range(i128::from(y), b.bits, "the quotient");
     }
     let c = 1i128 << (shift + 1);
     let y_val = if d.val > 0 {
@@ -691,9 +709,9 @@ fn divide(b: &mut Builder, x: &Sig, d: &Sig, shift: u32, d_bound: u64) -> Result
 fn sqrt(b: &mut Builder, v: &Sig, shift: u32) -> Result<Sig, String> {
     let c = 1i128 << shift;
     if let Some(k) = v.as_const() {
-        return zkml_ir::rounding::isqrt(k * c)
-            .map(|y| Sig::constant(i128::from(y)))
-            .ok_or_else(|| format!("square root of the negative constant {k}"));
+        let y = zkml_ir::rounding::isqrt(k * c)
+            .ok_or_else(|| format!("the square root of the constant {k} is undefined"))?;
+        return constant_in_range(i128::from(y), b.bits, "the square root");
     }
     let y = b.witness(i128::from(zkml_ir::rounding::isqrt(v.val * c).unwrap_or(0)));
     let y2 = b.mul(&y, &y);

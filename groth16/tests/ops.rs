@@ -381,3 +381,36 @@ fn inputs_outside_their_domain_are_unsatisfiable() {
     bad.instance[0] = field(128);
     assert!(compiled.r1cs.first_unsatisfied(&bad).is_some());
 }
+
+/// A rescale, division or square root whose folded constant result (here `x * 0 + big`) lies
+/// outside the value range, or is undefined, has no valid run: no constraint system is made
+/// for it, where one would prove a fixed output the evaluator says does not exist.
+#[test]
+fn folded_constants_outside_the_value_range_are_refused() {
+    for (bits, big, op) in [
+        (16, 1 << 20, Op::Rescale { shift: 0 }),
+        (16, 1 << 20, Op::Rescale { shift: 2 }),
+        (16, 1 << 20, Op::Div { shift: 0 }),
+        (8, 1 << 20, Op::Sqrt { shift: 0 }),
+        (8, -4, Op::Sqrt { shift: 0 }),
+    ] {
+        let mut b = ProgramBuilder::new(bits).unwrap();
+        let x = b.input("x", vec![2], 0).unwrap();
+        let zero = b.constant("zero", vec![], 0, vec![0]).unwrap();
+        let z = b.push("z", Op::Mul, &[x, zero]).unwrap();
+        let c = b.constant("big", vec![], 0, vec![big]).unwrap();
+        let w = b.push("w", Op::Add, &[z, c]).unwrap();
+        let y = match op {
+            Op::Div { .. } => {
+                let one = b.constant("one", vec![], 0, vec![1]).unwrap();
+                b.push("y", op.clone(), &[w, one]).unwrap()
+            }
+            _ => b.push("y", op.clone(), &[w]).unwrap(),
+        };
+        b.output(y, "y");
+        let p = b.finish().unwrap();
+        assert!(evaluate(&p, &[tensor(&[2], &[1, 2])]).is_err(), "{op:?}");
+        let err = compile(&p, None).expect_err("no system for a program without a valid run");
+        assert!(err.to_string().contains("constant"), "{op:?}: {err}");
+    }
+}

@@ -14,7 +14,7 @@
 //! `t1, t2 >= 0` (so `y^2 <= v 2^s < (y+1)^2`) and `0 <= y < 2^(B-1)`.
 
 use super::adversary::Choice;
-use super::range::{bits_for, check_signed, check_unsigned};
+use super::range::{bits_for, check_signed, check_unsigned, constant_in_range};
 use super::{AdviceCol, Gate, Layout, Wire};
 
 /// One division `a * 2^shift / b`, rounded half up; `b_bound` bounds `|b|`.
@@ -26,14 +26,23 @@ pub(crate) struct DivItem {
 }
 
 /// Lays out divisions, `G4` per row; returns the quotients.
-pub(crate) fn divide(layout: &mut Layout, items: &[DivItem], value_bits: u32) -> Vec<Wire> {
+pub(crate) fn divide(
+    layout: &mut Layout,
+    items: &[DivItem],
+    value_bits: u32,
+) -> Result<Vec<Wire>, String> {
     let groups = layout.params.quad_groups();
     let mut out = Vec::with_capacity(items.len());
     let mut pending = Vec::new();
     for (i, item) in items.iter().enumerate() {
         if let (Wire::Const(a), Wire::Const(b)) = (item.a, item.b) {
-            let y = zkml_ir::rounding::div_round(a as i64, b as i64, item.shift).unwrap_or(0);
-            out.push(Some(Wire::Const(i128::from(y))));
+            let y = zkml_ir::rounding::div_round(a as i64, b as i64, item.shift)
+                .ok_or_else(|| format!("the constant division {a} / {b} is undefined"))?;
+            out.push(Some(constant_in_range(
+                i128::from(y),
+                value_bits,
+                "the quotient",
+            )?));
         } else {
             out.push(None);
             pending.push(i);
@@ -66,24 +75,36 @@ pub(crate) fn divide(layout: &mut Layout, items: &[DivItem], value_bits: u32) ->
             out[i] = Some(Wire::Cell(cy));
         }
     }
-    out.into_iter()
+    Ok(out
+        .into_iter()
         .map(|w| w.expect("every item placed"))
-        .collect()
+        .collect())
 }
 
 /// Lays out `floor(sqrt(v * 2^shift))` for each `v`, `G3` per row.
-pub(crate) fn sqrt(layout: &mut Layout, items: &[Wire], shift: u32, value_bits: u32) -> Vec<Wire> {
+pub(crate) fn sqrt(
+    layout: &mut Layout,
+    items: &[Wire],
+    shift: u32,
+    value_bits: u32,
+) -> Result<Vec<Wire>, String> {
     let groups = layout.params.triple_groups();
     let c = 1i128 << shift;
-    let mut out: Vec<Option<Wire>> = items
-        .iter()
-        .map(|w| match w {
-            Wire::Const(v) => Some(Wire::Const(i128::from(
-                zkml_ir::rounding::isqrt(v * c).unwrap_or(0),
-            ))),
+    let mut out: Vec<Option<Wire>> = Vec::with_capacity(items.len());
+    for w in items {
+        out.push(match w {
+            Wire::Const(v) => {
+                let y = zkml_ir::rounding::isqrt(v * c)
+                    .ok_or_else(|| format!("the square root of the constant {v} is undefined"))?;
+                Some(constant_in_range(
+                    i128::from(y),
+                    value_bits,
+                    "the square root",
+                )?)
+            }
             Wire::Cell(_) => None,
-        })
-        .collect();
+        });
+    }
     let pending: Vec<usize> = (0..items.len()).filter(|&i| out[i].is_none()).collect();
     for chunk in pending.chunks(groups) {
         let row = layout.row(Gate::Sqrt);
@@ -106,7 +127,8 @@ pub(crate) fn sqrt(layout: &mut Layout, items: &[Wire], shift: u32, value_bits: 
             out[i] = Some(Wire::Cell(cy));
         }
     }
-    out.into_iter()
+    Ok(out
+        .into_iter()
         .map(|w| w.expect("every item placed"))
-        .collect()
+        .collect())
 }

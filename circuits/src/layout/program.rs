@@ -232,7 +232,7 @@ fn lower_node(
         Op::Rescale { shift } => ins[0]
             .iter()
             .map(|&x| rescale(layout, x, *shift, bits))
-            .collect(),
+            .collect::<Result<_, _>>()?,
         Op::Div { shift } => {
             let ma = BroadcastMap::new(&in_nodes[0].shape, shape);
             let mb = BroadcastMap::new(&in_nodes[1].shape, shape);
@@ -244,9 +244,9 @@ fn lower_node(
                     b_bound: in_bound(1),
                 })
                 .collect();
-            divide(layout, &items, bits)
+            divide(layout, &items, bits)?
         }
-        Op::Sqrt { shift } => sqrt(layout, ins[0], *shift, bits),
+        Op::Sqrt { shift } => sqrt(layout, ins[0], *shift, bits)?,
         Op::Relu => relu(layout, ins[0], in_bound(0)),
         Op::Abs => abs(layout, ins[0], in_bound(0)),
         Op::Clip {

@@ -164,15 +164,35 @@ pub(crate) fn check_signed(layout: &mut Layout, cell: CellRef, bits: u32) {
     layout.copy(checked, cell);
 }
 
+/// A constant result, which the evaluator requires in the `value_bits` range like any other:
+/// an error (the program has no valid run) when it is not. Constants folded while laying out
+/// (a product with zero, a constant branch) reach nodes the program's own check of constant
+/// nodes sees as data-dependent.
+pub(crate) fn constant_in_range(v: i128, value_bits: u32, what: &str) -> Result<Wire, String> {
+    let limit = 1i128 << (value_bits - 1);
+    if v < -limit || v >= limit {
+        return Err(format!(
+            "{what} is the constant {v}, outside the {value_bits}-bit value range"
+        ));
+    }
+    Ok(Wire::Const(v))
+}
+
 /// `Rescale{shift}` of one element with `B = value_bits`.
-pub(crate) fn rescale(layout: &mut Layout, x: Wire, shift: u32, value_bits: u32) -> Wire {
+pub(crate) fn rescale(
+    layout: &mut Layout,
+    x: Wire,
+    shift: u32,
+    value_bits: u32,
+) -> Result<Wire, String> {
     if let Wire::Const(v) = x {
-        return Wire::Const(i128::from(zkml_ir::rounding::rescale(v as i64, shift)));
+        let q = i128::from(zkml_ir::rounding::rescale(v as i64, shift));
+        return constant_in_range(q, value_bits, "the rescaled value");
     }
     let cell = layout.cell(x);
     if shift == 0 {
         check_signed(layout, cell, value_bits);
-        return Wire::Cell(cell);
+        return Ok(Wire::Cell(cell));
     }
     let r = layout.params.range_bits;
     let v = layout.value(x);
@@ -192,7 +212,7 @@ pub(crate) fn rescale(layout: &mut Layout, x: Wire, shift: u32, value_bits: u32)
         layout.copy(x_cell, cell);
         check_limbs(layout, &q_cells, &qw);
         check_limbs(layout, &x_cells[1..], &rw);
-        return Wire::Cell(q_cell);
+        return Ok(Wire::Cell(q_cell));
     }
     let mut inputs: Vec<LinInput> = ql.iter().map(|&l| LinInput::Fresh(l)).collect();
     inputs.extend(rl.iter().map(|&l| LinInput::Fresh(l)));
@@ -225,7 +245,7 @@ pub(crate) fn rescale(layout: &mut Layout, x: Wire, shift: u32, value_bits: u32)
     layout.copy(placed.outputs[1], cell);
     let widths: Vec<u32> = qw.iter().chain(&rw).copied().collect();
     check_limbs(layout, &placed.inputs, &widths);
-    Wire::Cell(placed.outputs[0])
+    Ok(Wire::Cell(placed.outputs[0]))
 }
 
 #[cfg(test)]
