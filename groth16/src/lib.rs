@@ -14,7 +14,9 @@
 //! Parameters are fixed in the constraints. Private and hashed visibilities are not built
 //! yet.
 
+mod builder;
 pub mod compile;
+mod ops;
 pub mod r1cs;
 
 use ark_bn254::{Bn254, Fr};
