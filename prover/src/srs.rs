@@ -17,6 +17,8 @@ use rand_chacha::rand_core::SeedableRng;
 
 use crate::error::ProverError;
 
+mod powers;
+
 /// KZG parameters over BN254 in halo2's format.
 pub type Srs = ParamsKZG<Bn256>;
 
@@ -26,13 +28,13 @@ It is for testing only. For production, load an SRS converted from a public powe
 
 /// Generates an SRS of `2^k` points from a seed (deterministic, insecure).
 pub fn generate(k: u32, seed: u64) -> ParamsKZG<Bn256> {
-    ParamsKZG::setup(k, rand_chacha::ChaCha20Rng::seed_from_u64(seed))
+    powers::setup(k, rand_chacha::ChaCha20Rng::seed_from_u64(seed))
 }
 
 /// Generates an SRS of `2^k` points from operating-system randomness (insecure all the same:
 /// this machine saw the secret).
 pub fn generate_random(k: u32) -> ParamsKZG<Bn256> {
-    ParamsKZG::setup(k, rand::rngs::OsRng)
+    powers::setup(k, rand::rngs::OsRng)
 }
 
 /// The size of an SRS.
