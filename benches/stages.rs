@@ -1,9 +1,9 @@
-//! Per-stage micro-benchmarks of the prover: witness generation, key generation, MSM, FFT and
-//! proving, on the bundled fixtures.
+//! Per-stage micro-benchmarks of the prover: witness generation, key generation, SRS
+//! generation, MSM, FFT and proving, on the bundled fixtures.
 //!
 //! ```sh
 //! cargo bench -p zkml-benches              # measure
-//! cargo bench -p zkml-benches -- --test    # run every benchmark once (what CI does)
+//! cargo test -p zkml-benches --benches     # run every benchmark once (what CI does)
 //! ```
 
 // `criterion_group!` defines an undocumented public function.
@@ -11,9 +11,10 @@
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use halo2_proofs::arithmetic::best_multiexp;
-use halo2_proofs::halo2curves::bn256::{Fr, G1Affine};
+use halo2_proofs::halo2curves::bn256::{Bn256, Fr, G1Affine};
 use halo2_proofs::halo2curves::ff::Field;
 use halo2_proofs::poly::commitment::ParamsProver;
+use halo2_proofs::poly::kzg::commitment::ParamsKZG;
 use halo2_proofs::poly::EvaluationDomain;
 use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
@@ -112,6 +113,20 @@ fn msm(c: &mut Criterion) {
     group.finish();
 }
 
+/// A locally generated SRS: zkml's fixed-base generator against the library's own setup, which
+/// makes the same parameters from the same seed.
+fn srs_setup(c: &mut Criterion) {
+    let mut group = c.benchmark_group("srs");
+    group.sample_size(10);
+    for k in [12u32, 14] {
+        group.bench_function(format!("zkml 2^{k}"), |b| b.iter(|| srs::generate(k, 1)));
+        group.bench_function(format!("library 2^{k}"), |b| {
+            b.iter(|| ParamsKZG::<Bn256>::setup(k, ChaCha20Rng::seed_from_u64(1)))
+        });
+    }
+    group.finish();
+}
+
 /// The prover's polynomial conversions: an inverse FFT to coefficients, then an FFT onto the
 /// extended domain the quotient is computed on (degree-5 gates: 4x).
 fn fft(c: &mut Criterion) {
@@ -132,5 +147,5 @@ fn fft(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(stages, witness, keygen, msm, fft, prove_stage);
+criterion_group!(stages, witness, keygen, srs_setup, msm, fft, prove_stage);
 criterion_main!(stages);
