@@ -29,10 +29,11 @@ if [ ! -f "$testdata/.complete" ]; then
   touch "$testdata/.complete"
 fi
 
+echo "== test set-up (tools, fixture checks, ONNX test data): $SECONDS s"
+
 export ZKML_ONNX_TESTDATA="$PWD/$testdata"
 export ZKML_REQUIRE_CONFORMANCE=1
-cargo test --workspace "$@"
-
-# Every criterion benchmark once, so they keep building and running. The dev profile (with
-# dependencies at opt-level 3) reuses the test build instead of a second, release one.
-cargo bench --profile dev -p zkml-benches -- --test
+# Every target in one build: the library, binary and integration tests, and every criterion
+# benchmark run once in test mode (so they keep building and running); then the doc tests.
+cargo test --workspace --all-targets "$@"
+cargo test --workspace --doc "$@"

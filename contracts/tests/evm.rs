@@ -103,27 +103,36 @@ fn fixtures_verify_on_chain_and_reject_tampering() {
         .iter()
         .map(|&n| prove_fixture(n, VisibilityConfig::default(), Objective::Proving))
         .collect();
-    for (i, p) in proven.iter().enumerate() {
-        for gates in [GateCode::Inline, GateCode::Interpreted] {
-            let vk = zkml_verifier::VerifyingKey::from_bytes(&p.vk).unwrap();
-            let built = match zkml_contracts::build_with(&vk, gates) {
-                // Wide circuits (Freivalds checks add a gate per lane) do not fit inline; the
-                // generator then interprets them, which the second pass checks.
-                Err(zkml_contracts::BuildError::TooLarge { size, .. })
-                    if gates == GateCode::Inline =>
-                {
-                    assert!(vk.challenges > 0, "{}: inline code of {size} bytes", p.name);
-                    assert_eq!(
-                        zkml_contracts::build(&vk).unwrap().gates,
-                        GateCode::Interpreted
-                    );
-                    continue;
-                }
-                r => r.unwrap(),
-            };
-            assert_eq!(built.gates, gates);
-            reject_tampering(&proven, i, &mut deploy_built(p, &built));
+    // The verifiers are single-threaded: the fixtures are checked side by side.
+    std::thread::scope(|scope| {
+        for i in 0..proven.len() {
+            let proven = &proven;
+            scope.spawn(move || verify_both_ways(proven, i));
         }
+    });
+}
+
+/// Deploys `proven[i]`'s verifier with inline and with interpreted gates (where inline code
+/// fits) and checks each against tampering.
+fn verify_both_ways(proven: &[Proven], i: usize) {
+    let p = &proven[i];
+    for gates in [GateCode::Inline, GateCode::Interpreted] {
+        let vk = zkml_verifier::VerifyingKey::from_bytes(&p.vk).unwrap();
+        let built = match zkml_contracts::build_with(&vk, gates) {
+            // Wide circuits (Freivalds checks add a gate per lane) do not fit inline; the
+            // generator then interprets them, which the second pass checks.
+            Err(zkml_contracts::BuildError::TooLarge { size, .. }) if gates == GateCode::Inline => {
+                assert!(vk.challenges > 0, "{}: inline code of {size} bytes", p.name);
+                assert_eq!(
+                    zkml_contracts::build(&vk).unwrap().gates,
+                    GateCode::Interpreted
+                );
+                continue;
+            }
+            r => r.unwrap(),
+        };
+        assert_eq!(built.gates, gates);
+        reject_tampering(proven, i, &mut deploy_built(p, &built));
     }
 }
 
