@@ -4,7 +4,7 @@
 use anyhow::{bail, Result};
 use serde::Serialize;
 use zkml_ir::input::{quantize_with, InputSpec};
-use zkml_verifier::vk::{PublicPart, TensorInfo, ValueClass, VerifyingKey};
+use zkml_verifier::vk::{ModelInfo, PublicPart, TensorInfo, ValueClass};
 
 use crate::proving::{word_hex, ProofFile};
 
@@ -50,14 +50,15 @@ fn hash_word(values: &[(i128, u32)]) -> Option<[u8; 32]> {
     Some(zkml_prover::prove::fr_to_word(&h))
 }
 
-/// Checks the file's outputs (and `input`, if given) against a verified instance.
+/// Checks the file's outputs (and `input`, if given) against an instance verified with the
+/// key whose digest is `key_digest` and whose public values mean `info`.
 pub fn check(
-    vk: &VerifyingKey,
+    info: &ModelInfo,
+    key_digest: &[u8; 32],
     file: &ProofFile,
     instances: &[[u8; 32]],
     input: Option<&[Vec<f64>]>,
 ) -> Result<Claims> {
-    let info = &vk.model;
     let mut claims = Claims {
         outputs: Binding::Unproven,
         input: if input.is_some() {
@@ -71,7 +72,7 @@ pub fn check(
         bail!("the proof file lists outputs inconsistently");
     }
     // Every field the file reports on is this key's and this instance's.
-    let digest = hex::encode(vk.key_digest());
+    let digest = hex::encode(key_digest);
     if !file
         .vk_digest
         .trim_start_matches("0x")

@@ -11,6 +11,7 @@ pub mod claims;
 pub mod commands;
 pub mod common;
 pub mod device;
+pub mod groth16;
 pub mod programs;
 pub mod proving;
 pub mod stages;

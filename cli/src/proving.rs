@@ -162,6 +162,9 @@ pub struct ProofFile {
     pub format: String,
     /// Format version (1).
     pub version: u32,
+    /// The proof system: `halo2` or `groth16` (files without the field are halo2's).
+    #[serde(default = "halo2_name")]
+    pub backend: String,
     /// Proof bytes, hex with `0x`.
     pub proof: String,
     /// The public instance as 32-byte big-endian field elements, hex with `0x` (what the
@@ -196,6 +199,10 @@ pub enum PublicEntry {
 }
 
 pub const PROOF_FORMAT: &str = "zkml-proof";
+
+fn halo2_name() -> String {
+    "halo2".into()
+}
 
 /// The proof's outputs as reals.
 pub fn dequantized_outputs(proof: &zkml_prover::Proof, program: &Program) -> Vec<Vec<f64>> {
@@ -243,6 +250,7 @@ impl ProofFile {
         Self {
             format: PROOF_FORMAT.into(),
             version: 1,
+            backend: halo2_name(),
             proof: format!("0x{}", hex::encode(&proof.bytes)),
             instances: words.iter().map(word_hex).collect(),
             public,
@@ -262,6 +270,12 @@ impl ProofFile {
             bail!(
                 "proof format version {} is not supported (this build reads version 1)",
                 self.version
+            );
+        }
+        if self.backend != "halo2" && self.backend != "groth16" {
+            bail!(
+                "the proof file names backend '{}' (this build reads halo2 and groth16)",
+                self.backend
             );
         }
         let strip = |s: &str| s.strip_prefix("0x").unwrap_or(s).to_string();

@@ -6,6 +6,8 @@
 //! `npm ci --prefix contracts`); [`evm::Evm`] deploys and calls it in an in-process EVM (revm)
 //! and reports the gas a transaction would use; [`abi::calldata`] encodes a call. [`build`]
 //! does generation and compilation in one step and checks the result is deployable.
+//! [`groth16::build`] does the same for a Groth16 key, and [`build_for`] for a key of either
+//! backend.
 
 #![forbid(unsafe_code)]
 
@@ -13,6 +15,7 @@ pub mod abi;
 pub mod evm;
 mod gates;
 mod generate;
+pub mod groth16;
 mod plan;
 pub mod solc;
 
@@ -85,8 +88,8 @@ pub struct VerifierArtifacts {
     pub key_parts: Vec<KeyPart>,
     /// The proof length the contract accepts, in bytes.
     pub proof_len: usize,
-    /// How the verifier evaluates the gate polynomials.
-    pub gates: GateCode,
+    /// How the verifier evaluates the gate polynomials (halo2 verifiers).
+    pub gates: Option<GateCode>,
 }
 
 impl VerifierArtifacts {
@@ -155,6 +158,14 @@ pub fn build_with(
         source: generated.source,
         compiled,
         proof_len,
-        gates,
+        gates: Some(gates),
     })
+}
+
+/// [`build`] for a halo2 key, [`groth16::build`] for a Groth16 key.
+pub fn build_for(key: &zkml_verifier::Key) -> Result<VerifierArtifacts, BuildError> {
+    match key {
+        zkml_verifier::Key::Halo2(vk) => build(vk),
+        zkml_verifier::Key::Groth16(vk) => groth16::build(vk),
+    }
 }

@@ -124,14 +124,14 @@ fn verify_both_ways(proven: &[Proven], i: usize) {
             Err(zkml_contracts::BuildError::TooLarge { size, .. }) if gates == GateCode::Inline => {
                 assert!(vk.challenges > 0, "{}: inline code of {size} bytes", p.name);
                 assert_eq!(
-                    zkml_contracts::build(&vk).unwrap().gates,
+                    zkml_contracts::build(&vk).unwrap().gates.unwrap(),
                     GateCode::Interpreted
                 );
                 continue;
             }
             r => r.unwrap(),
         };
-        assert_eq!(built.gates, gates);
+        assert_eq!(built.gates, Some(gates));
         reject_tampering(proven, i, &mut deploy_built(p, &built));
     }
 }
@@ -333,7 +333,7 @@ fn wide_shapes_interpret_gates_and_split_the_key() {
     });
     let vk = zkml_verifier::VerifyingKey::from_bytes(&p.vk).unwrap();
     let built = zkml_contracts::build(&vk).unwrap();
-    assert_eq!(built.gates, GateCode::Interpreted);
+    assert_eq!(built.gates, Some(GateCode::Interpreted));
     assert!(matches!(
         zkml_contracts::build_with(&vk, GateCode::Inline),
         Err(zkml_contracts::BuildError::TooLarge { .. })

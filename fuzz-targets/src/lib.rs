@@ -90,8 +90,8 @@ pub fn vk(data: &[u8]) {
     // Only the seed's own key may accept the seed proof: any other key that decodes is a
     // different circuit (its digest, bound into the transcript, differs).
     if verdict.is_ok() {
-        let key = zkml_verifier::VerifyingKey::from_bytes(data).expect("it verified");
-        let seed = zkml_verifier::VerifyingKey::from_bytes(model::VK).expect("seed key");
+        let key = zkml_verifier::Key::from_bytes(data).expect("it verified");
+        let seed = zkml_verifier::Key::from_bytes(model::VK).expect("seed key");
         assert_eq!(
             key.key_digest(),
             seed.key_digest(),
@@ -101,9 +101,9 @@ pub fn vk(data: &[u8]) {
 }
 
 /// The seed verifying key, decoded once.
-fn seed_key() -> &'static zkml_verifier::VerifyingKey {
-    static KEY: OnceLock<zkml_verifier::VerifyingKey> = OnceLock::new();
-    KEY.get_or_init(|| zkml_verifier::VerifyingKey::from_bytes(model::VK).expect("seed key"))
+fn seed_key() -> &'static zkml_verifier::Key {
+    static KEY: OnceLock<zkml_verifier::Key> = OnceLock::new();
+    KEY.get_or_init(|| zkml_verifier::Key::from_bytes(model::VK).expect("seed key"))
 }
 
 /// A proof file (`proof.json`), verified with the seed key and its claims checked as

@@ -109,7 +109,7 @@ fn the_targets_accept_their_honest_seeds() {
     let text = std::fs::read_to_string(model.join("proof.json")).unwrap();
     let (file, proof, instances) =
         zkml_cli::commands::verify::parse_proof_file(&text).expect("seed proof file");
-    let key = zkml_verifier::VerifyingKey::from_bytes(&vk).unwrap();
+    let key = zkml_verifier::Key::from_bytes(&vk).unwrap();
     zkml_cli::commands::verify::check_proof(&key, &file, &proof, &instances, None)
         .expect("seed proof verifies");
     let (p, words) = zkml_contracts::abi::decode_calldata(&seed("calldata", "proof.calldata"))

@@ -16,6 +16,7 @@
 
 mod builder;
 pub mod compile;
+pub mod keys;
 mod ops;
 pub mod r1cs;
 
@@ -28,6 +29,7 @@ use ark_snark::SNARK;
 use rand::{CryptoRng, RngCore};
 
 pub use compile::{compile, Compiled, Costs};
+pub use keys::{export_vk, proof_bytes, ProvingKeyFile};
 pub use r1cs::{field, Assignment, Constraint, Lc, R1cs, Var};
 
 /// A proving key.
@@ -61,6 +63,9 @@ pub enum Groth16Error {
     /// The assignment violates a constraint (the trace is not the program's).
     #[error("the assignment violates constraint {0}")]
     Unsatisfied(usize),
+    /// A key file is unreadable or does not belong with the program.
+    #[error("{0}")]
+    Key(String),
     /// arkworks failed.
     #[error("groth16: {0}")]
     Ark(String),

@@ -5,7 +5,8 @@
 //! [`crate::prove`] hands it to arkworks' Groth16 prover.
 
 use ark_bn254::Fr;
-use ark_ff::{One, Zero};
+use ark_ff::{BigInteger, One, PrimeField, Zero};
+use sha3::{Digest, Keccak256};
 
 /// A variable of the system.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -75,6 +76,31 @@ impl R1cs {
         self.constraints
             .iter()
             .position(|k| assignment.eval(&k.a) * assignment.eval(&k.b) != assignment.eval(&k.c))
+    }
+
+    /// Keccak-256 of the system (variable counts, then every constraint's three linear
+    /// combinations, term by term): what a proving key is made for.
+    pub fn digest(&self) -> [u8; 32] {
+        let mut h = Keccak256::new();
+        h.update((self.num_instance as u64).to_le_bytes());
+        h.update((self.num_witness as u64).to_le_bytes());
+        h.update((self.constraints.len() as u64).to_le_bytes());
+        for k in &self.constraints {
+            for lc in [&k.a, &k.b, &k.c] {
+                h.update((lc.len() as u64).to_le_bytes());
+                for (v, c) in lc {
+                    let (tag, index) = match *v {
+                        Var::One => (0u8, 0u32),
+                        Var::Instance(i) => (1, i),
+                        Var::Witness(i) => (2, i),
+                    };
+                    h.update([tag]);
+                    h.update(index.to_le_bytes());
+                    h.update(c.into_bigint().to_bytes_le());
+                }
+            }
+        }
+        h.finalize().into()
     }
 
     /// Non-zero entries of the three matrices together (the prover's work per evaluation).

@@ -6,7 +6,7 @@ use thiserror::Error;
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum KeyError {
     /// Not a zkml verifying key.
-    #[error("not a zkml verifying key (missing the ZKMLVK header)")]
+    #[error("not a zkml verifying key (no ZKMLVK or ZKMLG16V header)")]
     NotAKey,
     /// Another format version.
     #[error("verifying key format version {found} is not supported (this build reads version {supported})")]

@@ -47,6 +47,9 @@ pub struct CreateArgs {
     /// Replace existing files even if zkml did not write them.
     #[arg(long)]
     pub force: bool,
+    /// Require this proof system (by default the files' headers decide).
+    #[arg(long, value_enum)]
+    pub backend: Option<crate::groth16::BackendArg>,
     /// Print one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
@@ -57,6 +60,9 @@ pub struct CalldataArgs {
     /// The proof file (proof.json).
     #[arg(long, value_name = "PROOF")]
     pub proof: PathBuf,
+    /// Require this proof system (by default the files' headers decide).
+    #[arg(long, value_enum)]
+    pub backend: Option<crate::groth16::BackendArg>,
     /// Print one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
@@ -70,6 +76,9 @@ pub struct VerifyArgs {
     /// The directory `create-evm-verifier` wrote.
     #[arg(long, value_name = "DIR")]
     pub verifier: PathBuf,
+    /// Require this proof system (by default the files' headers decide).
+    #[arg(long, value_enum)]
+    pub backend: Option<crate::groth16::BackendArg>,
     /// Print one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
@@ -102,6 +111,13 @@ struct Manifest {
     runtime_size: usize,
     num_instances: usize,
     proof_len: usize,
+    /// The proof system (manifests without the field are halo2's).
+    #[serde(default = "halo2_name")]
+    backend: String,
+}
+
+fn halo2_name() -> String {
+    "halo2".into()
 }
 
 fn hex0x(b: &[u8]) -> String {
@@ -139,17 +155,18 @@ pub fn create(args: CreateArgs) -> Result<()> {
     let mut stages = Stages::new(args.json);
     let vk_bytes =
         std::fs::read(&args.vk).with_context(|| format!("cannot read {}", args.vk.display()))?;
-    let vk = zkml_verifier::VerifyingKey::from_bytes(&vk_bytes)
+    let vk = zkml_verifier::Key::from_bytes(&vk_bytes)
         .with_context(|| format!("verifying key {}", args.vk.display()))?;
+    require_backend(args.backend, vk.backend().name(), &args.vk)?;
     let built: VerifierArtifacts = stages.run("generate + compile (solc)", || {
-        zkml_contracts::build(&vk).context("cannot build the EVM verifier")
+        zkml_contracts::build_for(&vk).context("cannot build the EVM verifier")
     })?;
     let manifest = Manifest {
         format: MANIFEST_FORMAT.into(),
         version: MANIFEST_VERSION,
         contract: CONTRACT_NAME.into(),
         vk_digest: hex0x(&zkml_prover::keys::keccak(&vk_bytes)),
-        program_digest: hex0x(&vk.model.program_digest),
+        program_digest: hex0x(&vk.model().program_digest),
         solc_version: zkml_contracts::solc::SOLC_VERSION.into(),
         abi: built.compiled.abi.clone(),
         bytecode: hex0x(&built.compiled.bytecode),
@@ -157,8 +174,14 @@ pub fn create(args: CreateArgs) -> Result<()> {
         key_bytecodes: built.key_parts.iter().map(|k| hex0x(&k.creation)).collect(),
         key_bytecode: None,
         runtime_size: built.compiled.runtime.len(),
-        num_instances: vk.num_instance_values as usize,
+        num_instances: vk
+            .model()
+            .public
+            .iter()
+            .map(|p| p.instance_len() as usize)
+            .sum(),
         proof_len: built.proof_len,
+        backend: vk.backend().name().into(),
     };
     let out = &args.out;
     let inputs = [args.vk.as_path()];
@@ -189,9 +212,11 @@ pub fn create(args: CreateArgs) -> Result<()> {
             is_manifest,
         ),
     ];
-    files.push((out.join(VK_FILE), vk_bytes.clone(), |b: &[u8]| {
-        b.starts_with(zkml_verifier::vk::VK_MAGIC)
-    }));
+    files.push((
+        out.join(VK_FILE),
+        vk_bytes.clone(),
+        crate::groth16::is_key_file,
+    ));
     for (i, part) in built.key_parts.iter().enumerate() {
         files.push((
             out.join(format!("{CONTRACT_NAME}Key{i}.bin")),
@@ -224,10 +249,11 @@ pub fn create(args: CreateArgs) -> Result<()> {
             "creation_size": built.compiled.bytecode.len(),
             "key_size": built.key_size(),
             "key_contracts": built.key_parts.len(),
-            "gates": match built.gates {
+            "backend": manifest.backend,
+            "gates": built.gates.map(|g| match g {
                 GateCode::Inline => "inline",
                 GateCode::Interpreted => "interpreted",
-            },
+            }),
             "solc_version": manifest.solc_version,
             "timings": stages.json(),
         }))?;
@@ -239,7 +265,7 @@ pub fn create(args: CreateArgs) -> Result<()> {
             built.key_size(),
             built.key_parts.len(),
             if built.key_parts.len() == 1 { "" } else { "s" },
-            if built.gates == GateCode::Interpreted {
+            if built.gates == Some(GateCode::Interpreted) {
                 "; gates interpreted from the key data, as inline code would not fit"
             } else {
                 ""
@@ -268,8 +294,25 @@ fn read_proof(path: &Path) -> Result<(ProofFile, Vec<u8>, Vec<[u8; 32]>)> {
     Ok((file, proof, words))
 }
 
+/// Requires `--backend`, when given, to be `found`, the backend of the file at `path`.
+fn require_backend(
+    given: Option<crate::groth16::BackendArg>,
+    found: &str,
+    path: &Path,
+) -> Result<()> {
+    match given {
+        Some(b) if b.name() != found => bail!(
+            "--backend {} was given, but {} is for the {found} backend",
+            b.name(),
+            path.display()
+        ),
+        _ => Ok(()),
+    }
+}
+
 pub fn calldata(args: CalldataArgs) -> Result<()> {
-    let (_, proof, words) = read_proof(&args.proof)?;
+    let (file, proof, words) = read_proof(&args.proof)?;
+    require_backend(args.backend, &file.backend, &args.proof)?;
     let data = abi::calldata(&proof, &words);
     if args.json {
         print_json(&json!({
@@ -285,7 +328,7 @@ pub fn calldata(args: CalldataArgs) -> Result<()> {
 }
 
 /// The verifying key beside a verifier, if there is one; it must be the manifest's.
-fn read_key(dir: &Path, m: &Manifest) -> Result<Option<zkml_verifier::VerifyingKey>> {
+fn read_key(dir: &Path, m: &Manifest) -> Result<Option<zkml_verifier::Key>> {
     let path = dir.join(VK_FILE);
     if !path.exists() {
         return Ok(None);
@@ -297,7 +340,7 @@ fn read_key(dir: &Path, m: &Manifest) -> Result<Option<zkml_verifier::VerifyingK
             path.display()
         );
     }
-    let vk = zkml_verifier::VerifyingKey::from_bytes(&bytes)
+    let vk = zkml_verifier::Key::from_bytes(&bytes)
         .with_context(|| format!("verifying key {}", path.display()))?;
     Ok(Some(vk))
 }
@@ -314,7 +357,10 @@ fn read_manifest(dir: &Path) -> Result<Manifest> {
     let well_formed = match m.version {
         // Version 1: exactly one key contract, under `key_bytecode`.
         1 => m.key_bytecode.is_some() && m.key_bytecodes.is_empty(),
-        MANIFEST_VERSION => m.key_bytecode.is_none() && !m.key_bytecodes.is_empty(),
+        // A Groth16 verifier whose bases are inline has no key contract.
+        MANIFEST_VERSION => {
+            m.key_bytecode.is_none() && (m.backend == "groth16" || !m.key_bytecodes.is_empty())
+        }
         _ => bail!(
             "{}: manifest version {} is not supported (this build reads versions 1 and {MANIFEST_VERSION})",
             path.display(),
@@ -348,6 +394,7 @@ pub fn verify(args: VerifyArgs) -> ExitCode {
             .enumerate()
             .map(|(i, k)| unhex(k, &format!("the manifest's key contract {i}")))
             .collect::<Result<Vec<_>>>()?;
+        require_backend(args.backend, &m.backend, &args.verifier)?;
         let vk = read_key(&args.verifier, &m)?;
         Ok((p, m, code, keys, vk))
     });
@@ -375,7 +422,13 @@ pub fn verify(args: VerifyArgs) -> ExitCode {
     // The contract has checked the proof against the instances; the file's readable fields
     // (outputs, public account, digests) are checked against the key like `verify` does.
     let claims = match (&vk, accepted) {
-        (Some(vk), true) => Some(crate::claims::check(vk, &file, &words, None)),
+        (Some(vk), true) => Some(crate::claims::check(
+            vk.model(),
+            &vk.key_digest(),
+            &file,
+            &words,
+            None,
+        )),
         _ => None,
     };
     let reason = if let Some(Err(e)) = &claims {
@@ -384,6 +437,11 @@ pub fn verify(args: VerifyArgs) -> ExitCode {
         ))
     } else if accepted {
         None
+    } else if file.backend != manifest.backend {
+        Some(format!(
+            "the proof was made by the {} backend, but this is a {} verifier",
+            file.backend, manifest.backend
+        ))
     } else if !file.vk_digest.eq_ignore_ascii_case(&manifest.vk_digest) {
         Some("the proof was made for another verifying key than this verifier's".to_string())
     } else if !outcome.success {

@@ -14,8 +14,12 @@ use crate::common::print_json;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// A compiled program, or a verifying key (vk.bin).
+    /// A compiled program, or a verifying key (vk.bin) of either backend.
     pub program: PathBuf,
+    /// For a program: also its cost in this backend's terms (groth16: R1CS constraints per
+    /// op and per node).
+    #[arg(long, value_enum)]
+    pub backend: Option<crate::groth16::BackendArg>,
     /// Print one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
@@ -159,14 +163,105 @@ fn inspect_key(args: &Args, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
+fn inspect_groth16_key(args: &Args, bytes: &[u8]) -> Result<()> {
+    let vk = zkml_verifier::groth16::Groth16Key::from_bytes(bytes)
+        .with_context(|| format!("verifying key {}", args.program.display()))?;
+    let digest = hex0x(&vk.key_digest());
+    let m = &vk.model;
+    let parts = public_parts(&m.public);
+    if args.json {
+        return print_json(&json!({
+            "kind": "verifying key",
+            "backend": "groth16",
+            "vk_digest": digest,
+            "program_digest": hex0x(&m.program_digest),
+            "public_values": vk.num_public(),
+            "value_bits": m.value_bits,
+            "inputs": visibility(m.inputs),
+            "outputs": visibility(m.outputs),
+            "parameters": visibility(m.parameters),
+            "public": parts,
+        }));
+    }
+    println!("groth16 verifying key {}", args.program.display());
+    println!("  digest {digest}  (pin it: zkml verify --vk-digest {digest})");
+    println!("  program {}", hex0x(&m.program_digest));
+    println!(
+        "  inputs {}, outputs {}, parameters {}; {} public values:",
+        visibility(m.inputs),
+        visibility(m.outputs),
+        visibility(m.parameters),
+        vk.num_public()
+    );
+    for p in parts {
+        println!("    {p}");
+    }
+    Ok(())
+}
+
+/// `inspect --backend groth16 PROGRAM`: the constraint system's size, per op and per node.
+fn inspect_r1cs(args: &Args, program: &zkml_ir::Program) -> Result<()> {
+    let compiled = zkml_groth16::compile(program, None)?;
+    let per_op = crate::groth16::constraints_per_op(program, &compiled);
+    let r1cs = &compiled.r1cs;
+    if args.json {
+        let per_node: Vec<_> = program
+            .nodes
+            .iter()
+            .zip(&compiled.costs.per_node)
+            .enumerate()
+            .map(|(i, (n, &c))| json!({"index": i, "name": n.name, "op": n.op.name(), "constraints": c}))
+            .collect();
+        return print_json(&json!({
+            "backend": "groth16",
+            "constraints": r1cs.constraints.len(),
+            "witnesses": r1cs.num_witness,
+            "public_values": r1cs.num_instance,
+            "nonzeros": r1cs.nonzeros(),
+            "constraints_per_op": per_op.iter().map(|&(op, n)| json!({"op": op, "constraints": n})).collect::<Vec<_>>(),
+            "constraints_per_node": per_node,
+        }));
+    }
+    println!(
+        "program {} as R1CS (groth16): {} constraints, {} witnesses, {} public values, {} non-zeros",
+        args.program.display(),
+        r1cs.constraints.len(),
+        r1cs.num_witness,
+        r1cs.num_instance,
+        r1cs.nonzeros()
+    );
+    println!("\n{:<13} {:>12}", "op", "constraints");
+    for (op, n) in &per_op {
+        println!("{op:<13} {n:>12}");
+    }
+    println!("\n{:>5}  {:<13} {:>12}  name", "node", "op", "constraints");
+    for (i, (n, &c)) in program
+        .nodes
+        .iter()
+        .zip(&compiled.costs.per_node)
+        .enumerate()
+    {
+        if c > 0 {
+            println!("{i:>5}  {:<13} {c:>12}  {}", n.op.name(), n.name);
+        }
+    }
+    Ok(())
+}
+
 pub fn run(args: Args) -> Result<()> {
     let bytes = std::fs::read(&args.program)
         .with_context(|| format!("cannot read {}", args.program.display()))?;
     if bytes.starts_with(zkml_verifier::vk::VK_MAGIC) {
         return inspect_key(&args, &bytes);
     }
+    if bytes.starts_with(zkml_verifier::groth16::G16_VK_MAGIC) {
+        return inspect_groth16_key(&args, &bytes);
+    }
     let program = zkml_ir::format::from_bytes(&bytes)
         .with_context(|| format!("cannot read {}", args.program.display()))?;
+    if args.backend == Some(crate::groth16::BackendArg::Groth16) {
+        return inspect_r1cs(&args, &program);
+    }
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
     for n in &program.nodes {
         *counts.entry(n.op.name()).or_default() += 1;

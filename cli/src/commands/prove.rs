@@ -12,6 +12,7 @@ use crate::common::{
     compile_model, import, is_program_file, print_json, read_input, write_output, ModelArgs,
 };
 use crate::device::{memory_note, run_on, DeviceArg};
+use crate::groth16::BackendArg;
 use crate::programs::{self, ProgramCache, ProgramSource};
 use crate::proving::{key_cache_dir, srs_for, ProofFile, VisibilityArgs};
 use crate::stages::Stages;
@@ -41,6 +42,9 @@ pub struct Args {
     pub model_args: ModelArgs,
     #[command(flatten)]
     pub visibility: VisibilityArgs,
+    /// The proof system (default: the proving key's, else halo2).
+    #[arg(long, value_enum)]
+    pub backend: Option<BackendArg>,
     /// Where to generate keys and prove: the GPU where one is present and the GPU prover is
     /// installed (auto), or cpu, or gpu.
     #[arg(long, value_enum, default_value_t = DeviceArg::Auto)]
@@ -53,13 +57,13 @@ pub struct Args {
     pub json: bool,
 }
 
-fn zkml_file(b: &[u8]) -> bool {
-    zkml_ir::format::is_program(b)
-        || b.starts_with(zkml_prover::keys::PK_MAGIC)
-        || b.starts_with(zkml_verifier::vk::VK_MAGIC)
+/// Whether an existing file is a program or key zkml wrote (and may replace).
+pub fn zkml_file(b: &[u8]) -> bool {
+    zkml_ir::format::is_program(b) || crate::groth16::is_key_file(b)
 }
 
-fn proof_file(b: &[u8]) -> bool {
+/// Whether an existing file is a proof file zkml wrote.
+pub fn proof_file_bytes(b: &[u8]) -> bool {
     serde_json::from_slice::<serde_json::Value>(b)
         .is_ok_and(|v| v["format"] == crate::proving::PROOF_FORMAT)
 }
@@ -276,8 +280,15 @@ fn model_program(
 }
 
 pub fn run(args: Args) -> Result<()> {
+    let backend = crate::groth16::resolve(args.backend, args.pk.as_deref())?;
     let mut run = Run {
-        device: crate::device::resolve(args.device)?,
+        device: match backend {
+            BackendArg::Halo2 => crate::device::resolve(args.device)?,
+            BackendArg::Groth16 => {
+                crate::groth16::require_cpu(args.device)?;
+                Device::Cpu
+            }
+        },
         gpu_peak: 0,
     };
     let mut stages = Stages::new(args.json);
@@ -300,6 +311,16 @@ pub fn run(args: Args) -> Result<()> {
         )?;
         (program, path, Some(source))
     };
+    if backend == BackendArg::Groth16 {
+        let job = crate::groth16::ProveJob {
+            args: &args,
+            program: &program,
+            program_path: &program_path,
+            source,
+            input: &input,
+        };
+        return crate::groth16::prove(job, &mut stages);
+    }
     let keys = match &args.pk {
         Some(p) => {
             let (pk, vk, srs) = given_keys(&program, p, &args, &mut stages)?;
@@ -331,7 +352,7 @@ pub fn run(args: Args) -> Result<()> {
             &proof_path,
             serde_json::to_string_pretty(&file)?.as_bytes(),
             args.force,
-            proof_file,
+            proof_file_bytes,
             &[&args.model, &args.input],
         )?;
         write_output(
@@ -374,18 +395,23 @@ pub fn run(args: Args) -> Result<()> {
             file.instances.len()
         );
         println!("verifying key: {}", vk_path.display());
-        for (k, o) in outputs.iter().enumerate() {
-            let shown: Vec<String> = o.iter().take(10).map(|v| format!("{v:.5}")).collect();
-            println!(
-                "output {k}: [{}{}]",
-                shown.join(", "),
-                if o.len() > 10 { ", ..." } else { "" }
-            );
-        }
+        print_outputs(&outputs);
         if let Some(note) = memory_note(run.device, run.gpu_peak) {
             println!("{note}");
         }
         println!("verified: {}", if verified_ok { "yes" } else { "NO" });
     }
     verified.context("the proof just made does not verify")
+}
+
+/// Prints each output's first values.
+pub fn print_outputs(outputs: &[Vec<f64>]) {
+    for (k, o) in outputs.iter().enumerate() {
+        let shown: Vec<String> = o.iter().take(10).map(|v| format!("{v:.5}")).collect();
+        println!(
+            "output {k}: [{}{}]",
+            shown.join(", "),
+            if o.len() > 10 { ", ..." } else { "" }
+        );
+    }
 }

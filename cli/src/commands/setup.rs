@@ -7,6 +7,7 @@ use serde_json::json;
 
 use crate::common::{print_json, write_output, write_output_with};
 use crate::device::{memory_note, run_on, DeviceArg};
+use crate::groth16::BackendArg;
 use crate::proving::{srs_for, VisibilityArgs};
 use crate::stages::Stages;
 
@@ -23,6 +24,9 @@ pub struct Args {
     pub out: PathBuf,
     #[command(flatten)]
     pub visibility: VisibilityArgs,
+    /// The proof system the keys are for.
+    #[arg(long, value_enum, default_value_t = BackendArg::Halo2)]
+    pub backend: BackendArg,
     /// Where to generate the keys: the GPU where one is present and the GPU prover is installed
     /// (auto), or cpu, or gpu.
     #[arg(long, value_enum, default_value_t = DeviceArg::Auto)]
@@ -36,6 +40,9 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
+    if args.backend == BackendArg::Groth16 {
+        return crate::groth16::setup(&args);
+    }
     let device = crate::device::resolve(args.device)?;
     let mut gpu_peak = 0;
     let mut stages = Stages::new(args.json);
@@ -60,7 +67,7 @@ pub fn run(args: Args) -> Result<()> {
         write_output_with(
             &pk_path,
             args.force,
-            |b| b.starts_with(zkml_prover::keys::PK_MAGIC),
+            crate::groth16::is_key_file,
             &[&args.program],
             |file| {
                 pk_bytes = pk.write_to(file)?;
@@ -71,7 +78,7 @@ pub fn run(args: Args) -> Result<()> {
             &vk_path,
             &vk_bytes,
             args.force,
-            |b| b.starts_with(zkml_verifier::vk::VK_MAGIC),
+            crate::groth16::is_key_file,
             &[&args.program],
         )
     })?;

@@ -29,6 +29,9 @@ pub struct Args {
     /// hex. Without it any well-formed key is taken, and the output says which one it was.
     #[arg(long, value_name = "HEX", value_parser = parse_digest)]
     pub vk_digest: Option<[u8; 32]>,
+    /// Require a key of this proof system (by default the key file's header decides).
+    #[arg(long, value_enum)]
+    pub backend: Option<crate::groth16::BackendArg>,
     /// Print one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
@@ -43,7 +46,7 @@ fn parse_digest(s: &str) -> Result<[u8; 32], String> {
 }
 
 struct Read {
-    vk: zkml_verifier::VerifyingKey,
+    vk: zkml_verifier::Key,
     file: ProofFile,
     proof: Vec<u8>,
     instances: Vec<zkml_verifier::Fr>,
@@ -53,7 +56,7 @@ struct Read {
 fn read(args: &Args) -> Result<Read> {
     let vk_bytes =
         std::fs::read(&args.vk).with_context(|| format!("cannot read {}", args.vk.display()))?;
-    let vk = zkml_verifier::VerifyingKey::from_bytes(&vk_bytes)
+    let vk = zkml_verifier::Key::from_bytes(&vk_bytes)
         .with_context(|| format!("verifying key {}", args.vk.display()))?;
     let text = std::fs::read_to_string(&args.proof)
         .with_context(|| format!("cannot read {}", args.proof.display()))?;
@@ -84,18 +87,25 @@ pub fn parse_proof_file(text: &str) -> Result<(ProofFile, Vec<u8>, Vec<zkml_veri
 /// Verifies a decoded proof file with `vk`, then checks what the file (and `input`, if given)
 /// claims against the proven instance.
 pub fn check_proof(
-    vk: &zkml_verifier::VerifyingKey,
+    vk: &zkml_verifier::Key,
     file: &ProofFile,
     proof: &[u8],
     instances: &[zkml_verifier::Fr],
     input: Option<&[Vec<f64>]>,
 ) -> Result<claims::Claims> {
-    zkml_verifier::verify_with_key(vk, proof, instances)?;
+    if file.backend != vk.backend().name() {
+        anyhow::bail!(
+            "the proof was made by the {} backend, but the verifying key is a {} key",
+            file.backend,
+            vk.backend()
+        );
+    }
+    vk.verify(proof, instances)?;
     let words: Vec<[u8; 32]> = instances
         .iter()
         .map(zkml_verifier::encoding::fr_to_be)
         .collect();
-    claims::check(vk, file, &words, input)
+    claims::check(vk.model(), &vk.key_digest(), file, &words, input)
 }
 
 fn describe(b: Binding, what: &str) -> String {
@@ -115,6 +125,16 @@ pub fn run(args: Args) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some(b) = args.backend.filter(|b| b.name() != r.vk.backend().name()) {
+        let e = anyhow::anyhow!(
+            "--backend {} was given, but {} is a {} key",
+            b.name(),
+            args.vk.display(),
+            r.vk.backend()
+        );
+        crate::common::report_error(&e, args.json);
+        return ExitCode::from(2);
+    }
     let start = std::time::Instant::now();
     let digest = r.vk.key_digest();
     let pinned = match args.vk_digest {
@@ -136,6 +156,7 @@ pub fn run(args: Args) -> ExitCode {
                     "{}",
                     json!({
                         "verified": true,
+                        "backend": r.vk.backend().name(),
                         "seconds": secs,
                         "outputs": c.outputs,
                         "input": c.input,
@@ -145,7 +166,7 @@ pub fn run(args: Args) -> ExitCode {
                     })
                 );
             } else {
-                println!("proof is valid ({secs:.3} s)");
+                println!("proof is valid ({}, {secs:.3} s)", r.vk.backend());
                 let key = zkml_verifier::encoding::hex0x(&digest);
                 if args.vk_digest.is_some() {
                     println!("verifying key: {key} (the pinned one)");

@@ -1,0 +1,407 @@
+//! The Groth16 backend's side of `setup` and `prove` (`--backend groth16`): the program
+//! compiled to R1CS, a circuit-specific setup, proofs of three group elements.
+//!
+//! Keys are files of their own (`ZKMLG16P` proving keys, `ZKMLG16V` verifying keys) and
+//! proof files say `"backend": "groth16"`; `zkml verify` reads either backend's key.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use serde_json::json;
+use zkml_circuits::{ParamVisibility, Visibility, VisibilityConfig};
+use zkml_groth16::{Compiled, ProvingKeyFile};
+use zkml_ir::{Program, Trace};
+use zkml_verifier::groth16::Groth16Key;
+
+use crate::common::{print_json, write_output, write_output_with};
+use crate::proving::{word_hex, ProofFile, VisibilityArgs};
+use crate::stages::Stages;
+
+/// Printed whenever keys are generated on this machine.
+pub const INSECURE_SETUP_WARNING: &str = "WARNING: these Groth16 keys come from a setup run \
+on this machine; whoever knows its randomness can forge proofs for this model. They are for \
+testing only. For production, run a multi-party ceremony for this circuit (see the README, \
+\"Groth16 setup\").";
+
+/// `--backend`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BackendArg {
+    /// halo2 with KZG commitments (universal SRS, one setup per size).
+    Halo2,
+    /// Groth16 (three-element proofs, the cheapest on chain; one setup per circuit).
+    Groth16,
+}
+
+impl BackendArg {
+    pub fn name(self) -> &'static str {
+        match self {
+            BackendArg::Halo2 => "halo2",
+            BackendArg::Groth16 => "groth16",
+        }
+    }
+}
+
+/// Whether `bytes` start like any key file zkml writes (either backend).
+pub fn is_key_file(b: &[u8]) -> bool {
+    b.starts_with(zkml_prover::keys::PK_MAGIC)
+        || b.starts_with(zkml_verifier::vk::VK_MAGIC)
+        || b.starts_with(zkml_groth16::keys::PK_MAGIC)
+        || b.starts_with(zkml_verifier::groth16::G16_VK_MAGIC)
+}
+
+/// The backend of a proving key file, by its header.
+pub fn pk_backend(path: &Path) -> Result<BackendArg> {
+    let mut head = [0u8; 8];
+    let n = std::fs::File::open(path)
+        .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(if head[..n].starts_with(zkml_groth16::keys::PK_MAGIC) {
+        BackendArg::Groth16
+    } else {
+        BackendArg::Halo2
+    })
+}
+
+/// The backend to use: `--backend` if given (it must agree with the key's), else the key's,
+/// else halo2.
+pub fn resolve(given: Option<BackendArg>, pk: Option<&Path>) -> Result<BackendArg> {
+    let of_key = pk.map(pk_backend).transpose()?;
+    match (given, of_key) {
+        (Some(g), Some(k)) if g != k => bail!(
+            "--backend {} was given, but the proving key {} is a {} key",
+            g.name(),
+            pk.expect("a key").display(),
+            k.name()
+        ),
+        (Some(g), _) => Ok(g),
+        (None, Some(k)) => Ok(k),
+        (None, None) => Ok(BackendArg::Halo2),
+    }
+}
+
+/// The visibilities the Groth16 backend proves: public inputs and outputs, fixed parameters.
+pub fn require_public(v: &VisibilityArgs, srs: Option<&Path>) -> Result<VisibilityConfig> {
+    let config = v.config();
+    if config.inputs != Visibility::Public
+        || config.outputs != Visibility::Public
+        || config.params != ParamVisibility::Fixed
+    {
+        bail!(
+            "the groth16 backend proves public inputs and outputs with fixed parameters; \
+             private and hashed values need --backend halo2"
+        );
+    }
+    if srs.is_some() {
+        bail!("the groth16 backend takes no SRS (--srs): its setup is per circuit");
+    }
+    Ok(config)
+}
+
+/// The device for Groth16 work: the CPU (`--device gpu` is an error).
+pub fn require_cpu(device: crate::device::DeviceArg) -> Result<()> {
+    if device == crate::device::DeviceArg::Gpu {
+        bail!("the groth16 backend proves on the CPU only (--device gpu is for halo2)");
+    }
+    Ok(())
+}
+
+/// Constraints per op kind, largest first.
+pub fn constraints_per_op(program: &Program, compiled: &Compiled) -> Vec<(&'static str, usize)> {
+    let mut by_op: BTreeMap<&'static str, usize> = BTreeMap::new();
+    for (node, &n) in program.nodes.iter().zip(&compiled.costs.per_node) {
+        *by_op.entry(node.op.name()).or_default() += n;
+    }
+    let mut v: Vec<_> = by_op.into_iter().filter(|&(_, n)| n > 0).collect();
+    v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    v
+}
+
+/// Runs a local (insecure) setup for `compiled`, warning loudly.
+pub fn generate_keys(
+    program: &Program,
+    compiled: &Compiled,
+    visibility: VisibilityConfig,
+    stages: &mut Stages,
+) -> Result<ProvingKeyFile> {
+    eprintln!("{INSECURE_SETUP_WARNING}");
+    let model = zkml_prover::keys::model_info(program, visibility)?;
+    stages.run("generate keys (insecure local setup)", || -> Result<_> {
+        let (pk, vk) = zkml_groth16::setup(&compiled.r1cs, &mut rand::rngs::OsRng)?;
+        let key = zkml_groth16::export_vk(&vk, model)?;
+        Ok(ProvingKeyFile {
+            program_digest: zkml_prover::keys::program_digest(program),
+            r1cs_digest: compiled.r1cs.digest(),
+            vk: key,
+            pk,
+        })
+    })
+}
+
+/// Requires a proving key to be the one for this program and constraint system.
+fn check_key_for(pk: &ProvingKeyFile, program: &Program, compiled: &Compiled) -> Result<()> {
+    if pk.program_digest != zkml_prover::keys::program_digest(program) {
+        bail!(
+            "the proving key was made for another program ({}), not this one",
+            word_hex(&pk.program_digest)
+        );
+    }
+    if pk.r1cs_digest != compiled.r1cs.digest() {
+        bail!(
+            "the proving key was made for another constraint system of this program (a \
+             different zkml version?): run setup again"
+        );
+    }
+    Ok(())
+}
+
+/// `zkml setup --backend groth16`.
+pub fn setup(args: &crate::commands::setup::Args) -> Result<()> {
+    let visibility = require_public(&args.visibility, args.srs.as_deref())?;
+    require_cpu(args.device)?;
+    let mut stages = Stages::new(args.json);
+    let program = stages
+        .run("load program", || zkml_ir::format::load(&args.program))
+        .with_context(|| format!("cannot read {}", args.program.display()))?;
+    let compiled = stages.run("compile to R1CS", || zkml_groth16::compile(&program, None))?;
+    let file = generate_keys(&program, &compiled, visibility, &mut stages)?;
+    let pk_path = args.out.join("pk.bin");
+    let vk_path = args.out.join("vk.bin");
+    let vk_bytes = file.vk.to_bytes();
+    let mut pk_bytes = 0;
+    stages.run("write keys", || -> Result<()> {
+        write_output_with(&pk_path, args.force, is_key_file, &[&args.program], |f| {
+            let mut w = std::io::BufWriter::new(f);
+            pk_bytes = file.write_to(&mut w)?;
+            std::io::Write::flush(&mut w)?;
+            Ok(())
+        })?;
+        write_output(
+            &vk_path,
+            &vk_bytes,
+            args.force,
+            is_key_file,
+            &[&args.program],
+        )
+    })?;
+    let per_op = constraints_per_op(&program, &compiled);
+    let r1cs = &compiled.r1cs;
+    if args.json {
+        return print_json(&json!({
+            "backend": "groth16",
+            "pk": pk_path, "vk": vk_path, "pk_bytes": pk_bytes, "vk_bytes": vk_bytes.len(),
+            "constraints": r1cs.constraints.len(), "witnesses": r1cs.num_witness,
+            "public_values": r1cs.num_instance, "nonzeros": r1cs.nonzeros(),
+            "constraints_per_op": per_op.iter().map(|&(op, n)| json!({"op": op, "constraints": n})).collect::<Vec<_>>(),
+            "insecure_setup": true,
+            "timings": stages.json(),
+        }));
+    }
+    println!(
+        "wrote {} ({pk_bytes} bytes) and {} ({} bytes); groth16: {} constraints, {} witnesses, \
+         {} public values",
+        pk_path.display(),
+        vk_path.display(),
+        vk_bytes.len(),
+        r1cs.constraints.len(),
+        r1cs.num_witness,
+        r1cs.num_instance
+    );
+    let shown: Vec<String> = per_op.iter().map(|(op, n)| format!("{op} {n}")).collect();
+    println!("constraints per op: {}", shown.join(", "));
+    Ok(())
+}
+
+/// Where one-shot `prove --backend groth16` caches the keys of a constraint system.
+fn key_cache_dir(program: &Program, compiled: &Compiled) -> PathBuf {
+    let mut id = b"groth16".to_vec();
+    id.extend(zkml_prover::keys::program_digest(program));
+    id.extend(compiled.r1cs.digest());
+    let digest = hex::encode(zkml_prover::keys::keccak(&id));
+    zkml_prover::srs::SrsCache::default_dir()
+        .join("keys")
+        .join(&digest[..32])
+}
+
+fn load_pk(path: &Path) -> Result<ProvingKeyFile> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    ProvingKeyFile::from_bytes(&bytes).with_context(|| format!("proving key {}", path.display()))
+}
+
+/// The keys for one-shot proving: cached, or generated and cached.
+fn cached_keys(
+    program: &Program,
+    compiled: &Compiled,
+    visibility: VisibilityConfig,
+    stages: &mut Stages,
+) -> Result<(ProvingKeyFile, PathBuf)> {
+    let dir = key_cache_dir(program, compiled);
+    let path = dir.join("pk.bin");
+    if path.exists() {
+        match stages.run("load cached keys", || load_pk(&path)) {
+            Ok(pk) if check_key_for(&pk, program, compiled).is_ok() => return Ok((pk, path)),
+            _ => eprintln!(
+                "cached keys in {} are unusable; generating new ones",
+                dir.display()
+            ),
+        }
+    }
+    let pk = generate_keys(program, compiled, visibility, stages)?;
+    let cached = std::fs::create_dir_all(&dir)
+        .map_err(anyhow::Error::from)
+        .and_then(|()| {
+            let tmp = dir.join(format!(".pk.bin.{}.partial", std::process::id()));
+            let written = std::fs::File::create(&tmp)
+                .map_err(anyhow::Error::from)
+                .and_then(|f| {
+                    let mut w = std::io::BufWriter::new(f);
+                    pk.write_to(&mut w)?;
+                    Ok(std::io::Write::flush(&mut w)?)
+                })
+                .and_then(|()| Ok(std::fs::rename(&tmp, &path)?));
+            if written.is_err() {
+                let _ = std::fs::remove_file(&tmp);
+            }
+            written
+        });
+    if let Err(e) = cached {
+        eprintln!("warning: cannot cache the keys in {}: {e:#}", dir.display());
+    }
+    Ok((pk, path))
+}
+
+/// What `prove` passes on once the program is known.
+pub struct ProveJob<'a> {
+    pub args: &'a crate::commands::prove::Args,
+    pub program: &'a Program,
+    pub program_path: &'a Path,
+    pub source: Option<crate::programs::ProgramSource>,
+    pub input: &'a [Vec<f64>],
+}
+
+/// `zkml prove --backend groth16` (one-shot or with `--pk`).
+pub fn prove(job: ProveJob<'_>, stages: &mut Stages) -> Result<()> {
+    let ProveJob {
+        args,
+        program,
+        program_path,
+        source,
+        input,
+    } = job;
+    let visibility = require_public(&args.visibility, args.srs.as_deref())?;
+    require_cpu(args.device)?;
+    let q = zkml_ir::input::quantize_inputs(program, input)
+        .with_context(|| format!("input file {}", args.input.display()))?;
+    let trace = stages.run("evaluate", || zkml_ir::eval::evaluate(program, &q))?;
+    let compiled = stages.run("compile to R1CS with the witness", || {
+        zkml_groth16::compile(program, Some(&trace))
+    })?;
+    let (pk, pk_path) = match &args.pk {
+        Some(p) => {
+            let pk = stages.run("load proving key", || load_pk(p))?;
+            check_key_for(&pk, program, &compiled)
+                .with_context(|| format!("proving key {}", p.display()))?;
+            (pk, p.clone())
+        }
+        None => cached_keys(program, &compiled, visibility, stages)?,
+    };
+    let assignment = compiled
+        .assignment
+        .as_ref()
+        .context("the compiler returned no witness")?;
+    let proof = stages.run("prove (cpu)", || {
+        zkml_groth16::prove(&pk.pk, &compiled.r1cs, assignment, &mut rand::rngs::OsRng)
+    })?;
+    let bytes = zkml_groth16::proof_bytes(&proof);
+    let file = proof_file(program, &trace, &pk.vk, &bytes, &assignment.instance);
+    let proof_path = args
+        .output
+        .clone()
+        .unwrap_or_else(|| args.out.join("proof.json"));
+    let vk_path = args.out.join("vk.bin");
+    let vk_bytes = pk.vk.to_bytes();
+    stages.run("write artifacts", || -> Result<()> {
+        write_output(
+            &proof_path,
+            serde_json::to_string_pretty(&file)?.as_bytes(),
+            args.force,
+            crate::commands::prove::proof_file_bytes,
+            &[&args.model, &args.input],
+        )?;
+        write_output(
+            &vk_path,
+            &vk_bytes,
+            args.force,
+            crate::commands::prove::zkml_file,
+            &[&args.model, &args.input],
+        )
+    })?;
+    let key = zkml_verifier::Key::Groth16(pk.vk.clone());
+    let verified = stages.run("verify", || -> Result<()> {
+        let (proof, instances) = file.decode()?;
+        Ok(key.verify(&proof, &instances)?)
+    });
+    let verified_ok = verified.is_ok();
+    if args.json {
+        print_json(&json!({
+            "backend": "groth16",
+            "outputs": file.outputs,
+            "verified": verified_ok,
+            "verify_error": verified.as_ref().err().map(|e| e.to_string()),
+            "proof": proof_path,
+            "vk": vk_path,
+            "pk": pk_path,
+            "program": program_path,
+            "program_source": source,
+            "proof_bytes": bytes.len(),
+            "public_values": file.instances.len(),
+            "public": file.public,
+            "constraints": compiled.r1cs.constraints.len(),
+            "device": "cpu",
+            "timings": stages.json(),
+        }))?;
+    } else {
+        println!(
+            "proof: {} ({} bytes, {} public values; groth16, {} constraints)",
+            proof_path.display(),
+            bytes.len(),
+            file.instances.len(),
+            compiled.r1cs.constraints.len()
+        );
+        println!("verifying key: {}", vk_path.display());
+        crate::commands::prove::print_outputs(&file.outputs);
+        println!("verified: {}", if verified_ok { "yes" } else { "NO" });
+    }
+    verified.context("the proof just made does not verify")
+}
+
+/// The proof file of a Groth16 proof.
+fn proof_file(
+    program: &Program,
+    trace: &Trace,
+    key: &Groth16Key,
+    proof: &[u8],
+    instance: &[zkml_verifier::Fr],
+) -> ProofFile {
+    let words: Vec<[u8; 32]> = instance
+        .iter()
+        .map(zkml_verifier::encoding::fr_to_be)
+        .collect();
+    let outputs = trace.outputs();
+    ProofFile {
+        format: crate::proving::PROOF_FORMAT.into(),
+        version: 1,
+        backend: BackendArg::Groth16.name().into(),
+        proof: format!("0x{}", hex::encode(proof)),
+        instances: words.iter().map(word_hex).collect(),
+        public: crate::proving::public_entries(&key.model, &words),
+        outputs: outputs
+            .iter()
+            .zip(&program.outputs)
+            .map(|(t, &o)| zkml_ir::input::dequantize_tensor(t, program.nodes[o].scale))
+            .collect(),
+        quantized_outputs: outputs.iter().map(|t| t.data().to_vec()).collect(),
+        vk_digest: word_hex(&key.key_digest()),
+        program_digest: word_hex(&key.model.program_digest),
+    }
+}
