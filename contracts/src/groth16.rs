@@ -23,10 +23,7 @@ use sha3::{Digest, Keccak256};
 use zkml_verifier::encoding::hex0x;
 use zkml_verifier::groth16::{Groth16Key, PROOF_LEN};
 
-use crate::{
-    key_contract_creation, solc, BuildError, KeyPart, VerifierArtifacts, CONTRACT_NAME,
-    GENERATED_MARKER, MAX_KEY_PART, MAX_KEY_PARTS, MAX_RUNTIME_SIZE,
-};
+use crate::{BuildError, VerifierArtifacts, GENERATED_MARKER, MAX_KEY_PART, MAX_KEY_PARTS};
 
 /// The most public-value bases written into the code as constants; more go to key contracts.
 pub const INLINE_BASES: usize = 256;
@@ -230,25 +227,9 @@ contract {contract} {{
 
 /// Generates, compiles and size-checks the verifier for a Groth16 key.
 pub fn build(key: &Groth16Key) -> Result<VerifierArtifacts, BuildError> {
-    let (source, table) = solidity(key, CONTRACT_NAME)?;
-    let compiled = solc::compile(&source, CONTRACT_NAME)?;
-    if compiled.runtime.len() > MAX_RUNTIME_SIZE {
-        return Err(BuildError::TooLarge {
-            size: compiled.runtime.len(),
-            limit: MAX_RUNTIME_SIZE,
-        });
-    }
-    let key_parts = table
-        .chunks(MAX_KEY_PART)
-        .map(|data| {
-            let mut runtime = vec![0u8];
-            runtime.extend_from_slice(data);
-            KeyPart {
-                creation: key_contract_creation(data),
-                runtime,
-            }
-        })
-        .collect();
+    let (source, table) = solidity(key, crate::CONTRACT_NAME)?;
+    let compiled = crate::compile_deployable(&source)?;
+    let key_parts = crate::key_parts(table.chunks(MAX_KEY_PART));
     Ok(VerifierArtifacts {
         source,
         compiled,

@@ -135,15 +135,31 @@ pub fn build_with(
 ) -> Result<VerifierArtifacts, BuildError> {
     let proof_len = plan::Plan::new(vk)?.layout.len;
     let generated = solidity_with(vk, CONTRACT_NAME, gates)?;
-    let compiled = solc::compile(&generated.source, CONTRACT_NAME)?;
+    let compiled = compile_deployable(&generated.source)?;
+    Ok(VerifierArtifacts {
+        key_parts: key_parts(generated.key_parts()),
+        source: generated.source,
+        compiled,
+        proof_len,
+        gates: Some(gates),
+    })
+}
+
+/// Compiles a generated verifier and requires its runtime code to fit EIP-170's limit.
+fn compile_deployable(source: &str) -> Result<solc::Compiled, BuildError> {
+    let compiled = solc::compile(source, CONTRACT_NAME)?;
     if compiled.runtime.len() > MAX_RUNTIME_SIZE {
         return Err(BuildError::TooLarge {
             size: compiled.runtime.len(),
             limit: MAX_RUNTIME_SIZE,
         });
     }
-    let key_parts = generated
-        .key_parts()
+    Ok(compiled)
+}
+
+/// The key contracts holding `parts` of the key data, in order.
+fn key_parts<'a>(parts: impl Iterator<Item = &'a [u8]>) -> Vec<KeyPart> {
+    parts
         .map(|data| {
             let mut runtime = vec![0u8];
             runtime.extend_from_slice(data);
@@ -152,14 +168,7 @@ pub fn build_with(
                 runtime,
             }
         })
-        .collect();
-    Ok(VerifierArtifacts {
-        key_parts,
-        source: generated.source,
-        compiled,
-        proof_len,
-        gates: Some(gates),
-    })
+        .collect()
 }
 
 /// [`build`] for a halo2 key, [`groth16::build`] for a Groth16 key.

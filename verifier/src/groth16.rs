@@ -28,13 +28,12 @@ use ark_bn254::{Bn254, Fr, G1Affine, G1Projective, G2Affine};
 use ark_ec::pairing::Pairing;
 use ark_ec::{AffineRepr, CurveGroup, VariableBaseMSM};
 use ark_ff::Zero;
-use bincode::Options;
 use serde::{Deserialize, Serialize};
 use sha3::{Digest, Keccak256};
 
 use crate::encoding::{g1_from_bytes, g2_from_bytes};
 use crate::error::{KeyError, VerifyError};
-use crate::vk::{G1Bytes, G2Bytes, ModelInfo};
+use crate::vk::{decode_key, encode_key, G1Bytes, G2Bytes, ModelInfo};
 
 /// First bytes of every Groth16 verifying key file.
 pub const G16_VK_MAGIC: &[u8; 8] = b"ZKMLG16V";
@@ -63,13 +62,6 @@ pub struct Groth16Key {
     pub model: ModelInfo,
 }
 
-fn codec(limit: usize) -> impl Options {
-    bincode::DefaultOptions::new()
-        .with_fixint_encoding()
-        .with_little_endian()
-        .with_limit(limit as u64)
-}
-
 /// The key's points, decoded and checked.
 struct Points {
     alpha: G1Affine,
@@ -82,31 +74,12 @@ struct Points {
 impl Groth16Key {
     /// Serializes the key with its header.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = G16_VK_MAGIC.to_vec();
-        out.extend_from_slice(&G16_VK_FORMAT_VERSION.to_le_bytes());
-        out.extend(codec(usize::MAX).serialize(self).expect("keys serialize"));
-        out
+        encode_key(G16_VK_MAGIC, G16_VK_FORMAT_VERSION, self)
     }
 
     /// Decodes a key and checks that it is well formed.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, KeyError> {
-        if !bytes.starts_with(G16_VK_MAGIC) {
-            return Err(KeyError::NotAKey);
-        }
-        let version = bytes
-            .get(8..12)
-            .map(|v| u32::from_le_bytes(v.try_into().expect("4")))
-            .ok_or(KeyError::Corrupt("truncated header".into()))?;
-        if version != G16_VK_FORMAT_VERSION {
-            return Err(KeyError::UnsupportedVersion {
-                found: version,
-                supported: G16_VK_FORMAT_VERSION,
-            });
-        }
-        let body = &bytes[12..];
-        let key: Self = codec(body.len())
-            .deserialize(body)
-            .map_err(|e| KeyError::Corrupt(e.to_string()))?;
+        let key: Self = decode_key(G16_VK_MAGIC, G16_VK_FORMAT_VERSION, bytes)?;
         key.check()?;
         Ok(key)
     }

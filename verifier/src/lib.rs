@@ -65,14 +65,18 @@ pub fn verify_words(
 /// elsewhere pins the one it means.
 pub fn pinned_key(vk_bytes: &[u8], expected: &[u8; 32]) -> Result<VerifyingKey, KeyError> {
     let vk = VerifyingKey::from_bytes(vk_bytes)?;
-    let found = vk.key_digest();
-    if &found != expected {
+    require_pin(&vk.key_digest(), expected)?;
+    Ok(vk)
+}
+
+fn require_pin(found: &[u8; 32], expected: &[u8; 32]) -> Result<(), KeyError> {
+    if found != expected {
         return Err(KeyError::NotPinned {
             expected: encoding::hex0x(expected),
-            found: encoding::hex0x(&found),
+            found: encoding::hex0x(found),
         });
     }
-    Ok(vk)
+    Ok(())
 }
 
 /// Verifies a proof against a decoded key and public values as field elements.
@@ -131,13 +135,7 @@ impl Key {
     /// Decodes a key and requires its digest to be `expected` (see [`pinned_key`]).
     pub fn pinned(bytes: &[u8], expected: &[u8; 32]) -> Result<Self, KeyError> {
         let key = Self::from_bytes(bytes)?;
-        let found = key.key_digest();
-        if &found != expected {
-            return Err(KeyError::NotPinned {
-                expected: encoding::hex0x(expected),
-                found: encoding::hex0x(&found),
-            });
-        }
+        require_pin(&key.key_digest(), expected)?;
         Ok(key)
     }
 

@@ -363,34 +363,46 @@ fn codec(limit: usize) -> impl Options {
         .with_limit(limit as u64)
 }
 
+/// A key file: `magic`, `version` (little-endian u32), then the key in bincode.
+pub(crate) fn encode_key<T: Serialize>(magic: &[u8; 8], version: u32, key: &T) -> Vec<u8> {
+    let mut out = magic.to_vec();
+    out.extend_from_slice(&version.to_le_bytes());
+    out.extend(codec(usize::MAX).serialize(key).expect("keys serialize"));
+    out
+}
+
+/// Reads what [`encode_key`] wrote, with typed errors for another file, another version and a
+/// body that does not decode.
+pub(crate) fn decode_key<T: serde::de::DeserializeOwned>(
+    magic: &[u8; 8],
+    supported: u32,
+    bytes: &[u8],
+) -> Result<T, KeyError> {
+    if !bytes.starts_with(magic) {
+        return Err(KeyError::NotAKey);
+    }
+    let found = bytes
+        .get(8..12)
+        .map(|v| u32::from_le_bytes(v.try_into().expect("4")))
+        .ok_or(KeyError::Corrupt("truncated header".into()))?;
+    if found != supported {
+        return Err(KeyError::UnsupportedVersion { found, supported });
+    }
+    let body = &bytes[12..];
+    codec(body.len())
+        .deserialize(body)
+        .map_err(|e| KeyError::Corrupt(e.to_string()))
+}
+
 impl VerifyingKey {
     /// Serializes the key with its header.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = VK_MAGIC.to_vec();
-        out.extend_from_slice(&VK_FORMAT_VERSION.to_le_bytes());
-        out.extend(codec(usize::MAX).serialize(self).expect("keys serialize"));
-        out
+        encode_key(VK_MAGIC, VK_FORMAT_VERSION, self)
     }
 
     /// Decodes a key and checks that it is well formed.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, KeyError> {
-        if !bytes.starts_with(VK_MAGIC) {
-            return Err(KeyError::NotAKey);
-        }
-        let version = bytes
-            .get(8..12)
-            .map(|v| u32::from_le_bytes(v.try_into().expect("4")))
-            .ok_or(KeyError::Corrupt("truncated header".into()))?;
-        if version != VK_FORMAT_VERSION {
-            return Err(KeyError::UnsupportedVersion {
-                found: version,
-                supported: VK_FORMAT_VERSION,
-            });
-        }
-        let body = &bytes[12..];
-        let vk: Self = codec(body.len())
-            .deserialize(body)
-            .map_err(|e| KeyError::Corrupt(e.to_string()))?;
+        let vk: Self = decode_key(VK_MAGIC, VK_FORMAT_VERSION, bytes)?;
         vk.check()?;
         Ok(vk)
     }
