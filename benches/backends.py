@@ -8,7 +8,9 @@ generation and prove times, peak memory (the whole process, from /usr/bin/time),
 sizes, verify time and EVM gas.
 
     cargo build --release --bin zkml
-    python3 benches/backends.py [FIXTURE ...]
+    python3 benches/backends.py [--hashed] [FIXTURE ...]
+
+With --hashed, inputs and outputs are hashed (one public value each: their Poseidon hashes).
 """
 
 import json
@@ -18,7 +20,7 @@ import sys
 import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-ZKML = os.path.join(ROOT, "target", "release", "zkml")
+ZKML = os.environ.get("ZKML_BIN", os.path.join(ROOT, "target", "release", "zkml"))
 DEFAULT = ["mlp_small", "mlp", "lenet", "depthwise_separable", "transformer", "pytorch_style"]
 
 
@@ -39,12 +41,13 @@ def mb(b):
     return f"{b / 1e6:.1f} MB" if b < 1e9 else f"{b / 1e9:.2f} GB"
 
 
-def measure(name, backend, work):
+def measure(name, backend, work, extra):
     fixture = os.path.join(ROOT, "fixtures", name)
     env = dict(os.environ, ZKML_CACHE_DIR=os.path.join(work, "cache-" + backend))
     out = os.path.join(work, f"{name}-{backend}")
     prove = ["prove", os.path.join(fixture, "model.onnx"), "--input",
-             os.path.join(fixture, "input.json"), "--backend", backend, "--out", out, "--force"]
+             os.path.join(fixture, "input.json"), "--backend", backend, "--out", out, "--force",
+             *extra]
     first, first_peak = run(prove, env)
     again, again_peak = run(prove, env)
     keygen = sum(v for k, v in first["timings"].items() if k.startswith("generate keys"))
@@ -73,13 +76,18 @@ def measure(name, backend, work):
 
 
 def main():
-    names = sys.argv[1:] or DEFAULT
+    args = sys.argv[1:]
+    extra = []
+    if "--hashed" in args:
+        args.remove("--hashed")
+        extra = ["--input-visibility", "hashed", "--output-visibility", "hashed"]
+    names = args or DEFAULT
     print("| fixture | backend | size | SRS + keys | one-shot total | peak (one-shot) | prove, cached keys "
           "| peak (cached) | proof | pk | vk | verify | EVM gas | public values |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as work:
         for name in names:
-            rows = {b: measure(name, b, work) for b in ("halo2", "groth16")}
+            rows = {b: measure(name, b, work, extra) for b in ("halo2", "groth16")}
             assert rows["halo2"]["outputs"] == rows["groth16"]["outputs"], name
             for b, r in rows.items():
                 print(f"| {name} | {b} | {r['size']} | {r['keygen']:.2f} s | {r['first_total']:.2f} s "

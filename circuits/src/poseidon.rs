@@ -80,6 +80,24 @@ pub fn constants() -> &'static Constants {
     })
 }
 
+/// One row of constants as 32-byte little-endian integers.
+pub type WordRow = [[u8; 32]; WIDTH];
+
+/// The round constants and MDS matrix as 32-byte little-endian integers, for other
+/// arithmetizations of the same permutation (the Groth16 backend's R1CS).
+pub fn constants_le_bytes() -> (Vec<WordRow>, [WordRow; WIDTH]) {
+    use halo2_proofs::halo2curves::ff::PrimeField;
+    let c = constants();
+    let bytes = |f: &Fr| -> [u8; 32] { f.to_repr() };
+    let rc = c
+        .round_constants
+        .iter()
+        .map(|r| [bytes(&r[0]), bytes(&r[1]), bytes(&r[2])])
+        .collect();
+    let mds = c.mds.map(|row| row.map(|f| bytes(&f)));
+    (rc, mds)
+}
+
 /// Whether round `r` is a full round.
 pub fn is_full_round(r: usize) -> bool {
     !(FULL_ROUNDS / 2..FULL_ROUNDS / 2 + PARTIAL_ROUNDS).contains(&r)

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use serde_json::json;
-use zkml_circuits::{ParamVisibility, Visibility, VisibilityConfig};
+use zkml_circuits::{ParamVisibility, VisibilityConfig};
 use zkml_groth16::{Compiled, ProvingKeyFile};
 use zkml_ir::{Program, Trace};
 use zkml_verifier::groth16::Groth16Key;
@@ -80,16 +80,14 @@ pub fn resolve(given: Option<BackendArg>, pk: Option<&Path>) -> Result<BackendAr
     }
 }
 
-/// The visibilities the Groth16 backend proves: public inputs and outputs, fixed parameters.
-pub fn require_public(v: &VisibilityArgs, srs: Option<&Path>) -> Result<VisibilityConfig> {
+/// The visibilities the Groth16 backend proves: inputs and outputs public, private or hashed;
+/// parameters fixed. It takes no SRS.
+pub fn require_supported(v: &VisibilityArgs, srs: Option<&Path>) -> Result<VisibilityConfig> {
     let config = v.config();
-    if config.inputs != Visibility::Public
-        || config.outputs != Visibility::Public
-        || config.params != ParamVisibility::Fixed
-    {
+    if config.params != ParamVisibility::Fixed {
         bail!(
-            "the groth16 backend proves public inputs and outputs with fixed parameters; \
-             private and hashed values need --backend halo2"
+            "the groth16 backend proves with fixed parameters (in its keys); private and hashed \
+             parameters need --backend halo2"
         );
     }
     if srs.is_some() {
@@ -157,13 +155,15 @@ fn check_key_for(pk: &ProvingKeyFile, program: &Program, compiled: &Compiled) ->
 
 /// `zkml setup --backend groth16`.
 pub fn setup(args: &crate::commands::setup::Args) -> Result<()> {
-    let visibility = require_public(&args.visibility, args.srs.as_deref())?;
+    let visibility = require_supported(&args.visibility, args.srs.as_deref())?;
     require_cpu(args.device)?;
     let mut stages = Stages::new(args.json);
     let program = stages
         .run("load program", || zkml_ir::format::load(&args.program))
         .with_context(|| format!("cannot read {}", args.program.display()))?;
-    let compiled = stages.run("compile to R1CS", || zkml_groth16::compile(&program, None))?;
+    let compiled = stages.run("compile to R1CS", || {
+        zkml_groth16::compile_with(&program, None, visibility)
+    })?;
     let file = generate_keys(&program, &compiled, visibility, &mut stages)?;
     let pk_path = args.out.join("pk.bin");
     let vk_path = args.out.join("vk.bin");
@@ -288,13 +288,13 @@ pub fn prove(job: ProveJob<'_>, stages: &mut Stages) -> Result<()> {
         source,
         input,
     } = job;
-    let visibility = require_public(&args.visibility, args.srs.as_deref())?;
+    let visibility = require_supported(&args.visibility, args.srs.as_deref())?;
     require_cpu(args.device)?;
     let q = zkml_ir::input::quantize_inputs(program, input)
         .with_context(|| format!("input file {}", args.input.display()))?;
     let trace = stages.run("evaluate", || zkml_ir::eval::evaluate(program, &q))?;
     let compiled = stages.run("compile to R1CS with the witness", || {
-        zkml_groth16::compile(program, Some(&trace))
+        zkml_groth16::compile_with(program, Some(&trace), visibility)
     })?;
     let (pk, pk_path) = match &args.pk {
         Some(p) => {
@@ -345,7 +345,7 @@ pub fn prove(job: ProveJob<'_>, stages: &mut Stages) -> Result<()> {
     if args.json {
         print_json(&json!({
             "backend": "groth16",
-            "outputs": file.outputs,
+            "outputs": dequantized(program, &trace.outputs()),
             "verified": verified_ok,
             "verify_error": verified.as_ref().err().map(|e| e.to_string()),
             "proof": proof_path,
@@ -369,10 +369,19 @@ pub fn prove(job: ProveJob<'_>, stages: &mut Stages) -> Result<()> {
             compiled.r1cs.constraints.len()
         );
         println!("verifying key: {}", vk_path.display());
-        crate::commands::prove::print_outputs(&file.outputs);
+        crate::commands::prove::print_outputs(&dequantized(program, &trace.outputs()));
         println!("verified: {}", if verified_ok { "yes" } else { "NO" });
     }
     verified.context("the proof just made does not verify")
+}
+
+/// `outputs` (the program's, in order) as reals.
+fn dequantized(program: &Program, outputs: &[&zkml_ir::Tensor]) -> Vec<Vec<f64>> {
+    outputs
+        .iter()
+        .zip(&program.outputs)
+        .map(|(t, &o)| zkml_ir::input::dequantize_tensor(t, program.nodes[o].scale))
+        .collect()
 }
 
 /// The proof file of a Groth16 proof.
@@ -387,7 +396,12 @@ fn proof_file(
         .iter()
         .map(zkml_verifier::encoding::fr_to_be)
         .collect();
-    let outputs = trace.outputs();
+    // Private outputs stay out of the file (it is meant to be shared), as with halo2.
+    let outputs = if key.model.outputs == zkml_verifier::vk::VisibilityInfo::Private {
+        Vec::new()
+    } else {
+        trace.outputs()
+    };
     ProofFile {
         format: crate::proving::PROOF_FORMAT.into(),
         version: 1,
@@ -395,11 +409,7 @@ fn proof_file(
         proof: format!("0x{}", hex::encode(proof)),
         instances: words.iter().map(word_hex).collect(),
         public: crate::proving::public_entries(&key.model, &words),
-        outputs: outputs
-            .iter()
-            .zip(&program.outputs)
-            .map(|(t, &o)| zkml_ir::input::dequantize_tensor(t, program.nodes[o].scale))
-            .collect(),
+        outputs: dequantized(program, &outputs),
         quantized_outputs: outputs.iter().map(|t| t.data().to_vec()).collect(),
         vk_digest: word_hex(&key.key_digest()),
         program_digest: word_hex(&key.model.program_digest),

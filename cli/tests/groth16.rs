@@ -32,6 +32,22 @@ fn run_json(cache: &Path, args: &[&str]) -> Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
+/// `zkml prove MODEL --input INPUT --backend groth16 --out OUT EXTRA... --json`.
+fn prove_groth16(cache: &Path, model: &Path, input: &Path, out: &Path, extra: &[&str]) -> Value {
+    let mut args = vec![
+        "prove",
+        s(model),
+        "--input",
+        s(input),
+        "--backend",
+        "groth16",
+        "--out",
+        s(out),
+    ];
+    args.extend_from_slice(extra);
+    run_json(cache, &args)
+}
+
 /// Runs a command expected to fail with `code`; returns its stderr.
 fn fails(cache: &Path, args: &[&str], code: i32) -> String {
     let out = zkml(cache).args(args).output().unwrap();
@@ -55,19 +71,7 @@ fn one_shot_groth16_proofs_verify_with_the_outputs_of_zkml_run() {
         let dir = fixtures().join(name);
         let input = dir.join("input.json");
         let out = tmp.path().join(name);
-        let p = run_json(
-            &cache,
-            &[
-                "prove",
-                s(&dir.join("model.onnx")),
-                "--input",
-                s(&input),
-                "--backend",
-                "groth16",
-                "--out",
-                s(&out),
-            ],
-        );
+        let p = prove_groth16(&cache, &dir.join("model.onnx"), &input, &out, &[]);
         assert_eq!(p["verified"], true, "{name}: {p}");
         assert_eq!(p["backend"], "groth16");
         assert_eq!(p["proof_bytes"], 256, "{name}: three uncompressed points");
@@ -104,19 +108,7 @@ fn one_shot_groth16_proofs_verify_with_the_outputs_of_zkml_run() {
         assert_eq!(v["input"], "proven");
 
         // The second run reuses the cached keys: the same verifying key.
-        let again = run_json(
-            &cache,
-            &[
-                "prove",
-                s(&dir.join("model.onnx")),
-                "--input",
-                s(&input),
-                "--backend",
-                "groth16",
-                "--out",
-                s(&out),
-            ],
-        );
+        let again = prove_groth16(&cache, &dir.join("model.onnx"), &input, &out, &[]);
         assert!(again["timings"]["load cached keys"].is_number(), "{again}");
         assert!(again["timings"]
             .get("generate keys (insecure local setup)")
@@ -244,9 +236,8 @@ fn stepwise_setup_prove_verify_and_every_mix_up_is_a_clear_error() {
     // Visibilities and options the backend does not take.
     let (m, q) = (t("m.zkml"), t("q"));
     for extra in [
-        &["--input-visibility", "hashed"][..],
-        &["--output-visibility", "private"],
-        &["--param-visibility", "hashed"],
+        &["--param-visibility", "hashed"][..],
+        &["--param-visibility", "private"],
         &["--device", "gpu"],
         &["--srs", "x.srs"],
     ] {
@@ -368,4 +359,104 @@ fn stepwise_setup_prove_verify_and_every_mix_up_is_a_clear_error() {
         2,
     );
     assert!(err.contains("for the groth16 backend"), "{err}");
+}
+
+#[test]
+fn hashed_and_private_values_prove_verify_and_check_on_chain() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    let dir = fixtures().join("mlp_small");
+    let input = dir.join("input.json");
+    let out = tmp.path().join("hashed");
+    let p = prove_groth16(
+        &cache,
+        &dir.join("model.onnx"),
+        &input,
+        &out,
+        &[
+            "--input-visibility",
+            "hashed",
+            "--output-visibility",
+            "hashed",
+        ],
+    );
+    assert_eq!(p["verified"], true, "{p}");
+    assert_eq!(p["public_values"], 2, "one hash each");
+    let proof = out.join("proof.json");
+    let v = run_json(
+        &cache,
+        &[
+            "verify",
+            "--proof",
+            s(&proof),
+            "--vk",
+            s(&out.join("vk.bin")),
+            "--input",
+            s(&input),
+        ],
+    );
+    assert_eq!(v["outputs"], "hash_matches", "{v}");
+    assert_eq!(v["input"], "hash_matches", "{v}");
+    // Another input does not hash to the proven input hash.
+    let other = tmp.path().join("other.json");
+    let text = std::fs::read_to_string(&input).unwrap();
+    let mut j: Value = serde_json::from_str(&text).unwrap();
+    let x = j["input_data"][0][0].as_f64().unwrap();
+    j["input_data"][0][0] = Value::from(x + 0.5);
+    std::fs::write(&other, j.to_string()).unwrap();
+    let err = fails(
+        &cache,
+        &[
+            "verify",
+            "--proof",
+            s(&proof),
+            "--vk",
+            s(&out.join("vk.bin")),
+            "--input",
+            s(&other),
+        ],
+        1,
+    );
+    assert!(err.contains("does not hash"), "{err}");
+    let evm = tmp.path().join("evm");
+    run_json(
+        &cache,
+        &[
+            "create-evm-verifier",
+            "--vk",
+            s(&out.join("vk.bin")),
+            "--out",
+            s(&evm),
+        ],
+    );
+    let e = run_json(
+        &cache,
+        &["verify-evm", "--proof", s(&proof), "--verifier", s(&evm)],
+    );
+    assert_eq!(e["verified"], true, "{e}");
+    assert_eq!(e["claims_checked"], true);
+
+    // Private outputs: the file lists none, and verify says nothing about them is proven.
+    let out = tmp.path().join("private");
+    prove_groth16(
+        &cache,
+        &dir.join("model.onnx"),
+        &input,
+        &out,
+        &["--output-visibility", "private"],
+    );
+    let file: Value =
+        serde_json::from_slice(&std::fs::read(out.join("proof.json")).unwrap()).unwrap();
+    assert_eq!(file["outputs"], Value::Array(vec![]));
+    let v = run_json(
+        &cache,
+        &[
+            "verify",
+            "--proof",
+            s(&out.join("proof.json")),
+            "--vk",
+            s(&out.join("vk.bin")),
+        ],
+    );
+    assert_eq!(v["outputs"], "unproven", "{v}");
 }

@@ -16,8 +16,6 @@
 
 use ark_bn254::{Fr, G1Affine, G2Affine};
 use ark_ec::AffineRepr;
-use rand::SeedableRng;
-use rand_chacha::ChaCha20Rng;
 use zkml_circuits::VisibilityConfig;
 use zkml_contracts::abi::calldata;
 use zkml_contracts::evm::Evm;
@@ -41,19 +39,12 @@ struct Proven {
 }
 
 fn prove(name: &'static str, seed: u64) -> Proven {
-    let f = Fixture::load(name);
-    let compiled = zkml_groth16::compile(&f.program, Some(&f.trace)).unwrap();
-    let a = compiled.assignment.as_ref().unwrap();
-    let mut rng = ChaCha20Rng::seed_from_u64(seed);
-    let (pk, vk) = zkml_groth16::setup(&compiled.r1cs, &mut rng).unwrap();
-    let proof = zkml_groth16::prove(&pk, &compiled.r1cs, a, &mut rng).unwrap();
-    let model = zkml_prover::keys::model_info(&f.program, VisibilityConfig::default()).unwrap();
-    let key = zkml_groth16::export_vk(&vk, model).unwrap();
+    let g = Fixture::load(name).prove_groth16(VisibilityConfig::default(), seed);
     Proven {
         name,
-        vk: key.to_bytes(),
-        proof: zkml_groth16::proof_bytes(&proof).to_vec(),
-        instances: a.instance.iter().map(fr_to_be).collect(),
+        vk: g.vk,
+        proof: g.proof,
+        instances: g.instances,
     }
 }
 

@@ -1,6 +1,8 @@
 //! The R1CS builder: signals (linear combinations with their values) and the gadgets every
 //! lowering is made of (products, booleans, range checks by bits, decisions, one-hot vectors).
 
+use ark_bn254::Fr;
+
 use crate::r1cs::{field, Constraint, Lc, R1cs, Var};
 
 /// A linear combination with the integer it evaluates to (0 without a trace).
@@ -49,9 +51,11 @@ impl Sig {
 /// Collects constraints and the values of instance and witness variables.
 pub(crate) struct Builder {
     pub(crate) r1cs: R1cs,
-    pub(crate) instance: Vec<i128>,
-    pub(crate) witness: Vec<i128>,
+    pub(crate) instance: Vec<Fr>,
+    pub(crate) witness: Vec<Fr>,
     pub(crate) bits: u32,
+    /// Whether input values are public (instance variables) or witnesses.
+    pub(crate) public_inputs: bool,
 }
 
 pub(crate) fn lc(terms: &[(Var, i128)]) -> Lc {
@@ -89,14 +93,35 @@ impl Builder {
     pub(crate) fn witness(&mut self, val: i128) -> Sig {
         let i = self.r1cs.num_witness as u32;
         self.r1cs.num_witness += 1;
-        self.witness.push(val);
+        self.witness.push(field(val));
         Sig::var(Var::Witness(i), val)
+    }
+
+    /// A witness holding any field element (hash states).
+    pub(crate) fn witness_fr(&mut self, val: Fr) -> Var {
+        let i = self.r1cs.num_witness as u32;
+        self.r1cs.num_witness += 1;
+        self.witness.push(val);
+        Var::Witness(i)
+    }
+
+    /// A public value holding any field element (hashes).
+    pub(crate) fn instance_fr(&mut self, val: Fr) -> Var {
+        let i = self.r1cs.num_instance as u32;
+        self.r1cs.num_instance += 1;
+        self.instance.push(val);
+        Var::Instance(i)
+    }
+
+    /// `a * b = c` over linear combinations with field coefficients.
+    pub(crate) fn enforce_lc(&mut self, a: Lc, b: Lc, c: Lc) {
+        self.r1cs.constraints.push(Constraint { a, b, c });
     }
 
     pub(crate) fn instance(&mut self, val: i128) -> Sig {
         let i = self.r1cs.num_instance as u32;
         self.r1cs.num_instance += 1;
-        self.instance.push(val);
+        self.instance.push(field(val));
         Sig::var(Var::Instance(i), val)
     }
 

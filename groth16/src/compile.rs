@@ -30,9 +30,13 @@ use zkml_ir::structure::{
 use zkml_ir::tensor::{numel, BroadcastMap};
 use zkml_ir::{CompareOp, Op, ParamBounds, Program, Trace};
 
+use zkml_circuits::visibility::{public_parts, PublicPart, ValueClass};
+use zkml_circuits::{ParamVisibility, Visibility, VisibilityConfig};
+
 use crate::builder::{Builder, Sig};
+use crate::hash::{hash_values, publish};
 use crate::ops::{argmax, divide, lookup, rescale, sqrt, take};
-use crate::r1cs::{field, Assignment, R1cs, Var};
+use crate::r1cs::{Assignment, R1cs, Var};
 use crate::Groth16Error;
 
 /// Per-node constraint counts of a compiled program.
@@ -54,9 +58,31 @@ pub struct Compiled {
     pub costs: Costs,
 }
 
-/// Compiles `program` to R1CS; with a trace, also its assignment. Public instance: every
-/// input element, then every output element, in program order.
+/// Compiles `program` to R1CS with public inputs and outputs; with a trace, also its
+/// assignment. Public instance: every input element, then every output element, in program
+/// order.
 pub fn compile(program: &Program, trace: Option<&Trace>) -> Result<Compiled, Groth16Error> {
+    compile_with(program, trace, VisibilityConfig::default())
+}
+
+/// Compiles `program` to R1CS with inputs and outputs public, private or hashed (parameters
+/// are fixed); with a trace, also its assignment. The public instance is
+/// `zkml_circuits::visibility::public_parts`' (the halo2 circuits' order and hashing: a hash
+/// means the same in both backends).
+pub fn compile_with(
+    program: &Program,
+    trace: Option<&Trace>,
+    visibility: VisibilityConfig,
+) -> Result<Compiled, Groth16Error> {
+    if visibility.params != ParamVisibility::Fixed {
+        return Err(Groth16Error::Program(
+            "the groth16 backend takes fixed parameters only (private and hashed parameters \
+             need the halo2 backend)"
+                .into(),
+        ));
+    }
+    let parts =
+        public_parts(program, visibility).map_err(|e| Groth16Error::Program(e.to_string()))?;
     if let Some(t) = trace {
         if t.values.len() != program.nodes.len() {
             return Err(Groth16Error::Witness(format!(
@@ -74,11 +100,14 @@ pub fn compile(program: &Program, trace: Option<&Trace>) -> Result<Compiled, Gro
         instance: Vec::new(),
         witness: Vec::new(),
         bits: program.value_bits,
+        public_inputs: visibility.inputs == Visibility::Public,
     };
+    let mut input_instances: Vec<Vec<u32>> = vec![Vec::new(); program.nodes.len()];
     let mut sigs: Vec<Vec<Sig>> = Vec::with_capacity(program.nodes.len());
     let mut costs = Costs::default();
     for (id, node) in program.nodes.iter().enumerate() {
         let before = b.r1cs.constraints.len();
+        let first_instance = b.r1cs.num_instance as u32;
         let out = lower(&mut b, program, trace, &bounds, id, &sigs).map_err(|reason| {
             Groth16Error::Unsupported {
                 node: id,
@@ -98,25 +127,89 @@ pub fn compile(program: &Program, trace: Option<&Trace>) -> Result<Compiled, Gro
             }
         }
         costs.per_node.push(b.r1cs.constraints.len() - before);
+        input_instances[id] = (first_instance..b.r1cs.num_instance as u32).collect();
         sigs.push(out);
     }
-    for &o in &program.outputs {
-        let before = b.r1cs.constraints.len();
-        for s in sigs[o].clone() {
-            let inst = b.instance(s.val);
-            b.enforce(&s.terms, &[(Var::One, 1)], &inst.terms);
+    // The public instance, part by part: input values are instance variables already; output
+    // values and hashes get theirs here. `order` lists the variables in instance order.
+    let mut order: Vec<u32> = Vec::with_capacity(b.r1cs.num_instance);
+    for part in &parts {
+        match part {
+            PublicPart::Values {
+                class: ValueClass::Inputs,
+                node,
+            } => order.extend(&input_instances[*node]),
+            PublicPart::Values { node, .. } => {
+                let before = b.r1cs.constraints.len();
+                for s in sigs[*node].clone() {
+                    let inst = b.instance(s.val);
+                    order.push(b.r1cs.num_instance as u32 - 1);
+                    b.enforce(&s.terms, &[(Var::One, 1)], &inst.terms);
+                }
+                costs.per_node[*node] += b.r1cs.constraints.len() - before;
+            }
+            PublicPart::Hash { tensors, .. } => {
+                let before = b.r1cs.constraints.len();
+                let values: Vec<(&Sig, u32)> = tensors
+                    .iter()
+                    .flat_map(|t| sigs[t.node].iter().map(move |s| (s, t.bits)))
+                    .collect();
+                let h = hash_values(&mut b, &values);
+                publish(&mut b, &h);
+                order.push(b.r1cs.num_instance as u32 - 1);
+                if let Some(t) = tensors.first() {
+                    costs.per_node[t.node] += b.r1cs.constraints.len() - before;
+                }
+            }
         }
-        costs.per_node[o] += b.r1cs.constraints.len() - before;
     }
+    reorder_instance(&mut b, &order)?;
     let assignment = trace.map(|_| Assignment {
-        instance: b.instance.iter().map(|&v| field(v)).collect(),
-        witness: b.witness.iter().map(|&v| field(v)).collect(),
+        instance: b.instance.clone(),
+        witness: b.witness.clone(),
     });
     Ok(Compiled {
         r1cs: b.r1cs,
         assignment,
         costs,
     })
+}
+
+/// Renumbers the instance variables so that variable `order[k]` becomes the `k`-th.
+fn reorder_instance(b: &mut Builder, order: &[u32]) -> Result<(), Groth16Error> {
+    let n = b.r1cs.num_instance;
+    let mut new_index = vec![u32::MAX; n];
+    for (k, &old) in order.iter().enumerate() {
+        match new_index.get_mut(old as usize) {
+            Some(slot) if *slot == u32::MAX => *slot = k as u32,
+            _ => {
+                return Err(Groth16Error::Program(format!(
+                    "instance variable {old} is listed twice or does not exist"
+                )))
+            }
+        }
+    }
+    if order.len() != n {
+        return Err(Groth16Error::Program(format!(
+            "{} of {n} instance variables are public parts",
+            order.len()
+        )));
+    }
+    if new_index.iter().enumerate().all(|(i, &k)| i as u32 == k) {
+        return Ok(());
+    }
+    for k in &mut b.r1cs.constraints {
+        for lc in [&mut k.a, &mut k.b, &mut k.c] {
+            for (v, _) in lc.iter_mut() {
+                if let Var::Instance(i) = v {
+                    *i = new_index[*i as usize];
+                }
+            }
+            lc.sort_by_key(|t| t.0);
+        }
+    }
+    b.instance = order.iter().map(|&old| b.instance[old as usize]).collect();
+    Ok(())
 }
 
 fn node_values(trace: Option<&Trace>, id: usize, n: usize) -> Vec<i128> {
@@ -156,7 +249,11 @@ fn lower(
         Op::Input { domain, .. } => node_values(trace, id, n)
             .into_iter()
             .map(|v| {
-                let s = b.instance(v);
+                let s = if b.public_inputs {
+                    b.instance(v)
+                } else {
+                    b.witness(v)
+                };
                 match domain.interval() {
                     None => b.signed(&s, bits),
                     Some((lo, hi)) => b.bounded(&s, lo, hi),

@@ -10,12 +10,14 @@
 //! The R1CS has the circuits' semantics op for op (the same rounding, comparisons, tables and
 //! range checks), and compiling with a trace checks every tensor value against the trace.
 //!
-//! Public instance: every input element, then every output element, in program order.
-//! Parameters are fixed in the constraints. Private and hashed visibilities are not built
-//! yet.
+//! Public instance: as the halo2 circuits lay it out (`zkml_circuits::visibility`): public
+//! inputs and outputs element by element, hashed ones as one Poseidon hash each (the same
+//! permutation and packing), private ones not at all. Parameters are fixed in the
+//! constraints.
 
 mod builder;
 pub mod compile;
+mod hash;
 pub mod keys;
 mod ops;
 pub mod r1cs;
@@ -28,7 +30,7 @@ use ark_relations::gr1cs::{
 use ark_snark::SNARK;
 use rand::{CryptoRng, RngCore};
 
-pub use compile::{compile, Compiled, Costs};
+pub use compile::{compile, compile_with, Compiled, Costs};
 pub use keys::{export_vk, proof_bytes, ProvingKeyFile};
 pub use r1cs::{field, Assignment, Constraint, Lc, R1cs, Var};
 

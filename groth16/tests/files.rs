@@ -5,71 +5,27 @@
 
 use ark_bn254::Fr;
 use ark_ec::AffineRepr;
-use rand::SeedableRng;
-use rand_chacha::ChaCha20Rng;
-use zkml_groth16::{compile, export_vk, proof_bytes, prove, setup, ProvingKeyFile};
+use zkml_circuits::VisibilityConfig;
+use zkml_groth16::ProvingKeyFile;
 use zkml_test_support::Fixture;
 use zkml_verifier::encoding::fr_to_be;
 use zkml_verifier::groth16::{Groth16Key, PROOF_LEN};
-use zkml_verifier::vk::{ModelInfo, PublicPart, TensorInfo, ValueClass, VisibilityInfo};
 use zkml_verifier::{Key, KeyError, VerifyError};
-
-/// What the public values of a program compiled with public inputs and outputs mean.
-fn model_info(f: &Fixture) -> ModelInfo {
-    let p = &f.program;
-    let tensor = |node: usize, name: String| TensorInfo {
-        name,
-        shape: p.nodes[node].shape.iter().map(|&d| d as u64).collect(),
-        scale: p.nodes[node].scale,
-    };
-    let mut public = Vec::new();
-    for &i in &p.inputs {
-        public.push(PublicPart::Values {
-            class: ValueClass::Inputs,
-            tensor: tensor(i, p.nodes[i].name.clone()),
-        });
-    }
-    for (k, &o) in p.outputs.iter().enumerate() {
-        public.push(PublicPart::Values {
-            class: ValueClass::Outputs,
-            tensor: tensor(o, p.output_names[k].clone()),
-        });
-    }
-    ModelInfo {
-        program_digest: [7; 32],
-        value_bits: p.value_bits,
-        inputs: VisibilityInfo::Public,
-        outputs: VisibilityInfo::Public,
-        parameters: VisibilityInfo::Fixed,
-        public,
-    }
-}
 
 struct Made {
     key: Vec<u8>,
-    proof: [u8; PROOF_LEN],
+    proof: Vec<u8>,
     public: Vec<[u8; 32]>,
     pk: ProvingKeyFile,
 }
 
 fn make(name: &str, seed: u64) -> Made {
-    let f = Fixture::load(name);
-    let compiled = compile(&f.program, Some(&f.trace)).unwrap();
-    let a = compiled.assignment.as_ref().unwrap();
-    let mut rng = ChaCha20Rng::seed_from_u64(seed);
-    let (pk, vk) = setup(&compiled.r1cs, &mut rng).unwrap();
-    let proof = prove(&pk, &compiled.r1cs, a, &mut rng).unwrap();
-    let key = export_vk(&vk, model_info(&f)).unwrap();
+    let g = Fixture::load(name).prove_groth16(VisibilityConfig::default(), seed);
     Made {
-        key: key.to_bytes(),
-        proof: proof_bytes(&proof),
-        public: a.instance.iter().map(fr_to_be).collect(),
-        pk: ProvingKeyFile {
-            program_digest: [1; 32],
-            r1cs_digest: compiled.r1cs.digest(),
-            vk: key,
-            pk,
-        },
+        key: g.vk,
+        proof: g.proof,
+        public: g.instances,
+        pk: g.pk,
     }
 }
 
@@ -89,7 +45,7 @@ fn proofs_verify_from_bytes_and_every_tampering_is_rejected() {
         .step_by(7)
         .chain([31, 63, 95, 127, 159, 191, 223, 255])
     {
-        let mut bad = m.proof;
+        let mut bad = m.proof.clone();
         bad[at] ^= 1;
         let e = verify(&m.key, &bad, &m.public).unwrap_err();
         assert!(
@@ -104,7 +60,7 @@ fn proofs_verify_from_bytes_and_every_tampering_is_rejected() {
     let g1 = zkml_verifier::encoding::g1_to_bytes(&ark_bn254::G1Affine::generator());
     let g2 = zkml_verifier::encoding::g2_to_bytes(&ark_bn254::G2Affine::generator());
     for (range, with) in [(0..64, &g1[..]), (64..192, &g2[..]), (192..256, &g1[..])] {
-        let mut bad = m.proof;
+        let mut bad = m.proof.clone();
         bad[range.clone()].copy_from_slice(with);
         assert_eq!(
             verify(&m.key, &bad, &m.public),
@@ -113,7 +69,7 @@ fn proofs_verify_from_bytes_and_every_tampering_is_rejected() {
         );
     }
     // Off the curve.
-    let mut bad = m.proof;
+    let mut bad = m.proof.clone();
     bad[..64].copy_from_slice(&[0; 64]);
     bad[63] = 5;
     assert_eq!(

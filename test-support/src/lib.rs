@@ -1,7 +1,7 @@
 //! The bundled fixtures as every test suite and benchmark uses them: a fixture imported and
 //! compiled (calibrated on its own input), its input quantized and run by the reference
 //! evaluator; then set up and proven in a given circuit shape, with the proof's public outputs
-//! checked against the evaluator's.
+//! checked against the evaluator's, or compiled to R1CS and proven with Groth16.
 
 use std::path::PathBuf;
 
@@ -98,6 +98,57 @@ impl Fixture {
             pk,
             proof,
             srs,
+        }
+    }
+}
+
+/// A fixture's Groth16 keys and proof, as the verifiers read them.
+pub struct Groth16Proven {
+    /// The verifying key file's bytes.
+    pub vk: Vec<u8>,
+    /// The proof's 256 bytes.
+    pub proof: Vec<u8>,
+    /// The public instance as 32-byte big-endian words.
+    pub instances: Vec<[u8; 32]>,
+    /// The proving key file.
+    pub pk: zkml_groth16::ProvingKeyFile,
+}
+
+impl Fixture {
+    /// Compiles the fixture to R1CS with `vis`, runs a seeded (insecure) setup and proves its
+    /// input; the proof is checked by arkworks' verifier first.
+    pub fn prove_groth16(&self, vis: VisibilityConfig, seed: u64) -> Groth16Proven {
+        use rand::SeedableRng;
+        let name = &self.name;
+        let compiled = zkml_groth16::compile_with(&self.program, Some(&self.trace), vis)
+            .unwrap_or_else(|e| panic!("{name}: R1CS: {e}"));
+        let a = compiled.assignment.as_ref().expect("compiled with a trace");
+        let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(seed);
+        let (pk, vk) = zkml_groth16::setup(&compiled.r1cs, &mut rng)
+            .unwrap_or_else(|e| panic!("{name}: setup: {e}"));
+        let proof = zkml_groth16::prove(&pk, &compiled.r1cs, a, &mut rng)
+            .unwrap_or_else(|e| panic!("{name}: proving: {e}"));
+        assert!(
+            zkml_groth16::verify(&vk, &a.instance, &proof).unwrap(),
+            "{name}: arkworks rejects"
+        );
+        let model = zkml_prover::keys::model_info(&self.program, vis)
+            .unwrap_or_else(|e| panic!("{name}: model: {e}"));
+        let key = zkml_groth16::export_vk(&vk, model).unwrap();
+        Groth16Proven {
+            vk: key.to_bytes(),
+            proof: zkml_groth16::proof_bytes(&proof).to_vec(),
+            instances: a
+                .instance
+                .iter()
+                .map(zkml_verifier::encoding::fr_to_be)
+                .collect(),
+            pk: zkml_groth16::ProvingKeyFile {
+                program_digest: zkml_prover::keys::program_digest(&self.program),
+                r1cs_digest: compiled.r1cs.digest(),
+                vk: key,
+                pk,
+            },
         }
     }
 }
