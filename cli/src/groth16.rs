@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use serde_json::json;
-use zkml_circuits::{ParamVisibility, VisibilityConfig};
+use zkml_circuits::VisibilityConfig;
 use zkml_groth16::{Compiled, ProvingKeyFile};
 use zkml_ir::{Program, Trace};
 use zkml_verifier::groth16::Groth16Key;
@@ -80,20 +80,12 @@ pub fn resolve(given: Option<BackendArg>, pk: Option<&Path>) -> Result<BackendAr
     }
 }
 
-/// The visibilities the Groth16 backend proves: inputs and outputs public, private or hashed;
-/// parameters fixed. It takes no SRS.
+/// The Groth16 backend takes every visibility, and no SRS.
 pub fn require_supported(v: &VisibilityArgs, srs: Option<&Path>) -> Result<VisibilityConfig> {
-    let config = v.config();
-    if config.params != ParamVisibility::Fixed {
-        bail!(
-            "the groth16 backend proves with fixed parameters (in its keys); private and hashed \
-             parameters need --backend halo2"
-        );
-    }
     if srs.is_some() {
         bail!("the groth16 backend takes no SRS (--srs): its setup is per circuit");
     }
-    Ok(config)
+    Ok(v.config())
 }
 
 /// The device for Groth16 work: the CPU (`--device gpu` is an error).

@@ -235,12 +235,7 @@ fn stepwise_setup_prove_verify_and_every_mix_up_is_a_clear_error() {
     assert!(err.contains("made for another program"), "{err}");
     // Visibilities and options the backend does not take.
     let (m, q) = (t("m.zkml"), t("q"));
-    for extra in [
-        &["--param-visibility", "hashed"][..],
-        &["--param-visibility", "private"],
-        &["--device", "gpu"],
-        &["--srs", "x.srs"],
-    ] {
+    for extra in [&["--device", "gpu"][..], &["--srs", "x.srs"]] {
         let mut args = vec![
             "prove",
             s(&m),
@@ -378,10 +373,15 @@ fn hashed_and_private_values_prove_verify_and_check_on_chain() {
             "hashed",
             "--output-visibility",
             "hashed",
+            "--param-visibility",
+            "hashed",
         ],
     );
     assert_eq!(p["verified"], true, "{p}");
-    assert_eq!(p["public_values"], 2, "one hash each");
+    assert_eq!(
+        p["public_values"], 3,
+        "one hash each for inputs, outputs, parameters"
+    );
     let proof = out.join("proof.json");
     let v = run_json(
         &cache,
@@ -397,6 +397,10 @@ fn hashed_and_private_values_prove_verify_and_check_on_chain() {
     );
     assert_eq!(v["outputs"], "hash_matches", "{v}");
     assert_eq!(v["input"], "hash_matches", "{v}");
+    assert!(
+        v["parameters_hash"].as_str().unwrap().starts_with("0x"),
+        "{v}"
+    );
     // Another input does not hash to the proven input hash.
     let other = tmp.path().join("other.json");
     let text = std::fs::read_to_string(&input).unwrap();

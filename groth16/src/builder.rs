@@ -56,6 +56,8 @@ pub(crate) struct Builder {
     pub(crate) bits: u32,
     /// Whether input values are public (instance variables) or witnesses.
     pub(crate) public_inputs: bool,
+    /// Whether parameters are witnesses (private or hashed) rather than constants.
+    pub(crate) witness_params: bool,
 }
 
 pub(crate) fn lc(terms: &[(Var, i128)]) -> Lc {

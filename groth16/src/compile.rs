@@ -28,9 +28,9 @@ use zkml_ir::structure::{
     bias_index, for_each_product, for_each_window_member, movement_sources, Source,
 };
 use zkml_ir::tensor::{numel, BroadcastMap};
-use zkml_ir::{CompareOp, Op, ParamBounds, Program, Trace};
+use zkml_ir::{CompareOp, Op, Program, Trace};
 
-use zkml_circuits::visibility::{public_parts, PublicPart, ValueClass};
+use zkml_circuits::visibility::{parameter_envelope, public_parts, PublicPart, ValueClass};
 use zkml_circuits::{ParamVisibility, Visibility, VisibilityConfig};
 
 use crate::builder::{Builder, Sig};
@@ -65,22 +65,20 @@ pub fn compile(program: &Program, trace: Option<&Trace>) -> Result<Compiled, Gro
     compile_with(program, trace, VisibilityConfig::default())
 }
 
-/// Compiles `program` to R1CS with inputs and outputs public, private or hashed (parameters
-/// are fixed); with a trace, also its assignment. The public instance is
-/// `zkml_circuits::visibility::public_parts`' (the halo2 circuits' order and hashing: a hash
+/// Compiles `program` to R1CS with inputs and outputs public, private or hashed and
+/// parameters fixed, private or hashed; with a trace, also its assignment. The public instance
+/// is `zkml_circuits::visibility::public_parts`' (the halo2 circuits' order and hashing: a hash
 /// means the same in both backends).
+///
+/// Fixed parameters are constants of the constraints, so products with them are free. Private
+/// and hashed parameters are witnesses, each range-checked to its signed envelope (the bounds
+/// every later range check relies on are then the envelope's, as in the circuits), and every
+/// product with one costs a constraint.
 pub fn compile_with(
     program: &Program,
     trace: Option<&Trace>,
     visibility: VisibilityConfig,
 ) -> Result<Compiled, Groth16Error> {
-    if visibility.params != ParamVisibility::Fixed {
-        return Err(Groth16Error::Program(
-            "the groth16 backend takes fixed parameters only (private and hashed parameters \
-             need the halo2 backend)"
-                .into(),
-        ));
-    }
     let parts =
         public_parts(program, visibility).map_err(|e| Groth16Error::Program(e.to_string()))?;
     if let Some(t) = trace {
@@ -93,7 +91,7 @@ pub fn compile_with(
         }
     }
     let bounds = program
-        .bounds_with(ParamBounds::Exact)
+        .bounds_with(visibility.param_bounds())
         .map_err(|e| Groth16Error::Program(e.to_string()))?;
     let mut b = Builder {
         r1cs: R1cs::default(),
@@ -101,6 +99,7 @@ pub fn compile_with(
         witness: Vec::new(),
         bits: program.value_bits,
         public_inputs: visibility.inputs == Visibility::Public,
+        witness_params: visibility.params != ParamVisibility::Fixed,
     };
     let mut input_instances: Vec<Vec<u32>> = vec![Vec::new(); program.nodes.len()];
     let mut sigs: Vec<Vec<Sig>> = Vec::with_capacity(program.nodes.len());
@@ -261,6 +260,17 @@ fn lower(
                 s
             })
             .collect(),
+        Op::Const { values, param } if *param && b.witness_params => {
+            let envelope = parameter_envelope(program, id);
+            values
+                .iter()
+                .map(|&v| {
+                    let w = b.witness(if trace.is_some() { i128::from(v) } else { 0 });
+                    b.signed(&w, envelope);
+                    w
+                })
+                .collect()
+        }
         Op::Const { values, .. } => values
             .iter()
             .map(|&v| Sig::constant(i128::from(v)))

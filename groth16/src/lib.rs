@@ -13,7 +13,7 @@
 //! Public instance: as the halo2 circuits lay it out (`zkml_circuits::visibility`): public
 //! inputs and outputs element by element, hashed ones as one Poseidon hash each (the same
 //! permutation and packing), private ones not at all. Parameters are fixed in the
-//! constraints.
+//! constraints (products with them are free), or private or hashed witnesses.
 
 mod builder;
 pub mod compile;

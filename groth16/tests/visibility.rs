@@ -56,9 +56,27 @@ const ALL: [Visibility; 3] = [Visibility::Public, Visibility::Private, Visibilit
 fn instances_equal_the_halo2_circuits_for_every_input_and_output_visibility() {
     for name in ["mlp_small", "pytorch_style", "exported/random_forest"] {
         let f = Fixture::load(name);
-        for inputs in ALL {
-            for outputs in ALL {
-                let v = vis(inputs, outputs);
+        // Witness parameters turn every multiply-add into a constraint: the two smaller
+        // fixtures take every parameter visibility.
+        let params: &[ParamVisibility] = if name == "pytorch_style" {
+            &[ParamVisibility::Fixed]
+        } else {
+            &[
+                ParamVisibility::Fixed,
+                ParamVisibility::Private,
+                ParamVisibility::Hashed,
+            ]
+        };
+        for (inputs, outputs, &params) in ALL
+            .iter()
+            .flat_map(|&i| ALL.iter().map(move |&o| (i, o)))
+            .flat_map(|(i, o)| params.iter().map(move |p| (i, o, p)))
+        {
+            {
+                let v = VisibilityConfig {
+                    params,
+                    ..vis(inputs, outputs)
+                };
                 let c = compile_with(&f.program, Some(&f.trace), v)
                     .unwrap_or_else(|e| panic!("{name} {v:?}: {e}"));
                 let a = c.assignment.as_ref().unwrap();
@@ -140,15 +158,48 @@ fn proofs_with_hashed_values_verify_and_a_changed_hash_is_rejected() {
         public[i] += Fr::one();
         assert!(!verify(&vk, &public, &proof).unwrap(), "hash {i} changed");
     }
-    // Parameters stay fixed in this backend.
-    let err = compile_with(
-        &f.program,
-        None,
-        VisibilityConfig {
-            params: ParamVisibility::Hashed,
-            ..v
-        },
-    )
-    .unwrap_err();
-    assert!(err.to_string().contains("fixed parameters"), "{err}");
+    // Hashed parameters: a third public value, and other weights are another statement.
+    let v = VisibilityConfig {
+        params: ParamVisibility::Hashed,
+        ..v
+    };
+    let c = compile_with(&f.program, Some(&f.trace), v).unwrap();
+    let a = c.assignment.as_ref().unwrap();
+    assert_eq!(a.instance.len(), 3);
+    let (pk, vk) = setup(&c.r1cs, &mut rng).unwrap();
+    let proof = prove(&pk, &c.r1cs, a, &mut rng).unwrap();
+    assert!(verify(&vk, &a.instance, &proof).unwrap());
+    let mut public = a.instance.clone();
+    public[2] += Fr::one();
+    assert!(
+        !verify(&vk, &public, &proof).unwrap(),
+        "parameter hash changed"
+    );
+}
+
+#[test]
+fn witness_parameters_are_range_checked_to_their_envelope() {
+    let f = Fixture::load("mlp_small");
+    let v = VisibilityConfig {
+        params: ParamVisibility::Private,
+        ..vis(Visibility::Public, Visibility::Public)
+    };
+    let c = compile_with(&f.program, Some(&f.trace), v).unwrap();
+    let fixed = compile(&f.program, Some(&f.trace)).unwrap();
+    assert!(
+        c.r1cs.constraints.len() > fixed.r1cs.constraints.len(),
+        "products with witness weights cost constraints"
+    );
+    eprintln!(
+        "mlp_small: {} constraints with fixed parameters, {} with private ones",
+        fixed.r1cs.constraints.len(),
+        c.r1cs.constraints.len()
+    );
+    // Every witness changed alone (sampled) breaks a constraint: weights included.
+    let a = c.assignment.as_ref().unwrap();
+    for w in (0..a.witness.len()).step_by(97) {
+        let mut bad = a.clone();
+        bad.witness[w] += Fr::one();
+        assert!(c.r1cs.first_unsatisfied(&bad).is_some(), "witness {w}");
+    }
 }
