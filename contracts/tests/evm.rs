@@ -17,16 +17,7 @@ use zkml_contracts::abi::calldata;
 use zkml_contracts::evm::Evm;
 use zkml_contracts::GateCode;
 use zkml_prover::prove::fr_to_word;
-use zkml_test_support::Fixture;
-
-const FIXTURES: &[&str] = &[
-    "mlp_small",
-    "mlp",
-    "lenet",
-    "depthwise_separable",
-    "transformer",
-    "pytorch_style",
-];
+use zkml_test_support::{Fixture, MODEL_FIXTURES as FIXTURES};
 
 struct Proven {
     name: &'static str,

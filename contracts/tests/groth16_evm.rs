@@ -19,33 +19,13 @@ use ark_ec::AffineRepr;
 use zkml_circuits::VisibilityConfig;
 use zkml_contracts::abi::calldata;
 use zkml_contracts::evm::Evm;
-use zkml_test_support::Fixture;
+use zkml_test_support::{Fixture, Groth16Proven, MODEL_FIXTURES as FIXTURES};
 use zkml_verifier::encoding::{fr_to_be, g1_to_bytes, g2_to_bytes};
 
-const FIXTURES: &[&str] = &[
-    "mlp_small",
-    "mlp",
-    "lenet",
-    "depthwise_separable",
-    "transformer",
-    "pytorch_style",
-];
+type Proven = Groth16Proven;
 
-struct Proven {
-    name: &'static str,
-    vk: Vec<u8>,
-    proof: Vec<u8>,
-    instances: Vec<[u8; 32]>,
-}
-
-fn prove(name: &'static str, seed: u64) -> Proven {
-    let g = Fixture::load(name).prove_groth16(VisibilityConfig::default(), seed);
-    Proven {
-        name,
-        vk: g.vk,
-        proof: g.proof,
-        instances: g.instances,
-    }
+fn prove(name: &str, seed: u64) -> Proven {
+    Fixture::load(name).prove_groth16(VisibilityConfig::default(), seed)
 }
 
 struct Deployed {

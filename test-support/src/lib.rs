@@ -102,8 +102,20 @@ impl Fixture {
     }
 }
 
+/// The hand-built model fixtures every end-to-end suite proves.
+pub const MODEL_FIXTURES: &[&str] = &[
+    "mlp_small",
+    "mlp",
+    "lenet",
+    "depthwise_separable",
+    "transformer",
+    "pytorch_style",
+];
+
 /// A fixture's Groth16 keys and proof, as the verifiers read them.
 pub struct Groth16Proven {
+    /// The fixture's name.
+    pub name: String,
     /// The verifying key file's bytes.
     pub vk: Vec<u8>,
     /// The proof's 256 bytes.
@@ -136,6 +148,7 @@ impl Fixture {
             .unwrap_or_else(|e| panic!("{name}: model: {e}"));
         let key = zkml_groth16::export_vk(&vk, model).unwrap();
         Groth16Proven {
+            name: name.clone(),
             vk: key.to_bytes(),
             proof: zkml_groth16::proof_bytes(&proof).to_vec(),
             instances: a

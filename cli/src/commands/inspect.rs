@@ -104,94 +104,75 @@ fn public_parts(parts: &[PublicPart]) -> Vec<String> {
 }
 
 fn inspect_key(args: &Args, bytes: &[u8]) -> Result<()> {
-    let vk = zkml_verifier::VerifyingKey::from_bytes(bytes)
+    let key = zkml_verifier::Key::from_bytes(bytes)
         .with_context(|| format!("verifying key {}", args.program.display()))?;
-    let digest = hex0x(&vk.key_digest());
-    let m = &vk.model;
+    let digest = hex0x(&key.key_digest());
+    let m = key.model();
     let parts = public_parts(&m.public);
+    let n_public: u64 = m.public.iter().map(|p| p.instance_len()).sum();
     if args.json {
-        return print_json(&json!({
+        let mut v = json!({
             "kind": "verifying key",
+            "backend": key.backend().name(),
             "vk_digest": digest,
             "program_digest": hex0x(&m.program_digest),
-            "k": vk.k,
-            "degree": vk.degree,
-            "advice_columns": vk.num_advice_columns,
-            "second_phase_advice_columns": vk.second_phase_advice,
-            "challenges": vk.challenges,
-            "fixed_columns": vk.fixed_commitments.len(),
-            "gates": vk.gates.len(),
-            "lookups": vk.lookups.len(),
-            "public_values": vk.num_instance_values,
+            "public_values": n_public,
             "value_bits": m.value_bits,
             "inputs": visibility(m.inputs),
             "outputs": visibility(m.outputs),
             "parameters": visibility(m.parameters),
             "public": parts,
-        }));
+        });
+        if let zkml_verifier::Key::Halo2(vk) = &key {
+            let circuit = json!({
+                "k": vk.k,
+                "degree": vk.degree,
+                "advice_columns": vk.num_advice_columns,
+                "second_phase_advice_columns": vk.second_phase_advice,
+                "challenges": vk.challenges,
+                "fixed_columns": vk.fixed_commitments.len(),
+                "gates": vk.gates.len(),
+                "lookups": vk.lookups.len(),
+            });
+            if let (Some(all), Some(extra)) = (v.as_object_mut(), circuit.as_object()) {
+                all.extend(extra.clone());
+            }
+        }
+        return print_json(&v);
     }
-    println!("verifying key {}", args.program.display());
+    match &key {
+        zkml_verifier::Key::Halo2(_) => println!("verifying key {}", args.program.display()),
+        zkml_verifier::Key::Groth16(_) => {
+            println!("groth16 verifying key {}", args.program.display())
+        }
+    }
     println!("  digest {digest}  (pin it: zkml verify --vk-digest {digest})");
     println!("  program {}", hex0x(&m.program_digest));
-    println!(
-        "  circuit: 2^{} rows, degree {}, {} advice and {} fixed columns, {} gates, {} lookups",
-        vk.k,
-        vk.degree,
-        vk.num_advice_columns,
-        vk.fixed_commitments.len(),
-        vk.gates.len(),
-        vk.lookups.len()
-    );
-    if vk.challenges > 0 {
+    if let zkml_verifier::Key::Halo2(vk) = &key {
         println!(
-            "  products checked by Freivalds' test: {} second-phase advice columns, {} challenge{} drawn after the first-phase commitments",
-            vk.second_phase_advice,
-            vk.challenges,
-            if vk.challenges == 1 { "" } else { "s" }
+            "  circuit: 2^{} rows, degree {}, {} advice and {} fixed columns, {} gates, {} lookups",
+            vk.k,
+            vk.degree,
+            vk.num_advice_columns,
+            vk.fixed_commitments.len(),
+            vk.gates.len(),
+            vk.lookups.len()
         );
+        if vk.challenges > 0 {
+            println!(
+                "  products checked by Freivalds' test: {} second-phase advice columns, {} challenge{} drawn after the first-phase commitments",
+                vk.second_phase_advice,
+                vk.challenges,
+                if vk.challenges == 1 { "" } else { "s" }
+            );
+        }
     }
     println!(
         "  inputs {}, outputs {}, parameters {}; {} public values:",
         visibility(m.inputs),
         visibility(m.outputs),
         visibility(m.parameters),
-        vk.num_instance_values
-    );
-    for p in parts {
-        println!("    {p}");
-    }
-    Ok(())
-}
-
-fn inspect_groth16_key(args: &Args, bytes: &[u8]) -> Result<()> {
-    let vk = zkml_verifier::groth16::Groth16Key::from_bytes(bytes)
-        .with_context(|| format!("verifying key {}", args.program.display()))?;
-    let digest = hex0x(&vk.key_digest());
-    let m = &vk.model;
-    let parts = public_parts(&m.public);
-    if args.json {
-        return print_json(&json!({
-            "kind": "verifying key",
-            "backend": "groth16",
-            "vk_digest": digest,
-            "program_digest": hex0x(&m.program_digest),
-            "public_values": vk.num_public(),
-            "value_bits": m.value_bits,
-            "inputs": visibility(m.inputs),
-            "outputs": visibility(m.outputs),
-            "parameters": visibility(m.parameters),
-            "public": parts,
-        }));
-    }
-    println!("groth16 verifying key {}", args.program.display());
-    println!("  digest {digest}  (pin it: zkml verify --vk-digest {digest})");
-    println!("  program {}", hex0x(&m.program_digest));
-    println!(
-        "  inputs {}, outputs {}, parameters {}; {} public values:",
-        visibility(m.inputs),
-        visibility(m.outputs),
-        visibility(m.parameters),
-        vk.num_public()
+        n_public
     );
     for p in parts {
         println!("    {p}");
@@ -251,11 +232,10 @@ fn inspect_r1cs(args: &Args, program: &zkml_ir::Program) -> Result<()> {
 pub fn run(args: Args) -> Result<()> {
     let bytes = std::fs::read(&args.program)
         .with_context(|| format!("cannot read {}", args.program.display()))?;
-    if bytes.starts_with(zkml_verifier::vk::VK_MAGIC) {
+    if bytes.starts_with(zkml_verifier::vk::VK_MAGIC)
+        || bytes.starts_with(zkml_verifier::groth16::G16_VK_MAGIC)
+    {
         return inspect_key(&args, &bytes);
-    }
-    if bytes.starts_with(zkml_verifier::groth16::G16_VK_MAGIC) {
-        return inspect_groth16_key(&args, &bytes);
     }
     let program = zkml_ir::format::from_bytes(&bytes)
         .with_context(|| format!("cannot read {}", args.program.display()))?;
