@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Coverage-guided fuzzing (cargo-fuzz, libFuzzer) of every decoder that reads user bytes: ONNX
 # models, compiled programs, input files, proving and verifying keys, proof files, and the
-# Solidity verifier's calldata (differentially, against the Rust verifier).
+# Solidity verifier's calldata (differentially, against the Rust verifier), and a ceremony's
+# snarkjs .zkey.
 #
 #     bash scripts/fuzz.sh                  # every target, 1,000,000 executions each
 #     bash scripts/fuzz.sh vk 200000        # one target
@@ -16,7 +17,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-all=(onnx program input pk vk proof calldata)
+all=(onnx program input pk vk proof calldata zkey)
 target=${1:-all}
 runs=${2:-1000000}
 if [ "$target" = all ]; then targets=("${all[@]}"); else targets=("$target"); fi

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: the fixture generator's reproducibility check, then the Rust test suite with
 # ONNX's operator conformance cases and the EVM verifier tests. Installs its Python tools into
-# .venv and the pinned Solidity compiler (npm package solc) into contracts/node_modules on
-# first use.
+# .venv, the pinned Solidity compiler (npm package solc) into contracts/node_modules and the
+# pinned snarkjs (Groth16 ceremony tests) into groth16/node_modules on first use.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +14,10 @@ fi
 # The pinned solc, from the lock file (compiles the generated verifiers offline).
 if [ ! -f contracts/node_modules/solc/soljson.js ]; then
   npm ci --prefix contracts --no-audit --no-fund
+fi
+# The pinned snarkjs, from its lock file (runs a ceremony on an exported constraint system).
+if [ ! -f groth16/node_modules/snarkjs/build/cli.cjs ]; then
+  npm ci --prefix groth16 --no-audit --no-fund
 fi
 
 # The committed fixtures are exactly what the seeded generator writes, and the exporter

@@ -124,6 +124,7 @@ pub fn generate_keys(
             r1cs_digest: compiled.r1cs.digest(),
             vk: key,
             pk,
+            reduction: zkml_groth16::Reduction::Arkworks,
         })
     })
 }
@@ -145,6 +146,87 @@ fn check_key_for(pk: &ProvingKeyFile, program: &Program, compiled: &Compiled) ->
     Ok(())
 }
 
+/// Keys from a ceremony's final `.zkey`, checked against `compiled`.
+fn keys_from_zkey(
+    path: &Path,
+    program: &Program,
+    compiled: &Compiled,
+    visibility: VisibilityConfig,
+    stages: &mut Stages,
+) -> Result<ProvingKeyFile> {
+    let bytes = stages
+        .run("read .zkey", || std::fs::read(path))
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    let zkey = stages
+        .run("check .zkey against the constraint system", || {
+            zkml_groth16::ceremony::read_zkey(&bytes, &compiled.r1cs)
+        })
+        .with_context(|| format!("{}", path.display()))?;
+    let model = zkml_prover::keys::model_info(program, visibility)?;
+    Ok(ProvingKeyFile {
+        program_digest: zkml_prover::keys::program_digest(program),
+        r1cs_digest: compiled.r1cs.digest(),
+        vk: zkml_groth16::export_vk(&zkey.pk.vk, model)?,
+        pk: zkey.pk,
+        reduction: zkml_groth16::Reduction::Snarkjs,
+    })
+}
+
+/// log2 of the QAP domain of `r1cs`: the least powers-of-tau size a ceremony needs.
+fn domain_log2(r1cs: &zkml_groth16::R1cs) -> u32 {
+    (r1cs.constraints.len() + r1cs.num_instance + 1)
+        .next_power_of_two()
+        .trailing_zeros()
+}
+
+/// `zkml setup --backend groth16 --export-r1cs FILE`.
+fn export_r1cs(
+    args: &crate::commands::setup::Args,
+    path: &Path,
+    compiled: &Compiled,
+    stages: &mut Stages,
+) -> Result<()> {
+    let r1cs = &compiled.r1cs;
+    let mut bytes = 0;
+    stages.run("write .r1cs", || -> Result<()> {
+        write_output_with(
+            path,
+            args.force,
+            |b| b.starts_with(b"r1cs"),
+            &[&args.program],
+            |f| {
+                let mut w = std::io::BufWriter::new(f);
+                bytes = zkml_groth16::ceremony::write_r1cs(r1cs, &mut w)?;
+                std::io::Write::flush(&mut w)?;
+                Ok(())
+            },
+        )
+    })?;
+    let power = domain_log2(r1cs);
+    if args.json {
+        return print_json(&json!({
+            "backend": "groth16", "r1cs": path, "r1cs_bytes": bytes,
+            "constraints": r1cs.constraints.len(), "wires": r1cs.num_wires(),
+            "public_values": r1cs.num_instance, "powers_of_tau": power,
+            "timings": stages.json(),
+        }));
+    }
+    println!(
+        "wrote {} ({bytes} bytes): {} constraints, {} wires, {} public values",
+        path.display(),
+        r1cs.constraints.len(),
+        r1cs.num_wires(),
+        r1cs.num_instance
+    );
+    println!(
+        "a ceremony for it needs powers of tau of size 2^{power} or more; then: snarkjs groth16 \
+         setup {} POT.ptau 0.zkey, contributions (snarkjs zkey contribute), snarkjs zkey verify, \
+         and zkml setup --backend groth16 --zkey FINAL.zkey with the same visibility options",
+        path.display()
+    );
+    Ok(())
+}
+
 /// `zkml setup --backend groth16`.
 pub fn setup(args: &crate::commands::setup::Args) -> Result<()> {
     let visibility = require_supported(&args.visibility, args.srs.as_deref())?;
@@ -156,25 +238,28 @@ pub fn setup(args: &crate::commands::setup::Args) -> Result<()> {
     let compiled = stages.run("compile to R1CS", || {
         zkml_groth16::compile_with(&program, None, visibility)
     })?;
-    let file = generate_keys(&program, &compiled, visibility, &mut stages)?;
+    if let Some(path) = &args.export_r1cs {
+        return export_r1cs(args, path, &compiled, &mut stages);
+    }
+    let file = match &args.zkey {
+        Some(zkey) => keys_from_zkey(zkey, &program, &compiled, visibility, &mut stages)?,
+        None => generate_keys(&program, &compiled, visibility, &mut stages)?,
+    };
+    let inputs: Vec<&Path> = std::iter::once(args.program.as_path())
+        .chain(args.zkey.as_deref())
+        .collect();
     let pk_path = args.out.join("pk.bin");
     let vk_path = args.out.join("vk.bin");
     let vk_bytes = file.vk.to_bytes();
     let mut pk_bytes = 0;
     stages.run("write keys", || -> Result<()> {
-        write_output_with(&pk_path, args.force, is_key_file, &[&args.program], |f| {
+        write_output_with(&pk_path, args.force, is_key_file, &inputs, |f| {
             let mut w = std::io::BufWriter::new(f);
             pk_bytes = file.write_to(&mut w)?;
             std::io::Write::flush(&mut w)?;
             Ok(())
         })?;
-        write_output(
-            &vk_path,
-            &vk_bytes,
-            args.force,
-            is_key_file,
-            &[&args.program],
-        )
+        write_output(&vk_path, &vk_bytes, args.force, is_key_file, &inputs)
     })?;
     let per_op = constraints_per_op(&program, &compiled);
     let r1cs = &compiled.r1cs;
@@ -185,16 +270,18 @@ pub fn setup(args: &crate::commands::setup::Args) -> Result<()> {
             "constraints": r1cs.constraints.len(), "witnesses": r1cs.num_witness,
             "public_values": r1cs.num_instance, "nonzeros": r1cs.nonzeros(),
             "constraints_per_op": per_op.iter().map(|&(op, n)| json!({"op": op, "constraints": n})).collect::<Vec<_>>(),
-            "insecure_setup": true,
+            "insecure_setup": args.zkey.is_none(),
+            "keys_from": file.reduction.origin(),
             "timings": stages.json(),
         }));
     }
     println!(
-        "wrote {} ({pk_bytes} bytes) and {} ({} bytes); groth16: {} constraints, {} witnesses, \
-         {} public values",
+        "wrote {} ({pk_bytes} bytes) and {} ({} bytes) from {}; groth16: {} constraints, {} \
+         witnesses, {} public values",
         pk_path.display(),
         vk_path.display(),
         vk_bytes.len(),
+        file.reduction.origin(),
         r1cs.constraints.len(),
         r1cs.num_witness,
         r1cs.num_instance
@@ -302,7 +389,13 @@ pub fn prove(job: ProveJob<'_>, stages: &mut Stages) -> Result<()> {
         .as_ref()
         .context("the compiler returned no witness")?;
     let proof = stages.run("prove (cpu)", || {
-        zkml_groth16::prove(&pk.pk, &compiled.r1cs, assignment, &mut rand::rngs::OsRng)
+        zkml_groth16::prove_with(
+            &pk.pk,
+            pk.reduction,
+            &compiled.r1cs,
+            assignment,
+            &mut rand::rngs::OsRng,
+        )
     })?;
     let bytes = zkml_groth16::proof_bytes(&proof);
     let file = proof_file(program, &trace, &pk.vk, &bytes, &assignment.instance);

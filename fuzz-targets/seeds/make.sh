@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Makes the fuzz targets' seed files from the mlp_small fixture: its ONNX model, compiled
-# program and input; keys from a seeded SRS; a proof, its calldata and the Solidity verifier.
+# program and input; keys from a seeded SRS; a proof, its calldata and the Solidity verifier;
+# a snarkjs ceremony's .zkey for a tiny model.
 #     bash fuzz-targets/seeds/make.sh
 # The proof is randomized, so a new run writes different (equally valid) seeds; they are
 # committed so the targets and the smoke test never depend on a build of the CLI.
@@ -54,6 +55,17 @@ zkml setup "$tmp/tiny.zkml" --srs "$tmp/tiny-srs.bin" --device cpu --out "$tmp/t
 cp "$tmp/tiny-keys/pk.bin" pk/pk.bin
 cp "$tmp/tiny.onnx" onnx/tiny.onnx
 cp "$tmp/tiny.zkml" program/tiny.zkml
+# A ceremony's .zkey for the tiny program (snarkjs, pinned in groth16/package.json).
+mkdir -p zkey
+power=$(zkml setup "$tmp/tiny.zkml" --backend groth16 --export-r1cs "$tmp/tiny.r1cs" --force --json \
+  | "$repo/.venv/bin/python" -c 'import json, sys; print(json.load(sys.stdin)["powers_of_tau"])')
+snarkjs() { (cd "$tmp" && node "$repo/groth16/node_modules/snarkjs/build/cli.cjs" "$@" > /dev/null); }
+snarkjs powersoftau new bn128 "$power" pot0.ptau
+snarkjs powersoftau contribute pot0.ptau pot1.ptau --name=seed -e=seed
+snarkjs powersoftau prepare phase2 pot1.ptau pot.ptau
+snarkjs groth16 setup tiny.r1cs pot.ptau tiny0.zkey
+snarkjs zkey contribute tiny0.zkey tiny.zkey --name=seed -e=seed
+cp "$tmp/tiny.zkey" zkey/tiny.zkey
 cp "$tmp/keys/vk.bin" vk/vk.bin
 cp "$tmp/keys/vk.bin" model/vk.bin
 cp "$tmp/proof/proof.json" proof/proof.json

@@ -7,7 +7,8 @@
 //! the decoder lets through is exercised too: a decoded verifying key verifies the seed proof,
 //! a decoded proof file is verified and its claims checked, and decoded calldata is checked
 //! against the generated Solidity verifier in an in-process EVM (the contract must accept
-//! exactly what the Rust verifier accepts).
+//! exactly what the Rust verifier accepts). A ceremony's `.zkey` is read against the
+//! constraint system it was made for.
 
 use std::path::Path;
 use std::sync::{Mutex, OnceLock};
@@ -18,7 +19,7 @@ use zkml_contracts::evm::{Address, Evm};
 pub type Target = fn(&[u8]);
 
 /// The targets, by name (as `fuzz/fuzz_targets/NAME.rs` and the seed folders are named).
-pub const TARGETS: [(&str, Target); 7] = [
+pub const TARGETS: [(&str, Target); 8] = [
     ("onnx", onnx),
     ("program", program),
     ("input", input),
@@ -26,6 +27,7 @@ pub const TARGETS: [(&str, Target); 7] = [
     ("vk", vk),
     ("proof", proof),
     ("calldata", calldata),
+    ("zkey", zkey),
 ];
 
 /// The seed artifacts (`seeds/model/`, made by `seeds/make.sh` from the `mlp_small` fixture):
@@ -161,4 +163,22 @@ pub fn calldata(data: &[u8]) {
         "the contract and the Rust verifier disagree on calldata {}",
         hex::encode(data)
     );
+}
+
+/// The constraint system of the seed program `seeds/program/tiny.zkml`, which the seed
+/// `.zkey` (`seeds/zkey/tiny.zkey`, from a snarkjs ceremony) was made for.
+fn tiny_r1cs() -> &'static zkml_groth16::R1cs {
+    static R1CS: OnceLock<zkml_groth16::R1cs> = OnceLock::new();
+    R1CS.get_or_init(|| {
+        let program = zkml_ir::format::from_bytes(include_bytes!("../seeds/program/tiny.zkml"))
+            .expect("seed program");
+        zkml_groth16::compile(&program, None)
+            .expect("seed program compiles to R1CS")
+            .r1cs
+    })
+}
+
+/// A snarkjs Groth16 `.zkey` (`zkml setup --backend groth16 --zkey`).
+pub fn zkey(data: &[u8]) {
+    let _ = zkml_groth16::ceremony::read_zkey(data, tiny_r1cs());
 }

@@ -124,6 +124,9 @@ fn the_targets_accept_their_honest_seeds() {
     .expect("seed model");
     zkml_prover::ProvingKeyFile::from_bytes(&seed("pk", "pk.bin"), Path::new("pk.bin"))
         .expect("seed proving key");
+    let tiny = zkml_ir::format::from_bytes(&seed("program", "tiny.zkml")).expect("seed program");
+    let r1cs = zkml_groth16::compile(&tiny, None).unwrap().r1cs;
+    zkml_groth16::ceremony::read_zkey(&seed("zkey", "tiny.zkey"), &r1cs).expect("seed .zkey");
 }
 
 #[test]

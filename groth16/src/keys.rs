@@ -6,12 +6,14 @@
 //! ```text
 //! offset  size  content
 //! 0       8     magic "ZKMLG16P"
-//! 8       4     format version, little-endian u32 (currently 1)
-//! 12      32    Keccak-256 of the compiled program
-//! 44      32    Keccak-256 of the constraint system (see `R1cs::digest`)
-//! 76      8     length L of the verifying key file, little-endian u64
-//! 84      L     the verifying key file
-//! 84+L    ...   arkworks' proving key, uncompressed (checked on load: every point on the
+//! 8       4     format version, little-endian u32 (currently 2)
+//! 12      4     QAP layout, little-endian u32: 0 a local setup's (arkworks), 1 a ceremony's
+//!               (snarkjs); see `crate::qap`. Version 1 files lack the field and are 0
+//! 16      32    Keccak-256 of the compiled program
+//! 48      32    Keccak-256 of the constraint system (see `R1cs::digest`)
+//! 80      8     length L of the verifying key file, little-endian u64
+//! 88      L     the verifying key file
+//! 88+L    ...   arkworks' proving key, uncompressed (checked on load: every point on the
 //!               curve and in its subgroup)
 //! ```
 //!
@@ -27,12 +29,12 @@ use zkml_verifier::encoding::{g1_to_bytes, g2_to_bytes};
 use zkml_verifier::groth16::{Groth16Key, PROOF_LEN};
 use zkml_verifier::vk::{G1Bytes, G2Bytes, ModelInfo};
 
-use crate::{Groth16Error, Proof, ProvingKey, VerifyingKey};
+use crate::{Groth16Error, Proof, ProvingKey, Reduction, VerifyingKey};
 
 /// First bytes of every Groth16 proving key file.
 pub const PK_MAGIC: &[u8; 8] = b"ZKMLG16P";
 /// The proving key format version this build reads and writes.
-pub const PK_FORMAT_VERSION: u32 = 1;
+pub const PK_FORMAT_VERSION: u32 = 2;
 
 /// A proving key with what identifies it.
 #[derive(Clone, Debug)]
@@ -45,6 +47,8 @@ pub struct ProvingKeyFile {
     pub vk: Groth16Key,
     /// arkworks' proving key.
     pub pk: ProvingKey,
+    /// The QAP layout the key was made for (where it came from).
+    pub reduction: Reduction,
 }
 
 fn g1(p: &G1Affine) -> G1Bytes {
@@ -85,6 +89,7 @@ impl ProvingKeyFile {
         let vk = self.vk.to_bytes();
         let mut head = PK_MAGIC.to_vec();
         head.extend_from_slice(&PK_FORMAT_VERSION.to_le_bytes());
+        head.extend_from_slice(&self.reduction.tag().to_le_bytes());
         head.extend_from_slice(&self.program_digest);
         head.extend_from_slice(&self.r1cs_digest);
         head.extend_from_slice(&(vk.len() as u64).to_le_bytes());
@@ -112,22 +117,35 @@ impl ProvingKeyFile {
                 "not a zkml Groth16 proving key (no ZKMLG16P header)".into()
             ));
         }
-        if bytes.len() < 84 {
-            return Err(bad(
-                "the proving key is truncated (its header ends early)".into()
-            ));
-        }
-        let version = u32::from_le_bytes(bytes[8..12].try_into().expect("4"));
-        if version != PK_FORMAT_VERSION {
-            return Err(bad(format!(
-                "Groth16 proving key format version {version} is not supported (this build \
-                 reads version {PK_FORMAT_VERSION})"
-            )));
-        }
-        let program_digest = bytes[12..44].try_into().expect("32");
-        let r1cs_digest = bytes[44..76].try_into().expect("32");
-        let vk_len = u64::from_le_bytes(bytes[76..84].try_into().expect("8"));
-        let rest = &bytes[84..];
+        let truncated = || bad("the proving key is truncated (its header ends early)".into());
+        let version = u32::from_le_bytes(
+            bytes
+                .get(8..12)
+                .ok_or_else(truncated)?
+                .try_into()
+                .expect("4"),
+        );
+        let (reduction, at) = match version {
+            1 => (Reduction::Arkworks, 12),
+            2 => {
+                let tag = bytes.get(12..16).ok_or_else(truncated)?;
+                let tag = u32::from_le_bytes(tag.try_into().expect("4"));
+                let reduction = Reduction::from_tag(tag)
+                    .ok_or_else(|| bad(format!("unknown QAP layout {tag} in the proving key")))?;
+                (reduction, 16)
+            }
+            _ => {
+                return Err(bad(format!(
+                    "Groth16 proving key format version {version} is not supported (this build \
+                     reads versions 1 and {PK_FORMAT_VERSION})"
+                )))
+            }
+        };
+        let head = bytes.get(at..at + 72).ok_or_else(truncated)?;
+        let program_digest = head[..32].try_into().expect("32");
+        let r1cs_digest = head[32..64].try_into().expect("32");
+        let vk_len = u64::from_le_bytes(head[64..72].try_into().expect("8"));
+        let rest = &bytes[at + 72..];
         let vk_len = usize::try_from(vk_len)
             .ok()
             .filter(|&n| n <= rest.len())
@@ -148,6 +166,7 @@ impl ProvingKeyFile {
             r1cs_digest,
             vk,
             pk,
+            reduction,
         };
         if export_vk(&file.pk.vk, file.vk.model.clone())? != file.vk {
             return Err(bad(

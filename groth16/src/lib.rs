@@ -16,13 +16,16 @@
 //! constraints (products with them are free), or private or hashed witnesses.
 
 mod builder;
+pub mod ceremony;
 pub mod compile;
 mod hash;
 pub mod keys;
 mod ops;
+pub mod qap;
 pub mod r1cs;
 
 use ark_bn254::{Bn254, Fr};
+use ark_ff::UniformRand;
 use ark_groth16::Groth16;
 use ark_relations::gr1cs::{
     ConstraintSynthesizer, ConstraintSystemRef, LinearCombination, SynthesisError, Variable,
@@ -32,6 +35,7 @@ use rand::{CryptoRng, RngCore};
 
 pub use compile::{compile, compile_with, Compiled, Costs};
 pub use keys::{export_vk, proof_bytes, ProvingKeyFile};
+pub use qap::Reduction;
 pub use r1cs::{field, Assignment, Constraint, Lc, R1cs, Var};
 
 /// A proving key.
@@ -130,10 +134,40 @@ pub fn setup<R: RngCore + CryptoRng>(
     .map_err(|e| Groth16Error::Ark(e.to_string()))
 }
 
-/// Proves that `assignment` satisfies `r1cs` (checked first, so that an unsatisfied system is
-/// an error naming the constraint, not a proof that fails to verify).
+/// A local setup whose keys have the snarkjs QAP layout, as a ceremony's `.zkey` does (for
+/// tests of that layout without a ceremony; insecure like [`setup`]).
+pub fn setup_snarkjs_layout<R: RngCore + CryptoRng>(
+    r1cs: &R1cs,
+    rng: &mut R,
+) -> Result<(ProvingKey, VerifyingKey), Groth16Error> {
+    let pk = Groth16::<Bn254, qap::SnarkjsReduction>::generate_random_parameters_with_reduction(
+        Replay {
+            r1cs,
+            assignment: None,
+        },
+        rng,
+    )
+    .map_err(|e| Groth16Error::Ark(e.to_string()))?;
+    let vk = pk.vk.clone();
+    Ok((pk, vk))
+}
+
+/// Proves that `assignment` satisfies `r1cs` with a key of arkworks' layout (see [`prove_with`]).
 pub fn prove<R: RngCore + CryptoRng>(
     pk: &ProvingKey,
+    r1cs: &R1cs,
+    assignment: &Assignment,
+    rng: &mut R,
+) -> Result<Proof, Groth16Error> {
+    prove_with(pk, Reduction::Arkworks, r1cs, assignment, rng)
+}
+
+/// Proves that `assignment` satisfies `r1cs` with a key of the given QAP layout. The
+/// assignment is checked first, so that an unsatisfied system is an error naming the
+/// constraint, not a proof that fails to verify.
+pub fn prove_with<R: RngCore + CryptoRng>(
+    pk: &ProvingKey,
+    reduction: Reduction,
     r1cs: &R1cs,
     assignment: &Assignment,
     rng: &mut R,
@@ -152,6 +186,9 @@ pub fn prove<R: RngCore + CryptoRng>(
     if let Some(k) = r1cs.first_unsatisfied(assignment) {
         return Err(Groth16Error::Unsatisfied(k));
     }
+    if reduction == Reduction::Snarkjs {
+        return prove_snarkjs_layout(pk, r1cs, assignment, rng);
+    }
     Groth16::<Bn254>::prove(
         pk,
         Replay {
@@ -159,6 +196,40 @@ pub fn prove<R: RngCore + CryptoRng>(
             assignment: Some(assignment),
         },
         rng,
+    )
+    .map_err(|e| Groth16Error::Ark(e.to_string()))
+}
+
+/// The snarkjs-layout prover: arkworks' prover over our matrices (`A` and `B` only; see
+/// [`qap::SnarkjsReduction`]).
+fn prove_snarkjs_layout<R: RngCore + CryptoRng>(
+    pk: &ProvingKey,
+    r1cs: &R1cs,
+    assignment: &Assignment,
+    rng: &mut R,
+) -> Result<Proof, Groth16Error> {
+    let matrix = |pick: fn(&Constraint) -> &Lc| -> Vec<Vec<(Fr, usize)>> {
+        r1cs.constraints
+            .iter()
+            .map(|k| {
+                r1cs.canonical(pick(k))
+                    .into_iter()
+                    .map(|(w, c)| (c, w))
+                    .collect()
+            })
+            .collect()
+    };
+    let matrices = [matrix(|k| &k.a), matrix(|k| &k.b)];
+    let z = r1cs.full_assignment(assignment);
+    let (r, s) = (Fr::rand(rng), Fr::rand(rng));
+    Groth16::<Bn254, qap::SnarkjsReduction>::create_proof_with_reduction_and_matrices(
+        pk,
+        r,
+        s,
+        &matrices,
+        1 + r1cs.num_instance,
+        r1cs.constraints.len(),
+        &z,
     )
     .map_err(|e| Groth16Error::Ark(e.to_string()))
 }

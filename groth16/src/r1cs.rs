@@ -103,6 +103,45 @@ impl R1cs {
         h.finalize().into()
     }
 
+    /// The index of `v` in the vector `z = (1, instance, witness)`: its wire number in the
+    /// `.r1cs` file and its column in the matrices.
+    pub fn wire(&self, v: Var) -> usize {
+        match v {
+            Var::One => 0,
+            Var::Instance(i) => 1 + i as usize,
+            Var::Witness(i) => 1 + self.num_instance + i as usize,
+        }
+    }
+
+    /// Variables in all (the constant 1 included).
+    pub fn num_wires(&self) -> usize {
+        1 + self.num_instance + self.num_witness
+    }
+
+    /// `lc` by wire: terms of one variable merged, zero terms dropped, in wire order.
+    pub fn canonical(&self, lc: &Lc) -> Vec<(usize, Fr)> {
+        let mut terms: Vec<(usize, Fr)> = lc.iter().map(|&(v, c)| (self.wire(v), c)).collect();
+        terms.sort_by_key(|t| t.0);
+        let mut out: Vec<(usize, Fr)> = Vec::with_capacity(terms.len());
+        for (w, c) in terms {
+            match out.last_mut() {
+                Some(last) if last.0 == w => last.1 += c,
+                _ => out.push((w, c)),
+            }
+        }
+        out.retain(|t| !t.1.is_zero());
+        out
+    }
+
+    /// `z = (1, instance, witness)` for `assignment`.
+    pub fn full_assignment(&self, assignment: &Assignment) -> Vec<Fr> {
+        let mut z = Vec::with_capacity(self.num_wires());
+        z.push(Fr::one());
+        z.extend_from_slice(&assignment.instance);
+        z.extend_from_slice(&assignment.witness);
+        z
+    }
+
     /// Non-zero entries of the three matrices together (the prover's work per evaluation).
     pub fn nonzeros(&self) -> usize {
         self.constraints

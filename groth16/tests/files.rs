@@ -181,13 +181,29 @@ fn proving_key_files_round_trip_and_reject_corruption() {
     assert_eq!(back.r1cs_digest, m.pk.r1cs_digest);
     assert_eq!(back.program_digest, m.pk.program_digest);
     assert_eq!(back.pk, m.pk.pk);
-    for n in [0, 8, 83, 84, bytes.len() / 2, bytes.len() - 1] {
+    for n in [0, 8, 11, 15, 87, 88, bytes.len() / 2, bytes.len() - 1] {
         assert!(
             ProvingKeyFile::from_bytes(&bytes[..n]).is_err(),
             "truncated at {n}"
         );
     }
     assert!(ProvingKeyFile::from_bytes(&[bytes.as_slice(), &[0]].concat()).is_err());
+    // An unknown QAP layout, an unknown version.
+    for (at, value) in [(12, 2u8), (8, 3)] {
+        let mut bad = bytes.clone();
+        bad[at] = value;
+        assert!(
+            ProvingKeyFile::from_bytes(&bad).is_err(),
+            "byte {at} = {value}"
+        );
+    }
+    // A version-1 file (no layout field) reads as a local setup's.
+    let mut v1 = bytes.clone();
+    v1.drain(12..16);
+    v1[8] = 1;
+    let old = ProvingKeyFile::from_bytes(&v1).unwrap();
+    assert_eq!(old.reduction, zkml_groth16::Reduction::Arkworks);
+    assert_eq!(old.pk, m.pk.pk);
     // A point of the proving key moved off the curve.
     let mut bad = bytes.clone();
     let at = bytes.len() - 40;

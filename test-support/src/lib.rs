@@ -161,6 +161,7 @@ impl Fixture {
                 r1cs_digest: compiled.r1cs.digest(),
                 vk: key,
                 pk,
+                reduction: zkml_groth16::Reduction::Arkworks,
             },
         }
     }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use serde_json::json;
+use serde_json::{json, Value};
 use zkml_ir::Op;
 use zkml_verifier::encoding::hex0x;
 use zkml_verifier::vk::{PublicPart, ValueClass, VisibilityInfo};
@@ -103,7 +103,27 @@ fn public_parts(parts: &[PublicPart]) -> Vec<String> {
         .collect()
 }
 
-fn inspect_key(args: &Args, bytes: &[u8]) -> Result<()> {
+/// The QAP domain of a Groth16 proving key (arkworks' layout has one `h` point fewer).
+fn domain(pk: &zkml_groth16::ProvingKeyFile) -> usize {
+    pk.pk.h_query.len().next_power_of_two()
+}
+
+/// What a Groth16 proving key adds to the report of the verifying key it embeds.
+fn proving_key_json(pk: &zkml_groth16::ProvingKeyFile) -> Value {
+    json!({
+        "kind": "proving key",
+        "keys_from": pk.reduction.origin(),
+        "r1cs_digest": hex0x(&pk.r1cs_digest),
+        "variables": pk.pk.a_query.len(),
+        "domain": domain(pk),
+    })
+}
+
+fn inspect_key(
+    args: &Args,
+    bytes: &[u8],
+    proving: Option<&zkml_groth16::ProvingKeyFile>,
+) -> Result<()> {
     let key = zkml_verifier::Key::from_bytes(bytes)
         .with_context(|| format!("verifying key {}", args.program.display()))?;
     let digest = hex0x(&key.key_digest());
@@ -123,6 +143,11 @@ fn inspect_key(args: &Args, bytes: &[u8]) -> Result<()> {
             "parameters": visibility(m.parameters),
             "public": parts,
         });
+        if let (Some(pk), Some(all)) = (proving, v.as_object_mut()) {
+            if let Some(extra) = proving_key_json(pk).as_object() {
+                all.extend(extra.clone());
+            }
+        }
         if let zkml_verifier::Key::Halo2(vk) = &key {
             let circuit = json!({
                 "k": vk.k,
@@ -140,9 +165,22 @@ fn inspect_key(args: &Args, bytes: &[u8]) -> Result<()> {
         }
         return print_json(&v);
     }
-    match &key {
-        zkml_verifier::Key::Halo2(_) => println!("verifying key {}", args.program.display()),
-        zkml_verifier::Key::Groth16(_) => {
+    match (&key, proving) {
+        (_, Some(pk)) => {
+            println!(
+                "groth16 proving key {}: keys from {}, {} variables, domain {}",
+                args.program.display(),
+                pk.reduction.origin(),
+                pk.pk.a_query.len(),
+                domain(pk)
+            );
+            println!("  constraint system {}", hex0x(&pk.r1cs_digest));
+            println!("  its verifying key:");
+        }
+        (zkml_verifier::Key::Halo2(_), None) => {
+            println!("verifying key {}", args.program.display())
+        }
+        (zkml_verifier::Key::Groth16(_), None) => {
             println!("groth16 verifying key {}", args.program.display())
         }
     }
@@ -235,7 +273,12 @@ pub fn run(args: Args) -> Result<()> {
     if bytes.starts_with(zkml_verifier::vk::VK_MAGIC)
         || bytes.starts_with(zkml_verifier::groth16::G16_VK_MAGIC)
     {
-        return inspect_key(&args, &bytes);
+        return inspect_key(&args, &bytes, None);
+    }
+    if bytes.starts_with(zkml_groth16::keys::PK_MAGIC) {
+        let pk = zkml_groth16::ProvingKeyFile::from_bytes(&bytes)
+            .with_context(|| format!("proving key {}", args.program.display()))?;
+        return inspect_key(&args, &pk.vk.to_bytes(), Some(&pk));
     }
     let program = zkml_ir::format::from_bytes(&bytes)
         .with_context(|| format!("cannot read {}", args.program.display()))?;

@@ -27,6 +27,14 @@ pub struct Args {
     /// The proof system the keys are for.
     #[arg(long, value_enum, default_value_t = BackendArg::Halo2)]
     pub backend: BackendArg,
+    /// Groth16: write the constraint system as an iden3 .r1cs file (for a ceremony's phase 2
+    /// with snarkjs) and stop; no keys are made.
+    #[arg(long, value_name = "FILE", conflicts_with = "zkey")]
+    pub export_r1cs: Option<PathBuf>,
+    /// Groth16: take the keys from a ceremony's final snarkjs .zkey (made from the .r1cs that
+    /// --export-r1cs writes, with the same visibility options) instead of a local setup.
+    #[arg(long, value_name = "FILE")]
+    pub zkey: Option<PathBuf>,
     /// Where to generate the keys: the GPU where one is present and the GPU prover is installed
     /// (auto), or cpu, or gpu.
     #[arg(long, value_enum, default_value_t = DeviceArg::Auto)]
@@ -42,6 +50,9 @@ pub struct Args {
 pub fn run(args: Args) -> Result<()> {
     if args.backend == BackendArg::Groth16 {
         return crate::groth16::setup(&args);
+    }
+    if args.export_r1cs.is_some() || args.zkey.is_some() {
+        anyhow::bail!("--export-r1cs and --zkey are for the groth16 backend (--backend groth16)");
     }
     let device = crate::device::resolve(args.device)?;
     let mut gpu_peak = 0;
