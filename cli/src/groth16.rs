@@ -138,9 +138,16 @@ fn check_key_for(pk: &ProvingKeyFile, program: &Program, compiled: &Compiled) ->
         );
     }
     if pk.r1cs_digest != compiled.r1cs.digest() {
+        let again = match pk.reduction {
+            zkml_groth16::Reduction::Arkworks => "run setup again",
+            zkml_groth16::Reduction::Snarkjs => {
+                "its keys come from a ceremony: export the .r1cs again (setup --export-r1cs) \
+                 and rerun the ceremony's phase 2"
+            }
+        };
         bail!(
             "the proving key was made for another constraint system of this program (a \
-             different zkml version?): run setup again"
+             different zkml version, or other visibility options?): {again}"
         );
     }
     Ok(())
@@ -153,7 +160,7 @@ fn keys_from_zkey(
     compiled: &Compiled,
     visibility: VisibilityConfig,
     stages: &mut Stages,
-) -> Result<ProvingKeyFile> {
+) -> Result<(ProvingKeyFile, Option<u32>)> {
     let bytes = stages
         .run("read .zkey", || std::fs::read(path))
         .with_context(|| format!("cannot read {}", path.display()))?;
@@ -163,13 +170,26 @@ fn keys_from_zkey(
         })
         .with_context(|| format!("{}", path.display()))?;
     let model = zkml_prover::keys::model_info(program, visibility)?;
-    Ok(ProvingKeyFile {
-        program_digest: zkml_prover::keys::program_digest(program),
-        r1cs_digest: compiled.r1cs.digest(),
-        vk: zkml_groth16::export_vk(&zkey.pk.vk, model)?,
-        pk: zkey.pk,
-        reduction: zkml_groth16::Reduction::Snarkjs,
-    })
+    eprintln!(
+        "{}: the sizes and A and B coefficients it records match this constraint system. That \
+         its keys were computed from this constraint system is what the ceremony's audit shows: \
+         snarkjs zkey verify on the .r1cs from --export-r1cs, the phase-1 file and this .zkey{}",
+        path.display(),
+        match zkey.contributions {
+            Some(n) => format!(" ({n} phase-2 contributions recorded)"),
+            None => String::new(),
+        }
+    );
+    Ok((
+        ProvingKeyFile {
+            program_digest: zkml_prover::keys::program_digest(program),
+            r1cs_digest: compiled.r1cs.digest(),
+            vk: zkml_groth16::export_vk(&zkey.pk.vk, model)?,
+            pk: zkey.pk,
+            reduction: zkml_groth16::Reduction::Snarkjs,
+        },
+        zkey.contributions,
+    ))
 }
 
 /// log2 of the QAP domain of `r1cs`: the least powers-of-tau size a ceremony needs.
@@ -187,12 +207,18 @@ fn export_r1cs(
     stages: &mut Stages,
 ) -> Result<()> {
     let r1cs = &compiled.r1cs;
+    if path.exists() && !args.force {
+        bail!(
+            "refusing to overwrite {}: it exists (use --force to replace it)",
+            path.display()
+        );
+    }
     let mut bytes = 0;
     stages.run("write .r1cs", || -> Result<()> {
         write_output_with(
             path,
-            args.force,
-            |b| b.starts_with(b"r1cs"),
+            true,
+            |_| true,
             &[&args.program],
             |f| {
                 let mut w = std::io::BufWriter::new(f);
@@ -241,9 +267,12 @@ pub fn setup(args: &crate::commands::setup::Args) -> Result<()> {
     if let Some(path) = &args.export_r1cs {
         return export_r1cs(args, path, &compiled, &mut stages);
     }
-    let file = match &args.zkey {
+    let (file, contributions) = match &args.zkey {
         Some(zkey) => keys_from_zkey(zkey, &program, &compiled, visibility, &mut stages)?,
-        None => generate_keys(&program, &compiled, visibility, &mut stages)?,
+        None => (
+            generate_keys(&program, &compiled, visibility, &mut stages)?,
+            None,
+        ),
     };
     let inputs: Vec<&Path> = std::iter::once(args.program.as_path())
         .chain(args.zkey.as_deref())
@@ -272,6 +301,7 @@ pub fn setup(args: &crate::commands::setup::Args) -> Result<()> {
             "constraints_per_op": per_op.iter().map(|&(op, n)| json!({"op": op, "constraints": n})).collect::<Vec<_>>(),
             "insecure_setup": args.zkey.is_none(),
             "keys_from": file.reduction.origin(),
+            "ceremony_contributions": contributions,
             "timings": stages.json(),
         }));
     }

@@ -207,6 +207,7 @@ fn keys_from_a_snarkjs_ceremony_prove_and_verify_everywhere() {
         ],
     );
     assert_eq!(setup["insecure_setup"], false, "{setup}");
+    assert_eq!(setup["ceremony_contributions"], 1, "{setup}");
     assert!(
         setup["keys_from"].as_str().unwrap().contains("snarkjs"),
         "{setup}"
@@ -314,6 +315,37 @@ fn keys_from_a_snarkjs_ceremony_prove_and_verify_everywhere() {
         err.contains(".zkey") && err.contains("public values"),
         "{err}"
     );
+    let err = fails(
+        &cache,
+        &[
+            "prove",
+            s(&program),
+            "--input",
+            s(&input),
+            "--pk",
+            s(&pk),
+            "--out",
+            s(&dir.join("o2")),
+            "--input-visibility",
+            "hashed",
+        ],
+    );
+    assert!(err.contains("ceremony"), "{err}");
+    // The file before any phase-2 contribution: delta is still the generator.
+    let err = fails(
+        &cache,
+        &[
+            "setup",
+            s(&program),
+            "--backend",
+            "groth16",
+            "--zkey",
+            s(&dir.join("c0.zkey")),
+            "--out",
+            s(&dir.join("k1")),
+        ],
+    );
+    assert!(err.contains("no phase-2 contribution"), "{err}");
     let bytes = std::fs::read(&zkey).unwrap();
     let cut = dir.join("cut.zkey");
     std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();

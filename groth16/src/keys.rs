@@ -13,9 +13,17 @@
 //! 48      32    Keccak-256 of the constraint system (see `R1cs::digest`)
 //! 80      8     length L of the verifying key file, little-endian u64
 //! 88      L     the verifying key file
-//! 88+L    ...   arkworks' proving key, uncompressed (checked on load: every point on the
-//!               curve and in its subgroup)
+//! 88+L    ...   arkworks' proving key, uncompressed (checked on load: every point on its
+//!               curve)
 //! ```
+//!
+//! Loading checks that every point of the proving key is on its curve, not that its G2
+//! points are in the prime-order subgroup: that check costs a scalar multiplication per point
+//! (most of a minute for a 500,000-constraint model) and protects nothing. The proving key is
+//! the prover's own; a bad point in it can only make the prover's proofs invalid, and `zkml
+//! prove` verifies every proof it makes against the verifying key (whose points are checked
+//! in full, as the embedded copy here is) and fails when it does not verify. Reading the file
+//! never panics on any bytes.
 //!
 //! The proving key is checked against the program it is used with (the program digest) and
 //! against the constraint system compiled from it (the R1CS digest), so that a key from
@@ -153,8 +161,13 @@ impl ProvingKeyFile {
         let vk = Groth16Key::from_bytes(&rest[..vk_len])
             .map_err(|e| bad(format!("the proving key's verifying key: {e}")))?;
         let mut body = &rest[vk_len..];
-        let pk = ProvingKey::deserialize_with_mode(&mut body, Compress::No, Validate::Yes)
+        let pk = ProvingKey::deserialize_with_mode(&mut body, Compress::No, Validate::No)
             .map_err(|e| bad(format!("corrupt proving key: {e}")))?;
+        if !on_curve(&pk) {
+            return Err(bad(
+                "corrupt proving key: a point is not on its curve".into()
+            ));
+        }
         if !body.is_empty() {
             return Err(bad(format!(
                 "the proving key has {} unexpected trailing bytes",
@@ -175,6 +188,23 @@ impl ProvingKeyFile {
         }
         Ok(file)
     }
+}
+
+/// Whether every point of `pk` is on its curve (the points at infinity included).
+fn on_curve(pk: &ProvingKey) -> bool {
+    use rayon::prelude::*;
+    let g1 = |v: &[G1Affine]| v.par_iter().all(|p| p.is_on_curve());
+    [pk.beta_g1, pk.delta_g1].iter().all(|p| p.is_on_curve())
+        && g1(&pk.a_query)
+        && g1(&pk.b_g1_query)
+        && g1(&pk.h_query)
+        && g1(&pk.l_query)
+        && g1(&pk.vk.gamma_abc_g1)
+        && pk.b_g2_query.par_iter().all(|p| p.is_on_curve())
+        && [pk.vk.beta_g2, pk.vk.gamma_g2, pk.vk.delta_g2]
+            .iter()
+            .all(|p| p.is_on_curve())
+        && pk.vk.alpha_g1.is_on_curve()
 }
 
 /// Counts the bytes passing through a writer.

@@ -26,6 +26,7 @@ pub mod r1cs;
 
 use ark_bn254::{Bn254, Fr};
 use ark_ff::UniformRand;
+use ark_groth16::r1cs_to_qap::LibsnarkReduction;
 use ark_groth16::Groth16;
 use ark_relations::gr1cs::{
     ConstraintSynthesizer, ConstraintSystemRef, LinearCombination, SynthesisError, Variable,
@@ -186,52 +187,43 @@ pub fn prove_with<R: RngCore + CryptoRng>(
     if let Some(k) = r1cs.first_unsatisfied(assignment) {
         return Err(Groth16Error::Unsatisfied(k));
     }
-    if reduction == Reduction::Snarkjs {
-        return prove_snarkjs_layout(pk, r1cs, assignment, rng);
+    // arkworks' prover over our matrices (no constraint system of arkworks' is built).
+    let z = r1cs.full_assignment(assignment);
+    let (r, s) = (Fr::rand(rng), Fr::rand(rng));
+    let (num_inputs, m) = (1 + r1cs.num_instance, r1cs.constraints.len());
+    match reduction {
+        Reduction::Arkworks => {
+            let matrices = [
+                matrix(r1cs, |k| &k.a),
+                matrix(r1cs, |k| &k.b),
+                matrix(r1cs, |k| &k.c),
+            ];
+            Groth16::<Bn254, LibsnarkReduction>::create_proof_with_reduction_and_matrices(
+                pk, r, s, &matrices, num_inputs, m, &z,
+            )
+        }
+        Reduction::Snarkjs => {
+            // `A` and `B` only (see `qap::SnarkjsReduction`).
+            let matrices = [matrix(r1cs, |k| &k.a), matrix(r1cs, |k| &k.b)];
+            Groth16::<Bn254, qap::SnarkjsReduction>::create_proof_with_reduction_and_matrices(
+                pk, r, s, &matrices, num_inputs, m, &z,
+            )
+        }
     }
-    Groth16::<Bn254>::prove(
-        pk,
-        Replay {
-            r1cs,
-            assignment: Some(assignment),
-        },
-        rng,
-    )
     .map_err(|e| Groth16Error::Ark(e.to_string()))
 }
 
-/// The snarkjs-layout prover: arkworks' prover over our matrices (`A` and `B` only; see
-/// [`qap::SnarkjsReduction`]).
-fn prove_snarkjs_layout<R: RngCore + CryptoRng>(
-    pk: &ProvingKey,
-    r1cs: &R1cs,
-    assignment: &Assignment,
-    rng: &mut R,
-) -> Result<Proof, Groth16Error> {
-    let matrix = |pick: fn(&Constraint) -> &Lc| -> Vec<Vec<(Fr, usize)>> {
-        r1cs.constraints
-            .iter()
-            .map(|k| {
-                r1cs.canonical(pick(k))
-                    .into_iter()
-                    .map(|(w, c)| (c, w))
-                    .collect()
-            })
-            .collect()
-    };
-    let matrices = [matrix(|k| &k.a), matrix(|k| &k.b)];
-    let z = r1cs.full_assignment(assignment);
-    let (r, s) = (Fr::rand(rng), Fr::rand(rng));
-    Groth16::<Bn254, qap::SnarkjsReduction>::create_proof_with_reduction_and_matrices(
-        pk,
-        r,
-        s,
-        &matrices,
-        1 + r1cs.num_instance,
-        r1cs.constraints.len(),
-        &z,
-    )
-    .map_err(|e| Groth16Error::Ark(e.to_string()))
+/// One of the system's matrices in arkworks' form: per constraint, `(coefficient, column)`.
+fn matrix(r1cs: &R1cs, pick: fn(&Constraint) -> &Lc) -> Vec<Vec<(Fr, usize)>> {
+    r1cs.constraints
+        .iter()
+        .map(|k| {
+            r1cs.canonical(pick(k))
+                .into_iter()
+                .map(|(w, c)| (c, w))
+                .collect()
+        })
+        .collect()
 }
 
 /// Whether `proof` proves the circuit of `vk` on the public values `public`.

@@ -275,6 +275,7 @@ fn zkey_files_read_back_and_every_corruption_is_an_error() {
     let good = zkey(&sections);
     let back = read_zkey(&good, &c.r1cs).expect("a well-formed key");
     assert_eq!(back.pk, pk);
+    assert_eq!(back.contributions, Some(0), "the count in section 10");
     // Sections in another order are the same file.
     let mut shuffled = sections.clone();
     shuffled.reverse();
@@ -339,6 +340,21 @@ fn zkey_files_read_back_and_every_corruption_is_an_error() {
         "delta1 not delta2's",
     );
     rejected(&with(2, &|b| b[84..148].fill(0)), "alpha at infinity");
+    // No phase-2 contribution: delta equal to gamma, or at the generators.
+    let no_contribution = |bytes: &[u8]| {
+        let e = read_zkey(bytes, &c.r1cs).expect_err("no contribution");
+        assert!(e.to_string().contains("no phase-2 contribution"), "{e}");
+    };
+    no_contribution(&with(2, &|b| {
+        let gamma = b[340..468].to_vec();
+        b[532..660].copy_from_slice(&gamma)
+    }));
+    no_contribution(&with(2, &|b| {
+        b[468..532].copy_from_slice(&g1_bytes(&G1Affine::generator()))
+    }));
+    no_contribution(&with(2, &|b| {
+        b[532..660].copy_from_slice(&g2_bytes(&G2Affine::generator()))
+    }));
     // A changed, added or missing coefficient: another circuit.
     rejected(&with(4, &|b| b[4 + 12] ^= 1), "a changed coefficient value");
     rejected(&with(4, &|b| b[4 + 8] ^= 1), "a changed coefficient wire");

@@ -11,9 +11,11 @@
 //! 2. The ceremony runs phase 2 (`snarkjs groth16 setup`, `snarkjs zkey contribute`, ...) on
 //!    it, over a phase-1 powers-of-tau file, and anyone can audit the result
 //!    (`snarkjs zkey verify`).
-//! 3. [`read_zkey`] loads the final `.zkey`, checking that it was made for exactly this
-//!    constraint system and that its points are valid; the keys prove with the snarkjs QAP
-//!    layout ([`crate::qap::Reduction::Snarkjs`]).
+//! 3. [`read_zkey`] loads the final `.zkey`, checking the sizes and the `A` and `B`
+//!    coefficients it records against this constraint system, that it has had a phase-2
+//!    contribution and that its points are valid; the keys prove with the snarkjs QAP layout
+//!    ([`crate::qap::Reduction::Snarkjs`]). That the points were made from this constraint
+//!    system is what step 2's audit establishes: the file alone cannot show it.
 
 mod r1cs_file;
 mod zkey;

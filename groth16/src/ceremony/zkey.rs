@@ -11,7 +11,9 @@
 //! 5  A query, 6 B query in G1, 7 B query in G2 (one point per variable)
 //! 8  C query (one point per witness)
 //! 9  H query (one point per domain element; the snarkjs QAP layout, see `crate::qap`)
-//! 10 contributions (the ceremony's transcript; read by `snarkjs zkey verify`, skipped here)
+//! 10 contributions: the circuit's hash (64 bytes), the contribution count u32, then the
+//!    contributions (the ceremony's transcript, which `snarkjs zkey verify` audits; only the
+//!    count is read here)
 //! ```
 //!
 //! Integers are little-endian. Field elements are 32 bytes, little-endian, in Montgomery form
@@ -39,6 +41,8 @@ const HEADER_LEN: usize = 4 + 32 + 4 + 32 + 12 + 3 * G1_LEN + 3 * G2_LEN;
 pub struct Zkey {
     /// The proving key (in the snarkjs QAP layout).
     pub pk: ProvingKey,
+    /// Phase-2 contributions the file records (its section 10), where it has that section.
+    pub contributions: Option<u32>,
 }
 
 fn bad(m: impl std::fmt::Display) -> Groth16Error {
@@ -268,7 +272,8 @@ pub fn read_zkey(bytes: &[u8], r1cs: &R1cs) -> Result<Zkey, Groth16Error> {
     if vars != r1cs.num_wires() || public != r1cs.num_instance || domain != expected_domain {
         return Err(bad(format!(
             "it is for a circuit of {vars} variables, {public} public values and a domain of \
-             {domain}; this constraint system has {}, {} and {expected_domain}",
+             {domain}; this constraint system has {}, {} and {expected_domain} (other \
+             visibility options than at --export-r1cs, or another model?)",
             r1cs.num_wires(),
             r1cs.num_instance
         )));
@@ -284,6 +289,18 @@ pub fn read_zkey(bytes: &[u8], r1cs: &R1cs) -> Result<Zkey, Groth16Error> {
     {
         return Err(bad("a key element is the point at infinity"));
     }
+    // `snarkjs groth16 setup` leaves delta at the generators (and equal to gamma) until a
+    // phase-2 contribution: such keys let anyone prove anything.
+    if delta_g2 == gamma_g2
+        || delta_g1 == G1Affine::generator()
+        || delta_g2 == G2Affine::generator()
+    {
+        return Err(bad(
+            "it has no phase-2 contribution (delta is still the generator, or equal to gamma): \
+             anyone could forge proofs with it; contribute (snarkjs zkey contribute) and use the \
+             final .zkey",
+        ));
+    }
     if !same_ratio(beta_g1, beta_g2, delta_g1, delta_g2) {
         return Err(bad("beta or delta differs between G1 and G2"));
     }
@@ -293,7 +310,8 @@ pub fn read_zkey(bytes: &[u8], r1cs: &R1cs) -> Result<Zkey, Groth16Error> {
     if theirs.len() != ours.len() {
         return Err(bad(format!(
             "its circuit has {} A and B coefficients, this constraint system {}: it was made \
-             for another circuit (export the .r1cs again and rerun the ceremony's phase 2)",
+             for another circuit (other visibility options than at --export-r1cs? else export \
+             the .r1cs again and rerun the ceremony's phase 2)",
             theirs.len(),
             ours.len()
         )));
@@ -301,7 +319,8 @@ pub fn read_zkey(bytes: &[u8], r1cs: &R1cs) -> Result<Zkey, Groth16Error> {
     if let Some((t, _)) = theirs.iter().zip(&ours).find(|(t, o)| t != o) {
         return Err(bad(format!(
             "its circuit differs from this constraint system at row {} of {}: it was made for \
-             another circuit (export the .r1cs again and rerun the ceremony's phase 2)",
+             another circuit (other visibility options than at --export-r1cs? else export the \
+             .r1cs again and rerun the ceremony's phase 2)",
             t.1,
             if t.0 == 0 { "A" } else { "B" }
         )));
@@ -336,7 +355,12 @@ pub fn read_zkey(bytes: &[u8], r1cs: &R1cs) -> Result<Zkey, Groth16Error> {
         return Err(bad("its B query differs between G1 and G2"));
     }
 
+    let contributions = s.get(&10).and_then(|b| {
+        let count = b.get(64..68)?;
+        Some(u32::from_le_bytes(count.try_into().expect("4")))
+    });
     Ok(Zkey {
+        contributions,
         pk: ProvingKey {
             vk: VerifyingKey {
                 alpha_g1,
