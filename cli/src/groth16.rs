@@ -435,36 +435,39 @@ pub fn prove(job: ProveJob<'_>, stages: &mut Stages) -> Result<()> {
         .unwrap_or_else(|| args.out.join("proof.json"));
     let vk_path = args.out.join("vk.bin");
     let vk_bytes = pk.vk.to_bytes();
-    stages.run("write artifacts", || -> Result<()> {
-        write_output(
-            &proof_path,
-            serde_json::to_string_pretty(&file)?.as_bytes(),
-            args.force,
-            crate::commands::prove::proof_file_bytes,
-            &[&args.model, &args.input],
-        )?;
-        write_output(
-            &vk_path,
-            &vk_bytes,
-            args.force,
-            crate::commands::prove::zkml_file,
-            &[&args.model, &args.input],
-        )
-    })?;
+    // Verified before anything is written: a proof that does not verify replaces nothing.
     let key = zkml_verifier::Key::Groth16(pk.vk.clone());
     let verified = stages.run("verify", || -> Result<()> {
         let (proof, instances) = file.decode()?;
         Ok(key.verify(&proof, &instances)?)
     });
     let verified_ok = verified.is_ok();
+    if verified_ok {
+        stages.run("write artifacts", || -> Result<()> {
+            write_output(
+                &proof_path,
+                serde_json::to_string_pretty(&file)?.as_bytes(),
+                args.force,
+                crate::commands::prove::proof_file_bytes,
+                &[&args.model, &args.input],
+            )?;
+            write_output(
+                &vk_path,
+                &vk_bytes,
+                args.force,
+                crate::commands::prove::zkml_file,
+                &[&args.model, &args.input],
+            )
+        })?;
+    }
     if args.json {
         print_json(&json!({
             "backend": "groth16",
             "outputs": dequantized(program, &trace.outputs()),
             "verified": verified_ok,
             "verify_error": verified.as_ref().err().map(|e| e.to_string()),
-            "proof": proof_path,
-            "vk": vk_path,
+            "proof": verified_ok.then_some(&proof_path),
+            "vk": verified_ok.then_some(&vk_path),
             "pk": pk_path,
             "program": program_path,
             "program_source": source,
@@ -476,18 +479,20 @@ pub fn prove(job: ProveJob<'_>, stages: &mut Stages) -> Result<()> {
             "timings": stages.json(),
         }))?;
     } else {
-        println!(
-            "proof: {} ({} bytes, {} public values; groth16, {} constraints)",
-            proof_path.display(),
-            bytes.len(),
-            file.instances.len(),
-            compiled.r1cs.constraints.len()
-        );
-        println!("verifying key: {}", vk_path.display());
+        if verified_ok {
+            println!(
+                "proof: {} ({} bytes, {} public values; groth16, {} constraints)",
+                proof_path.display(),
+                bytes.len(),
+                file.instances.len(),
+                compiled.r1cs.constraints.len()
+            );
+            println!("verifying key: {}", vk_path.display());
+        }
         crate::commands::prove::print_outputs(&dequantized(program, &trace.outputs()));
         println!("verified: {}", if verified_ok { "yes" } else { "NO" });
     }
-    verified.context("the proof just made does not verify")
+    verified.context("the proof just made does not verify; nothing was written")
 }
 
 /// `outputs` (the program's, in order) as reals.

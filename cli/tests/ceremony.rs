@@ -331,6 +331,33 @@ fn keys_from_a_snarkjs_ceremony_prove_and_verify_everywhere() {
         ],
     );
     assert!(err.contains("ceremony"), "{err}");
+    // A proving key with two points swapped (each still on its curve) loads, but its proof
+    // does not verify: prove fails and writes nothing, so the earlier proof stays.
+    let mut bad = zkml_groth16::ProvingKeyFile::from_bytes(&std::fs::read(&pk).unwrap()).unwrap();
+    bad.pk.a_query.swap(0, 1);
+    let bad_pk = dir.join("bad-pk.bin");
+    std::fs::write(&bad_pk, bad.to_bytes()).unwrap();
+    let before = std::fs::read(&proof_path).unwrap();
+    let err = fails(
+        &cache,
+        &[
+            "prove",
+            s(&program),
+            "--input",
+            s(&input),
+            "--pk",
+            s(&bad_pk),
+            "--out",
+            s(&out),
+            "--force",
+        ],
+    );
+    assert!(err.contains("nothing was written"), "{err}");
+    assert_eq!(
+        std::fs::read(&proof_path).unwrap(),
+        before,
+        "the earlier proof kept"
+    );
     // The file before any phase-2 contribution: delta is still the generator.
     let err = fails(
         &cache,

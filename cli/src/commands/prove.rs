@@ -347,35 +347,38 @@ pub fn run(args: Args) -> Result<()> {
         .unwrap_or_else(|| args.out.join("proof.json"));
     let vk_path = args.out.join("vk.bin");
     let vk_bytes = vk.to_bytes();
-    stages.run("write artifacts", || -> Result<()> {
-        write_output(
-            &proof_path,
-            serde_json::to_string_pretty(&file)?.as_bytes(),
-            args.force,
-            proof_file_bytes,
-            &[&args.model, &args.input],
-        )?;
-        write_output(
-            &vk_path,
-            &vk_bytes,
-            args.force,
-            zkml_file,
-            &[&args.model, &args.input],
-        )
-    })?;
+    // Verified before anything is written: a proof that does not verify replaces nothing.
     let verified = stages.run("verify", || -> Result<()> {
         let (bytes, instances) = file.decode()?;
         Ok(zkml_verifier::verify_with_key(&vk, &bytes, &instances)?)
     });
     let verified_ok = verified.is_ok();
+    if verified_ok {
+        stages.run("write artifacts", || -> Result<()> {
+            write_output(
+                &proof_path,
+                serde_json::to_string_pretty(&file)?.as_bytes(),
+                args.force,
+                proof_file_bytes,
+                &[&args.model, &args.input],
+            )?;
+            write_output(
+                &vk_path,
+                &vk_bytes,
+                args.force,
+                zkml_file,
+                &[&args.model, &args.input],
+            )
+        })?;
+    }
     let outputs = crate::proving::dequantized_outputs(&proof, &program);
     if args.json {
         print_json(&json!({
             "outputs": outputs,
             "verified": verified_ok,
             "verify_error": verified.as_ref().err().map(|e| e.to_string()),
-            "proof": proof_path,
-            "vk": vk_path,
+            "proof": verified_ok.then_some(&proof_path),
+            "vk": verified_ok.then_some(&vk_path),
             "pk": pk_path,
             "program": program_path,
             "program_source": source,
@@ -388,20 +391,22 @@ pub fn run(args: Args) -> Result<()> {
             "timings": stages.json(),
         }))?;
     } else {
-        println!(
-            "proof: {} ({} bytes, {} public values)",
-            proof_path.display(),
-            proof.bytes.len(),
-            file.instances.len()
-        );
-        println!("verifying key: {}", vk_path.display());
+        if verified_ok {
+            println!(
+                "proof: {} ({} bytes, {} public values)",
+                proof_path.display(),
+                proof.bytes.len(),
+                file.instances.len()
+            );
+            println!("verifying key: {}", vk_path.display());
+        }
         print_outputs(&outputs);
         if let Some(note) = memory_note(run.device, run.gpu_peak) {
             println!("{note}");
         }
         println!("verified: {}", if verified_ok { "yes" } else { "NO" });
     }
-    verified.context("the proof just made does not verify")
+    verified.context("the proof just made does not verify; nothing was written")
 }
 
 /// Prints each output's first values.
