@@ -443,22 +443,14 @@ pub fn prove(job: ProveJob<'_>, stages: &mut Stages) -> Result<()> {
     });
     let verified_ok = verified.is_ok();
     if verified_ok {
-        stages.run("write artifacts", || -> Result<()> {
-            write_output(
-                &proof_path,
-                serde_json::to_string_pretty(&file)?.as_bytes(),
-                args.force,
-                crate::commands::prove::proof_file_bytes,
-                &[&args.model, &args.input],
-            )?;
-            write_output(
-                &vk_path,
-                &vk_bytes,
-                args.force,
-                crate::commands::prove::zkml_file,
-                &[&args.model, &args.input],
-            )
-        })?;
+        crate::commands::prove::write_artifacts(
+            args,
+            &file,
+            &proof_path,
+            &vk_bytes,
+            &vk_path,
+            stages,
+        )?;
     }
     if args.json {
         print_json(&json!({

@@ -43,6 +43,13 @@ fn fails(cache: &Path, args: &[&str]) -> String {
     err
 }
 
+/// `zkml setup PROGRAM --backend groth16 EXTRA...`.
+fn groth16_setup<'a>(program: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["setup", program, "--backend", "groth16"];
+    args.extend_from_slice(extra);
+    args
+}
+
 fn snarkjs_cli() -> PathBuf {
     let cli =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../groth16/node_modules/snarkjs/build/cli.cjs");
@@ -146,14 +153,7 @@ fn keys_from_a_snarkjs_ceremony_prove_and_verify_everywhere() {
     let r1cs = dir.join("circuit.r1cs");
     let e = run_json(
         &cache,
-        &[
-            "setup",
-            s(&program),
-            "--backend",
-            "groth16",
-            "--export-r1cs",
-            s(&r1cs),
-        ],
+        &groth16_setup(s(&program), &["--export-r1cs", s(&r1cs)]),
     );
     let power = e["powers_of_tau"].as_u64().unwrap().to_string();
     assert!(r1cs.exists() && !dir.join("keys").exists(), "{e}");
@@ -195,16 +195,7 @@ fn keys_from_a_snarkjs_ceremony_prove_and_verify_everywhere() {
     let keys = dir.join("keys");
     let setup = run_json(
         &cache,
-        &[
-            "setup",
-            s(&program),
-            "--backend",
-            "groth16",
-            "--zkey",
-            s(&zkey),
-            "--out",
-            s(&keys),
-        ],
+        &groth16_setup(s(&program), &["--zkey", s(&zkey), "--out", s(&keys)]),
     );
     assert_eq!(setup["insecure_setup"], false, "{setup}");
     assert_eq!(setup["ceremony_contributions"], 1, "{setup}");
@@ -298,18 +289,17 @@ fn keys_from_a_snarkjs_ceremony_prove_and_verify_everywhere() {
     // 7. Mistakes.
     let err = fails(
         &cache,
-        &[
-            "setup",
+        &groth16_setup(
             s(&program),
-            "--backend",
-            "groth16",
-            "--zkey",
-            s(&zkey),
-            "--out",
-            s(&dir.join("k2")),
-            "--input-visibility",
-            "private",
-        ],
+            &[
+                "--zkey",
+                s(&zkey),
+                "--out",
+                s(&dir.join("k2")),
+                "--input-visibility",
+                "private",
+            ],
+        ),
     );
     assert!(
         err.contains(".zkey") && err.contains("public values"),
@@ -361,16 +351,15 @@ fn keys_from_a_snarkjs_ceremony_prove_and_verify_everywhere() {
     // The file before any phase-2 contribution: delta is still the generator.
     let err = fails(
         &cache,
-        &[
-            "setup",
+        &groth16_setup(
             s(&program),
-            "--backend",
-            "groth16",
-            "--zkey",
-            s(&dir.join("c0.zkey")),
-            "--out",
-            s(&dir.join("k1")),
-        ],
+            &[
+                "--zkey",
+                s(&dir.join("c0.zkey")),
+                "--out",
+                s(&dir.join("k1")),
+            ],
+        ),
     );
     assert!(err.contains("no phase-2 contribution"), "{err}");
     let bytes = std::fs::read(&zkey).unwrap();
@@ -378,16 +367,10 @@ fn keys_from_a_snarkjs_ceremony_prove_and_verify_everywhere() {
     std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
     let err = fails(
         &cache,
-        &[
-            "setup",
+        &groth16_setup(
             s(&program),
-            "--backend",
-            "groth16",
-            "--zkey",
-            s(&cut),
-            "--out",
-            s(&dir.join("k3")),
-        ],
+            &["--zkey", s(&cut), "--out", s(&dir.join("k3"))],
+        ),
     );
     assert!(err.contains("ends early"), "{err}");
     let err = fails(
@@ -404,14 +387,7 @@ fn keys_from_a_snarkjs_ceremony_prove_and_verify_everywhere() {
     assert!(err.contains("--backend groth16"), "{err}");
     let err = fails(
         &cache,
-        &[
-            "setup",
-            s(&program),
-            "--backend",
-            "groth16",
-            "--export-r1cs",
-            s(&input),
-        ],
+        &groth16_setup(s(&program), &["--export-r1cs", s(&input)]),
     );
     assert!(err.contains("refusing to overwrite"), "{err}");
     assert!(
@@ -422,14 +398,7 @@ fn keys_from_a_snarkjs_ceremony_prove_and_verify_everywhere() {
     );
     let err = fails(
         &cache,
-        &[
-            "setup",
-            s(&program),
-            "--backend",
-            "groth16",
-            "--zkey",
-            s(&dir.join("missing.zkey")),
-        ],
+        &groth16_setup(s(&program), &["--zkey", s(&dir.join("missing.zkey"))]),
     );
     assert!(err.contains("missing.zkey"), "{err}");
 }

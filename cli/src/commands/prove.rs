@@ -354,22 +354,7 @@ pub fn run(args: Args) -> Result<()> {
     });
     let verified_ok = verified.is_ok();
     if verified_ok {
-        stages.run("write artifacts", || -> Result<()> {
-            write_output(
-                &proof_path,
-                serde_json::to_string_pretty(&file)?.as_bytes(),
-                args.force,
-                proof_file_bytes,
-                &[&args.model, &args.input],
-            )?;
-            write_output(
-                &vk_path,
-                &vk_bytes,
-                args.force,
-                zkml_file,
-                &[&args.model, &args.input],
-            )
-        })?;
+        write_artifacts(&args, &file, &proof_path, &vk_bytes, &vk_path, &mut stages)?;
     }
     let outputs = crate::proving::dequantized_outputs(&proof, &program);
     if args.json {
@@ -407,6 +392,33 @@ pub fn run(args: Args) -> Result<()> {
         println!("verified: {}", if verified_ok { "yes" } else { "NO" });
     }
     verified.context("the proof just made does not verify; nothing was written")
+}
+
+/// Writes a verified proof's file and its verifying key (either backend).
+pub fn write_artifacts(
+    args: &Args,
+    file: &ProofFile,
+    proof_path: &Path,
+    vk_bytes: &[u8],
+    vk_path: &Path,
+    stages: &mut Stages,
+) -> Result<()> {
+    stages.run("write artifacts", || -> Result<()> {
+        write_output(
+            proof_path,
+            serde_json::to_string_pretty(file)?.as_bytes(),
+            args.force,
+            proof_file_bytes,
+            &[&args.model, &args.input],
+        )?;
+        write_output(
+            vk_path,
+            vk_bytes,
+            args.force,
+            zkml_file,
+            &[&args.model, &args.input],
+        )
+    })
 }
 
 /// Prints each output's first values.
