@@ -273,6 +273,17 @@ pub fn hash_values(values: &[(i128, u32)]) -> Option<Fr> {
     pack(values).map(|m| hash(&m))
 }
 
+/// A hiding commitment to values with their envelopes: the hash of `blinding` followed by the
+/// packed values. With `blinding` drawn uniformly it reveals nothing about the values; two
+/// segments of a program that share it link a tensor one outputs and the next takes.
+pub fn commit_values(blinding: Fr, values: &[(i128, u32)]) -> Option<Fr> {
+    let packed = pack(values)?;
+    let mut message = Vec::with_capacity(packed.len() + 1);
+    message.push(blinding);
+    message.extend(packed);
+    Some(hash(&message))
+}
+
 #[cfg(test)]
 mod tests {
     use halo2_proofs::halo2curves::ff::PrimeField;

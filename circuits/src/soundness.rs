@@ -177,6 +177,25 @@ pub fn mock_verify_with_instance(layout: &Layout, instance: Vec<Fr>) -> Result<(
         .map_err(|failures| format!("{} failures, first: {}", failures.len(), failures[0]))
 }
 
+/// [`adversarial_layout`] for a segment whose links are blinded with `blinding`.
+pub fn adversarial_segment_layout(
+    program: &Program,
+    trace: &Trace,
+    params: CircuitParams,
+    visibility: VisibilityConfig,
+    blinding: crate::Blinding,
+    adversary: Adversary,
+) -> Result<Layout, LayoutError> {
+    crate::layout::program::build_with(
+        program,
+        Some(trace),
+        params,
+        visibility,
+        blinding,
+        Some(adversary),
+    )
+}
+
 /// Lays out `program` on `trace` with `adversary` choosing witness values in place of the
 /// honest generator; [`Layout::adversary_report`] then says where it departed and what every
 /// tensor's values became. The public instance is the one this witness claims.
@@ -187,7 +206,14 @@ pub fn adversarial_layout(
     visibility: VisibilityConfig,
     adversary: Adversary,
 ) -> Result<Layout, LayoutError> {
-    crate::layout::program::build_with(program, Some(trace), params, visibility, Some(adversary))
+    adversarial_segment_layout(
+        program,
+        trace,
+        params,
+        visibility,
+        crate::Blinding::default(),
+        adversary,
+    )
 }
 
 #[cfg(test)]

@@ -21,6 +21,11 @@ pub enum Visibility {
     Private,
     /// Known only to the prover; their Poseidon hash is public.
     Hashed,
+    /// Known only to the prover; a hiding commitment is public: the Poseidon hash of a secret
+    /// blinding value and the values, each packed with the envelope of its static bound. It
+    /// links the tensors one segment of a cut program hands to the next, which commits to them
+    /// with the same blinding value.
+    Linked,
 }
 
 /// Who sees the program's parameters (weights, biases, normalization constants).
@@ -61,8 +66,8 @@ impl Default for VisibilityConfig {
 impl VisibilityConfig {
     /// Whether anything is hashed (the circuit then needs the Poseidon gates).
     pub fn hashes(&self) -> bool {
-        self.inputs == Visibility::Hashed
-            || self.outputs == Visibility::Hashed
+        matches!(self.inputs, Visibility::Hashed | Visibility::Linked)
+            || matches!(self.outputs, Visibility::Hashed | Visibility::Linked)
             || self.params == ParamVisibility::Hashed
     }
 
@@ -113,6 +118,14 @@ pub enum PublicPart {
         /// The tensors, in hashing order.
         tensors: Vec<HashedTensor>,
     },
+    /// One instance value: the commitment to these tensors' values with a blinding value
+    /// ([`crate::poseidon::commit_values`]).
+    Link {
+        /// Inputs or outputs.
+        class: ValueClass,
+        /// The tensors, in order.
+        tensors: Vec<HashedTensor>,
+    },
 }
 
 /// The public instance of `program` under `visibility`, part by part, in instance order.
@@ -137,6 +150,16 @@ pub fn public_parts(
                     .map(|&node| HashedTensor {
                         node,
                         bits: bits(node),
+                    })
+                    .collect(),
+            }),
+            Visibility::Linked => parts.push(PublicPart::Link {
+                class,
+                tensors: nodes
+                    .iter()
+                    .map(|&node| HashedTensor {
+                        node,
+                        bits: param_envelope_bits(bounds[node]),
                     })
                     .collect(),
             }),

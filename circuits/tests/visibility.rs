@@ -78,6 +78,7 @@ fn expected_instance(program: &Program, trace: &Trace, vis: VisibilityConfig) ->
                     .collect();
                 out.push(hash_values(&items).expect("values inside their envelopes"));
             }
+            PublicPart::Link { .. } => unreachable!("whole programs have no links"),
         }
     }
     out

@@ -7,6 +7,7 @@
 // struct would replace that text.
 #![allow(missing_docs)]
 
+pub mod chain;
 pub mod claims;
 pub mod commands;
 pub mod common;

@@ -196,6 +196,8 @@ pub enum PublicEntry {
     },
     /// The Poseidon hash of a class of values.
     Hash { class: String, hash: String },
+    /// The commitment linking a class of values to the neighbouring segment.
+    Link { class: String, commitment: String },
 }
 
 pub const PROOF_FORMAT: &str = "zkml-proof";
@@ -236,7 +238,10 @@ impl ProofFile {
     ) -> Self {
         // Private outputs stay out of the file (it is meant to be shared); hashed outputs are
         // listed so that a recipient can check them against the proven hash.
-        let listed = vk.model.outputs != zkml_verifier::vk::VisibilityInfo::Private;
+        let listed = matches!(
+            vk.model.outputs,
+            zkml_verifier::vk::VisibilityInfo::Public | zkml_verifier::vk::VisibilityInfo::Hashed
+        );
         let (outputs, quantized_outputs) = if listed {
             (
                 dequantized_outputs(proof, program),
@@ -315,6 +320,10 @@ pub fn public_entries(
             zkml_verifier::vk::PublicPart::Hash { class, .. } => PublicEntry::Hash {
                 class: class_name(*class).into(),
                 hash: slice.first().map(word_hex).unwrap_or_default(),
+            },
+            zkml_verifier::vk::PublicPart::Link { class, .. } => PublicEntry::Link {
+                class: class_name(*class).into(),
+                commitment: slice.first().map(word_hex).unwrap_or_default(),
             },
         });
     }

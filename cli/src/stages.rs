@@ -38,7 +38,7 @@ impl Stages {
         bar.finish_and_clear();
         if result.is_ok() {
             if !self.quiet {
-                eprintln!("{name:<28} {secs:>9.3} s");
+                eprintln!("{name:<36} {secs:>9.3} s");
             }
             self.timings.push((name.to_string(), secs));
         }
@@ -48,7 +48,7 @@ impl Stages {
     /// Records a stage that ran alongside another one (timed by its caller).
     pub fn record(&mut self, name: &str, secs: f64) {
         if !self.quiet {
-            eprintln!("{name:<28} {secs:>9.3} s");
+            eprintln!("{name:<36} {secs:>9.3} s");
         }
         self.timings.push((name.to_string(), secs));
     }

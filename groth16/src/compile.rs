@@ -81,6 +81,12 @@ pub fn compile_with(
 ) -> Result<Compiled, Groth16Error> {
     let parts =
         public_parts(program, visibility).map_err(|e| Groth16Error::Program(e.to_string()))?;
+    if parts.iter().any(|p| matches!(p, PublicPart::Link { .. })) {
+        return Err(Groth16Error::Program(
+            "linked segments are proven with halo2; the Groth16 backend proves whole programs"
+                .into(),
+        ));
+    }
     if let Some(t) = trace {
         if t.values.len() != program.nodes.len() {
             return Err(Groth16Error::Witness(format!(
@@ -160,6 +166,7 @@ pub fn compile_with(
                     costs.per_node[t.node] += b.r1cs.constraints.len() - before;
                 }
             }
+            PublicPart::Link { .. } => unreachable!("refused above"),
         }
     }
     reorder_instance(&mut b, &order)?;
@@ -253,9 +260,10 @@ fn lower(
                 } else {
                     b.witness(v)
                 };
-                match domain.interval() {
-                    None => b.signed(&s, bits),
-                    Some((lo, hi)) => b.bounded(&s, lo, hi),
+                match domain.admitted() {
+                    // A bounded input as wide as the value range is checked as a real one.
+                    Some((lo, hi)) if hi < program.value_limit() => b.bounded(&s, lo, hi),
+                    _ => b.signed(&s, bits),
                 }
                 s
             })

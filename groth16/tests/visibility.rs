@@ -45,6 +45,7 @@ fn halo2_instance(f: &Fixture, v: VisibilityConfig) -> Vec<Fr> {
                 let bytes = zkml_prover::prove::fr_to_word(&h);
                 out.push(Fr::from_be_bytes_mod_order(&bytes));
             }
+            PublicPart::Link { .. } => unreachable!("whole programs have no links"),
         }
     }
     out

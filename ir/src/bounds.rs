@@ -40,7 +40,7 @@ pub(crate) fn node_bound(
     let b = |i: usize| u128::from(in_bounds[i]);
     let widest = || in_bounds.iter().copied().max().unwrap_or(0);
     let wide: u128 = match &node.op {
-        Op::Input { domain, .. } => match domain.interval() {
+        Op::Input { domain, .. } => match domain.admitted() {
             None => u128::from(limit),
             Some((lo, hi)) => u128::from(lo.unsigned_abs().max(hi.unsigned_abs())),
         },

@@ -20,6 +20,14 @@ pub enum IrError {
     /// A whole-program rule is broken.
     #[error("invalid program: {0}")]
     InvalidProgram(String),
+    /// A program cannot be cut into segments where asked.
+    #[error("cannot cut the program before node {cut}: {reason}")]
+    InvalidCut {
+        /// The node the cut was asked before.
+        cut: usize,
+        /// Why it cannot be cut there.
+        reason: String,
+    },
 }
 
 /// Why evaluating a program on given inputs failed.

@@ -134,7 +134,7 @@ fn eval_node(
                     got: x.shape().to_vec(),
                 });
             }
-            if let Some((lo, hi)) = domain.interval() {
+            if let Some((lo, hi)) = domain.admitted() {
                 if let Some((position, &value)) =
                     x.data().iter().enumerate().find(|(_, &v)| v < lo || v > hi)
                 {

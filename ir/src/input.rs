@@ -296,6 +296,13 @@ pub fn quantize_with(
                     got: values.len(),
                 });
             }
+            let (min, max) = match spec.domain {
+                InputDomain::Bounded { bound } => {
+                    let b = i64::try_from(bound).unwrap_or(i64::MAX);
+                    (-b.min(limit), b.min(limit - 1))
+                }
+                _ => (-limit, limit - 1),
+            };
             let mut q = Vec::with_capacity(values.len());
             for (position, &value) in values.iter().enumerate() {
                 if !value.is_finite() {
@@ -328,14 +335,14 @@ pub fn quantize_with(
                     continue;
                 }
                 match quantize(value, spec.scale) {
-                    Some(v) if v >= -limit && v < limit => q.push(v),
+                    Some(v) if v >= min && v <= max => q.push(v),
                     _ => {
                         return Err(InputError::OutOfRange {
                             input,
                             position,
                             value,
-                            min: dequantize(-limit, spec.scale),
-                            max: dequantize(limit - 1, spec.scale),
+                            min: dequantize(min, spec.scale),
+                            max: dequantize(max, spec.scale),
                             scale: spec.scale,
                         })
                     }

@@ -45,6 +45,7 @@ pub mod input;
 pub mod op;
 pub mod program;
 pub mod rounding;
+pub mod segment;
 pub mod signature;
 pub mod structure;
 pub mod table;

@@ -183,15 +183,37 @@ pub enum InputDomain {
     },
     /// Booleans: 0 or 1 at scale 0.
     Bool,
+    /// Reals at the input's scale with `|v| <= bound` (`bound` at most the value limit
+    /// `2^(value_bits-1)`; values stay in the value range as for [`InputDomain::Real`]): a
+    /// tensor one segment of a cut program passes to the next, which keeps the bound the
+    /// producing node had (see [`crate::segment`]).
+    Bounded {
+        /// Largest admitted magnitude.
+        bound: u64,
+    },
 }
 
 impl InputDomain {
-    /// The admitted integer interval, for integer and boolean inputs.
+    /// The admitted integer interval, for integer and boolean inputs (scale 0, carried
+    /// exactly).
     pub fn interval(&self) -> Option<(i64, i64)> {
         match *self {
-            InputDomain::Real => None,
+            InputDomain::Real | InputDomain::Bounded { .. } => None,
             InputDomain::Integer { lo, hi } => Some((lo, hi)),
             InputDomain::Bool => Some((0, 1)),
+        }
+    }
+
+    /// The admitted interval of quantized values, where the domain narrows the value range:
+    /// integer, boolean and bounded inputs. Bounds beyond `i64` saturate (validation refuses
+    /// them).
+    pub fn admitted(&self) -> Option<(i64, i64)> {
+        match *self {
+            InputDomain::Bounded { bound } => {
+                let b = i64::try_from(bound).unwrap_or(i64::MAX);
+                Some((-b, b))
+            }
+            _ => self.interval(),
         }
     }
 
@@ -201,6 +223,7 @@ impl InputDomain {
             InputDomain::Real => "real".into(),
             InputDomain::Integer { lo, hi } => format!("int [{lo}, {hi}]"),
             InputDomain::Bool => "bool".into(),
+            InputDomain::Bounded { bound } => format!("real, |q| <= {bound}"),
         }
     }
 }

@@ -178,6 +178,17 @@ impl Program {
 
     /// Integer and boolean inputs have scale 0 and a non-empty domain inside the value range.
     fn check_domain(&self, domain: &InputDomain, scale: i32) -> Result<(), String> {
+        if let InputDomain::Bounded { bound } = *domain {
+            let limit = self.value_limit().unsigned_abs();
+            if bound > limit {
+                return Err(format!(
+                    "domain {} leaves the {}-bit value range",
+                    domain.describe(),
+                    self.value_bits
+                ));
+            }
+            return Ok(());
+        }
         let Some((lo, hi)) = domain.interval() else {
             return Ok(());
         };
@@ -223,7 +234,7 @@ impl Program {
     }
 
     /// Shape, scale and bound of node `i`, derived from its op and its inputs.
-    fn derive(&self, i: usize) -> Result<(Vec<usize>, i32, u64), String> {
+    pub(crate) fn derive(&self, i: usize) -> Result<(Vec<usize>, i32, u64), String> {
         let node = &self.nodes[i];
         node.op.check_parameters()?;
         let ins: Vec<&Node> = node.inputs.iter().map(|&j| &self.nodes[j]).collect();

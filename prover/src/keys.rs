@@ -103,12 +103,17 @@ pub fn model_info(
                 class: class(c),
                 tensors: tensors.iter().map(|t| (tensor(t.node), t.bits)).collect(),
             },
+            CircuitPart::Link { class: c, tensors } => PublicPart::Link {
+                class: class(c),
+                tensors: tensors.iter().map(|t| (tensor(t.node), t.bits)).collect(),
+            },
         })
         .collect();
     let io = |v: Visibility| match v {
         Visibility::Public => VisibilityInfo::Public,
         Visibility::Private => VisibilityInfo::Private,
         Visibility::Hashed => VisibilityInfo::Hashed,
+        Visibility::Linked => VisibilityInfo::Linked,
     };
     Ok(ModelInfo {
         program_digest: program_digest(program),

@@ -18,4 +18,4 @@ pub mod transcript;
 pub use device::Device;
 pub use error::ProverError;
 pub use keys::{generate_keys, generate_keys_on, ProvingKeyFile, ProvingKeyHeader};
-pub use prove::{prove, prove_on, verify_with_halo2, Proof};
+pub use prove::{prove, prove_on, prove_segment_on, verify_with_halo2, Proof};

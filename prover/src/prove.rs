@@ -11,7 +11,7 @@ use halo2_proofs::transcript::{
     Challenge255, Transcript, TranscriptReadBuffer, TranscriptWriterBuffer,
 };
 use rand::rngs::OsRng;
-use zkml_circuits::ModelCircuit;
+use zkml_circuits::{Blinding, ModelCircuit};
 use zkml_ir::{evaluate, Program, Tensor};
 
 use crate::device::Device;
@@ -81,6 +81,19 @@ pub fn prove_on(
     pk: &ProvingKeyFile,
     srs: &ParamsKZG<Bn256>,
 ) -> Result<Proof, ProverError> {
+    prove_segment_on(device, program, inputs, Blinding::default(), pk, srs)
+}
+
+/// Proves one segment of a cut program (or a whole program, whose blinding is unused) on
+/// quantized `inputs`, with the blinding values of its link commitments.
+pub fn prove_segment_on(
+    device: Device,
+    program: &Program,
+    inputs: &[Tensor],
+    blinding: Blinding,
+    pk: &ProvingKeyFile,
+    srs: &ParamsKZG<Bn256>,
+) -> Result<Proof, ProverError> {
     if hex::encode(program_digest(program)) != pk.header.program_digest {
         return Err(ProverError::Mismatch(
             "the proving key was generated for a different program; run setup again".into(),
@@ -94,11 +107,12 @@ pub fn prove_on(
         )));
     }
     let trace = evaluate(program, inputs)?;
-    let layout = zkml_circuits::build(
+    let layout = zkml_circuits::build_segment(
         program,
         Some(&trace),
         pk.header.circuit,
         pk.header.visibility,
+        blinding,
     )?;
     let circuit = ModelCircuit::new(layout);
     let instances = circuit.instance();

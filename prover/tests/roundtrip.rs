@@ -158,6 +158,7 @@ fn hashed_and_private_visibility_prove_and_verify() {
                         .collect();
                     expected.push(zkml_circuits::poseidon::hash_values(&items).unwrap());
                 }
+                PublicPart::Link { .. } => unreachable!("whole programs have no links"),
             }
         }
         assert_eq!(proof.instances, expected, "{vis:?}");

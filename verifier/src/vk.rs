@@ -228,6 +228,9 @@ pub enum VisibilityInfo {
     Hashed,
     /// Part of the verifying key (parameters only).
     Fixed,
+    /// Known only to the prover; one public value is a blinded commitment linking them to the
+    /// neighbouring segment of a cut program (inputs and outputs only).
+    Linked,
 }
 
 /// One tensor of the model.
@@ -275,6 +278,16 @@ pub enum PublicPart {
         /// The tensors with their envelope bits, in hashing order.
         tensors: Vec<(TensorInfo, u32)>,
     },
+    /// One instance value: a commitment to these tensors' values, the Poseidon hash of a
+    /// secret blinding value and the values packed as for [`PublicPart::Hash`]. The segments
+    /// on either side of a cut commit to the tensors they pass with the same blinding value,
+    /// so equal commitments link them.
+    Link {
+        /// Inputs or outputs.
+        class: ValueClass,
+        /// The tensors with their envelope bits, in order.
+        tensors: Vec<(TensorInfo, u32)>,
+    },
 }
 
 impl PublicPart {
@@ -282,7 +295,7 @@ impl PublicPart {
     pub fn instance_len(&self) -> u64 {
         match self {
             PublicPart::Values { tensor, .. } => tensor.len(),
-            PublicPart::Hash { .. } => 1,
+            PublicPart::Hash { .. } | PublicPart::Link { .. } => 1,
         }
     }
 }

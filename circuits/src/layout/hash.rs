@@ -73,12 +73,8 @@ fn pack_element(layout: &mut Layout, members: &[(Wire, u32, u32)]) -> CellRef {
     result.expect("at least one row")
 }
 
-/// Hashes `(wire, envelope bits)` items; returns the cell holding the hash.
-pub(crate) fn hash(layout: &mut Layout, items: &[(Wire, u32)]) -> CellRef {
-    assert!(
-        layout.params.poseidon,
-        "hashing needs a circuit configured with the Poseidon gates"
-    );
+/// Packs `(wire, envelope bits)` items into element cells.
+fn pack_items(layout: &mut Layout, items: &[(Wire, u32)]) -> Vec<CellRef> {
     let bits: Vec<u32> = items.iter().map(|&(_, b)| b).collect();
     let slots = pack_slots(&bits);
     let count = slots.last().map_or(0, |s| s.element + 1);
@@ -86,8 +82,36 @@ pub(crate) fn hash(layout: &mut Layout, items: &[(Wire, u32)]) -> CellRef {
     for (&(wire, b), slot) in items.iter().zip(&slots) {
         members[slot.element].push((wire, b, slot.shift));
     }
-    let elements: Vec<CellRef> = members.iter().map(|m| pack_element(layout, m)).collect();
+    members.iter().map(|m| pack_element(layout, m)).collect()
+}
 
+/// Hashes `(wire, envelope bits)` items; returns the cell holding the hash.
+pub(crate) fn hash(layout: &mut Layout, items: &[(Wire, u32)]) -> CellRef {
+    assert!(
+        layout.params.poseidon,
+        "hashing needs a circuit configured with the Poseidon gates"
+    );
+    let elements = pack_items(layout, items);
+    sponge(layout, elements)
+}
+
+/// Commits to `(wire, envelope bits)` items with `blinding`, a free witness cell placed first
+/// in the message ([`poseidon::commit_values`]); returns the cell holding the commitment.
+pub(crate) fn commit(layout: &mut Layout, blinding: Fr, items: &[(Wire, u32)]) -> CellRef {
+    assert!(
+        layout.params.poseidon,
+        "committing needs a circuit configured with the Poseidon gates"
+    );
+    let row = layout.row_with(None);
+    let key = layout.assign_field(AdviceCol::X(0), row, blinding);
+    let mut elements = vec![key];
+    elements.extend(pack_items(layout, items));
+    sponge(layout, elements)
+}
+
+/// The sponge over message cells; returns the cell holding the hash.
+fn sponge(layout: &mut Layout, elements: Vec<CellRef>) -> CellRef {
+    let count = elements.len();
     let zero = layout.cell(Wire::Const(0));
     let cap = layout.cell(Wire::Const(i128::from(count as u64) << 64));
     let words: Vec<CellRef> = if elements.is_empty() {

@@ -2,6 +2,7 @@
 
 use rustc_hash::FxHashMap as HashMap;
 
+use halo2_proofs::halo2curves::bn256::Fr;
 use zkml_ir::structure::{
     bias_index, for_each_product, for_each_window_member, movement_sources, Source,
 };
@@ -18,7 +19,7 @@ use super::select::{abs, argmax, compare, max_pairs, reduce_max, relu, where_sel
 use super::{CellRef, Layout, LayoutError, Wire};
 use crate::params::CircuitParams;
 use crate::visibility::{
-    parameter_envelope, public_parts, ParamVisibility, PublicPart, VisibilityConfig,
+    parameter_envelope, public_parts, ParamVisibility, PublicPart, ValueClass, VisibilityConfig,
 };
 
 /// A linear combination of wires.
@@ -35,7 +36,36 @@ pub fn build(
     params: CircuitParams,
     visibility: VisibilityConfig,
 ) -> Result<Layout, LayoutError> {
-    build_with(program, trace, params, visibility, None)
+    build_with(
+        program,
+        trace,
+        params,
+        visibility,
+        Blinding::default(),
+        None,
+    )
+}
+
+/// The blinding values of a segment's link commitments ([`crate::Visibility::Linked`]): the
+/// one shared with the segment before (inputs) and the one shared with the segment after
+/// (outputs). Zero without a witness.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Blinding {
+    /// Blinds the commitment to the inputs.
+    pub inputs: Fr,
+    /// Blinds the commitment to the outputs.
+    pub outputs: Fr,
+}
+
+/// [`build`] for a segment whose inputs or outputs are linked, with their blinding values.
+pub fn build_segment(
+    program: &Program,
+    trace: Option<&Trace>,
+    params: CircuitParams,
+    visibility: VisibilityConfig,
+    blinding: Blinding,
+) -> Result<Layout, LayoutError> {
+    build_with(program, trace, params, visibility, blinding, None)
 }
 
 /// [`build`], with `adversary` choosing witness values in place of the honest generator
@@ -45,6 +75,7 @@ pub(crate) fn build_with(
     trace: Option<&Trace>,
     params: CircuitParams,
     visibility: VisibilityConfig,
+    blinding: Blinding,
     adversary: Option<Adversary>,
 ) -> Result<Layout, LayoutError> {
     params
@@ -121,6 +152,18 @@ pub(crate) fn build_with(
                 let h = super::hash::hash(&mut layout, &items);
                 layout.expose(h);
             }
+            PublicPart::Link { class, tensors } => {
+                let items: Vec<(Wire, u32)> = tensors
+                    .iter()
+                    .flat_map(|t| wires[t.node].iter().map(move |&w| (w, t.bits)))
+                    .collect();
+                let key = match class {
+                    ValueClass::Inputs => blinding.inputs,
+                    _ => blinding.outputs,
+                };
+                let h = super::hash::commit(&mut layout, key, &items);
+                layout.expose(h);
+            }
         }
     }
     Ok(layout)
@@ -162,9 +205,12 @@ fn lower_node(
             .into_iter()
             .map(|v| {
                 let v = layout.choose(Choice::Value, v);
-                Wire::Cell(match domain.interval() {
-                    None => signed_value(layout, v, bits),
-                    Some((lo, hi)) => bounded_value(layout, v, lo, hi),
+                Wire::Cell(match domain.admitted() {
+                    // A bounded input as wide as the value range is checked as a real one.
+                    Some((lo, hi)) if hi < program.value_limit() => {
+                        bounded_value(layout, v, lo, hi)
+                    }
+                    _ => signed_value(layout, v, bits),
                 })
             })
             .collect(),

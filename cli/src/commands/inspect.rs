@@ -20,6 +20,13 @@ pub struct Args {
     /// op and per node).
     #[arg(long, value_enum)]
     pub backend: Option<crate::groth16::BackendArg>,
+    /// For a program: show how `prove --segments N` would cut it (public inputs and outputs,
+    /// fixed parameters): each segment's nodes, the values crossing its ends and its circuit.
+    #[arg(long, value_name = "N", conflicts_with = "max_logrows")]
+    pub segments: Option<usize>,
+    /// For a program: show how `prove --max-logrows K` would cut it.
+    #[arg(long, value_name = "K", value_parser = clap::value_parser!(u32).range(6..=26))]
+    pub max_logrows: Option<u32>,
     /// Print one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
@@ -66,6 +73,7 @@ fn visibility(v: VisibilityInfo) -> &'static str {
         VisibilityInfo::Private => "private",
         VisibilityInfo::Hashed => "hashed",
         VisibilityInfo::Fixed => "fixed",
+        VisibilityInfo::Linked => "linked",
     }
 }
 
@@ -92,6 +100,15 @@ fn public_parts(parts: &[PublicPart]) -> Vec<String> {
             ),
             PublicPart::Hash { class: c, tensors } => format!(
                 "1 value: Poseidon hash of the {} ({})",
+                class(*c),
+                tensors
+                    .iter()
+                    .map(|(t, _)| format!("'{}'", t.name))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            PublicPart::Link { class: c, tensors } => format!(
+                "1 value: commitment linking the {} to the next segment ({})",
                 class(*c),
                 tensors
                     .iter()
@@ -285,6 +302,9 @@ pub fn run(args: Args) -> Result<()> {
     if args.backend == Some(crate::groth16::BackendArg::Groth16) {
         return inspect_r1cs(&args, &program);
     }
+    if args.segments.is_some() || args.max_logrows.is_some() {
+        return inspect_segments(&args, &program);
+    }
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
     for n in &program.nodes {
         *counts.entry(n.op.name()).or_default() += 1;
@@ -394,6 +414,75 @@ pub fn run(args: Args) -> Result<()> {
                 t.values.len()
             );
         }
+    }
+    Ok(())
+}
+
+/// The segments `prove --segments N` (or `--max-logrows K`) would prove.
+fn inspect_segments(args: &Args, program: &zkml_ir::Program) -> Result<()> {
+    use zkml_circuits::cost::Phases;
+    use zkml_segments::plan::{plan_cuts, plan_within, size_segments};
+    let visibility = zkml_circuits::VisibilityConfig::default();
+    let (cut, circuits) = match (args.segments, args.max_logrows) {
+        (Some(n), _) => {
+            let cut = zkml_segments::CutProgram::new(
+                program.clone(),
+                visibility,
+                plan_cuts(program, visibility, n)?,
+            )?;
+            let circuits = size_segments(&cut, Phases::Any)?;
+            (cut, circuits)
+        }
+        (None, Some(k)) => plan_within(program, visibility, k, Phases::Any)?,
+        (None, None) => unreachable!("called with --segments or --max-logrows"),
+    };
+    let values = |ids: &[usize]| -> usize {
+        ids.iter()
+            .map(|&j| zkml_ir::tensor::numel(&program.nodes[j].shape))
+            .sum()
+    };
+    let rows: Vec<Value> = cut
+        .segments
+        .iter()
+        .zip(&circuits)
+        .enumerate()
+        .map(|(i, (s, c))| {
+            json!({
+                "segment": i,
+                "nodes": [s.nodes.start, s.nodes.end],
+                "takes": s.inputs.iter().map(|&j| &program.nodes[j].name).collect::<Vec<_>>(),
+                "takes_values": values(&s.inputs),
+                "passes": s.outputs.iter().map(|&j| &program.nodes[j].name).collect::<Vec<_>>(),
+                "passes_values": values(&s.outputs),
+                "parameters": s.program.parameter_count(),
+                "k": c.k,
+                "circuit": c,
+            })
+        })
+        .collect();
+    if args.json {
+        return print_json(&json!({"cuts": cut.cuts, "segments": rows}));
+    }
+    println!(
+        "program {}: {} segment(s), cut before node(s) {:?}",
+        args.program.display(),
+        cut.len(),
+        cut.cuts
+    );
+    println!(
+        "{:>7}  {:>11}  {:>12}  {:>12}  {:>10}  {:>4}",
+        "segment", "nodes", "takes", "passes", "parameters", "k"
+    );
+    for r in &rows {
+        println!(
+            "{:>7}  {:>11}  {:>12}  {:>12}  {:>10}  {:>4}",
+            r["segment"].to_string(),
+            format!("{}..{}", r["nodes"][0], r["nodes"][1]),
+            format!("{} values", r["takes_values"]),
+            format!("{} values", r["passes_values"]),
+            r["parameters"].to_string(),
+            r["k"].to_string()
+        );
     }
     Ok(())
 }

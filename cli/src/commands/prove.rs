@@ -49,6 +49,15 @@ pub struct Args {
     /// installed (auto), or cpu, or gpu.
     #[arg(long, value_enum, default_value_t = DeviceArg::Auto)]
     pub device: DeviceArg,
+    /// Cut the program into this many segments, each proven as a circuit of its own and
+    /// linked to its neighbours by commitments; writes a chain file (DIR/chain.json) with the
+    /// segments' verifying keys beside it.
+    #[arg(long, value_name = "N", conflicts_with = "max_logrows")]
+    pub segments: Option<usize>,
+    /// Cut the program into the fewest segments whose circuits have at most 2^K rows (as
+    /// --segments does).
+    #[arg(long, value_name = "K", value_parser = clap::value_parser!(u32).range(6..=26))]
+    pub max_logrows: Option<u32>,
     /// Replace existing files even if they were not written by zkml.
     #[arg(long)]
     pub force: bool,
@@ -69,18 +78,18 @@ pub fn proof_file_bytes(b: &[u8]) -> bool {
 }
 
 /// Where this run proves, and the GPU memory peak it has seen.
-struct Run {
-    device: Device,
-    gpu_peak: u64,
+pub(crate) struct Run {
+    pub device: Device,
+    pub gpu_peak: u64,
 }
 
 /// Keys to prove with; `cache` is where freshly generated keys are to be cached.
-struct Keys {
-    pk: ProvingKeyFile,
-    vk: zkml_verifier::VerifyingKey,
-    pk_path: PathBuf,
-    srs: zkml_prover::srs::Srs,
-    cache: Option<PathBuf>,
+pub(crate) struct Keys {
+    pub pk: ProvingKeyFile,
+    pub vk: zkml_verifier::VerifyingKey,
+    pub pk_path: PathBuf,
+    pub srs: zkml_prover::srs::Srs,
+    pub cache: Option<PathBuf>,
 }
 
 /// Loads cached keys, or generates them (to be cached while the proof is made).
@@ -89,11 +98,24 @@ fn cached_keys(program: &Program, args: &Args, run: &mut Run, stages: &mut Stage
     let circuit = stages.run("size circuit", || {
         args.visibility.circuit_for(program, run.device)
     })?;
+    cached_keys_for(program, visibility, circuit, "", args, run, stages)
+}
+
+/// [`cached_keys`] for a sized circuit under `visibility`; stage names start with `label`.
+pub(crate) fn cached_keys_for(
+    program: &Program,
+    visibility: zkml_circuits::VisibilityConfig,
+    circuit: zkml_circuits::CircuitParams,
+    label: &str,
+    args: &Args,
+    run: &mut Run,
+    stages: &mut Stages,
+) -> Result<Keys> {
     let (srs, _) = srs_for(circuit.k, args.srs.as_deref(), stages)?;
     let dir = key_cache_dir(program, &circuit, &visibility, &srs);
     let (pk_path, vk_path) = (dir.join("pk.bin"), dir.join("vk.bin"));
     if pk_path.exists() && vk_path.exists() {
-        let loaded = stages.run("load cached keys", || -> Result<_> {
+        let loaded = stages.run(&format!("{label}load cached keys"), || -> Result<_> {
             let pk = ProvingKeyFile::from_bytes(&std::fs::read(&pk_path)?, &pk_path)?;
             let vk = zkml_verifier::VerifyingKey::from_bytes(&std::fs::read(&vk_path)?)?;
             Ok((pk, vk))
@@ -113,7 +135,7 @@ fn cached_keys(program: &Program, args: &Args, run: &mut Run, stages: &mut Stage
         );
     }
     let device = run.device;
-    let (pk, vk) = stages.run(&format!("generate keys ({device})"), || {
+    let (pk, vk) = stages.run(&format!("{label}generate keys ({device})"), || {
         run_on(device, &mut run.gpu_peak, || {
             zkml_prover::generate_keys_on(device, program, circuit, visibility, &srs)
         })
@@ -147,19 +169,22 @@ fn cache_keys(dir: &Path, pk: &ProvingKeyFile, vk: &zkml_verifier::VerifyingKey)
     Ok(())
 }
 
-/// Proves, writing freshly generated keys to the cache at the same time.
-fn prove_and_cache(
+/// Proves, writing freshly generated keys to the cache at the same time; stage names start
+/// with `label`.
+pub(crate) fn prove_and_cache(
     program: &Program,
     input: &[zkml_ir::Tensor],
+    blinding: zkml_circuits::Blinding,
     keys: &Keys,
+    label: &str,
     run: &mut Run,
     stages: &mut Stages,
 ) -> Result<zkml_prover::Proof> {
     let device = run.device;
-    let stage = format!("prove ({device})");
+    let stage = format!("{label}prove ({device})");
     let mut prove = || {
         run_on(device, &mut run.gpu_peak, || {
-            zkml_prover::prove_on(device, program, input, &keys.pk, &keys.srs)
+            zkml_prover::prove_segment_on(device, program, input, blinding, &keys.pk, &keys.srs)
         })
     };
     let Some(dir) = &keys.cache else {
@@ -177,7 +202,7 @@ fn prove_and_cache(
         (proof, cached)
     });
     match cached {
-        Ok(secs) => stages.record("cache keys (while proving)", secs),
+        Ok(secs) => stages.record(&format!("{label}cache keys (while proving)"), secs),
         // The proof does not depend on the cache: a key that could not be cached is
         // generated again next time.
         Err(e) => eprintln!("warning: cannot cache the keys in {}: {e:#}", dir.display()),
@@ -311,6 +336,22 @@ pub fn run(args: Args) -> Result<()> {
         )?;
         (program, path, Some(source))
     };
+    if args.segments.is_some() || args.max_logrows.is_some() {
+        if backend == BackendArg::Groth16 {
+            anyhow::bail!(
+                "segments are proven with halo2; --backend groth16 proves whole programs"
+            );
+        }
+        return crate::chain::prove(
+            &args,
+            &program,
+            &program_path,
+            source,
+            &input,
+            &mut run,
+            &mut stages,
+        );
+    }
     if backend == BackendArg::Groth16 {
         let job = crate::groth16::ProveJob {
             args: &args,
@@ -336,7 +377,15 @@ pub fn run(args: Args) -> Result<()> {
     };
     let q = zkml_ir::input::quantize_inputs(&program, &input)
         .with_context(|| format!("input file {}", args.input.display()))?;
-    let proof = prove_and_cache(&program, &q, &keys, &mut run, &mut stages)?;
+    let proof = prove_and_cache(
+        &program,
+        &q,
+        zkml_circuits::Blinding::default(),
+        &keys,
+        "",
+        &mut run,
+        &mut stages,
+    )?;
     let Keys {
         pk, vk, pk_path, ..
     } = keys;

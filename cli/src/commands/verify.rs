@@ -5,7 +5,7 @@
 //! instance (public outputs must equal it, hashed outputs must hash to it; private outputs are
 //! reported as unproven), and so is the input file when one is given.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
@@ -19,9 +19,9 @@ pub struct Args {
     /// The proof file (proof.json).
     #[arg(long, value_name = "PROOF")]
     pub proof: PathBuf,
-    /// The verifying key (vk.bin).
+    /// The verifying key (vk.bin); a chain file names its keys itself.
     #[arg(long, value_name = "VK")]
-    pub vk: PathBuf,
+    pub vk: Option<PathBuf>,
     /// Also check that the proof was made for this input (public or hashed inputs).
     #[arg(long, value_name = "INPUT.json")]
     pub input: Option<PathBuf>,
@@ -29,6 +29,9 @@ pub struct Args {
     /// hex. Without it any well-formed key is taken, and the output says which one it was.
     #[arg(long, value_name = "HEX", value_parser = parse_digest)]
     pub vk_digest: Option<[u8; 32]>,
+    /// Require this chain of verifying keys (a chain file's `chain_digest`), 32 bytes of hex.
+    #[arg(long, value_name = "HEX", value_parser = parse_digest)]
+    pub chain_digest: Option<[u8; 32]>,
     /// Require a key of this proof system (by default the key file's header decides).
     #[arg(long, value_enum)]
     pub backend: Option<crate::groth16::BackendArg>,
@@ -53,15 +56,27 @@ struct Read {
     input: Option<Vec<Vec<f64>>>,
 }
 
-fn read(args: &Args) -> Result<Read> {
+fn read(args: &Args, text: &str) -> Result<Read> {
+    let Some(vk_path) = &args.vk else {
+        anyhow::bail!("--vk is required for a proof file (only a chain file names its keys)");
+    };
     let vk_bytes =
-        std::fs::read(&args.vk).with_context(|| format!("cannot read {}", args.vk.display()))?;
+        std::fs::read(vk_path).with_context(|| format!("cannot read {}", vk_path.display()))?;
     let vk = zkml_verifier::Key::from_bytes(&vk_bytes)
-        .with_context(|| format!("verifying key {}", args.vk.display()))?;
-    let text = std::fs::read_to_string(&args.proof)
-        .with_context(|| format!("cannot read {}", args.proof.display()))?;
+        .with_context(|| format!("verifying key {}", vk_path.display()))?;
+    if vk
+        .model()
+        .public
+        .iter()
+        .any(|p| matches!(p, zkml_verifier::vk::PublicPart::Link { .. }))
+    {
+        anyhow::bail!(
+            "{} is the key of one segment of a cut program: verify the chain file instead",
+            vk_path.display()
+        );
+    }
     let (file, proof, instances) =
-        parse_proof_file(&text).with_context(|| format!("proof file {}", args.proof.display()))?;
+        parse_proof_file(text).with_context(|| format!("proof file {}", args.proof.display()))?;
     let input = args
         .input
         .as_deref()
@@ -108,7 +123,7 @@ pub fn check_proof(
     claims::check(vk.model(), &vk.key_digest(), file, &words, input)
 }
 
-fn describe(b: Binding, what: &str) -> String {
+pub(crate) fn describe(b: Binding, what: &str) -> String {
     match b {
         Binding::Proven => format!("{what}: proven (public values)"),
         Binding::HashMatches => format!("{what}: proven (match the public hash)"),
@@ -118,7 +133,41 @@ fn describe(b: Binding, what: &str) -> String {
 }
 
 pub fn run(args: Args) -> ExitCode {
-    let r = match read(&args) {
+    let text = match std::fs::read_to_string(&args.proof)
+        .with_context(|| format!("cannot read {}", args.proof.display()))
+    {
+        Ok(t) => t,
+        Err(e) => {
+            crate::common::report_error(&e, args.json);
+            return ExitCode::from(2);
+        }
+    };
+    if crate::chain::chain_file_bytes(text.as_bytes()) {
+        if args.vk.is_some() || args.vk_digest.is_some() {
+            let e = anyhow::anyhow!(
+                "{} is a chain file, which names its keys: pin them with --chain-digest, not --vk or --vk-digest",
+                args.proof.display()
+            );
+            crate::common::report_error(&e, args.json);
+            return ExitCode::from(2);
+        }
+        return crate::chain::verify(
+            &args.proof,
+            &text,
+            args.chain_digest,
+            args.input.as_deref(),
+            args.json,
+        );
+    }
+    if args.chain_digest.is_some() {
+        let e = anyhow::anyhow!(
+            "--chain-digest pins a chain file; {} is a proof file",
+            args.proof.display()
+        );
+        crate::common::report_error(&e, args.json);
+        return ExitCode::from(2);
+    }
+    let r = match read(&args, &text) {
         Ok(v) => v,
         Err(e) => {
             crate::common::report_error(&e, args.json);
@@ -129,7 +178,7 @@ pub fn run(args: Args) -> ExitCode {
         let e = anyhow::anyhow!(
             "--backend {} was given, but {} is a {} key",
             b.name(),
-            args.vk.display(),
+            args.vk.as_deref().unwrap_or(Path::new("")).display(),
             r.vk.backend()
         );
         crate::common::report_error(&e, args.json);

@@ -1,0 +1,407 @@
+//! Chains of segment proofs on the command line: `zkml prove --segments N` (or
+//! `--max-logrows K`) cuts the program, proves every segment and writes a chain file;
+//! `zkml verify --proof chain.json` checks it.
+//!
+//! A chain file (`chain.json`) lists, per segment, its verifying key (a file beside the chain
+//! file) and its proof file. The first segment's proof file reports on the program's inputs,
+//! the last one's lists the program's outputs; the others commit to what they pass on.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use zkml_circuits::cost::Phases;
+use zkml_ir::Program;
+use zkml_segments::plan::{plan_cuts, plan_within, size_segments};
+use zkml_segments::CutProgram;
+use zkml_verifier::chain::{chain_digest, verify_chain, SegmentProof};
+
+use crate::claims::{self, Binding};
+use crate::commands::prove::{
+    cached_keys_for, print_outputs, prove_and_cache, zkml_file, Args, Run,
+};
+use crate::common::{print_json, write_output};
+use crate::programs::ProgramSource;
+use crate::proving::{dequantized_outputs, ProofFile};
+use crate::stages::Stages;
+
+/// The `format` of a chain file.
+pub const CHAIN_FORMAT: &str = "zkml-chain";
+
+/// A chain file.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ChainFile {
+    /// Always `zkml-chain`.
+    pub format: String,
+    /// Format version (1).
+    pub version: u32,
+    /// Keccak-256 of the segments' verifying key digests, in order: the chain's identity
+    /// (`zkml verify --chain-digest` requires it).
+    pub chain_digest: String,
+    /// Keccak-256 of the whole program.
+    pub program_digest: String,
+    /// The nodes of the whole program it was cut before.
+    pub cuts: Vec<usize>,
+    /// The segments, in order.
+    pub segments: Vec<ChainSegment>,
+}
+
+/// One segment of a chain file.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ChainSegment {
+    /// Its verifying key, a path relative to the chain file's folder.
+    pub vk: String,
+    /// Its proof.
+    pub proof: ProofFile,
+}
+
+/// Whether bytes are a chain file zkml wrote (and may replace).
+pub fn chain_file_bytes(b: &[u8]) -> bool {
+    serde_json::from_slice::<serde_json::Value>(b).is_ok_and(|v| v["format"] == CHAIN_FORMAT)
+}
+
+/// Cuts the program as `--segments` or `--max-logrows` asks, proves every segment (keys cached
+/// per segment), verifies the chain and only then writes it.
+pub(crate) fn prove(
+    args: &Args,
+    program: &Program,
+    program_path: &Path,
+    source: Option<ProgramSource>,
+    input: &[Vec<f64>],
+    run: &mut Run,
+    stages: &mut Stages,
+) -> Result<()> {
+    if args.pk.is_some() {
+        bail!("--pk names one proving key; a chain of segments uses one key per segment, cached like one-shot keys");
+    }
+    let visibility = args.visibility.config();
+    let phases = if args.visibility.single_phase || run.device == zkml_prover::Device::Gpu {
+        Phases::One
+    } else {
+        Phases::Any
+    };
+    let (cut, circuits) = stages.run("plan segments", || -> Result<_> {
+        match (args.segments, args.max_logrows) {
+            (Some(n), _) => {
+                let cuts = plan_cuts(program, visibility, n)?;
+                let cut = CutProgram::new(program.clone(), visibility, cuts)?;
+                let circuits = size_segments(&cut, phases)?;
+                Ok((cut, circuits))
+            }
+            (None, Some(k)) => Ok(plan_within(program, visibility, k, phases)?),
+            (None, None) => bail!("neither --segments nor --max-logrows was given"),
+        }
+    })?;
+    let count = cut.len();
+    if !args.json {
+        eprintln!(
+            "{count} segment(s), cut before node(s) {:?}: circuits of 2^{:?} rows",
+            cut.cuts,
+            circuits.iter().map(|c| c.k).collect::<Vec<_>>()
+        );
+    }
+    let q = zkml_ir::input::quantize_inputs(program, input)
+        .with_context(|| format!("input file {}", args.input.display()))?;
+    let witness = stages.run("evaluate once", || cut.witness(&q, &mut rand::rngs::OsRng))?;
+    let mut keys = Vec::with_capacity(count);
+    let mut files = Vec::with_capacity(count);
+    let mut last_outputs = Vec::new();
+    for (i, (segment, w)) in cut.segments.iter().zip(&witness).enumerate() {
+        let label = format!("segment {}/{count}: ", i + 1);
+        let k = cached_keys_for(
+            &segment.program,
+            cut.segment_visibility(i),
+            circuits[i],
+            &label,
+            args,
+            run,
+            stages,
+        )?;
+        let proof = prove_and_cache(
+            &segment.program,
+            &w.inputs,
+            w.blinding,
+            &k,
+            &label,
+            run,
+            stages,
+        )?;
+        files.push(ProofFile::new(&proof, &segment.program, &k.pk, &k.vk));
+        if i + 1 == count {
+            last_outputs = dequantized_outputs(&proof, &segment.program);
+        }
+        keys.push(zkml_verifier::Key::Halo2(k.vk));
+    }
+    let file = ChainFile {
+        format: CHAIN_FORMAT.into(),
+        version: 1,
+        chain_digest: zkml_verifier::encoding::hex0x(&chain_digest(&keys)),
+        program_digest: zkml_verifier::encoding::hex0x(&zkml_prover::keys::program_digest(program)),
+        cuts: cut.cuts.clone(),
+        segments: (0..count)
+            .map(|i| ChainSegment {
+                vk: vk_name(i),
+                proof: files[i].clone(),
+            })
+            .collect(),
+    };
+    // Verified before anything is written.
+    let verified = stages.run("verify chain", || check_chain(&keys, &file, None));
+    let verified_ok = verified.is_ok();
+    let chain_path = args
+        .output
+        .clone()
+        .unwrap_or_else(|| args.out.join("chain.json"));
+    if verified_ok {
+        stages.run("write artifacts", || -> Result<()> {
+            let folder = chain_path.parent().unwrap_or(Path::new("."));
+            for (i, key) in keys.iter().enumerate() {
+                write_output(
+                    &folder.join(vk_name(i)),
+                    &key.to_bytes(),
+                    args.force,
+                    zkml_file,
+                    &[&args.model, &args.input],
+                )?;
+            }
+            write_output(
+                &chain_path,
+                serde_json::to_string_pretty(&file)?.as_bytes(),
+                args.force,
+                chain_file_bytes,
+                &[&args.model, &args.input],
+            )
+        })?;
+    }
+    if args.json {
+        print_json(&json!({
+            "outputs": last_outputs,
+            "verified": verified_ok,
+            "verify_error": verified.as_ref().err().map(|e| format!("{e:#}")),
+            "chain": verified_ok.then_some(&chain_path),
+            "chain_digest": file.chain_digest,
+            "program": program_path,
+            "program_source": source,
+            "segments": cut.segments.iter().zip(&circuits).zip(&file.segments).map(|((s, c), f)| json!({
+                "nodes": [s.nodes.start, s.nodes.end],
+                "inputs": s.inputs.len(),
+                "outputs": s.outputs.len(),
+                "k": c.k,
+                "circuit": c,
+                "proof_bytes": (f.proof.proof.len() - 2) / 2,
+                "public_values": f.proof.instances.len(),
+            })).collect::<Vec<_>>(),
+            "cuts": cut.cuts,
+            "device": run.device.name(),
+            "timings": stages.json(),
+        }))?;
+    } else {
+        if verified_ok {
+            println!(
+                "chain: {} ({count} segment proofs, digest {})",
+                chain_path.display(),
+                file.chain_digest
+            );
+        }
+        print_outputs(&last_outputs);
+        println!("verified: {}", if verified_ok { "yes" } else { "NO" });
+    }
+    verified
+        .map(|_| ())
+        .context("the chain just proven does not verify; nothing was written")
+}
+
+fn vk_name(i: usize) -> String {
+    format!("segment-{i}.vk.bin")
+}
+
+/// What a verified chain file claims, checked.
+pub struct ChainClaims {
+    /// The last segment's outputs listed in the file.
+    pub outputs: Binding,
+    /// The input file, when one was given.
+    pub input: Binding,
+    /// Each segment's parameter hash, where parameters are hashed.
+    pub parameter_hashes: Vec<Option<String>>,
+}
+
+/// Verifies the chain `file` under `keys` (in order), then what its first proof file says of
+/// the inputs (and `input`, if given) and what its last one lists as outputs.
+pub fn check_chain(
+    keys: &[zkml_verifier::Key],
+    file: &ChainFile,
+    input: Option<&[Vec<f64>]>,
+) -> Result<ChainClaims> {
+    if file.format != CHAIN_FORMAT {
+        bail!("not a chain file (format '{}')", file.format);
+    }
+    if file.version != 1 {
+        bail!(
+            "chain format version {} is not supported (this build reads version 1)",
+            file.version
+        );
+    }
+    let mut decoded = Vec::with_capacity(file.segments.len());
+    for (i, s) in file.segments.iter().enumerate() {
+        let (proof, instances) = s.proof.decode().with_context(|| format!("segment {i}"))?;
+        let digest: [u8; 32] = hex::decode(s.proof.vk_digest.trim_start_matches("0x"))
+            .ok()
+            .and_then(|d| d.try_into().ok())
+            .with_context(|| {
+                format!("segment {i}: field 'vk_digest' is not a 32-byte hex digest")
+            })?;
+        decoded.push((digest, proof, instances));
+    }
+    let listed: Vec<SegmentProof<'_>> = decoded
+        .iter()
+        .map(|(d, p, i)| SegmentProof {
+            key_digest: *d,
+            proof: p,
+            instances: i,
+        })
+        .collect();
+    let verified = verify_chain(keys, &listed)?;
+    let words = |i: usize| -> Vec<[u8; 32]> {
+        decoded[i]
+            .2
+            .iter()
+            .map(zkml_verifier::encoding::fr_to_be)
+            .collect()
+    };
+    let last = keys.len() - 1;
+    let first = claims::check(
+        keys[0].model(),
+        &keys[0].key_digest(),
+        &file.segments[0].proof,
+        &words(0),
+        input,
+    )
+    .context("segment 0")?;
+    let end = claims::check(
+        keys[last].model(),
+        &keys[last].key_digest(),
+        &file.segments[last].proof,
+        &words(last),
+        None,
+    )
+    .with_context(|| format!("segment {last}"))?;
+    Ok(ChainClaims {
+        outputs: end.outputs,
+        input: first.input,
+        parameter_hashes: verified
+            .parameter_hashes
+            .iter()
+            .map(|h| {
+                h.map(|f| zkml_verifier::encoding::hex0x(&zkml_verifier::encoding::fr_to_be(&f)))
+            })
+            .collect(),
+    })
+}
+
+/// Reads the verifying keys a chain file names (beside it).
+pub fn read_keys(chain_path: &Path, file: &ChainFile) -> Result<Vec<zkml_verifier::Key>> {
+    let folder = chain_path.parent().unwrap_or(Path::new("."));
+    file.segments
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let name = Path::new(&s.vk);
+            if name.is_absolute() || name.components().count() != 1 {
+                bail!(
+                    "segment {i}: the verifying key '{}' must be a file name beside the chain file",
+                    s.vk
+                );
+            }
+            let path: PathBuf = folder.join(name);
+            let bytes = std::fs::read(&path)
+                .with_context(|| format!("segment {i}: cannot read {}", path.display()))?;
+            zkml_verifier::Key::from_bytes(&bytes)
+                .with_context(|| format!("segment {i}: verifying key {}", path.display()))
+        })
+        .collect()
+}
+
+/// `zkml verify --proof chain.json`: exit 0 when the chain is valid, 1 when not, 2 on
+/// unreadable input.
+pub fn verify(
+    chain_path: &Path,
+    text: &str,
+    pinned: Option<[u8; 32]>,
+    input: Option<&Path>,
+    json_out: bool,
+) -> ExitCode {
+    let read = || -> Result<_> {
+        let file: ChainFile = serde_json::from_str(text).context("not a valid chain file")?;
+        let keys = read_keys(chain_path, &file)?;
+        let input = input.map(crate::common::read_input).transpose()?;
+        Ok((file, keys, input))
+    };
+    let (file, keys, input_data) = match read() {
+        Ok(v) => v,
+        Err(e) => {
+            crate::common::report_error(&e, json_out);
+            return ExitCode::from(2);
+        }
+    };
+    let start = std::time::Instant::now();
+    let digest = chain_digest(&keys);
+    let result = match pinned {
+        Some(expected) if expected != digest => Err(anyhow::anyhow!(
+            "the chain's keys have digest {}, not the pinned {}",
+            zkml_verifier::encoding::hex0x(&digest),
+            zkml_verifier::encoding::hex0x(&expected)
+        )),
+        _ => check_chain(&keys, &file, input_data.as_deref()),
+    };
+    let secs = start.elapsed().as_secs_f64();
+    let digest_hex = zkml_verifier::encoding::hex0x(&digest);
+    match result {
+        Ok(c) => {
+            if json_out {
+                println!(
+                    "{}",
+                    json!({
+                        "verified": true,
+                        "segments": keys.len(),
+                        "seconds": secs,
+                        "outputs": c.outputs,
+                        "input": c.input,
+                        "parameter_hashes": c.parameter_hashes,
+                        "chain_digest": digest_hex,
+                        "chain_pinned": pinned.is_some(),
+                    })
+                );
+            } else {
+                println!(
+                    "chain of {} segment proofs is valid ({secs:.3} s)",
+                    keys.len()
+                );
+                if pinned.is_some() {
+                    println!("chain digest: {digest_hex} (the pinned one)");
+                } else {
+                    println!("chain digest: {digest_hex} (not pinned: pass --chain-digest to require it)");
+                }
+                println!(
+                    "{}",
+                    crate::commands::verify::describe(c.outputs, "outputs in the chain file")
+                );
+                if input.is_some() {
+                    println!(
+                        "{}",
+                        crate::commands::verify::describe(c.input, "input file")
+                    );
+                }
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            if json_out {
+                println!("{}", json!({"verified": false, "error": format!("{e:#}")}));
+            }
+            eprintln!("INVALID: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,305 @@
+//! `zkml prove --segments N` / `--max-logrows K` and `zkml verify` on chain files: the chain's
+//! outputs are the whole program's, the chain verifies (pinned or not, with its input), and a
+//! reordered, truncated, foreign or edited chain is rejected naming the segment.
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+fn fixture(name: &str, file: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fixtures")
+        .join(name)
+        .join(file)
+}
+
+fn zkml(cache: &Path) -> Command {
+    let mut c = Command::cargo_bin("zkml").unwrap();
+    c.env("ZKML_CACHE_DIR", cache);
+    c
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn run_json(cache: &Path, args: &[&str]) -> Value {
+    let out = zkml(cache).args(args).arg("--json").output().unwrap();
+    assert!(
+        out.status.success(),
+        "zkml {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Runs a command expected to fail with `code`; returns stdout and stderr together.
+fn fails(cache: &Path, args: &[&str], code: i32) -> String {
+    let out = zkml(cache).args(args).output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(code), "zkml {args:?}: {text}");
+    assert!(!text.contains("panicked"), "{text}");
+    text
+}
+
+fn prove_chain(cache: &Path, out: &Path, extra: &[&str]) -> Value {
+    let model = fixture("mlp_small", "model.onnx");
+    let input = fixture("mlp_small", "input.json");
+    let mut args = vec!["prove", s(&model), "--input", s(&input), "--out", s(out)];
+    args.extend_from_slice(extra);
+    run_json(cache, &args)
+}
+
+#[test]
+fn chains_prove_the_programs_outputs_and_verify() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let whole = prove_chain(&cache, &dir.path().join("whole"), &[]);
+    for n in ["1", "2", "3"] {
+        let out = dir.path().join(format!("chain{n}"));
+        let proved = prove_chain(&cache, &out, &["--segments", n]);
+        assert_eq!(proved["verified"], true);
+        assert_eq!(proved["outputs"], whole["outputs"], "{n} segments: outputs");
+        assert_eq!(proved["segments"].as_array().unwrap().len().to_string(), n);
+        let chain = out.join("chain.json");
+        let input = fixture("mlp_small", "input.json");
+        let v = run_json(
+            &cache,
+            &["verify", "--proof", s(&chain), "--input", s(&input)],
+        );
+        assert_eq!(v["verified"], true);
+        assert_eq!(v["outputs"], "proven");
+        assert_eq!(v["input"], "proven");
+        let digest = proved["chain_digest"].as_str().unwrap();
+        let pinned = run_json(
+            &cache,
+            &["verify", "--proof", s(&chain), "--chain-digest", digest],
+        );
+        assert_eq!(pinned["chain_pinned"], true);
+    }
+    // A program that fits the budget is one segment.
+    let out = dir.path().join("budget");
+    let proved = prove_chain(&cache, &out, &["--max-logrows", "8"]);
+    assert_eq!(proved["segments"].as_array().unwrap().len(), 1, "{proved}");
+    assert_eq!(proved["outputs"], whole["outputs"]);
+}
+
+/// Six dense layers of width 64 with ReLU: no layer dominates, so a budget of rows can be met
+/// by cutting between them.
+fn deep_program() -> zkml_ir::Program {
+    use zkml_ir::{Op, ProgramBuilder};
+    let mut b = ProgramBuilder::new(16).unwrap();
+    let mut x = b.input("x", vec![1, 64], 8).unwrap();
+    let mut seed = 12345u64;
+    let mut next = move || {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((seed >> 33) % 255) as i64 - 127
+    };
+    for layer in 0..6 {
+        let w: Vec<i64> = (0..64 * 64).map(|_| next()).collect();
+        let w = b
+            .parameter(&format!("w{layer}"), vec![64, 64], 8, w)
+            .unwrap();
+        let mm = b.push(&format!("mm{layer}"), Op::MatMul, &[x, w]).unwrap();
+        let r = b
+            .push(&format!("rescale{layer}"), Op::Rescale { shift: 12 }, &[mm])
+            .unwrap();
+        x = b.push(&format!("relu{layer}"), Op::Relu, &[r]).unwrap();
+    }
+    b.output(x, "y");
+    b.finish().unwrap()
+}
+
+#[test]
+fn a_row_budget_cuts_between_layers() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let program = deep_program();
+    let path = dir.path().join("deep.zkml");
+    std::fs::write(&path, zkml_ir::format::to_bytes(&program)).unwrap();
+    let input = dir.path().join("input.json");
+    let values: Vec<f64> = (0..64).map(|i| (i as f64 - 32.0) / 13.0).collect();
+    std::fs::write(
+        &input,
+        serde_json::json!({ "input_data": [values] }).to_string(),
+    )
+    .unwrap();
+    let args = |out: &Path, extra: &[&str]| -> Value {
+        let mut a = vec!["prove", s(&path), "--input", s(&input), "--out"];
+        a.push(s(out));
+        a.extend_from_slice(extra);
+        let a: Vec<String> = a.into_iter().map(str::to_string).collect();
+        let refs: Vec<&str> = a.iter().map(String::as_str).collect();
+        run_json(&cache, &refs)
+    };
+    let whole = args(&dir.path().join("whole"), &[]);
+    let k = whole["circuit"]["k"].as_u64().unwrap();
+    let budget = (k - 1).to_string();
+    let proved = args(&dir.path().join("cut"), &["--max-logrows", &budget]);
+    let segments = proved["segments"].as_array().unwrap();
+    assert!(segments.len() >= 2, "{proved}");
+    assert!(
+        segments.iter().all(|s| s["k"].as_u64().unwrap() < k),
+        "{proved}"
+    );
+    assert_eq!(proved["outputs"], whole["outputs"]);
+    let chain = dir.path().join("cut/chain.json");
+    assert_eq!(
+        run_json(&cache, &["verify", "--proof", s(&chain)])["verified"],
+        true
+    );
+}
+
+#[test]
+fn hashed_inputs_chain_and_bind_the_input_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let out = dir.path().join("chain");
+    prove_chain(
+        &cache,
+        &out,
+        &["--segments", "2", "--input-visibility", "hashed"],
+    );
+    let chain = out.join("chain.json");
+    let input = fixture("mlp_small", "input.json");
+    let v = run_json(
+        &cache,
+        &["verify", "--proof", s(&chain), "--input", s(&input)],
+    );
+    assert_eq!(v["input"], "hash_matches");
+    let other = dir.path().join("other.json");
+    let text = std::fs::read_to_string(&input).unwrap();
+    let mut data: Value = serde_json::from_str(&text).unwrap();
+    data["input_data"][0][0] = Value::from(0.123);
+    std::fs::write(&other, data.to_string()).unwrap();
+    let e = fails(
+        &cache,
+        &["verify", "--proof", s(&chain), "--input", s(&other)],
+        1,
+    );
+    assert!(e.contains("hash"), "{e}");
+}
+
+#[test]
+fn tampered_chains_are_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let out = dir.path().join("chain");
+    let proved = prove_chain(&cache, &out, &["--segments", "3"]);
+    let chain_path = out.join("chain.json");
+    let chain: Value =
+        serde_json::from_str(&std::fs::read_to_string(&chain_path).unwrap()).unwrap();
+    let write = |name: &str, v: &Value| -> PathBuf {
+        let p = out.join(name);
+        std::fs::write(&p, serde_json::to_string(v).unwrap()).unwrap();
+        p
+    };
+    let verify = |p: &Path| fails(&cache, &["verify", "--proof", s(p)], 1);
+
+    let mut swapped = chain.clone();
+    swapped["segments"].as_array_mut().unwrap().swap(0, 1);
+    let e = verify(&write("swapped.json", &swapped));
+    assert!(e.contains("segment 0"), "{e}");
+
+    let mut proofs_swapped = chain.clone();
+    let p0 = chain["segments"][0]["proof"].clone();
+    proofs_swapped["segments"][0]["proof"] = chain["segments"][1]["proof"].clone();
+    proofs_swapped["segments"][1]["proof"] = p0;
+    let e = verify(&write("proofs_swapped.json", &proofs_swapped));
+    assert!(
+        e.contains("segment 0: the proof given is segment 1's"),
+        "{e}"
+    );
+
+    let mut short = chain.clone();
+    short["segments"].as_array_mut().unwrap().pop();
+    let e = verify(&write("short.json", &short));
+    assert!(e.contains("segment 1") || e.contains("last segment"), "{e}");
+
+    let mut edited = chain.clone();
+    edited["segments"][2]["proof"]["quantized_outputs"][0][0] = Value::from(12345);
+    let e = verify(&write("edited.json", &edited));
+    assert!(e.contains("segment 2"), "{e}");
+
+    // Segment 1 replaced by the segment of another chain of the same model.
+    let other = dir.path().join("other");
+    prove_chain(&cache, &other, &["--segments", "2"]);
+    let mut foreign = chain.clone();
+    let other_chain: Value =
+        serde_json::from_str(&std::fs::read_to_string(other.join("chain.json")).unwrap()).unwrap();
+    foreign["segments"][1]["proof"] = other_chain["segments"][1]["proof"].clone();
+    let e = verify(&write("foreign.json", &foreign));
+    assert!(e.contains("segment 1"), "{e}");
+
+    // A wrong pin, and keys given the wrong way.
+    let e = fails(
+        &cache,
+        &[
+            "verify",
+            "--proof",
+            s(&chain_path),
+            "--chain-digest",
+            &"ab".repeat(32),
+        ],
+        1,
+    );
+    assert!(e.contains("pinned"), "{e}");
+    let vk0 = out.join("segment-0.vk.bin");
+    let e = fails(
+        &cache,
+        &["verify", "--proof", s(&chain_path), "--vk", s(&vk0)],
+        2,
+    );
+    assert!(e.contains("chain file"), "{e}");
+    assert_eq!(proved["verified"], true);
+}
+
+#[test]
+fn segment_requests_that_cannot_be_met_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let model = fixture("mlp_small", "model.onnx");
+    let input = fixture("mlp_small", "input.json");
+    let out = dir.path().join("out");
+    let base = ["prove", s(&model), "--input", s(&input), "--out", s(&out)];
+    let with = |extra: &[&str]| -> Vec<String> {
+        base.iter().chain(extra).map(|a| a.to_string()).collect()
+    };
+    let run = |extra: &[&str], code: i32| {
+        let args = with(extra);
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        fails(&cache, &refs, code)
+    };
+    assert!(run(&["--segments", "0"], 1).contains("at least one segment"));
+    assert!(run(&["--segments", "50"], 1).contains("cannot be cut into 50"));
+    assert!(run(&["--segments", "2", "--backend", "groth16"], 1).contains("halo2"));
+    assert!(run(&["--segments", "2", "--max-logrows", "9"], 2).contains("cannot be used with"));
+    let mlp = fixture("mlp", "model.onnx");
+    let mlp_input = fixture("mlp", "input.json");
+    let e = fails(
+        &cache,
+        &[
+            "prove",
+            s(&mlp),
+            "--input",
+            s(&mlp_input),
+            "--out",
+            s(&out),
+            "--max-logrows",
+            "9",
+        ],
+        1,
+    );
+    assert!(e.contains("at most 2^9 rows"), "{e}");
+    assert!(
+        !out.join("chain.json").exists(),
+        "nothing written on errors"
+    );
+}

@@ -1,0 +1,198 @@
+//! Choosing where to cut: segments of balanced cost whose boundaries are small.
+//!
+//! A node's weight is what its lowering takes in one layout of the whole program (main-region
+//! rows, range checks and table lookups: the rows a circuit pays for). For `n` segments the
+//! planner aims each cut at `i/n` of the total weight and, among the allowed cuts within an
+//! eighth of a segment's weight of that aim, takes the one with the fewest values crossing
+//! it (the link commitments hash them, and the next segment range-checks them again).
+
+use zkml_circuits::cost::{choose_within, Objective, Phases};
+use zkml_circuits::{build, CircuitParams, VisibilityConfig};
+use zkml_ir::segment::{boundary, cut_problem};
+use zkml_ir::tensor::numel;
+use zkml_ir::{Op, Program};
+
+use crate::{segment_visibility, CutProgram, SegmentError};
+
+/// Each node's weight: rows, range checks and table lookups its lowering takes in a 16-lane
+/// layout of the whole program.
+pub fn node_weights(
+    program: &Program,
+    visibility: VisibilityConfig,
+) -> Result<Vec<u64>, SegmentError> {
+    let params = CircuitParams {
+        k: 26,
+        lanes: 16,
+        results: 4,
+        range_streams: 1,
+        table_streams: 1,
+        range_bits: 14,
+        degree: 4,
+        poseidon: visibility.hashes(),
+        fold: 0,
+        freivalds: true,
+    };
+    let layout = build(program, None, params, visibility)
+        .map_err(|source| SegmentError::Layout { segment: 0, source })?;
+    Ok(layout
+        .node_usage
+        .iter()
+        .map(|u| (u.rows + u.range_checks + u.table_checks) as u64)
+        .collect())
+}
+
+/// Whether a node computes (is neither an input nor a constant).
+fn computes(program: &Program, j: usize) -> bool {
+    !matches!(program.nodes[j].op, Op::Input { .. } | Op::Const { .. })
+}
+
+/// Cuts for `segments` segments of balanced weight (see the module documentation).
+pub fn plan_cuts(
+    program: &Program,
+    visibility: VisibilityConfig,
+    segments: usize,
+) -> Result<Vec<usize>, SegmentError> {
+    if segments == 0 {
+        return Err(SegmentError::Plan(
+            "a program is cut into at least one segment".into(),
+        ));
+    }
+    if segments == 1 {
+        return Ok(Vec::new());
+    }
+    let n = program.nodes.len();
+    let weights = node_weights(program, visibility)?;
+    let bounds = program.bounds_with(visibility.param_bounds())?;
+    // cum[c]: weight of nodes before c; computing[c]: computing nodes before c.
+    let mut cum = vec![0u64; n + 1];
+    let mut computing = vec![0usize; n + 1];
+    for j in 0..n {
+        cum[j + 1] = cum[j] + weights[j];
+        computing[j + 1] = computing[j] + usize::from(computes(program, j));
+    }
+    let allowed: Vec<(usize, u64)> = (1..n)
+        .filter(|&c| cut_problem(program, &bounds, c).is_none())
+        .map(|c| {
+            let crossing = boundary(program, c)
+                .iter()
+                .map(|&j| numel(&program.nodes[j].shape) as u64)
+                .sum();
+            (c, crossing)
+        })
+        .collect();
+    let total = cum[n].max(1);
+    let share = total as f64 / segments as f64;
+    let mut cuts: Vec<usize> = Vec::with_capacity(segments - 1);
+    for k in 1..segments {
+        let prev = cuts.last().copied().unwrap_or(0);
+        let aim = share * k as f64;
+        // A cut must leave computing nodes before it (after the previous cut) and enough
+        // after it for the segments still to come.
+        let feasible: Vec<&(usize, u64)> = allowed
+            .iter()
+            .filter(|&&(c, _)| {
+                c > prev
+                    && computing[c] > computing[prev]
+                    && computing[n] - computing[c] >= segments - k
+            })
+            .collect();
+        let distance = |c: usize| (cum[c] as f64 - aim).abs();
+        let near: Vec<&&(usize, u64)> = feasible
+            .iter()
+            .filter(|&&&(c, _)| distance(c) <= share / 8.0)
+            .collect();
+        let pick = if near.is_empty() {
+            feasible
+                .iter()
+                .min_by(|a, b| distance(a.0).total_cmp(&distance(b.0)))
+                .map(|&&(c, _)| c)
+        } else {
+            near.iter()
+                .min_by(|a, b| a.1.cmp(&b.1).then(distance(a.0).total_cmp(&distance(b.0))))
+                .map(|&&&(c, _)| c)
+        };
+        let Some(c) = pick else {
+            return Err(SegmentError::Plan(format!(
+                "the program cannot be cut into {segments} segments: only {} allowed cuts \
+                 leave every segment something to compute",
+                cuts.len()
+            )));
+        };
+        cuts.push(c);
+    }
+    Ok(cuts)
+}
+
+/// The sized circuit of every segment of `cut`, for proving speed.
+pub fn size_segments(cut: &CutProgram, phases: Phases) -> Result<Vec<CircuitParams>, SegmentError> {
+    cut.segments
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            choose_within(
+                &s.program,
+                cut.segment_visibility(i),
+                Objective::Proving,
+                phases,
+            )
+            .map_err(|source| SegmentError::Layout { segment: i, source })
+        })
+        .collect()
+}
+
+/// The fewest segments (balanced as [`plan_cuts`] does) whose circuits all fit `2^max_k`
+/// rows, with their circuits. A program that fits is one segment. Otherwise the count starts
+/// where halving the rows per segment would reach `2^max_k` and grows until every segment
+/// fits, or fails naming the widest segment when no more cuts can be made.
+pub fn plan_within(
+    program: &Program,
+    visibility: VisibilityConfig,
+    max_k: u32,
+    phases: Phases,
+) -> Result<(CutProgram, Vec<CircuitParams>), SegmentError> {
+    let whole = choose_within(program, visibility, Objective::Proving, phases)
+        .map_err(|source| SegmentError::Layout { segment: 0, source })?;
+    if whole.k <= max_k {
+        let cut = CutProgram::new(program.clone(), visibility, Vec::new())?;
+        return Ok((cut, vec![whole]));
+    }
+    // Halving the rows per segment each time: the fewest segments that could fit, but no
+    // more than the program has places to cut.
+    let mut count = 1usize << (whole.k - max_k).min(16);
+    while count > 2
+        && matches!(
+            plan_cuts(program, visibility, count),
+            Err(SegmentError::Plan(_))
+        )
+    {
+        count -= 1;
+    }
+    let mut widest = whole.k;
+    loop {
+        let cuts = match plan_cuts(program, visibility, count) {
+            Ok(cuts) => cuts,
+            Err(SegmentError::Plan(why)) => {
+                return Err(SegmentError::Plan(format!(
+                    "no cut of the program into circuits of at most 2^{max_k} rows: {why}; \
+                     cut into {} segments, the widest needs 2^{widest} rows",
+                    count - 1
+                )))
+            }
+            Err(e) => return Err(e),
+        };
+        let cut = CutProgram::new(program.clone(), visibility, cuts)?;
+        let circuits = size_segments(&cut, phases)?;
+        widest = circuits.iter().map(|c| c.k).max().unwrap_or(0);
+        if widest <= max_k {
+            return Ok((cut, circuits));
+        }
+        count += 1;
+    }
+}
+
+/// The visibility of each of `count` segments (see [`segment_visibility`]).
+pub fn visibilities(whole: VisibilityConfig, count: usize) -> Vec<VisibilityConfig> {
+    (0..count)
+        .map(|i| segment_visibility(whole, i, count))
+        .collect()
+}
