@@ -145,23 +145,11 @@ pub fn public_parts(
             Visibility::Private => {}
             Visibility::Hashed => parts.push(PublicPart::Hash {
                 class,
-                tensors: nodes
-                    .iter()
-                    .map(|&node| HashedTensor {
-                        node,
-                        bits: bits(node),
-                    })
-                    .collect(),
+                tensors: hashed(nodes, bits),
             }),
             Visibility::Linked => parts.push(PublicPart::Link {
                 class,
-                tensors: nodes
-                    .iter()
-                    .map(|&node| HashedTensor {
-                        node,
-                        bits: param_envelope_bits(bounds[node]),
-                    })
-                    .collect(),
+                tensors: hashed(nodes, &|node| param_envelope_bits(bounds[node])),
             }),
         };
     let value_bits = program.value_bits;
@@ -190,6 +178,17 @@ pub fn public_parts(
         });
     }
     Ok(parts)
+}
+
+/// The tensors of `nodes` with the envelope bits `bits` gives each.
+fn hashed(nodes: &[usize], bits: &dyn Fn(usize) -> u32) -> Vec<HashedTensor> {
+    nodes
+        .iter()
+        .map(|&node| HashedTensor {
+            node,
+            bits: bits(node),
+        })
+        .collect()
 }
 
 /// Nodes holding parameters, in program order.

@@ -82,17 +82,8 @@ pub(crate) fn prove(
     } else {
         Phases::Any
     };
-    let (cut, circuits) = stages.run("plan segments", || -> Result<_> {
-        match (args.segments, args.max_logrows) {
-            (Some(n), _) => {
-                let cuts = plan_cuts(program, visibility, n)?;
-                let cut = CutProgram::new(program.clone(), visibility, cuts)?;
-                let circuits = size_segments(&cut, phases)?;
-                Ok((cut, circuits))
-            }
-            (None, Some(k)) => Ok(plan_within(program, visibility, k, phases)?),
-            (None, None) => bail!("neither --segments nor --max-logrows was given"),
-        }
+    let (cut, circuits) = stages.run("plan segments", || {
+        plan(program, visibility, args.segments, args.max_logrows, phases)
     })?;
     let count = cut.len();
     if !args.json {
@@ -103,7 +94,7 @@ pub(crate) fn prove(
         );
     }
     let q = zkml_ir::input::quantize_inputs(program, input)
-        .with_context(|| format!("input file {}", args.input.display()))?;
+        .with_context(|| format!("input file {}", args.input_path().display()))?;
     let witness = stages.run("evaluate once", || cut.witness(&q, &mut rand::rngs::OsRng))?;
     let mut keys = Vec::with_capacity(count);
     let mut files = Vec::with_capacity(count);
@@ -163,7 +154,7 @@ pub(crate) fn prove(
                     &key.to_bytes(),
                     args.force,
                     zkml_file,
-                    &[&args.model, &args.input],
+                    &[&args.model, args.input_path()],
                 )?;
             }
             write_output(
@@ -171,7 +162,7 @@ pub(crate) fn prove(
                 serde_json::to_string_pretty(&file)?.as_bytes(),
                 args.force,
                 chain_file_bytes,
-                &[&args.model, &args.input],
+                &[&args.model, args.input_path()],
             )
         })?;
     }
@@ -211,6 +202,27 @@ pub(crate) fn prove(
     verified
         .map(|_| ())
         .context("the chain just proven does not verify; nothing was written")
+}
+
+/// Cuts `program` into `segments` segments, or the fewest whose circuits have at most
+/// `2^max_logrows` rows; with the circuits.
+pub(crate) fn plan(
+    program: &Program,
+    visibility: zkml_circuits::VisibilityConfig,
+    segments: Option<usize>,
+    max_logrows: Option<u32>,
+    phases: Phases,
+) -> Result<(CutProgram, Vec<zkml_circuits::CircuitParams>)> {
+    match (segments, max_logrows) {
+        (Some(n), _) => {
+            let cuts = plan_cuts(program, visibility, n)?;
+            let cut = CutProgram::new(program.clone(), visibility, cuts)?;
+            let circuits = size_segments(&cut, phases)?;
+            Ok((cut, circuits))
+        }
+        (None, Some(k)) => Ok(plan_within(program, visibility, k, phases)?),
+        (None, None) => bail!("neither --segments nor --max-logrows was given"),
+    }
 }
 
 fn vk_name(i: usize) -> String {

@@ -400,7 +400,7 @@ pub fn prove(job: ProveJob<'_>, stages: &mut Stages) -> Result<()> {
     let visibility = require_supported(&args.visibility, args.srs.as_deref())?;
     require_cpu(args.device)?;
     let q = zkml_ir::input::quantize_inputs(program, input)
-        .with_context(|| format!("input file {}", args.input.display()))?;
+        .with_context(|| format!("input file {}", args.input_path().display()))?;
     let trace = stages.run("evaluate", || zkml_ir::eval::evaluate(program, &q))?;
     let compiled = stages.run("compile to R1CS with the witness", || {
         zkml_groth16::compile_with(program, Some(&trace), visibility)

@@ -13,6 +13,7 @@ pub mod commands;
 pub mod common;
 pub mod device;
 pub mod groth16;
+pub mod jobs;
 pub mod programs;
 pub mod proving;
 pub mod stages;

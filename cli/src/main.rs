@@ -30,7 +30,11 @@ enum Command {
     Setup(commands::setup::Args),
     /// Prove a model's output on an input (one shot from an ONNX model, or with --pk).
     Prove(commands::prove::Args),
-    /// Verify a proof: exit 0 when valid, 1 when invalid, 2 on unreadable input.
+    /// Evaluate a program once and write each segment's witness file (for `prove --segment`).
+    Witness(zkml_cli::jobs::WitnessArgs),
+    /// Assemble segment proofs into a chain file, verified.
+    Chain(zkml_cli::jobs::ChainArgs),
+    /// Verify a proof or a chain file: exit 0 when valid, 1 when invalid, 2 on unreadable input.
     Verify(commands::verify::Args),
     /// Generate and compile (offline, pinned solc) the Solidity verifier for a verifying key.
     CreateEvmVerifier(commands::evm::CreateArgs),
@@ -51,6 +55,8 @@ fn main() -> ExitCode {
         Command::GenSrs(a) => (a.json, commands::gen_srs::run(a)),
         Command::Setup(a) => (a.json, commands::setup::run(a)),
         Command::Prove(a) => (a.json, commands::prove::run(a)),
+        Command::Witness(a) => (a.json, zkml_cli::jobs::witness(a)),
+        Command::Chain(a) => (a.json, zkml_cli::jobs::assemble(a)),
         Command::Compile(a) => (a.json, commands::compile::run(a)),
         Command::Run(a) => (a.json, commands::run::run(a)),
         Command::Inspect(a) => (a.json, commands::inspect::run(a)),

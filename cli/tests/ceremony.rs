@@ -7,40 +7,18 @@
 //! Needs Node.js and the pinned snarkjs (`npm ci --prefix groth16`; `scripts/test.sh` installs
 //! it).
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use assert_cmd::Command;
+use common::{run_json, s, zkml};
 use serde_json::{json, Value};
 use zkml_ir::{Op, ProgramBuilder};
 
-fn zkml(cache: &Path) -> Command {
-    let mut c = Command::cargo_bin("zkml").unwrap();
-    c.env("ZKML_CACHE_DIR", cache);
-    c
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-fn run_json(cache: &Path, args: &[&str]) -> Value {
-    let out = zkml(cache).args(args).arg("--json").output().unwrap();
-    assert!(
-        out.status.success(),
-        "zkml {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
-/// Runs a zkml command expected to fail with exit code 1; returns its stderr.
+/// Runs a zkml command expected to fail with exit code 1; returns what it printed.
 fn fails(cache: &Path, args: &[&str]) -> String {
-    let out = zkml(cache).args(args).output().unwrap();
-    let err = String::from_utf8_lossy(&out.stderr).to_string();
-    assert_eq!(out.status.code(), Some(1), "zkml {args:?}: {err}");
-    assert!(!err.contains("panicked"), "{err}");
-    err
+    common::fails(cache, args, 1)
 }
 
 /// `zkml setup PROGRAM --backend groth16 EXTRA...`.

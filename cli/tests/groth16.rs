@@ -3,34 +3,12 @@
 //! contradicting `--backend`, a key for another program, visibilities Groth16 does not prove)
 //! a clear error.
 
-use std::path::{Path, PathBuf};
+mod common;
 
-use assert_cmd::Command;
+use std::path::Path;
+
+use common::{fails, fixtures, run_json, s, zkml};
 use serde_json::Value;
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures")
-}
-
-fn zkml(cache: &Path) -> Command {
-    let mut c = Command::cargo_bin("zkml").unwrap();
-    c.env("ZKML_CACHE_DIR", cache);
-    c
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-fn run_json(cache: &Path, args: &[&str]) -> Value {
-    let out = zkml(cache).args(args).arg("--json").output().unwrap();
-    assert!(
-        out.status.success(),
-        "zkml {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
 
 /// `zkml prove MODEL --input INPUT --backend groth16 --out OUT EXTRA... --json`.
 fn prove_groth16(cache: &Path, model: &Path, input: &Path, out: &Path, extra: &[&str]) -> Value {
@@ -46,15 +24,6 @@ fn prove_groth16(cache: &Path, model: &Path, input: &Path, out: &Path, extra: &[
     ];
     args.extend_from_slice(extra);
     run_json(cache, &args)
-}
-
-/// Runs a command expected to fail with `code`; returns its stderr.
-fn fails(cache: &Path, args: &[&str], code: i32) -> String {
-    let out = zkml(cache).args(args).output().unwrap();
-    let err = String::from_utf8_lossy(&out.stderr).to_string();
-    assert_eq!(out.status.code(), Some(code), "zkml {args:?}: {err}");
-    assert!(!err.contains("panicked"), "{err}");
-    err
 }
 
 fn verify_args<'a>(proof: &'a str, vk: &'a str, extra: &[&'a str]) -> Vec<&'a str> {

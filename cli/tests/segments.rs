@@ -2,49 +2,15 @@
 //! outputs are the whole program's, the chain verifies (pinned or not, with its input), and a
 //! reordered, truncated, foreign or edited chain is rejected naming the segment.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
+use common::{fails, fixtures, run_json, s};
 use serde_json::Value;
 
 fn fixture(name: &str, file: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../fixtures")
-        .join(name)
-        .join(file)
-}
-
-fn zkml(cache: &Path) -> Command {
-    let mut c = Command::cargo_bin("zkml").unwrap();
-    c.env("ZKML_CACHE_DIR", cache);
-    c
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-fn run_json(cache: &Path, args: &[&str]) -> Value {
-    let out = zkml(cache).args(args).arg("--json").output().unwrap();
-    assert!(
-        out.status.success(),
-        "zkml {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
-/// Runs a command expected to fail with `code`; returns stdout and stderr together.
-fn fails(cache: &Path, args: &[&str], code: i32) -> String {
-    let out = zkml(cache).args(args).output().unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(out.status.code(), Some(code), "zkml {args:?}: {text}");
-    assert!(!text.contains("panicked"), "{text}");
-    text
+    fixtures().join(name).join(file)
 }
 
 fn prove_chain(cache: &Path, out: &Path, extra: &[&str]) -> Value {
@@ -302,4 +268,147 @@ fn segment_requests_that_cannot_be_met_are_clear_errors() {
         !out.join("chain.json").exists(),
         "nothing written on errors"
     );
+}
+
+#[test]
+fn segments_prove_as_independent_jobs_from_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let d = |p: &str| dir.path().join(p);
+    let model = fixture("mlp_small", "model.onnx");
+    let input = fixture("mlp_small", "input.json");
+    let program = d("m.zkml");
+    run_json(
+        &cache,
+        &[
+            "compile",
+            s(&model),
+            "--calibration",
+            s(&input),
+            "-o",
+            s(&program),
+        ],
+    );
+    let setup = run_json(
+        &cache,
+        &[
+            "setup",
+            s(&program),
+            "--segments",
+            "3",
+            "--out",
+            s(&d("keys")),
+        ],
+    );
+    assert_eq!(setup["segments"], 3);
+    let plan = d("keys/segments.json");
+    run_json(
+        &cache,
+        &[
+            "witness",
+            s(&program),
+            "--input",
+            s(&input),
+            "--plan",
+            s(&plan),
+            "--out",
+            s(&d("jobs")),
+        ],
+    );
+    let proofs_dir = d("proofs");
+    let bad_chain = d("bad/chain.json");
+    let job = |i: usize, witness: usize, pk: usize, code: Option<i32>| -> String {
+        let w = d(&format!("jobs/segment-{witness}.witness.json"));
+        let k = d(&format!("keys/segment-{pk}.pk.bin"));
+        let i = i.to_string();
+        let args = [
+            "prove",
+            s(&program),
+            "--segment",
+            &i,
+            "--witness",
+            s(&w),
+            "--pk",
+            s(&k),
+            "--out",
+            s(&proofs_dir),
+        ];
+        match code {
+            None => {
+                run_json(&cache, &args);
+                String::new()
+            }
+            Some(c) => fails(&cache, &args, c),
+        }
+    };
+    // In any order, each from its own files.
+    for i in [2, 0, 1] {
+        job(i, i, i, None);
+    }
+    let proofs: Vec<PathBuf> = (0..3)
+        .map(|i| d(&format!("proofs/segment-{i}.proof.json")))
+        .collect();
+    let chain = d("out/chain.json");
+    let mut args = vec!["chain", "--plan", s(&plan), "-o", s(&chain)];
+    args.extend(proofs.iter().map(|p| s(p)));
+    let assembled = run_json(&cache, &args);
+    assert_eq!(assembled["chain_digest"], setup["chain_digest"]);
+    let v = run_json(
+        &cache,
+        &[
+            "verify",
+            "--proof",
+            s(&chain),
+            "--input",
+            s(&input),
+            "--chain-digest",
+            setup["chain_digest"].as_str().unwrap(),
+        ],
+    );
+    assert_eq!(v["outputs"], "proven");
+    assert_eq!(v["input"], "proven");
+    // The one-shot chain of the same program gives the same outputs.
+    let one_shot = run_json(
+        &cache,
+        &[
+            "prove",
+            s(&program),
+            "--input",
+            s(&input),
+            "--segments",
+            "3",
+            "--out",
+            s(&d("oneshot")),
+        ],
+    );
+    let chain_file: Value =
+        serde_json::from_str(&std::fs::read_to_string(&chain).unwrap()).unwrap();
+    assert_eq!(
+        chain_file["segments"][2]["proof"]["outputs"],
+        one_shot["outputs"]
+    );
+
+    // Mix-ups are refused before proving.
+    assert!(job(1, 2, 1, Some(1)).contains("segment 2's witness"));
+    let e = job(1, 1, 2, Some(1));
+    assert!(e.contains("another segment"), "{e}");
+    let e = fails(
+        &cache,
+        &[
+            "prove",
+            s(&program),
+            "--segment",
+            "1",
+            "--pk",
+            s(&d("keys/segment-1.pk.bin")),
+        ],
+        2,
+    );
+    assert!(e.contains("--witness"), "{e}");
+    // Proofs given out of order do not assemble.
+    let mut args = vec!["chain", "--plan", s(&plan), "-o", s(&bad_chain)];
+    args.extend([s(&proofs[1]), s(&proofs[0]), s(&proofs[2])]);
+    let e = fails(&cache, &args, 1);
+    assert!(e.contains("segment 0"), "{e}");
+    assert!(!bad_chain.exists());
 }

@@ -13,7 +13,7 @@
 
 pub mod plan;
 
-use halo2_proofs::halo2curves::bn256::Fr;
+pub use halo2_proofs::halo2curves::bn256::Fr;
 use halo2_proofs::halo2curves::ff::Field;
 use rand::RngCore;
 use thiserror::Error;
@@ -140,4 +140,17 @@ pub fn segment_visibility(whole: VisibilityConfig, i: usize, count: usize) -> Vi
         },
         params: whole.params,
     }
+}
+
+/// A field element as a 32-byte big-endian word (how witness files store blinding values).
+pub fn field_to_word(f: &Fr) -> [u8; 32] {
+    zkml_prover::prove::fr_to_word(f)
+}
+
+/// The field element a 32-byte big-endian word holds; `None` unless it is canonical.
+pub fn field_from_word(word: &[u8; 32]) -> Option<Fr> {
+    use halo2_proofs::halo2curves::ff::PrimeField;
+    let mut repr = *word;
+    repr.reverse();
+    Option::from(Fr::from_repr(repr))
 }

@@ -85,6 +85,15 @@ fn class(c: ValueClass) -> &'static str {
     }
 }
 
+/// The tensors' names, quoted and separated by commas.
+fn names(tensors: &[(zkml_verifier::vk::TensorInfo, u32)]) -> String {
+    tensors
+        .iter()
+        .map(|(t, _)| format!("'{}'", t.name))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// One line per part of the public instance.
 fn public_parts(parts: &[PublicPart]) -> Vec<String> {
     parts
@@ -101,20 +110,12 @@ fn public_parts(parts: &[PublicPart]) -> Vec<String> {
             PublicPart::Hash { class: c, tensors } => format!(
                 "1 value: Poseidon hash of the {} ({})",
                 class(*c),
-                tensors
-                    .iter()
-                    .map(|(t, _)| format!("'{}'", t.name))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                names(tensors)
             ),
             PublicPart::Link { class: c, tensors } => format!(
-                "1 value: commitment linking the {} to the next segment ({})",
+                "1 value: commitment linking the {} to the neighbouring segment ({})",
                 class(*c),
-                tensors
-                    .iter()
-                    .map(|(t, _)| format!("'{}'", t.name))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                names(tensors)
             ),
         })
         .collect()

@@ -21,9 +21,9 @@ use crate::stages::Stages;
 pub struct Args {
     /// An ONNX model (one-shot: compile, setup, prove, verify) or a compiled program.
     pub model: PathBuf,
-    /// The input (EZKL format).
-    #[arg(long, value_name = "INPUT.json")]
-    pub input: PathBuf,
+    /// The input (EZKL format); not needed with --segment.
+    #[arg(long, value_name = "INPUT.json", required_unless_present = "segment")]
+    pub input: Option<PathBuf>,
     /// Proving key from `zkml setup` (default: keys cached by model hash, generated on first
     /// use).
     #[arg(long, value_name = "PK")]
@@ -58,12 +58,27 @@ pub struct Args {
     /// --segments does).
     #[arg(long, value_name = "K", value_parser = clap::value_parser!(u32).range(6..=26))]
     pub max_logrows: Option<u32>,
+    /// Prove segment I of a cut program alone, from its witness file (`zkml witness`) and its
+    /// proving key (`setup --segments`, given with --pk); writes a proof file
+    /// (DIR/segment-I.proof.json) for `zkml chain`.
+    #[arg(long, value_name = "I", requires = "witness", conflicts_with_all = ["segments", "max_logrows"])]
+    pub segment: Option<usize>,
+    /// The segment's witness file (with --segment).
+    #[arg(long, value_name = "FILE", requires = "segment")]
+    pub witness: Option<PathBuf>,
     /// Replace existing files even if they were not written by zkml.
     #[arg(long)]
     pub force: bool,
     /// Print one JSON summary on stdout.
     #[arg(long)]
     pub json: bool,
+}
+
+impl Args {
+    /// The input file (clap requires it unless --segment is given).
+    pub fn input_path(&self) -> &Path {
+        self.input.as_deref().unwrap_or(Path::new(""))
+    }
 }
 
 /// Whether an existing file is a program or key zkml wrote (and may replace).
@@ -221,12 +236,32 @@ fn given_keys(
     zkml_verifier::VerifyingKey,
     zkml_prover::srs::Srs,
 )> {
+    given_keys_at(program, pk_path, args.srs.as_deref(), stages)
+}
+
+/// [`given_keys`] with the SRS file `srs_path` (default: the SRS cache).
+pub(crate) fn given_keys_at(
+    program: &Program,
+    pk_path: &Path,
+    srs_path: Option<&Path>,
+    stages: &mut Stages,
+) -> Result<(
+    ProvingKeyFile,
+    zkml_verifier::VerifyingKey,
+    zkml_prover::srs::Srs,
+)> {
     let pk = stages.run("load proving key", || -> Result<_> {
         let bytes =
             std::fs::read(pk_path).with_context(|| format!("cannot read {}", pk_path.display()))?;
         Ok(ProvingKeyFile::from_bytes(&bytes, pk_path)?)
     })?;
-    let (srs, _) = srs_for(pk.header.circuit.k, args.srs.as_deref(), stages)?;
+    if hex::encode(zkml_prover::keys::program_digest(program)) != pk.header.program_digest {
+        anyhow::bail!(
+            "{} is a proving key for another program (or another segment of it)",
+            pk_path.display()
+        );
+    }
+    let (srs, _) = srs_for(pk.header.circuit.k, srs_path, stages)?;
     let n_public = zkml_circuits::build(program, None, pk.header.circuit, pk.header.visibility)?
         .instance
         .len();
@@ -317,7 +352,21 @@ pub fn run(args: Args) -> Result<()> {
         gpu_peak: 0,
     };
     let mut stages = Stages::new(args.json);
-    let input = read_input(&args.input)?;
+    if let Some(index) = args.segment {
+        if backend == BackendArg::Groth16 {
+            anyhow::bail!(
+                "segments are proven with halo2; --backend groth16 proves whole programs"
+            );
+        }
+        if !is_program_file(&args.model)? {
+            anyhow::bail!("--segment proves a segment of a compiled program: give the .zkml file the plan was made for");
+        }
+        let program = stages
+            .run("load program", || zkml_ir::format::load(&args.model))
+            .with_context(|| format!("cannot read {}", args.model.display()))?;
+        return crate::jobs::prove_segment(&args, &program, index, &mut stages);
+    }
+    let input = read_input(args.input_path())?;
     let (program, program_path, source) = if is_program_file(&args.model)? {
         let p = stages
             .run("load program", || zkml_ir::format::load(&args.model))
@@ -332,7 +381,7 @@ pub fn run(args: Args) -> Result<()> {
             &zkml_ir::format::to_bytes(&program),
             args.force,
             zkml_file,
-            &[&args.model, &args.input],
+            &[&args.model, args.input_path()],
         )?;
         (program, path, Some(source))
     };
@@ -376,7 +425,7 @@ pub fn run(args: Args) -> Result<()> {
         None => cached_keys(&program, &args, &mut run, &mut stages)?,
     };
     let q = zkml_ir::input::quantize_inputs(&program, &input)
-        .with_context(|| format!("input file {}", args.input.display()))?;
+        .with_context(|| format!("input file {}", args.input_path().display()))?;
     let proof = prove_and_cache(
         &program,
         &q,
@@ -458,14 +507,14 @@ pub fn write_artifacts(
             serde_json::to_string_pretty(file)?.as_bytes(),
             args.force,
             proof_file_bytes,
-            &[&args.model, &args.input],
+            &[&args.model, args.input_path()],
         )?;
         write_output(
             vk_path,
             vk_bytes,
             args.force,
             zkml_file,
-            &[&args.model, &args.input],
+            &[&args.model, args.input_path()],
         )
     })
 }

@@ -39,6 +39,15 @@ pub struct Args {
     /// (auto), or cpu, or gpu.
     #[arg(long, value_enum, default_value_t = DeviceArg::Auto)]
     pub device: DeviceArg,
+    /// Cut the program into this many segments and make each one's keys
+    /// (DIR/segment-I.pk.bin, DIR/segment-I.vk.bin) and the plan file DIR/segments.json, for
+    /// `zkml witness`, `prove --segment` and `zkml chain`.
+    #[arg(long, value_name = "N", conflicts_with = "max_logrows")]
+    pub segments: Option<usize>,
+    /// Cut the program into the fewest segments whose circuits have at most 2^K rows (as
+    /// --segments does).
+    #[arg(long, value_name = "K", value_parser = clap::value_parser!(u32).range(6..=26))]
+    pub max_logrows: Option<u32>,
     /// Replace existing files even if they were not written by zkml.
     #[arg(long)]
     pub force: bool,
@@ -61,6 +70,9 @@ pub fn run(args: Args) -> Result<()> {
     let program = stages
         .run("load program", || zkml_ir::format::load(&args.program))
         .with_context(|| format!("cannot read {}", args.program.display()))?;
+    if args.segments.is_some() || args.max_logrows.is_some() {
+        return crate::jobs::setup(&args, &program, &mut stages);
+    }
     let circuit = stages.run("size circuit", || {
         args.visibility.circuit_for(&program, device)
     })?;
