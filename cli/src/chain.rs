@@ -83,7 +83,14 @@ pub(crate) fn prove(
         Phases::Any
     };
     let (cut, circuits) = stages.run("plan segments", || {
-        plan(program, visibility, args.segments, args.max_logrows, phases)
+        plan(
+            program,
+            visibility,
+            args.segments,
+            args.max_logrows,
+            args.visibility.objective(),
+            phases,
+        )
     })?;
     let count = cut.len();
     if !args.json {
@@ -96,17 +103,22 @@ pub(crate) fn prove(
     let q = zkml_ir::input::quantize_inputs(program, input)
         .with_context(|| format!("input file {}", args.input_path().display()))?;
     let witness = stages.run("evaluate once", || cut.witness(&q, &mut rand::rngs::OsRng))?;
+    // One SRS for all segments (cut down to each one's size): their keys share G2 and s G2,
+    // so that a chain contract checks every segment with one pairing.
+    let widest = circuits.iter().map(|c| c.k).max().unwrap_or(0);
+    let (full_srs, _) = crate::proving::srs_for(widest, args.srs.as_deref(), stages)?;
     let mut keys = Vec::with_capacity(count);
     let mut files = Vec::with_capacity(count);
     let mut last_outputs = Vec::new();
     for (i, (segment, w)) in cut.segments.iter().zip(&witness).enumerate() {
         let label = format!("segment {}/{count}: ", i + 1);
+        let srs = zkml_prover::srs::for_k(&full_srs, circuits[i].k)?;
         let k = cached_keys_for(
             &segment.program,
             cut.segment_visibility(i),
             circuits[i],
+            srs,
             &label,
-            args,
             run,
             stages,
         )?;
@@ -211,16 +223,17 @@ pub(crate) fn plan(
     visibility: zkml_circuits::VisibilityConfig,
     segments: Option<usize>,
     max_logrows: Option<u32>,
+    objective: zkml_circuits::cost::Objective,
     phases: Phases,
 ) -> Result<(CutProgram, Vec<zkml_circuits::CircuitParams>)> {
     match (segments, max_logrows) {
         (Some(n), _) => {
             let cuts = plan_cuts(program, visibility, n)?;
             let cut = CutProgram::new(program.clone(), visibility, cuts)?;
-            let circuits = size_segments(&cut, phases)?;
+            let circuits = size_segments(&cut, objective, phases)?;
             Ok((cut, circuits))
         }
-        (None, Some(k)) => Ok(plan_within(program, visibility, k, phases)?),
+        (None, Some(k)) => Ok(plan_within(program, visibility, k, objective, phases)?),
         (None, None) => bail!("neither --segments nor --max-logrows was given"),
     }
 }

@@ -42,6 +42,8 @@ pub struct PlanFile {
     pub visibility: VisibilityConfig,
     /// The nodes the program is cut before.
     pub cuts: Vec<usize>,
+    /// log2 of the size of the SRS every segment's keys were cut from.
+    pub srs_k: u32,
     /// Keccak-256 of the segments' verifying key digests, in order.
     pub chain_digest: String,
     /// Each segment's keys (file names beside the plan file) and circuit.
@@ -76,6 +78,8 @@ pub struct WitnessFile {
     pub count: usize,
     /// The whole program's visibility (the plan's).
     pub visibility: VisibilityConfig,
+    /// log2 of the size of the SRS the keys were cut from (the plan's).
+    pub srs_k: u32,
     /// The segment's inputs, quantized, one flat list per input.
     pub inputs: Vec<Vec<i64>>,
     /// The blinding value shared with the segment before (a 32-byte hex word).
@@ -160,15 +164,25 @@ pub fn setup(
         zkml_circuits::cost::Phases::Any
     };
     let (cut, circuits) = stages.run("plan segments", || {
-        crate::chain::plan(program, visibility, args.segments, args.max_logrows, phases)
+        crate::chain::plan(
+            program,
+            visibility,
+            args.segments,
+            args.max_logrows,
+            args.visibility.objective(),
+            phases,
+        )
     })?;
     let count = cut.len();
     let mut keys = Vec::with_capacity(count);
     let mut segments = Vec::with_capacity(count);
     let mut gpu_peak = 0;
+    // One SRS for all segments, cut down to each one's size (see `crate::chain`).
+    let srs_k = circuits.iter().map(|c| c.k).max().unwrap_or(0);
+    let (full_srs, _) = crate::proving::srs_for(srs_k, args.srs.as_deref(), stages)?;
     for (i, (segment, circuit)) in cut.segments.iter().zip(&circuits).enumerate() {
         let label = format!("segment {}/{count}: ", i + 1);
-        let (srs, _) = crate::proving::srs_for(circuit.k, args.srs.as_deref(), stages)?;
+        let srs = zkml_prover::srs::for_k(&full_srs, circuit.k)?;
         let (pk, vk) = stages.run(&format!("{label}generate keys ({device})"), || {
             crate::device::run_on(device, &mut gpu_peak, || {
                 zkml_prover::generate_keys_on(
@@ -213,6 +227,7 @@ pub fn setup(
         program_digest: digest_hex(program),
         visibility,
         cuts: cut.cuts.clone(),
+        srs_k,
         chain_digest: zkml_verifier::encoding::hex0x(&zkml_verifier::chain::chain_digest(&keys)),
         segments,
     };
@@ -285,6 +300,7 @@ pub fn witness(args: WitnessArgs) -> Result<()> {
                 segment: i,
                 count: witness.len(),
                 visibility: plan.visibility,
+                srs_k: plan.srs_k,
                 inputs: w.inputs.iter().map(|t| t.data().to_vec()).collect(),
                 blinding_inputs: word(&w.blinding.inputs),
                 blinding_outputs: word(&w.blinding.outputs),
@@ -344,6 +360,7 @@ pub(crate) fn prove_segment(
         &segment.program,
         pk_path,
         args.srs.as_deref(),
+        Some(w.srs_k),
         stages,
     )?;
     if pk.header.visibility != cut.segment_visibility(index) {

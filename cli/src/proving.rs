@@ -91,6 +91,14 @@ impl VisibilityArgs {
         choose_within(program, self.config(), objective, phases)
     }
 
+    /// What the circuit sizing optimizes.
+    pub fn objective(&self) -> zkml_circuits::cost::Objective {
+        match self.optimize {
+            OptimizeArg::Proving => zkml_circuits::cost::Objective::Proving,
+            OptimizeArg::EvmGas => zkml_circuits::cost::Objective::EvmGas,
+        }
+    }
+
     pub fn config(&self) -> VisibilityConfig {
         let map = |v: VisibilityArg| match v {
             VisibilityArg::Public => Visibility::Public,

@@ -412,3 +412,37 @@ fn segments_prove_as_independent_jobs_from_files() {
     assert!(e.contains("segment 0"), "{e}");
     assert!(!bad_chain.exists());
 }
+
+#[test]
+fn the_evm_verifies_a_chain_in_one_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let out = dir.path().join("chain");
+    prove_chain(&cache, &out, &["--segments", "3", "--optimize", "evm-gas"]);
+    let chain_path = out.join("chain.json");
+    let v = run_json(&cache, &["verify-evm", "--proof", s(&chain_path)]);
+    assert_eq!(v["verified"], true, "{v}");
+    assert_eq!(v["segments"], 3);
+    let gas = v["gas_used"].as_u64().unwrap();
+    assert!(gas > 21_000, "{v}");
+    // An edited link: segment 1's input commitment.
+    let mut chain: Value =
+        serde_json::from_str(&std::fs::read_to_string(&chain_path).unwrap()).unwrap();
+    chain["segments"][1]["proof"]["instances"][0] = Value::from(format!("0x{}", "11".repeat(32)));
+    let edited = out.join("edited.json");
+    std::fs::write(&edited, chain.to_string()).unwrap();
+    let e = fails(&cache, &["verify-evm", "--proof", s(&edited)], 1);
+    assert!(e.contains("returned false"), "{e}");
+    let e = fails(
+        &cache,
+        &[
+            "verify-evm",
+            "--proof",
+            s(&chain_path),
+            "--verifier",
+            s(&out),
+        ],
+        2,
+    );
+    assert!(e.contains("drop --verifier"), "{e}");
+}

@@ -130,6 +130,19 @@ impl Evm {
         self.deploy(&crate::verifier_creation(bytecode, &keys))
     }
 
+    /// Deploys a chain verifier: every segment's verifier (with its key contracts), then the
+    /// chain contract bound to them. Returns the chain contract's address.
+    pub fn deploy_chain(
+        &mut self,
+        artifacts: &crate::chain::ChainArtifacts,
+    ) -> Result<Address, EvmError> {
+        let mut segments = Vec::with_capacity(artifacts.segments.len());
+        for s in &artifacts.segments {
+            segments.push(self.deploy_verifier(s)?.into_array());
+        }
+        self.deploy(&artifacts.chain_creation(&segments))
+    }
+
     /// Calls `to` with `data` in a transaction.
     pub fn call(&mut self, to: Address, data: Vec<u8>) -> Result<CallOutcome, EvmError> {
         let r = self.transact(TxKind::Call(to), data)?;

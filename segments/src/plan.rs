@@ -123,19 +123,18 @@ pub fn plan_cuts(
     Ok(cuts)
 }
 
-/// The sized circuit of every segment of `cut`, for proving speed.
-pub fn size_segments(cut: &CutProgram, phases: Phases) -> Result<Vec<CircuitParams>, SegmentError> {
+/// The sized circuit of every segment of `cut`, for `objective`.
+pub fn size_segments(
+    cut: &CutProgram,
+    objective: Objective,
+    phases: Phases,
+) -> Result<Vec<CircuitParams>, SegmentError> {
     cut.segments
         .iter()
         .enumerate()
         .map(|(i, s)| {
-            choose_within(
-                &s.program,
-                cut.segment_visibility(i),
-                Objective::Proving,
-                phases,
-            )
-            .map_err(|source| SegmentError::Layout { segment: i, source })
+            choose_within(&s.program, cut.segment_visibility(i), objective, phases)
+                .map_err(|source| SegmentError::Layout { segment: i, source })
         })
         .collect()
 }
@@ -148,9 +147,10 @@ pub fn plan_within(
     program: &Program,
     visibility: VisibilityConfig,
     max_k: u32,
+    objective: Objective,
     phases: Phases,
 ) -> Result<(CutProgram, Vec<CircuitParams>), SegmentError> {
-    let whole = choose_within(program, visibility, Objective::Proving, phases)
+    let whole = choose_within(program, visibility, objective, phases)
         .map_err(|source| SegmentError::Layout { segment: 0, source })?;
     if whole.k <= max_k {
         let cut = CutProgram::new(program.clone(), visibility, Vec::new())?;
@@ -181,7 +181,7 @@ pub fn plan_within(
             Err(e) => return Err(e),
         };
         let cut = CutProgram::new(program.clone(), visibility, cuts)?;
-        let circuits = size_segments(&cut, phases)?;
+        let circuits = size_segments(&cut, objective, phases)?;
         widest = circuits.iter().map(|c| c.k).max().unwrap_or(0);
         if widest <= max_k {
             return Ok((cut, circuits));

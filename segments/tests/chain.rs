@@ -8,7 +8,7 @@ use halo2_proofs::halo2curves::bn256::Fr as HaloFr;
 use halo2_proofs::halo2curves::ff::Field;
 use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
-use zkml_circuits::cost::Phases;
+use zkml_circuits::cost::{Objective, Phases};
 use zkml_circuits::{Blinding, Visibility, VisibilityConfig};
 use zkml_ir::Tensor;
 use zkml_prover::{generate_keys, prove_segment_on, Device, ProvingKeyFile};
@@ -52,13 +52,23 @@ fn prove_one(
 }
 
 fn prove_chain(f: &Fixture, vis: VisibilityConfig, n: usize, seed: u64) -> Chain {
+    prove_chain_for(f, vis, n, seed, Objective::Proving)
+}
+
+fn prove_chain_for(
+    f: &Fixture,
+    vis: VisibilityConfig,
+    n: usize,
+    seed: u64,
+    objective: Objective,
+) -> Chain {
     let cut = CutProgram::new(
         f.program.clone(),
         vis,
         plan_cuts(&f.program, vis, n).unwrap(),
     )
     .unwrap();
-    let circuits = size_segments(&cut, Phases::Any).unwrap();
+    let circuits = size_segments(&cut, objective, Phases::Any).unwrap();
     let witness = cut
         .witness(&f.inputs, &mut ChaCha20Rng::seed_from_u64(seed))
         .unwrap();
@@ -69,8 +79,11 @@ fn prove_chain(f: &Fixture, vis: VisibilityConfig, n: usize, seed: u64) -> Chain
         pks: Vec::new(),
         proofs: Vec::new(),
     };
+    // One SRS for every segment, cut down to each one's size.
+    let widest = circuits.iter().map(|c| c.k).max().unwrap();
+    let full = zkml_prover::srs::generate(widest, seed);
     for (i, params) in circuits.into_iter().enumerate() {
-        let srs = zkml_prover::srs::generate(params.k, seed + i as u64);
+        let srs = zkml_prover::srs::for_k(&full, params.k).unwrap();
         let (pk, vk) = generate_keys(
             &chain.cut.segments[i].program,
             params,
@@ -293,4 +306,156 @@ fn tampered_chains_are_rejected_naming_the_segment() {
         Err(ChainError::NotAChain { segment: 0, .. })
     ));
     assert_eq!(verify_chain(&[], &[]).unwrap_err(), ChainError::Empty);
+}
+
+fn words(instances: &[Fr]) -> Vec<[u8; 32]> {
+    instances
+        .iter()
+        .map(zkml_verifier::encoding::fr_to_be)
+        .collect()
+}
+
+fn halo2_keys(keys: &[Key]) -> Vec<zkml_verifier::VerifyingKey> {
+    keys.iter()
+        .map(|k| match k {
+            Key::Halo2(vk) => vk.clone(),
+            Key::Groth16(_) => unreachable!("segments are halo2"),
+        })
+        .collect()
+}
+
+/// Calls `verifyChain` with the chain's proofs; the verdict and the gas.
+fn call_chain(
+    evm: &mut zkml_contracts::evm::Evm,
+    at: zkml_contracts::evm::Address,
+    proofs: &[(Vec<u8>, Vec<Fr>)],
+) -> (bool, u64) {
+    let bytes: Vec<Vec<u8>> = proofs.iter().map(|(p, _)| p.clone()).collect();
+    let inst: Vec<Vec<[u8; 32]>> = proofs.iter().map(|(_, i)| words(i)).collect();
+    let out = evm
+        .call(at, zkml_contracts::chain::chain_calldata(&bytes, &inst))
+        .unwrap();
+    let accepted = out.success && out.output.len() == 32 && out.output[31] == 1;
+    (accepted, out.gas_used)
+}
+
+#[test]
+fn the_chain_contract_verifies_chains_and_rejects_tampering() {
+    let f = Fixture::load("mlp_small");
+    let chain = prove_chain(&f, VisibilityConfig::default(), 3, 21);
+    let built = zkml_contracts::chain::build_chain(&halo2_keys(&chain.keys)).unwrap();
+    let mut evm = zkml_contracts::evm::Evm::new();
+    let at = evm.deploy_chain(&built).unwrap();
+    let (ok, gas) = call_chain(&mut evm, at, &chain.proofs);
+    assert!(ok, "the chain contract rejects a valid chain");
+    assert!(gas > 21_000);
+    let p = &chain.proofs;
+    // Reordered, missing, a flipped byte, a changed commitment, a foreign proof.
+    assert!(!call_chain(&mut evm, at, &[p[1].clone(), p[0].clone(), p[2].clone()]).0);
+    assert!(!call_chain(&mut evm, at, &p[..2]).0);
+    let mut flipped = p.clone();
+    flipped[1].0[100] ^= 1;
+    assert!(!call_chain(&mut evm, at, &flipped).0);
+    let mut moved = p.clone();
+    moved[1].1[0] += Fr::from(1u64);
+    assert!(!call_chain(&mut evm, at, &moved).0);
+    let other = prove_chain(&f, VisibilityConfig::default(), 3, 22);
+    let mut foreign = p.clone();
+    foreign[2] = other.proofs[2].clone();
+    // The last segment's proof from another chain of the same program (other keys).
+    assert!(!call_chain(&mut evm, at, &foreign).0);
+    // Segment 1 proven on other values: a valid proof whose link breaks.
+    let w = &chain.witness[1];
+    let (pk, srs) = &chain.pks[1];
+    let mut shifted = w.inputs.clone();
+    let data: Vec<i64> = shifted[0]
+        .data()
+        .iter()
+        .enumerate()
+        .map(|(k, &v)| match (k, v > 0) {
+            (0, true) => v - 1,
+            (0, false) => v + 1,
+            _ => v,
+        })
+        .collect();
+    shifted[0] = Tensor::new(shifted[0].shape().to_vec(), data).unwrap();
+    let relinked = prove_one(&chain.cut, 1, &shifted, w.blinding, pk, srs);
+    assert!(!call_chain(&mut evm, at, &[p[0].clone(), relinked, p[2].clone()]).0);
+    // A segment verifier deployed for another key is refused by the chain's constructor.
+    let mut wrong = built.clone();
+    wrong.segments.swap(0, 1);
+    assert!(evm.deploy_chain(&wrong).is_err());
+}
+
+/// Twelve dense layers of width 16: a program that cuts into 12 segments.
+fn deep_program() -> zkml_ir::Program {
+    use zkml_ir::{Op, ProgramBuilder};
+    let mut b = ProgramBuilder::new(16).unwrap();
+    let mut x = b.input("x", vec![1, 16], 8).unwrap();
+    let mut seed = 7u64;
+    let mut next = move || {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((seed >> 33) % 255) as i64 - 127
+    };
+    for layer in 0..12 {
+        let w: Vec<i64> = (0..16 * 16).map(|_| next()).collect();
+        let w = b
+            .parameter(&format!("w{layer}"), vec![16, 16], 8, w)
+            .unwrap();
+        let mm = b.push(&format!("mm{layer}"), Op::MatMul, &[x, w]).unwrap();
+        let r = b
+            .push(&format!("rescale{layer}"), Op::Rescale { shift: 10 }, &[mm])
+            .unwrap();
+        x = b.push(&format!("relu{layer}"), Op::Relu, &[r]).unwrap();
+    }
+    b.output(x, "y");
+    b.finish().unwrap()
+}
+
+#[test]
+fn a_twelve_segment_chain_verifies_on_chain_in_one_call() {
+    let program = deep_program();
+    let inputs = vec![Tensor::new(vec![1, 16], (0..16).map(|i| (i - 8) * 20).collect()).unwrap()];
+    let trace = zkml_ir::evaluate(&program, &inputs).unwrap();
+    let f = Fixture {
+        name: "deep".into(),
+        program,
+        input: Vec::new(),
+        inputs,
+        trace,
+    };
+    for objective in [Objective::EvmGas, Objective::Proving] {
+        let chain = prove_chain_for(&f, VisibilityConfig::default(), 12, 31, objective);
+        verify_chain(&chain.keys, &listed(&chain.keys, &chain.proofs)).unwrap();
+        let built = zkml_contracts::chain::build_chain(&halo2_keys(&chain.keys)).unwrap();
+        let mut evm = zkml_contracts::evm::Evm::new();
+        let at = evm.deploy_chain(&built).unwrap();
+        let (ok, gas) = call_chain(&mut evm, at, &chain.proofs);
+        assert!(
+            ok,
+            "{objective:?}: the chain contract rejects a valid 12-segment chain"
+        );
+        let alone: Vec<u64> = built
+            .segments
+            .iter()
+            .zip(&chain.proofs)
+            .map(|(a, (p, i))| {
+                let v = evm.deploy_verifier(a).unwrap();
+                let out = evm
+                    .call(v, zkml_contracts::abi::calldata(p, &words(i)))
+                    .unwrap();
+                assert!(out.success && out.output[31] == 1);
+                out.gas_used
+            })
+            .collect();
+        println!(
+            "{objective:?}: 12-segment chain {gas} gas in one call; each segment alone {alone:?} (sum {})",
+            alone.iter().sum::<u64>()
+        );
+        let mut broken = chain.proofs.clone();
+        broken[7].1[0] += Fr::from(1u64);
+        assert!(!call_chain(&mut evm, at, &broken).0);
+    }
 }

@@ -134,8 +134,8 @@ fn parts(key: &Key) -> Vec<(usize, &PublicPart)> {
         .collect()
 }
 
-/// The position of a key's link commitment for `class`, if it has one.
-fn link(key: &Key, class: ValueClass) -> Option<usize> {
+/// The position in a key's instance of its link commitment for `class`, if it has one.
+pub fn link(key: &Key, class: ValueClass) -> Option<usize> {
     parts(key).into_iter().find_map(|(at, p)| match p {
         PublicPart::Link { class: c, .. } if *c == class => Some(at),
         _ => None,

@@ -73,9 +73,10 @@ pub struct VerifyArgs {
     /// The proof file (proof.json).
     #[arg(long, value_name = "PROOF")]
     pub proof: PathBuf,
-    /// The directory `create-evm-verifier` wrote.
+    /// The directory `create-evm-verifier` wrote. Not for a chain file, whose verifiers (one
+    /// per segment, and the chain contract over them) are generated from the keys it names.
     #[arg(long, value_name = "DIR")]
-    pub verifier: PathBuf,
+    pub verifier: Option<PathBuf>,
     /// Require this proof system (by default the files' headers decide).
     #[arg(long, value_enum)]
     pub backend: Option<crate::groth16::BackendArg>,
@@ -384,8 +385,18 @@ fn read_manifest(dir: &Path) -> Result<Manifest> {
 
 /// `verify-evm`: exit 0 when the contract accepts, 1 when it rejects, 2 on unreadable input.
 pub fn verify(args: VerifyArgs) -> ExitCode {
+    if std::fs::read(&args.proof).is_ok_and(|b| crate::chain::chain_file_bytes(&b)) {
+        return verify_chain(&args);
+    }
+    let Some(verifier_dir) = args.verifier.clone() else {
+        let e = anyhow::anyhow!(
+            "--verifier (the directory create-evm-verifier wrote) is required for a proof file"
+        );
+        crate::common::report_error(&e, args.json);
+        return ExitCode::from(2);
+    };
     let read = read_proof(&args.proof).and_then(|p| {
-        let m = read_manifest(&args.verifier)?;
+        let m = read_manifest(&verifier_dir)?;
         let code = unhex(&m.bytecode, "the manifest's bytecode")?;
         let keys = m
             .key_bytecode
@@ -394,8 +405,8 @@ pub fn verify(args: VerifyArgs) -> ExitCode {
             .enumerate()
             .map(|(i, k)| unhex(k, &format!("the manifest's key contract {i}")))
             .collect::<Result<Vec<_>>>()?;
-        require_backend(args.backend, &m.backend, &args.verifier)?;
-        let vk = read_key(&args.verifier, &m)?;
+        require_backend(args.backend, &m.backend, &verifier_dir)?;
+        let vk = read_key(&verifier_dir, &m)?;
         Ok((p, m, code, keys, vk))
     });
     let ((file, proof, words), manifest, code, key_codes, vk) = match read {
@@ -466,9 +477,107 @@ pub fn verify(args: VerifyArgs) -> ExitCode {
         if vk.is_none() {
             println!(
                 "the file's outputs were not checked: no {VK_FILE} in {} (create-evm-verifier writes it)",
-                args.verifier.display()
+                verifier_dir.display()
             );
         }
+    }
+    match reason {
+        None => ExitCode::SUCCESS,
+        Some(r) => {
+            eprintln!("INVALID: {r} ({} gas)", outcome.gas_used);
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// `verify-evm --proof chain.json`: generates every segment's verifier and the chain contract
+/// from the keys the chain file names, deploys them in an in-process EVM and calls
+/// `verifyChain` once; then checks the file's claims as `zkml verify` does.
+fn verify_chain(args: &VerifyArgs) -> ExitCode {
+    let read = || -> Result<_> {
+        if args.verifier.is_some() {
+            bail!("a chain file's verifiers are generated from the keys it names: drop --verifier");
+        }
+        let text = std::fs::read_to_string(&args.proof)
+            .with_context(|| format!("cannot read {}", args.proof.display()))?;
+        let file: crate::chain::ChainFile =
+            serde_json::from_str(&text).context("not a valid chain file")?;
+        let keys = crate::chain::read_keys(&args.proof, &file)?;
+        let vks = keys
+            .iter()
+            .map(|k| match k {
+                zkml_verifier::Key::Halo2(vk) => Ok(vk.clone()),
+                zkml_verifier::Key::Groth16(_) => bail!("chains are of halo2 segment proofs"),
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let mut proofs = Vec::with_capacity(file.segments.len());
+        let mut instances = Vec::with_capacity(file.segments.len());
+        for (i, s) in file.segments.iter().enumerate() {
+            let (p, inst) = s.proof.decode().with_context(|| format!("segment {i}"))?;
+            proofs.push(p);
+            instances.push(
+                inst.iter()
+                    .map(zkml_verifier::encoding::fr_to_be)
+                    .collect::<Vec<_>>(),
+            );
+        }
+        Ok((file, keys, vks, proofs, instances))
+    };
+    let (file, keys, vks, proofs, instances) = match read() {
+        Ok(v) => v,
+        Err(e) => {
+            crate::common::report_error(&e, args.json);
+            return ExitCode::from(2);
+        }
+    };
+    let mut stages = Stages::new(args.json);
+    let built = match stages.run("generate and compile the verifiers", || {
+        zkml_contracts::chain::build_chain(&vks)
+    }) {
+        Ok(b) => b,
+        Err(e) => {
+            crate::common::report_error(&anyhow::Error::from(e), args.json);
+            return ExitCode::from(1);
+        }
+    };
+    let calldata = zkml_contracts::chain::chain_calldata(&proofs, &instances);
+    let mut evm = Evm::new();
+    let outcome = evm
+        .deploy_chain(&built)
+        .and_then(|addr| evm.call(addr, calldata.clone()));
+    let outcome = match outcome {
+        Ok(o) => o,
+        Err(e) => {
+            let e =
+                anyhow::Error::from(e).context("the local EVM could not run the chain verifier");
+            crate::common::report_error(&e, args.json);
+            return ExitCode::from(2);
+        }
+    };
+    let reason = if !outcome.returned_true() {
+        Some("the chain verifier returned false".to_string())
+    } else {
+        crate::chain::check_chain(&keys, &file, None).err().map(|e| {
+            format!("the contract accepts the chain, but the file does not hold what was proven: {e:#}")
+        })
+    };
+    if args.json {
+        println!(
+            "{}",
+            json!({
+                "verified": reason.is_none(),
+                "segments": keys.len(),
+                "gas_used": outcome.gas_used,
+                "calldata_bytes": calldata.len(),
+                "error": reason,
+            })
+        );
+    } else if reason.is_none() {
+        println!(
+            "chain of {} segment proofs accepted by the EVM chain verifier ({} gas in one call, 21,000 base and calldata included)",
+            keys.len(),
+            outcome.gas_used
+        );
     }
     match reason {
         None => ExitCode::SUCCESS,

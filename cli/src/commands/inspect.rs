@@ -421,7 +421,7 @@ pub fn run(args: Args) -> Result<()> {
 
 /// The segments `prove --segments N` (or `--max-logrows K`) would prove.
 fn inspect_segments(args: &Args, program: &zkml_ir::Program) -> Result<()> {
-    use zkml_circuits::cost::Phases;
+    use zkml_circuits::cost::{Objective, Phases};
     use zkml_segments::plan::{plan_cuts, plan_within, size_segments};
     let visibility = zkml_circuits::VisibilityConfig::default();
     let (cut, circuits) = match (args.segments, args.max_logrows) {
@@ -431,10 +431,10 @@ fn inspect_segments(args: &Args, program: &zkml_ir::Program) -> Result<()> {
                 visibility,
                 plan_cuts(program, visibility, n)?,
             )?;
-            let circuits = size_segments(&cut, Phases::Any)?;
+            let circuits = size_segments(&cut, Objective::Proving, Phases::Any)?;
             (cut, circuits)
         }
-        (None, Some(k)) => plan_within(program, visibility, k, Phases::Any)?,
+        (None, Some(k)) => plan_within(program, visibility, k, Objective::Proving, Phases::Any)?,
         (None, None) => unreachable!("called with --segments or --max-logrows"),
     };
     let values = |ids: &[usize]| -> usize {

@@ -113,20 +113,21 @@ fn cached_keys(program: &Program, args: &Args, run: &mut Run, stages: &mut Stage
     let circuit = stages.run("size circuit", || {
         args.visibility.circuit_for(program, run.device)
     })?;
-    cached_keys_for(program, visibility, circuit, "", args, run, stages)
+    let (srs, _) = srs_for(circuit.k, args.srs.as_deref(), stages)?;
+    cached_keys_for(program, visibility, circuit, srs, "", run, stages)
 }
 
-/// [`cached_keys`] for a sized circuit under `visibility`; stage names start with `label`.
+/// [`cached_keys`] for a sized circuit under `visibility`, with `srs` of its size; stage
+/// names start with `label`.
 pub(crate) fn cached_keys_for(
     program: &Program,
     visibility: zkml_circuits::VisibilityConfig,
     circuit: zkml_circuits::CircuitParams,
+    srs: zkml_prover::srs::Srs,
     label: &str,
-    args: &Args,
     run: &mut Run,
     stages: &mut Stages,
 ) -> Result<Keys> {
-    let (srs, _) = srs_for(circuit.k, args.srs.as_deref(), stages)?;
     let dir = key_cache_dir(program, &circuit, &visibility, &srs);
     let (pk_path, vk_path) = (dir.join("pk.bin"), dir.join("vk.bin"));
     if pk_path.exists() && vk_path.exists() {
@@ -236,14 +237,16 @@ fn given_keys(
     zkml_verifier::VerifyingKey,
     zkml_prover::srs::Srs,
 )> {
-    given_keys_at(program, pk_path, args.srs.as_deref(), stages)
+    given_keys_at(program, pk_path, args.srs.as_deref(), None, stages)
 }
 
-/// [`given_keys`] with the SRS file `srs_path` (default: the SRS cache).
+/// [`given_keys`] with the SRS file `srs_path` (default: the SRS cache); with `srs_k`, the SRS
+/// of that size is taken and cut down to the key's (the segments of a chain share one SRS).
 pub(crate) fn given_keys_at(
     program: &Program,
     pk_path: &Path,
     srs_path: Option<&Path>,
+    srs_k: Option<u32>,
     stages: &mut Stages,
 ) -> Result<(
     ProvingKeyFile,
@@ -261,7 +264,9 @@ pub(crate) fn given_keys_at(
             pk_path.display()
         );
     }
-    let (srs, _) = srs_for(pk.header.circuit.k, srs_path, stages)?;
+    let k = pk.header.circuit.k;
+    let (srs, _) = srs_for(srs_k.unwrap_or(k).max(k), srs_path, stages)?;
+    let srs = zkml_prover::srs::for_k(&srs, k)?;
     let n_public = zkml_circuits::build(program, None, pk.header.circuit, pk.header.visibility)?
         .instance
         .len();

@@ -36,14 +36,17 @@ mod quotient;
 mod shplonk;
 mod template;
 mod transcript;
-mod yul;
+pub(crate) mod yul;
 
 use expr::Evals;
 use memory::Memory;
 pub(crate) use yul::word;
 
 /// The base field's modulus (coordinates of BN254 points).
-const Q_HEX: &str = "0x30644e72e131a029b85045b68181585d97816a916871ca8d3c208c16d87cfd47";
+/// The base field modulus `q`.
+pub(crate) const Q_HEX: &str = "0x30644e72e131a029b85045b68181585d97816a916871ca8d3c208c16d87cfd47";
+/// The scalar field modulus `r`.
+pub(crate) const R_HEX: &str = "0x30644e72e131a029b85045b68181585d2833e84879b9709143e1f593f0000001";
 
 /// Key-blob table entries: the high byte says where a value lives, the low three bytes where.
 const KIND_CALLDATA: u32 = 0;

@@ -256,6 +256,25 @@ pub(super) fn shplonk(g: &Gen<'_>, w: &mut String) -> Vec<Vec<u32>> {
         l.h2,
         l.h2 + 32
     );
+    // pairingInputs: the checks' verdict and both points, with the pairing left to the caller.
+    emit!(w, "            if inputsOnly {{");
+    emit!(w, "                let ax := mload({s_acc:#x})");
+    emit!(w, "                let ay := mload({:#x})", s_acc + 32);
+    emit!(w, "                mstore(0x00, ok)");
+    emit!(
+        w,
+        "                mstore(0x20, calldataload(add(p, {:#x})))",
+        l.h2
+    );
+    emit!(
+        w,
+        "                mstore(0x40, calldataload(add(p, {:#x})))",
+        l.h2 + 32
+    );
+    emit!(w, "                mstore(0x60, ax)");
+    emit!(w, "                mstore(0x80, ay)");
+    emit!(w, "                return(0x00, 0xa0)");
+    emit!(w, "            }}");
     // e(h2, s G2) * e(-right, G2) == 1
     let g2 = [&vk.s_g2, &vk.g2];
     emit!(

@@ -131,6 +131,7 @@ pub(super) fn assemble(
     }
     let key_params = key_params.join(", ");
     let n_parts = parts.len();
+    let key_digest = format!("0x{}", ::hex::encode(vk.key_digest()));
     let pieces = vk.degree as usize - 1;
     let source = format!(
         r#"// SPDX-License-Identifier: MIT
@@ -152,14 +153,39 @@ contract {contract} {{
     constructor({key_params}) {{
 {key_checks}    }}
 
+    /// @notice Keccak-256 of the verifying key file this verifier was generated from.
+    function keyDigest() external pure returns (bytes32) {{
+        return {key_digest};
+    }}
+
     /// @notice Returns true when `proof` is a valid proof for the public `instances`; false
     /// for any malformed or invalid proof. Never reverts on bad input.
     function verifyProof(bytes calldata proof, uint256[] calldata instances) external view returns (bool) {{
+        return check(proof, instances, false);
+    }}
+
+    /// @notice Everything `verifyProof` checks but the final pairing: whether the proof passed
+    /// those checks, and the pairing's inputs `(h.x, h.y, a.x, a.y)`, which a valid proof
+    /// satisfies as e(h, s G2) = e(a, G2). A verifier of a chain of segment proofs combines
+    /// the segments' inputs into one pairing.
+    function pairingInputs(bytes calldata proof, uint256[] calldata instances) external view returns (bool, uint256[4] memory) {{
+        uint256[4] memory none;
+        return (check(proof, instances, true), none);
+    }}
+
+    /// @dev Verifies; with `inputsOnly`, returns the checks' verdict and the pairing inputs
+    /// instead of making the pairing. Ends the call itself in either case.
+    function check(bytes calldata proof, uint256[] calldata instances, bool inputsOnly) private view returns (bool) {{
         // The key data, from the key contracts into memory.
 {key_copies}        assembly {{
+            // A rejection: false, and for pairingInputs no points (five zero words).
             function fail() {{
                 mstore(0x00, 0)
-                return(0x00, 0x20)
+                mstore(0x20, 0)
+                mstore(0x40, 0)
+                mstore(0x60, 0)
+                mstore(0x80, 0)
+                return(0x00, 0xa0)
             }}
             // y^2 = x^3 + 3 over the base field, coordinates canonical; (0, 0) is infinity.
             function onCurve(x, y) -> ok {{
@@ -250,10 +276,12 @@ contract {contract} {{
             }}
             let r := {r_word}
 {body}        }}
+        return false;
     }}
 }}
 "#,
         marker = crate::GENERATED_MARKER,
+        key_digest = key_digest,
         digest = fr_hex(&digest),
         program = hex(&vk.model.program_digest),
     );

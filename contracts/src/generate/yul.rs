@@ -13,7 +13,7 @@ use crate::GenerateError;
 /// code small).
 const MAX_UNROLLED_INVERSIONS: usize = 64;
 
-pub(super) fn hex(w: &[u8; 32]) -> String {
+pub(crate) fn hex(w: &[u8; 32]) -> String {
     let s = ::hex::encode(w);
     let t = s.trim_start_matches('0');
     if t.is_empty() {
