@@ -12,7 +12,6 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use zkml_circuits::cost::Phases;
 use zkml_ir::Program;
 use zkml_segments::plan::{plan_cuts, plan_within, size_segments};
 use zkml_segments::CutProgram;
@@ -76,20 +75,13 @@ pub(crate) fn prove(
     if args.pk.is_some() {
         bail!("--pk names one proving key; a chain of segments uses one key per segment, cached like one-shot keys");
     }
-    let visibility = args.visibility.config();
-    let phases = if args.visibility.single_phase || run.device == zkml_prover::Device::Gpu {
-        Phases::One
-    } else {
-        Phases::Any
-    };
     let (cut, circuits) = stages.run("plan segments", || {
         plan(
             program,
-            visibility,
+            &args.visibility,
+            run.device,
             args.segments,
             args.max_logrows,
-            args.visibility.objective(),
-            phases,
         )
     })?;
     let count = cut.len();
@@ -217,15 +209,16 @@ pub(crate) fn prove(
 }
 
 /// Cuts `program` into `segments` segments, or the fewest whose circuits have at most
-/// `2^max_logrows` rows; with the circuits.
+/// `2^max_logrows` rows, sized for `device` as the visibility flags say; with the circuits.
 pub(crate) fn plan(
     program: &Program,
-    visibility: zkml_circuits::VisibilityConfig,
+    flags: &crate::proving::VisibilityArgs,
+    device: zkml_prover::Device,
     segments: Option<usize>,
     max_logrows: Option<u32>,
-    objective: zkml_circuits::cost::Objective,
-    phases: Phases,
 ) -> Result<(CutProgram, Vec<zkml_circuits::CircuitParams>)> {
+    let visibility = flags.config();
+    let (objective, phases) = (flags.objective(), flags.phases(device));
     match (segments, max_logrows) {
         (Some(n), _) => {
             let cuts = plan_cuts(program, visibility, n)?;

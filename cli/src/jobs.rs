@@ -158,19 +158,13 @@ pub fn setup(
 ) -> Result<()> {
     let visibility = args.visibility.config();
     let device = crate::device::resolve(args.device)?;
-    let phases = if args.visibility.single_phase || device == zkml_prover::Device::Gpu {
-        zkml_circuits::cost::Phases::One
-    } else {
-        zkml_circuits::cost::Phases::Any
-    };
     let (cut, circuits) = stages.run("plan segments", || {
         crate::chain::plan(
             program,
-            visibility,
+            &args.visibility,
+            device,
             args.segments,
             args.max_logrows,
-            args.visibility.objective(),
-            phases,
         )
     })?;
     let count = cut.len();

@@ -78,17 +78,21 @@ impl VisibilityArgs {
         program: &Program,
         device: zkml_prover::Device,
     ) -> Result<CircuitParams, zkml_circuits::LayoutError> {
-        use zkml_circuits::cost::{choose_within, Objective, Phases};
-        let objective = match self.optimize {
-            OptimizeArg::Proving => Objective::Proving,
-            OptimizeArg::EvmGas => Objective::EvmGas,
-        };
-        let phases = if self.single_phase || device == zkml_prover::Device::Gpu {
-            Phases::One
+        zkml_circuits::cost::choose_within(
+            program,
+            self.config(),
+            self.objective(),
+            self.phases(device),
+        )
+    }
+
+    /// The challenge phases a circuit may use: one on the GPU or with --single-phase.
+    pub fn phases(&self, device: zkml_prover::Device) -> zkml_circuits::cost::Phases {
+        if self.single_phase || device == zkml_prover::Device::Gpu {
+            zkml_circuits::cost::Phases::One
         } else {
-            Phases::Any
-        };
-        choose_within(program, self.config(), objective, phases)
+            zkml_circuits::cost::Phases::Any
+        }
     }
 
     /// What the circuit sizing optimizes.
