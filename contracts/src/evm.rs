@@ -140,7 +140,11 @@ impl Evm {
         for s in &artifacts.segments {
             segments.push(self.deploy_verifier(s)?.into_array());
         }
-        self.deploy(&artifacts.chain_creation(&segments))
+        let mut data = Vec::with_capacity(artifacts.data_parts.len());
+        for part in &artifacts.data_parts {
+            data.push(self.deploy(&part.creation)?.into_array());
+        }
+        self.deploy(&artifacts.chain_creation(&segments, &data))
     }
 
     /// Calls `to` with `data` in a transaction.

@@ -385,6 +385,34 @@ fn the_chain_contract_verifies_chains_and_rejects_tampering() {
     let mut wrong = built.clone();
     wrong.segments.swap(0, 1);
     assert!(evm.deploy_chain(&wrong).is_err());
+
+    // The chain's data in data contracts (as for chains whose data does not fit in the
+    // contract): the same verdicts, and a wrong data contract is refused.
+    let apart = zkml_contracts::chain::build_chain_with(
+        &halo2_keys(&chain.keys),
+        zkml_contracts::chain::ChainData::InContracts,
+    )
+    .unwrap();
+    assert!(!apart.data_parts.is_empty());
+    let at = evm.deploy_chain(&apart).unwrap();
+    let (ok, apart_gas) = call_chain(&mut evm, at, &chain.proofs);
+    assert!(
+        ok,
+        "the chain contract with data contracts rejects a valid chain"
+    );
+    assert!(
+        apart_gas > gas,
+        "loading the data costs gas ({apart_gas} <= {gas})"
+    );
+    assert!(!call_chain(&mut evm, at, &flipped).0);
+    assert!(!call_chain(&mut evm, at, &[p[1].clone(), p[0].clone(), p[2].clone()]).0);
+    let mut wrong = apart.clone();
+    let part = &mut wrong.data_parts[0];
+    let last = part.runtime.len() - 1;
+    part.runtime[last] ^= 1;
+    let data: Vec<u8> = part.runtime[1..].to_vec();
+    part.creation = zkml_contracts::key_contract_creation(&data);
+    assert!(evm.deploy_chain(&wrong).is_err());
 }
 
 /// Twelve dense layers of width 16: a program that cuts into 12 segments.
@@ -461,6 +489,11 @@ fn a_twelve_segment_chain_verifies_on_chain_in_one_call() {
             "{objective:?}: 12-segment chain {gas} gas in one call; each segment alone {alone:?} (sum {})",
             alone.iter().sum::<u64>()
         );
+        if objective == Objective::EvmGas {
+            // The on-chain budget for a 12-segment chain (gas depends on the proofs' bytes only
+            // through calldata: under 2,000 gas between the cheapest and dearest proofs).
+            assert!(gas <= 2_500_000, "a 12-segment chain costs {gas} gas");
+        }
         let mut broken = chain.proofs.clone();
         broken[7].1[0] += Fr::from(1u64);
         assert!(!call_chain(&mut evm, at, &broken).0);

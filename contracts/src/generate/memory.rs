@@ -60,6 +60,13 @@ pub(super) struct Memory {
     pub(super) s_rin: usize,
     pub(super) s_p: usize,
     pub(super) s_van: usize,
+    /// The factor every term of the final MSM is multiplied by (1 but for `pairingInputs`).
+    pub(super) s_scale: usize,
+    /// 1 in `pairingInputs`, 0 in `verifyProof`.
+    pub(super) s_mode: usize,
+    /// `pairingInputs`: the scalars of the key's points (fixed, then permutation commitments),
+    /// returned for the caller to multiply instead of multiplied here.
+    pub(super) s_keyscal: usize,
     pub(super) max_rotations: usize,
     pub(super) s_xinv_pows: usize,
     pub(super) n_super: usize,
@@ -125,6 +132,9 @@ impl Memory {
         let s_rin = mem.word();
         let s_p = mem.word();
         let s_van = mem.word();
+        let s_scale = mem.word();
+        let s_mode = mem.word();
+        let s_keyscal = mem.words(vk.fixed_commitments.len() + vk.permutation_commitments.len());
         let max_rotations = plan
             .rotation_sets
             .iter()
@@ -212,6 +222,9 @@ impl Memory {
             s_rin,
             s_p,
             s_van,
+            s_scale,
+            s_mode,
+            s_keyscal,
             max_rotations,
             s_xinv_pows,
             n_super,

@@ -30,6 +30,9 @@ pub(super) fn shplonk(g: &Gen<'_>, w: &mut String) -> Vec<Vec<u32>> {
         s_zdiff0_inv,
         s_router,
         s_acc,
+        s_scale,
+        s_keyscal,
+        temps,
         s_factor,
         s_vpow,
         s_rin,
@@ -240,11 +243,15 @@ pub(super) fn shplonk(g: &Gen<'_>, w: &mut String) -> Vec<Vec<u32>> {
         table_at += 4 * tables[si].len();
     }
     let (g1x, g1y) = point_literals(&vk.g1);
+    // The generator's term is left out of pairingInputs' `a`: a chain adds every segment's
+    // scalar for it and multiplies the generator once.
+    emit!(w, "            if iszero(inputsOnly) {{");
     emit!(
         w,
-        "            ok := and(ok, mulAcc({g1x}, {g1y}, sub(r, {}), {s_acc:#x}))",
+        "                ok := and(ok, mulAcc({g1x}, {g1y}, sub(r, {}), {s_acc:#x}))",
         m(s_router)
     );
+    emit!(w, "            }}");
     emit!(w,
         "            ok := and(ok, mulAcc(calldataload(add(p, {:#x})), calldataload(add(p, {:#x})), sub(r, {}), {s_acc:#x}))",
         l.h1,
@@ -256,7 +263,8 @@ pub(super) fn shplonk(g: &Gen<'_>, w: &mut String) -> Vec<Vec<u32>> {
         l.h2,
         l.h2 + 32
     );
-    // pairingInputs: the checks' verdict and both points, with the pairing left to the caller.
+    // pairingInputs: the checks' verdict, both points and the generator's scalar, with the
+    // pairing left to the caller.
     emit!(w, "            if inputsOnly {{");
     emit!(w, "                let ax := mload({s_acc:#x})");
     emit!(w, "                let ay := mload({:#x})", s_acc + 32);
@@ -273,7 +281,18 @@ pub(super) fn shplonk(g: &Gen<'_>, w: &mut String) -> Vec<Vec<u32>> {
     );
     emit!(w, "                mstore(0x60, ax)");
     emit!(w, "                mstore(0x80, ay)");
-    emit!(w, "                return(0x00, 0xa0)");
+    emit!(
+        w,
+        "                mstore(0xa0, mulmod(sub(r, {}), mload({s_scale:#x}), r))",
+        m(s_router)
+    );
+    // Then the key points' scalars; the words from 0xc0 on are free again only if they do
+    // not reach the named slots, so the answer is assembled at the gate temporaries.
+    let kp = key_points.len();
+    emit!(w, "                let out := {temps:#x}");
+    emit!(w, "                for {{ let j := 0 }} lt(j, 6) {{ j := add(j, 1) }} {{ mstore(add(out, shl(5, j)), mload(shl(5, j))) }}");
+    emit!(w, "                for {{ let j := 0 }} lt(j, {kp}) {{ j := add(j, 1) }} {{ mstore(add(out, shl(5, add(j, 6))), mload(add({s_keyscal:#x}, shl(5, j)))) }}");
+    emit!(w, "                return(out, {:#x})", 0xc0 + 32 * kp);
     emit!(w, "            }}");
     // e(h2, s G2) * e(-right, G2) == 1
     let g2 = [&vk.s_g2, &vk.g2];

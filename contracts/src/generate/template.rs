@@ -37,6 +37,8 @@ pub(super) fn assemble(
         s_factor,
         s_rin,
         s_p,
+        s_scale,
+        s_mode,
         key_mem,
         pool_at,
         key_len,
@@ -161,31 +163,38 @@ contract {contract} {{
     /// @notice Returns true when `proof` is a valid proof for the public `instances`; false
     /// for any malformed or invalid proof. Never reverts on bad input.
     function verifyProof(bytes calldata proof, uint256[] calldata instances) external view returns (bool) {{
-        return check(proof, instances, false);
+        return check(proof, instances, false, 1);
     }}
 
     /// @notice Everything `verifyProof` checks but the final pairing: whether the proof passed
-    /// those checks, and the pairing's inputs `(h.x, h.y, a.x, a.y)`, which a valid proof
-    /// satisfies as e(h, s G2) = e(a, G2). A verifier of a chain of segment proofs combines
-    /// the segments' inputs into one pairing.
-    function pairingInputs(bytes calldata proof, uint256[] calldata instances) external view returns (bool, uint256[4] memory) {{
-        uint256[4] memory none;
-        return (check(proof, instances, true), none);
+    /// those checks, and the pairing's inputs `(h.x, h.y, a.x, a.y, g, k_0, .., k_{{{last_key}}})`,
+    /// which a valid proof satisfies as e(scale h, s G2) = e(a + g G1 + sum_j k_j K_j, G2), with
+    /// G1 the generator and K_j the key's points (its fixed, then its permutation commitments).
+    /// `a`, `g` and the `k_j` are multiplied by `scale`. A verifier of a chain of segment
+    /// proofs combines the segments' inputs into one pairing: scaling here costs a field
+    /// multiplication per term instead of a point multiplication there, and a point that
+    /// several segments share (the generator, a repeated layer's commitments) is multiplied
+    /// once for all of them.
+    function pairingInputs(bytes calldata proof, uint256[] calldata instances, uint256 scale) external view returns (bool, uint256[{returned}] memory) {{
+        uint256[{returned}] memory none;
+        return (check(proof, instances, true, scale), none);
     }}
 
     /// @dev Verifies; with `inputsOnly`, returns the checks' verdict and the pairing inputs
-    /// instead of making the pairing. Ends the call itself in either case.
-    function check(bytes calldata proof, uint256[] calldata instances, bool inputsOnly) private view returns (bool) {{
+    /// (the second point times `scale`) instead of making the pairing. Ends the call itself in
+    /// either case.
+    function check(bytes calldata proof, uint256[] calldata instances, bool inputsOnly, uint256 scale) private view returns (bool) {{
         // The key data, from the key contracts into memory.
 {key_copies}        assembly {{
-            // A rejection: false, and for pairingInputs no points (five zero words).
+            // A rejection: false, and for pairingInputs no points (six zero words).
             function fail() {{
                 mstore(0x00, 0)
                 mstore(0x20, 0)
                 mstore(0x40, 0)
                 mstore(0x60, 0)
                 mstore(0x80, 0)
-                return(0x00, 0xa0)
+                mstore(0xa0, 0)
+                return(0x00, 0xc0)
             }}
             // y^2 = x^3 + 3 over the base field, coordinates canonical; (0, 0) is infinity.
             function onCurve(x, y) -> ok {{
@@ -223,11 +232,11 @@ contract {contract} {{
                     a := mulmod(a, v, r)
                 }}
             }}
-            // acc += s * (x, y), by the ecMul and ecAdd precompiles.
+            // acc += scale * s * (x, y), by the ecMul and ecAdd precompiles.
             function mulAcc(x, y, s, acc) -> ok {{
                 mstore(0x00, x)
                 mstore(0x20, y)
-                mstore(0x40, s)
+                mstore(0x40, mulmod(s, mload({s_scale:#x}), {r_word}))
                 ok := staticcall(gas(), 7, 0x00, 0x60, 0x00, 0x40)
                 mstore(0x40, mload(acc))
                 mstore(0x60, mload(add(acc, 0x20)))
@@ -259,8 +268,16 @@ contract {contract} {{
                         ok := and(ok, mulAcc(calldataload(e), calldataload(add(e, 0x20)), s, {s_acc:#x}))
                     }}
                     case 1 {{
+                        // A key point: multiplied here, or its scalar left to the caller.
                         e := and(e, 0xffffff)
-                        ok := and(ok, mulAcc(mload(e), mload(add(e, 0x20)), s, {s_acc:#x}))
+                        switch mload({s_mode:#x})
+                        case 0 {{
+                            ok := and(ok, mulAcc(mload(e), mload(add(e, 0x20)), s, {s_acc:#x}))
+                        }}
+                        default {{
+                            let slot := add({s_keyscal:#x}, shr(1, sub(e, {key_mem:#x})))
+                            mstore(slot, addmod(mload(slot), mulmod(s, mload({s_scale:#x}), {r_word}), {r_word}))
+                        }}
                     }}
                     default {{
                         // The quotient: pieces h_j with scalars s * x^(n j).
@@ -275,6 +292,8 @@ contract {contract} {{
                 }}
             }}
             let r := {r_word}
+            mstore({s_scale:#x}, mod(scale, r))
+            mstore({s_mode:#x}, inputsOnly)
 {body}        }}
         return false;
     }}
@@ -282,6 +301,9 @@ contract {contract} {{
 "#,
         marker = crate::GENERATED_MARKER,
         key_digest = key_digest,
+        returned = 5 + key_points.len(),
+        last_key = key_points.len() as i64 - 1,
+        s_keyscal = g.mem.s_keyscal,
         digest = fr_hex(&digest),
         program = hex(&vk.model.program_digest),
     );
