@@ -227,8 +227,27 @@ pub(crate) fn plan(
             Ok((cut, circuits))
         }
         (None, Some(k)) => Ok(plan_within(program, visibility, k, objective, phases)?),
-        (None, None) => bail!("neither --segments nor --max-logrows was given"),
+        (None, None) => match zkml_ir::segment::planned_cuts(program)? {
+            Some(cuts) => {
+                let cut = CutProgram::new(program.clone(), visibility, cuts)?;
+                let circuits = size_segments(&cut, objective, phases)?;
+                Ok((cut, circuits))
+            }
+            None => bail!("neither --segments nor --max-logrows was given, and the program was not compiled with cuts"),
+        },
     }
+}
+
+/// Whether `program` is proven as segments: when `--segments` or `--max-logrows` is given, or
+/// it was compiled with cuts (`compile --segments`) into more than one segment.
+pub(crate) fn segmented(
+    program: &Program,
+    segments: Option<usize>,
+    max_logrows: Option<u32>,
+) -> Result<bool> {
+    Ok(segments.is_some()
+        || max_logrows.is_some()
+        || zkml_ir::segment::planned_cuts(program)?.is_some_and(|cuts| !cuts.is_empty()))
 }
 
 fn vk_name(i: usize) -> String {

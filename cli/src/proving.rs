@@ -34,6 +34,19 @@ pub struct VisibilityArgs {
     pub single_phase: bool,
 }
 
+impl Default for VisibilityArgs {
+    /// The flags' defaults: public inputs and outputs, fixed parameters, proving speed.
+    fn default() -> Self {
+        Self {
+            input_visibility: VisibilityArg::Public,
+            output_visibility: VisibilityArg::Public,
+            param_visibility: ParamVisibilityArg::Fixed,
+            optimize: OptimizeArg::Proving,
+            single_phase: false,
+        }
+    }
+}
+
 /// `--optimize`.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OptimizeArg {

@@ -55,6 +55,65 @@ fn chains_prove_the_programs_outputs_and_verify() {
     assert_eq!(proved["outputs"], whole["outputs"]);
 }
 
+#[test]
+fn cuts_planned_at_compile_time_are_used_by_prove() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let program = dir.path().join("model.zkml");
+    let model = fixture("mlp_small", "model.onnx");
+    let input = fixture("mlp_small", "input.json");
+    let compiled = run_json(
+        &cache,
+        &[
+            "compile",
+            s(&model),
+            "--calibration",
+            s(&input),
+            "-o",
+            s(&program),
+            "--segments",
+            "2",
+        ],
+    );
+    assert_eq!(compiled["cuts"].as_array().unwrap().len(), 1, "{compiled}");
+    // No segment flag: the program's own cuts.
+    let out = dir.path().join("run");
+    let proved = run_json(
+        &cache,
+        &["prove", s(&program), "--input", s(&input), "--out", s(&out)],
+    );
+    assert_eq!(proved["verified"], true);
+    assert_eq!(proved["segments"].as_array().unwrap().len(), 2, "{proved}");
+    let whole = prove_chain(&cache, &dir.path().join("whole"), &[]);
+    assert_eq!(proved["outputs"], whole["outputs"]);
+    let v = run_json(
+        &cache,
+        &[
+            "verify",
+            "--proof",
+            s(&out.join("chain.json")),
+            "--input",
+            s(&input),
+        ],
+    );
+    assert_eq!(v["verified"], true);
+    // A flag still decides.
+    let one = run_json(
+        &cache,
+        &[
+            "prove",
+            s(&program),
+            "--input",
+            s(&input),
+            "--out",
+            s(&dir.path().join("three")),
+            "--segments",
+            "3",
+        ],
+    );
+    assert_eq!(one["segments"].as_array().unwrap().len(), 3, "{one}");
+}
+
 /// Six dense layers of width 64 with ReLU: no layer dominates, so a budget of rows can be met
 /// by cutting between them.
 fn deep_program() -> zkml_ir::Program {

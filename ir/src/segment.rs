@@ -29,6 +29,10 @@ use crate::program::{Node, Program};
 /// Metadata key holding a segment's place, `"i/n"` (segment `i` of `n`, from 0).
 pub const SEGMENT_KEY: &str = "segment";
 
+/// Metadata key holding the cuts a program was compiled with (`zkml compile --segments`): the
+/// nodes before which it is cut, comma-separated (empty: one segment).
+pub const CUTS_KEY: &str = "cuts";
+
 /// One segment of a cut program.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Segment {
@@ -291,6 +295,7 @@ impl<'a> SegmentBuilder<'a> {
             tables[to] = Some(self.whole.tables[from].clone());
         }
         let mut metadata = self.whole.metadata.clone();
+        metadata.remove(CUTS_KEY);
         metadata.insert(SEGMENT_KEY.into(), format!("{s}/{count}"));
         let mut program = Program {
             value_bits: self.whole.value_bits,
@@ -319,6 +324,48 @@ impl<'a> SegmentBuilder<'a> {
         program.validate()?;
         Ok(program)
     }
+}
+
+/// Records `cuts` (nodes before which to cut, ascending) as the program's planned cuts. Whether
+/// the program can be cut there depends on the parameters' bounds, so [`split`] checks that
+/// when the cuts are used.
+pub fn set_cuts(program: &mut Program, cuts: &[usize]) -> Result<(), IrError> {
+    let mut previous = 0;
+    for &cut in cuts {
+        if cut <= previous || cut >= program.nodes.len() {
+            return Err(IrError::InvalidCut {
+                cut,
+                reason: format!(
+                    "cuts go in ascending order between nodes 1 and {}",
+                    program.nodes.len().saturating_sub(1)
+                ),
+            });
+        }
+        previous = cut;
+    }
+    let list: Vec<String> = cuts.iter().map(usize::to_string).collect();
+    program.metadata.insert(CUTS_KEY.into(), list.join(","));
+    Ok(())
+}
+
+/// The cuts the program was compiled with, if any (see [`set_cuts`]); an error for a list
+/// that is not one.
+pub fn planned_cuts(program: &Program) -> Result<Option<Vec<usize>>, IrError> {
+    let Some(list) = program.metadata.get(CUTS_KEY) else {
+        return Ok(None);
+    };
+    if list.is_empty() {
+        return Ok(Some(Vec::new()));
+    }
+    list.split(',')
+        .map(|c| {
+            c.parse().map_err(|_| IrError::InvalidCut {
+                cut: 0,
+                reason: format!("the program's planned cuts '{list}' are not a list of nodes"),
+            })
+        })
+        .collect::<Result<Vec<usize>, _>>()
+        .map(Some)
 }
 
 /// A segment's place in its program, `(index, count)`, from its metadata.
@@ -378,6 +425,17 @@ mod tests {
         let second = evaluate(&segments[1].program, &passed).unwrap();
         assert_eq!(second.outputs(), whole.outputs());
         assert_eq!(segment_place(&segments[1].program), Some((1, 2)));
+        // Planned cuts are recorded in the program, and not handed on to its segments.
+        let mut planned = p.clone();
+        assert_eq!(planned_cuts(&planned).unwrap(), None);
+        set_cuts(&mut planned, &[cut]).unwrap();
+        assert_eq!(planned_cuts(&planned).unwrap(), Some(vec![cut]));
+        assert!(set_cuts(&mut planned.clone(), &[cut, cut]).is_err());
+        assert!(set_cuts(&mut planned.clone(), &[0]).is_err());
+        let resplit = split(&planned, &[cut], &bounds).unwrap();
+        assert!(!resplit[0].program.metadata.contains_key(CUTS_KEY));
+        planned.metadata.insert(CUTS_KEY.into(), "3,x".into());
+        assert!(planned_cuts(&planned).is_err());
         // The program input keeps its domain; the computed tensor is bounded as before.
         let taken = &segments[1].program;
         assert!(matches!(

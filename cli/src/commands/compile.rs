@@ -17,6 +17,16 @@ pub struct Args {
     pub output: PathBuf,
     #[command(flatten)]
     pub model_args: ModelArgs,
+    /// Plan the cuts of the program into this many segments now and record them in it:
+    /// `setup` and `prove` then prove it as those segments without being asked (see
+    /// `prove --segments`). The cuts are planned for the default visibility (public inputs
+    /// and outputs, fixed parameters); `setup` names any cut another visibility rules out.
+    #[arg(long, value_name = "N", conflicts_with = "max_logrows")]
+    pub segments: Option<usize>,
+    /// Plan the fewest segments whose circuits have at most 2^K rows, and record them (as
+    /// --segments does).
+    #[arg(long, value_name = "K")]
+    pub max_logrows: Option<u32>,
     /// Replace the output file even if it was not written by zkml.
     #[arg(long)]
     pub force: bool,
@@ -34,7 +44,23 @@ pub fn run(args: Args) -> Result<()> {
         calibration.first().map(Vec::as_slice),
         &mut stages,
     )?;
-    let (program, report) = compile_model(&model, &calibration, &args.model_args, &mut stages)?;
+    let (mut program, report) = compile_model(&model, &calibration, &args.model_args, &mut stages)?;
+    let cuts = if args.segments.is_some() || args.max_logrows.is_some() {
+        let visibility = crate::proving::VisibilityArgs::default();
+        let (cut, circuits) = stages.run("plan segments", || {
+            crate::chain::plan(
+                &program,
+                &visibility,
+                zkml_prover::Device::Cpu,
+                args.segments,
+                args.max_logrows,
+            )
+        })?;
+        zkml_ir::segment::set_cuts(&mut program, &cut.cuts)?;
+        Some((cut.cuts, circuits.iter().map(|c| c.k).collect::<Vec<_>>()))
+    } else {
+        None
+    };
     let bytes = zkml_ir::format::to_bytes(&program);
     let mut inputs = vec![args.model.as_path()];
     inputs.extend(args.model_args.calibration.iter().map(|p| p.as_path()));
@@ -56,6 +82,8 @@ pub fn run(args: Args) -> Result<()> {
             "parameters": program.parameter_count(),
             "lookup_tables": program.tables.len(),
             "value_bits": program.value_bits,
+            "cuts": cuts.as_ref().map(|(c, _)| c),
+            "segment_logrows": cuts.as_ref().map(|(_, k)| k),
             "calibration": report,
             "timings": stages.json(),
         }));
@@ -68,6 +96,12 @@ pub fn run(args: Args) -> Result<()> {
         program.tables.len(),
         program.value_bits
     );
+    if let Some((cuts, ks)) = &cuts {
+        println!(
+            "planned {} segment(s), cut before node(s) {cuts:?}: circuits of 2^{ks:?} rows (setup and prove use them)",
+            ks.len()
+        );
+    }
     if report.synthetic {
         println!("warning: no calibration data given; scales were chosen from {} synthetic standard-normal inputs. Pass --calibration for scales that fit your data.", report.samples);
     }

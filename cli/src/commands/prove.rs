@@ -390,7 +390,7 @@ pub fn run(args: Args) -> Result<()> {
         )?;
         (program, path, Some(source))
     };
-    if args.segments.is_some() || args.max_logrows.is_some() {
+    if crate::chain::segmented(&program, args.segments, args.max_logrows)? {
         if backend == BackendArg::Groth16 {
             anyhow::bail!(
                 "segments are proven with halo2; --backend groth16 proves whole programs"

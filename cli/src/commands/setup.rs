@@ -70,7 +70,7 @@ pub fn run(args: Args) -> Result<()> {
     let program = stages
         .run("load program", || zkml_ir::format::load(&args.program))
         .with_context(|| format!("cannot read {}", args.program.display()))?;
-    if args.segments.is_some() || args.max_logrows.is_some() {
+    if crate::chain::segmented(&program, args.segments, args.max_logrows)? {
         return crate::jobs::setup(&args, &program, &mut stages);
     }
     let circuit = stages.run("size circuit", || {
