@@ -46,6 +46,32 @@ pub fn estimate(p: &CircuitParams, k: u32) -> f64 {
     2f64.powi(k as i32) * (advice + 3.0 * lookups + perm + quotient + FIXED_WEIGHT * fixed)
 }
 
+/// Process memory the model below does not scale with the circuit: the program, the SRS's
+/// first points, the allocator's arenas.
+pub const MEMORY_BASE: u64 = 20 << 20;
+
+/// Measured peak over the polynomials the model counts (allocator slack, transient copies:
+/// FFT buffers, the proving key's serialization while it is cached). Fitted to the peak
+/// resident memory of one-shot `zkml prove` on the fixtures (BENCHMARKS.md, "Memory model").
+pub const MEMORY_FACTOR: f64 = 1.6;
+
+/// Estimated peak resident memory, in bytes, of generating keys for and proving a shape at
+/// size `k` with the CPU prover.
+///
+/// halo2 holds, as vectors of `2^k` field elements (32 bytes each): the proving key's fixed
+/// and permutation columns as values and coefficients (two each) and three row indicators;
+/// the witness's advice and instance columns, lookups' permuted columns and products, and the
+/// permutation products, as values and coefficients; and while the quotient is computed, one
+/// coset part of every one of those, and the extended domain's values (`degree - 1` rounded up
+/// to a power of two parts) with the quotient's pieces.
+pub fn memory_estimate(p: &CircuitParams, k: u32) -> u64 {
+    let c = Commitments::of(p);
+    let columns = c.advice + c.fixed + c.equality + 3 * c.lookups + c.perm + 1;
+    let parts = (p.degree - 1).next_power_of_two();
+    let polys = 3 * columns + 3 + 2 * parts;
+    MEMORY_BASE + (MEMORY_FACTOR * 32.0 * (1u64 << k) as f64 * polys as f64) as u64
+}
+
 /// How many polynomials of each kind a shape commits to (selector columns after halo2's
 /// compression estimated).
 #[derive(Clone, Copy, Debug)]

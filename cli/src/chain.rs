@@ -13,7 +13,7 @@ use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use zkml_ir::Program;
-use zkml_segments::plan::{plan_cuts, plan_within, size_segments};
+use zkml_segments::plan::{plan_cuts, plan_for, size_segments, Budget};
 use zkml_segments::CutProgram;
 use zkml_verifier::chain::{chain_digest, verify_chain, SegmentProof};
 
@@ -61,10 +61,12 @@ pub fn chain_file_bytes(b: &[u8]) -> bool {
     serde_json::from_slice::<serde_json::Value>(b).is_ok_and(|v| v["format"] == CHAIN_FORMAT)
 }
 
-/// Cuts the program as `--segments` or `--max-logrows` asks, proves every segment (keys cached
-/// per segment), verifies the chain and only then writes it.
+/// Cuts the program as `request` asks, proves every segment (keys cached per segment), verifies
+/// the chain and only then writes it.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn prove(
     args: &Args,
+    request: Request,
     program: &Program,
     program_path: &Path,
     source: Option<ProgramSource>,
@@ -76,20 +78,22 @@ pub(crate) fn prove(
         bail!("--pk names one proving key; a chain of segments uses one key per segment, cached like one-shot keys");
     }
     let (cut, circuits) = stages.run("plan segments", || {
-        plan(
-            program,
-            &args.visibility,
-            run.device,
-            args.segments,
-            args.max_logrows,
-        )
+        plan(program, &args.visibility, run.device, request)
     })?;
     let count = cut.len();
     if !args.json {
         eprintln!(
-            "{count} segment(s), cut before node(s) {:?}: circuits of 2^{:?} rows",
+            "{count} segment(s), cut before node(s) {:?}: circuits of 2^{:?} rows, estimated to prove in {} GB",
             cut.cuts,
-            circuits.iter().map(|c| c.k).collect::<Vec<_>>()
+            circuits.iter().map(|c| c.k).collect::<Vec<_>>(),
+            circuits
+                .iter()
+                .map(|c| format!(
+                    "{:.1}",
+                    zkml_circuits::cost::memory_estimate(c, c.k) as f64 / 1e9
+                ))
+                .collect::<Vec<_>>()
+                .join(", ")
         );
     }
     let q = zkml_ir::input::quantize_inputs(program, input)
@@ -185,6 +189,7 @@ pub(crate) fn prove(
                 "outputs": s.outputs.len(),
                 "k": c.k,
                 "circuit": c,
+                "memory_estimate_bytes": zkml_circuits::cost::memory_estimate(c, c.k),
                 "proof_bytes": (f.proof.proof.len() - 2) / 2,
                 "public_values": f.proof.instances.len(),
             })).collect::<Vec<_>>(),
@@ -208,45 +213,70 @@ pub(crate) fn prove(
         .context("the chain just proven does not verify; nothing was written")
 }
 
-/// Cuts `program` into `segments` segments, or the fewest whose circuits have at most
-/// `2^max_logrows` rows, sized for `device` as the visibility flags say; with the circuits.
+/// How the user asked for a program to be cut: `--segments N`, `--max-logrows K` or
+/// `--max-memory GB` (at most one).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Request {
+    pub segments: Option<usize>,
+    pub max_logrows: Option<u32>,
+    pub max_memory: Option<f64>,
+}
+
+impl Request {
+    fn asked(&self) -> bool {
+        self.segments.is_some() || self.max_logrows.is_some() || self.max_memory.is_some()
+    }
+}
+
+/// Bytes in `gb` gigabytes (10^9 bytes).
+pub(crate) fn gigabytes(gb: f64) -> u64 {
+    (gb * 1e9) as u64
+}
+
+/// One-shot `prove`'s memory budget per segment when none is given: a circuit whose proving is
+/// estimated above it is proven as segments within it.
+pub(crate) const DEFAULT_MEMORY_BUDGET_GB: f64 = 8.0;
+
+/// Cuts `program` as `request` says (or, asked nothing, as it was compiled to be cut), sized
+/// for `device` as the visibility flags say; with the circuits.
 pub(crate) fn plan(
     program: &Program,
     flags: &crate::proving::VisibilityArgs,
     device: zkml_prover::Device,
-    segments: Option<usize>,
-    max_logrows: Option<u32>,
+    request: Request,
 ) -> Result<(CutProgram, Vec<zkml_circuits::CircuitParams>)> {
     let visibility = flags.config();
     let (objective, phases) = (flags.objective(), flags.phases(device));
-    match (segments, max_logrows) {
-        (Some(n), _) => {
+    let budget = match (request.segments, request.max_logrows, request.max_memory) {
+        (Some(n), _, _) => {
             let cuts = plan_cuts(program, visibility, n)?;
             let cut = CutProgram::new(program.clone(), visibility, cuts)?;
             let circuits = size_segments(&cut, objective, phases)?;
-            Ok((cut, circuits))
+            return Ok((cut, circuits));
         }
-        (None, Some(k)) => Ok(plan_within(program, visibility, k, objective, phases)?),
-        (None, None) => match zkml_ir::segment::planned_cuts(program)? {
+        (None, Some(k), _) => Budget::Logrows(k),
+        (None, None, Some(gb)) => {
+            if !(gb > 0.0 && gb.is_finite()) {
+                bail!("--max-memory takes a positive number of gigabytes, not {gb}");
+            }
+            Budget::Memory(gigabytes(gb))
+        }
+        (None, None, None) => match zkml_ir::segment::planned_cuts(program)? {
             Some(cuts) => {
                 let cut = CutProgram::new(program.clone(), visibility, cuts)?;
                 let circuits = size_segments(&cut, objective, phases)?;
-                Ok((cut, circuits))
+                return Ok((cut, circuits));
             }
-            None => bail!("neither --segments nor --max-logrows was given, and the program was not compiled with cuts"),
+            None => bail!("neither --segments, --max-logrows nor --max-memory was given, and the program was not compiled with cuts"),
         },
-    }
+    };
+    Ok(plan_for(program, visibility, budget, objective, phases)?)
 }
 
-/// Whether `program` is proven as segments: when `--segments` or `--max-logrows` is given, or
-/// it was compiled with cuts (`compile --segments`) into more than one segment.
-pub(crate) fn segmented(
-    program: &Program,
-    segments: Option<usize>,
-    max_logrows: Option<u32>,
-) -> Result<bool> {
-    Ok(segments.is_some()
-        || max_logrows.is_some()
+/// Whether `program` is proven as segments: when the request asks for it, or the program was
+/// compiled with cuts (`compile --segments`) into more than one segment.
+pub(crate) fn segmented(program: &Program, request: Request) -> Result<bool> {
+    Ok(request.asked()
         || zkml_ir::segment::planned_cuts(program)?.is_some_and(|cuts| !cuts.is_empty()))
 }
 

@@ -159,13 +159,7 @@ pub fn setup(
     let visibility = args.visibility.config();
     let device = crate::device::resolve(args.device)?;
     let (cut, circuits) = stages.run("plan segments", || {
-        crate::chain::plan(
-            program,
-            &args.visibility,
-            device,
-            args.segments,
-            args.max_logrows,
-        )
+        crate::chain::plan(program, &args.visibility, device, args.request())
     })?;
     let count = cut.len();
     let mut keys = Vec::with_capacity(count);

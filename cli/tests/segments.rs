@@ -180,6 +180,37 @@ fn a_row_budget_cuts_between_layers() {
         run_json(&cache, &["verify", "--proof", s(&chain)])["verified"],
         true
     );
+
+    // A memory budget below the whole circuit's estimate: segments each within it.
+    let need = whole["memory_estimate_bytes"].as_u64().unwrap();
+    let gb = format!("{}", (need as f64 * 0.75) / 1e9);
+    let planned = run_json(&cache, &["inspect", s(&path), "--max-memory", &gb]);
+    let rows = planned["segments"].as_array().unwrap();
+    assert!(rows.len() >= 2, "{planned}");
+    let budget = (need as f64 * 0.75) as u64;
+    assert!(
+        rows.iter()
+            .all(|r| r["memory_estimate_bytes"].as_u64().unwrap() <= budget),
+        "{planned}"
+    );
+    let proved = args(&dir.path().join("mem"), &["--max-memory", &gb]);
+    assert_eq!(proved["segments"].as_array().unwrap().len(), rows.len());
+    assert_eq!(proved["outputs"], whole["outputs"]);
+    // A budget no cut can meet, and one that is not a size, are clear errors.
+    let tiny = fails(
+        &cache,
+        &["inspect", s(&path), "--max-memory", "0.000001"],
+        1,
+    );
+    assert!(
+        tiny.contains("no cut of the program into circuits whose proving takes at most"),
+        "{tiny}"
+    );
+    let negative = fails(&cache, &["inspect", s(&path), "--max-memory=-1"], 1);
+    assert!(
+        negative.contains("--max-memory takes a positive number of gigabytes"),
+        "{negative}"
+    );
 }
 
 #[test]

@@ -6,7 +6,7 @@
 //! eighth of a segment's weight of that aim, takes the one with the fewest values crossing
 //! it (the link commitments hash them, and the next segment range-checks them again).
 
-use zkml_circuits::cost::{choose_within, Objective, Phases};
+use zkml_circuits::cost::{choose_within, memory_estimate, Objective, Phases};
 use zkml_circuits::{build, CircuitParams, VisibilityConfig};
 use zkml_ir::segment::{boundary, cut_problem};
 use zkml_ir::tensor::numel;
@@ -139,6 +139,64 @@ pub fn size_segments(
         .collect()
 }
 
+/// What a segment's circuit must fit.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Budget {
+    /// At most `2^k` rows.
+    Logrows(u32),
+    /// At most this many bytes of estimated proving memory
+    /// ([`zkml_circuits::cost::memory_estimate`]).
+    Memory(u64),
+}
+
+impl Budget {
+    fn fits(&self, c: &CircuitParams) -> bool {
+        match *self {
+            Budget::Logrows(k) => c.k <= k,
+            Budget::Memory(bytes) => memory_estimate(c, c.k) <= bytes,
+        }
+    }
+
+    /// How many segments the whole program's circuit suggests at least (halving the rows
+    /// per segment halves its memory, roughly).
+    fn first_count(&self, whole: &CircuitParams) -> usize {
+        match *self {
+            Budget::Logrows(k) => 1usize << (whole.k.saturating_sub(k)).min(16),
+            Budget::Memory(bytes) => {
+                let need = memory_estimate(whole, whole.k);
+                (need.div_ceil(bytes.max(1)) as usize).clamp(1, 1 << 16)
+            }
+        }
+    }
+
+    fn describe(&self) -> String {
+        match *self {
+            Budget::Logrows(k) => format!("circuits of at most 2^{k} rows"),
+            Budget::Memory(bytes) => format!(
+                "circuits whose proving takes at most {:.1} GB",
+                bytes as f64 / 1e9
+            ),
+        }
+    }
+
+    fn widest(&self, circuits: &[CircuitParams]) -> String {
+        match *self {
+            Budget::Logrows(_) => {
+                format!("2^{} rows", circuits.iter().map(|c| c.k).max().unwrap_or(0))
+            }
+            Budget::Memory(_) => format!(
+                "{:.1} GB",
+                circuits
+                    .iter()
+                    .map(|c| memory_estimate(c, c.k))
+                    .max()
+                    .unwrap_or(0) as f64
+                    / 1e9
+            ),
+        }
+    }
+}
+
 /// The fewest segments (balanced as [`plan_cuts`] does) whose circuits all fit `2^max_k`
 /// rows, with their circuits. A program that fits is one segment. Otherwise the count starts
 /// where halving the rows per segment would reach `2^max_k` and grows until every segment
@@ -150,15 +208,34 @@ pub fn plan_within(
     objective: Objective,
     phases: Phases,
 ) -> Result<(CutProgram, Vec<CircuitParams>), SegmentError> {
+    plan_for(
+        program,
+        visibility,
+        Budget::Logrows(max_k),
+        objective,
+        phases,
+    )
+}
+
+/// The fewest segments whose circuits fit `budget` (a program whose circuit fits is one
+/// segment), with their circuits.
+pub fn plan_for(
+    program: &Program,
+    visibility: VisibilityConfig,
+    budget: Budget,
+    objective: Objective,
+    phases: Phases,
+) -> Result<(CutProgram, Vec<CircuitParams>), SegmentError> {
     let whole = choose_within(program, visibility, objective, phases)
         .map_err(|source| SegmentError::Layout { segment: 0, source })?;
-    if whole.k <= max_k {
+    if budget.fits(&whole) {
         let cut = CutProgram::new(program.clone(), visibility, Vec::new())?;
         return Ok((cut, vec![whole]));
     }
-    // Halving the rows per segment each time: the fewest segments that could fit, but no
-    // more than the program has places to cut.
-    let mut count = 1usize << (whole.k - max_k).min(16);
+    // The fewest segments that could fit, but no more than the program has places to cut.
+    let mut count = budget
+        .first_count(&whole)
+        .clamp(2, program.nodes.len().max(2));
     while count > 2
         && matches!(
             plan_cuts(program, visibility, count),
@@ -167,14 +244,14 @@ pub fn plan_within(
     {
         count -= 1;
     }
-    let mut widest = whole.k;
+    let mut widest = budget.widest(&[whole]);
     loop {
         let cuts = match plan_cuts(program, visibility, count) {
             Ok(cuts) => cuts,
             Err(SegmentError::Plan(why)) => {
                 return Err(SegmentError::Plan(format!(
-                    "no cut of the program into circuits of at most 2^{max_k} rows: {why}; \
-                     cut into {} segments, the widest needs 2^{widest} rows",
+                    "no cut of the program into {}: {why}; cut into {} segments, the widest needs {widest}",
+                    budget.describe(),
                     count - 1
                 )))
             }
@@ -182,10 +259,10 @@ pub fn plan_within(
         };
         let cut = CutProgram::new(program.clone(), visibility, cuts)?;
         let circuits = size_segments(&cut, objective, phases)?;
-        widest = circuits.iter().map(|c| c.k).max().unwrap_or(0);
-        if widest <= max_k {
+        if circuits.iter().all(|c| budget.fits(c)) {
             return Ok((cut, circuits));
         }
+        widest = budget.widest(&circuits);
         count += 1;
     }
 }

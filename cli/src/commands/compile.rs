@@ -25,8 +25,12 @@ pub struct Args {
     pub segments: Option<usize>,
     /// Plan the fewest segments whose circuits have at most 2^K rows, and record them (as
     /// --segments does).
-    #[arg(long, value_name = "K")]
+    #[arg(long, value_name = "K", conflicts_with = "max_memory")]
     pub max_logrows: Option<u32>,
+    /// Plan the fewest segments each estimated to prove within this many gigabytes, and
+    /// record them (as --segments does).
+    #[arg(long, value_name = "GB", conflicts_with = "segments")]
+    pub max_memory: Option<f64>,
     /// Replace the output file even if it was not written by zkml.
     #[arg(long)]
     pub force: bool,
@@ -45,16 +49,18 @@ pub fn run(args: Args) -> Result<()> {
         &mut stages,
     )?;
     let (mut program, report) = compile_model(&model, &calibration, &args.model_args, &mut stages)?;
-    let cuts = if args.segments.is_some() || args.max_logrows.is_some() {
+    let request = crate::chain::Request {
+        segments: args.segments,
+        max_logrows: args.max_logrows,
+        max_memory: args.max_memory,
+    };
+    let cuts = if request.segments.is_some()
+        || request.max_logrows.is_some()
+        || request.max_memory.is_some()
+    {
         let visibility = crate::proving::VisibilityArgs::default();
         let (cut, circuits) = stages.run("plan segments", || {
-            crate::chain::plan(
-                &program,
-                &visibility,
-                zkml_prover::Device::Cpu,
-                args.segments,
-                args.max_logrows,
-            )
+            crate::chain::plan(&program, &visibility, zkml_prover::Device::Cpu, request)
         })?;
         zkml_ir::segment::set_cuts(&mut program, &cut.cuts)?;
         Some((cut.cuts, circuits.iter().map(|c| c.k).collect::<Vec<_>>()))

@@ -21,12 +21,16 @@ pub struct Args {
     #[arg(long, value_enum)]
     pub backend: Option<crate::groth16::BackendArg>,
     /// For a program: show how `prove --segments N` would cut it (public inputs and outputs,
-    /// fixed parameters): each segment's nodes, the values crossing its ends and its circuit.
+    /// fixed parameters): each segment's nodes, the values crossing its ends, its circuit and
+    /// its estimated proving memory.
     #[arg(long, value_name = "N", conflicts_with = "max_logrows")]
     pub segments: Option<usize>,
     /// For a program: show how `prove --max-logrows K` would cut it.
     #[arg(long, value_name = "K", value_parser = clap::value_parser!(u32).range(6..=26))]
     pub max_logrows: Option<u32>,
+    /// For a program: show how `prove --max-memory GB` would cut it.
+    #[arg(long, value_name = "GB", conflicts_with_all = ["segments", "max_logrows"])]
+    pub max_memory: Option<f64>,
     /// Print one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
@@ -303,7 +307,7 @@ pub fn run(args: Args) -> Result<()> {
     if args.backend == Some(crate::groth16::BackendArg::Groth16) {
         return inspect_r1cs(&args, &program);
     }
-    if args.segments.is_some() || args.max_logrows.is_some() {
+    if args.segments.is_some() || args.max_logrows.is_some() || args.max_memory.is_some() {
         return inspect_segments(&args, &program);
     }
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
@@ -421,22 +425,17 @@ pub fn run(args: Args) -> Result<()> {
 
 /// The segments `prove --segments N` (or `--max-logrows K`) would prove.
 fn inspect_segments(args: &Args, program: &zkml_ir::Program) -> Result<()> {
-    use zkml_circuits::cost::{Objective, Phases};
-    use zkml_segments::plan::{plan_cuts, plan_within, size_segments};
-    let visibility = zkml_circuits::VisibilityConfig::default();
-    let (cut, circuits) = match (args.segments, args.max_logrows) {
-        (Some(n), _) => {
-            let cut = zkml_segments::CutProgram::new(
-                program.clone(),
-                visibility,
-                plan_cuts(program, visibility, n)?,
-            )?;
-            let circuits = size_segments(&cut, Objective::Proving, Phases::Any)?;
-            (cut, circuits)
-        }
-        (None, Some(k)) => plan_within(program, visibility, k, Objective::Proving, Phases::Any)?,
-        (None, None) => unreachable!("called with --segments or --max-logrows"),
+    let request = crate::chain::Request {
+        segments: args.segments,
+        max_logrows: args.max_logrows,
+        max_memory: args.max_memory,
     };
+    let (cut, circuits) = crate::chain::plan(
+        program,
+        &crate::proving::VisibilityArgs::default(),
+        zkml_prover::Device::Cpu,
+        request,
+    )?;
     let values = |ids: &[usize]| -> usize {
         ids.iter()
             .map(|&j| zkml_ir::tensor::numel(&program.nodes[j].shape))
@@ -458,6 +457,7 @@ fn inspect_segments(args: &Args, program: &zkml_ir::Program) -> Result<()> {
                 "parameters": s.program.parameter_count(),
                 "k": c.k,
                 "circuit": c,
+                "memory_estimate_bytes": zkml_circuits::cost::memory_estimate(c, c.k),
             })
         })
         .collect();
@@ -471,19 +471,24 @@ fn inspect_segments(args: &Args, program: &zkml_ir::Program) -> Result<()> {
         cut.cuts
     );
     println!(
-        "{:>7}  {:>11}  {:>12}  {:>12}  {:>10}  {:>4}",
-        "segment", "nodes", "takes", "passes", "parameters", "k"
+        "{:>7}  {:>11}  {:>12}  {:>12}  {:>10}  {:>4}  {:>8}",
+        "segment", "nodes", "takes", "passes", "parameters", "k", "memory"
     );
     for r in &rows {
         println!(
-            "{:>7}  {:>11}  {:>12}  {:>12}  {:>10}  {:>4}",
+            "{:>7}  {:>11}  {:>12}  {:>12}  {:>10}  {:>4}  {:>8}",
             r["segment"].to_string(),
             format!("{}..{}", r["nodes"][0], r["nodes"][1]),
             format!("{} values", r["takes_values"]),
             format!("{} values", r["passes_values"]),
             r["parameters"].to_string(),
-            r["k"].to_string()
+            r["k"].to_string(),
+            format!(
+                "{:.2} GB",
+                r["memory_estimate_bytes"].as_u64().unwrap_or(0) as f64 / 1e9
+            )
         );
     }
+    println!("(memory: the estimated peak of proving each segment, zkml_circuits::cost::memory_estimate)");
     Ok(())
 }

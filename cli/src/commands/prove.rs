@@ -58,6 +58,13 @@ pub struct Args {
     /// --segments does).
     #[arg(long, value_name = "K", value_parser = clap::value_parser!(u32).range(6..=26))]
     pub max_logrows: Option<u32>,
+    /// Cut the program into the fewest segments each estimated to prove within this many
+    /// gigabytes of memory (as --segments does; the estimate is `inspect --segments`'
+    /// memory column). Without any of these flags, a program compiled with cuts is
+    /// proven as those segments, and one whose single circuit is estimated above 8 GB as
+    /// segments within 8 GB.
+    #[arg(long, value_name = "GB", conflicts_with_all = ["segments", "max_logrows"])]
+    pub max_memory: Option<f64>,
     /// Prove segment I of a cut program alone, from its witness file (`zkml witness`) and its
     /// proving key (`setup --segments`, given with --pk); writes a proof file
     /// (DIR/segment-I.proof.json) for `zkml chain`.
@@ -75,6 +82,15 @@ pub struct Args {
 }
 
 impl Args {
+    /// How the flags ask for the program to be cut.
+    pub(crate) fn request(&self) -> crate::chain::Request {
+        crate::chain::Request {
+            segments: self.segments,
+            max_logrows: self.max_logrows,
+            max_memory: self.max_memory,
+        }
+    }
+
     /// The input file (clap requires it unless --segment is given).
     pub fn input_path(&self) -> &Path {
         self.input.as_deref().unwrap_or(Path::new(""))
@@ -108,11 +124,14 @@ pub(crate) struct Keys {
 }
 
 /// Loads cached keys, or generates them (to be cached while the proof is made).
-fn cached_keys(program: &Program, args: &Args, run: &mut Run, stages: &mut Stages) -> Result<Keys> {
+fn cached_keys(
+    program: &Program,
+    circuit: zkml_circuits::CircuitParams,
+    args: &Args,
+    run: &mut Run,
+    stages: &mut Stages,
+) -> Result<Keys> {
     let visibility = args.visibility.config();
-    let circuit = stages.run("size circuit", || {
-        args.visibility.circuit_for(program, run.device)
-    })?;
     let (srs, _) = srs_for(circuit.k, args.srs.as_deref(), stages)?;
     cached_keys_for(program, visibility, circuit, srs, "", run, stages)
 }
@@ -390,7 +409,7 @@ pub fn run(args: Args) -> Result<()> {
         )?;
         (program, path, Some(source))
     };
-    if crate::chain::segmented(&program, args.segments, args.max_logrows)? {
+    if crate::chain::segmented(&program, args.request())? {
         if backend == BackendArg::Groth16 {
             anyhow::bail!(
                 "segments are proven with halo2; --backend groth16 proves whole programs"
@@ -398,6 +417,7 @@ pub fn run(args: Args) -> Result<()> {
         }
         return crate::chain::prove(
             &args,
+            args.request(),
             &program,
             &program_path,
             source,
@@ -427,7 +447,37 @@ pub fn run(args: Args) -> Result<()> {
                 cache: None,
             }
         }
-        None => cached_keys(&program, &args, &mut run, &mut stages)?,
+        None => {
+            let circuit = stages.run("size circuit", || {
+                args.visibility.circuit_for(&program, run.device)
+            })?;
+            let need = zkml_circuits::cost::memory_estimate(&circuit, circuit.k);
+            let budget = crate::chain::DEFAULT_MEMORY_BUDGET_GB;
+            if need > crate::chain::gigabytes(budget) {
+                if !args.json {
+                    eprintln!(
+                        "one circuit of 2^{} rows would take about {:.1} GB to prove: proving it as segments of at most {budget} GB each (--max-memory sets the budget, --segments the count)",
+                        circuit.k,
+                        need as f64 / 1e9
+                    );
+                }
+                let request = crate::chain::Request {
+                    max_memory: Some(budget),
+                    ..Default::default()
+                };
+                return crate::chain::prove(
+                    &args,
+                    request,
+                    &program,
+                    &program_path,
+                    source,
+                    &input,
+                    &mut run,
+                    &mut stages,
+                );
+            }
+            cached_keys(&program, circuit, &args, &mut run, &mut stages)?
+        }
     };
     let q = zkml_ir::input::quantize_inputs(&program, &input)
         .with_context(|| format!("input file {}", args.input_path().display()))?;
@@ -474,6 +524,7 @@ pub fn run(args: Args) -> Result<()> {
             "public_values": file.instances.len(),
             "public": file.public,
             "circuit": pk.header.circuit,
+            "memory_estimate_bytes": zkml_circuits::cost::memory_estimate(&pk.header.circuit, pk.header.circuit.k),
             "device": run.device.name(),
             "gpu_memory_peak_bytes": (run.device == Device::Gpu).then_some(run.gpu_peak),
             "timings": stages.json(),

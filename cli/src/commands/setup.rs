@@ -48,12 +48,28 @@ pub struct Args {
     /// --segments does).
     #[arg(long, value_name = "K", value_parser = clap::value_parser!(u32).range(6..=26))]
     pub max_logrows: Option<u32>,
+    /// Cut the program into the fewest segments each estimated to prove within this many
+    /// gigabytes of memory (as --segments does; the estimate is `inspect --segments`'
+    /// memory column).
+    #[arg(long, value_name = "GB", conflicts_with_all = ["segments", "max_logrows"])]
+    pub max_memory: Option<f64>,
     /// Replace existing files even if they were not written by zkml.
     #[arg(long)]
     pub force: bool,
     /// Print one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
+}
+
+impl Args {
+    /// How the flags ask for the program to be cut.
+    pub(crate) fn request(&self) -> crate::chain::Request {
+        crate::chain::Request {
+            segments: self.segments,
+            max_logrows: self.max_logrows,
+            max_memory: self.max_memory,
+        }
+    }
 }
 
 pub fn run(args: Args) -> Result<()> {
@@ -70,7 +86,7 @@ pub fn run(args: Args) -> Result<()> {
     let program = stages
         .run("load program", || zkml_ir::format::load(&args.program))
         .with_context(|| format!("cannot read {}", args.program.display()))?;
-    if crate::chain::segmented(&program, args.segments, args.max_logrows)? {
+    if crate::chain::segmented(&program, args.request())? {
         return crate::jobs::setup(&args, &program, &mut stages);
     }
     let circuit = stages.run("size circuit", || {
