@@ -409,15 +409,39 @@ pub fn run(args: Args) -> Result<()> {
         )?;
         (program, path, Some(source))
     };
-    if crate::chain::segmented(&program, args.request())? {
-        if backend == BackendArg::Groth16 {
-            anyhow::bail!(
-                "segments are proven with halo2; --backend groth16 proves whole programs"
-            );
+    // Segments when asked for (or compiled with cuts), or when one circuit would not prove
+    // within the default memory budget (halo2, keys not given).
+    let mut request = crate::chain::segmented(&program, args.request())?.then(|| args.request());
+    if request.is_some() && backend == BackendArg::Groth16 {
+        anyhow::bail!("segments are proven with halo2; --backend groth16 proves whole programs");
+    }
+    let mut sized = None;
+    if request.is_none() && backend != BackendArg::Groth16 && args.pk.is_none() {
+        let circuit = stages.run("size circuit", || {
+            args.visibility.circuit_for(&program, run.device)
+        })?;
+        let need = zkml_circuits::cost::memory_estimate(&circuit, circuit.k);
+        let budget = crate::chain::DEFAULT_MEMORY_BUDGET_GB;
+        if need > crate::chain::gigabytes(budget) {
+            if !args.json {
+                eprintln!(
+                    "one circuit of 2^{} rows would take about {:.1} GB to prove: proving it as segments of at most {budget} GB each (--max-memory sets the budget, --segments the count)",
+                    circuit.k,
+                    need as f64 / 1e9
+                );
+            }
+            request = Some(crate::chain::Request {
+                max_memory: Some(budget),
+                ..Default::default()
+            });
+        } else {
+            sized = Some(circuit);
         }
+    }
+    if let Some(request) = request {
         return crate::chain::prove(
             &args,
-            args.request(),
+            request,
             &program,
             &program_path,
             source,
@@ -448,34 +472,7 @@ pub fn run(args: Args) -> Result<()> {
             }
         }
         None => {
-            let circuit = stages.run("size circuit", || {
-                args.visibility.circuit_for(&program, run.device)
-            })?;
-            let need = zkml_circuits::cost::memory_estimate(&circuit, circuit.k);
-            let budget = crate::chain::DEFAULT_MEMORY_BUDGET_GB;
-            if need > crate::chain::gigabytes(budget) {
-                if !args.json {
-                    eprintln!(
-                        "one circuit of 2^{} rows would take about {:.1} GB to prove: proving it as segments of at most {budget} GB each (--max-memory sets the budget, --segments the count)",
-                        circuit.k,
-                        need as f64 / 1e9
-                    );
-                }
-                let request = crate::chain::Request {
-                    max_memory: Some(budget),
-                    ..Default::default()
-                };
-                return crate::chain::prove(
-                    &args,
-                    request,
-                    &program,
-                    &program_path,
-                    source,
-                    &input,
-                    &mut run,
-                    &mut stages,
-                );
-            }
+            let circuit = sized.expect("sized above for halo2 without --pk");
             cached_keys(&program, circuit, &args, &mut run, &mut stages)?
         }
     };
