@@ -103,12 +103,15 @@ pub(crate) fn prove(
     // so that a chain contract checks every segment with one pairing.
     let widest = circuits.iter().map(|c| c.k).max().unwrap_or(0);
     let (full_srs, _) = crate::proving::srs_for(widest, args.srs.as_deref(), stages)?;
+    let mut sizes = crate::proving::SrsCuts::new(full_srs);
     let mut keys = Vec::with_capacity(count);
     let mut files = Vec::with_capacity(count);
     let mut last_outputs = Vec::new();
     for (i, (segment, w)) in cut.segments.iter().zip(&witness).enumerate() {
         let label = format!("segment {}/{count}: ", i + 1);
-        let srs = zkml_prover::srs::for_k(&full_srs, circuits[i].k)?;
+        let srs = stages.run(&format!("{label}SRS of 2^{} rows", circuits[i].k), || {
+            sizes.for_k(circuits[i].k)
+        })?;
         let k = cached_keys_for(
             &segment.program,
             cut.segment_visibility(i),

@@ -168,9 +168,12 @@ pub fn setup(
     // One SRS for all segments, cut down to each one's size (see `crate::chain`).
     let srs_k = circuits.iter().map(|c| c.k).max().unwrap_or(0);
     let (full_srs, _) = crate::proving::srs_for(srs_k, args.srs.as_deref(), stages)?;
+    let mut sizes = crate::proving::SrsCuts::new(full_srs);
     for (i, (segment, circuit)) in cut.segments.iter().zip(&circuits).enumerate() {
         let label = format!("segment {}/{count}: ", i + 1);
-        let srs = zkml_prover::srs::for_k(&full_srs, circuit.k)?;
+        let srs = stages.run(&format!("{label}SRS of 2^{} rows", circuit.k), || {
+            sizes.for_k(circuit.k)
+        })?;
         let (pk, vk) = stages.run(&format!("{label}generate keys ({device})"), || {
             crate::device::run_on(device, &mut gpu_peak, || {
                 zkml_prover::generate_keys_on(

@@ -141,6 +141,32 @@ pub struct SrsSource {
     pub generated_locally: bool,
 }
 
+/// One SRS and its cuts to the smaller sizes a chain's segments need, each cut made once:
+/// cutting recomputes the Lagrange basis, which takes minutes at 2^17.
+pub(crate) struct SrsCuts {
+    full: Srs,
+    cuts: std::collections::BTreeMap<u32, Srs>,
+}
+
+impl SrsCuts {
+    pub(crate) fn new(full: Srs) -> Self {
+        Self {
+            full,
+            cuts: std::collections::BTreeMap::new(),
+        }
+    }
+
+    /// The SRS cut to size `k`.
+    pub(crate) fn for_k(&mut self, k: u32) -> Result<Srs> {
+        if let Some(s) = self.cuts.get(&k) {
+            return Ok(s.clone());
+        }
+        let s = srs::for_k(&self.full, k)?;
+        self.cuts.insert(k, s.clone());
+        Ok(s)
+    }
+}
+
 /// The SRS for size `k`: from `--srs`, else the cache, else generated locally (and cached) with
 /// a loud warning.
 pub fn srs_for(k: u32, srs_path: Option<&Path>, stages: &mut Stages) -> Result<(Srs, SrsSource)> {
