@@ -48,7 +48,7 @@ pub struct Evm {
 
 const CALLER: Address = Address::new([0x11; 20]);
 /// The per-transaction gas cap of current mainnet rules (EIP-7825).
-const GAS_LIMIT: u64 = 1 << 24;
+pub const GAS_LIMIT: u64 = 1 << 24;
 
 impl Default for Evm {
     fn default() -> Self {

@@ -555,7 +555,14 @@ fn verify_chain(args: &VerifyArgs) -> ExitCode {
         }
     };
     let reason = if !outcome.returned_true() {
-        Some("the chain verifier returned false".to_string())
+        // A segment verifier that runs out of gas makes the chain return false with what
+        // little gas is left.
+        let limit = zkml_contracts::evm::GAS_LIMIT;
+        Some(if outcome.gas_used >= limit - limit / 64 {
+            format!("the chain verifier ran out of gas: it needs more than the {limit} gas of one transaction (a chain proven with --optimize evm-gas costs less)")
+        } else {
+            "the chain verifier returned false".to_string()
+        })
     } else {
         crate::chain::check_chain(&keys, &file, None).err().map(|e| {
             format!("the contract accepts the chain, but the file does not hold what was proven: {e:#}")
