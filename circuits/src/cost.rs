@@ -26,7 +26,7 @@
 
 use zkml_ir::Program;
 
-use crate::layout::program::build;
+use crate::layout::program::measure;
 use crate::layout::LayoutError;
 use crate::params::CircuitParams;
 use crate::sizing::{minimal_k, reserved_rows};
@@ -354,7 +354,7 @@ fn layout_all(
     bases: &[CircuitParams],
 ) -> Result<Vec<LayoutStats>, LayoutError> {
     let stats = |p: &CircuitParams| -> Result<LayoutStats, LayoutError> {
-        let layout = build(program, None, *p, visibility)?;
+        let layout = measure(program, *p, visibility)?;
         let count = |tags: &[Vec<u64>]| {
             tags.iter()
                 .map(|t| t.iter().filter(|&&v| v != 0).count())
@@ -445,7 +445,7 @@ pub fn choose_within(
     };
     let mut p = best.expect("candidates exist").params;
     // Confirm with the real layout (stream balancing is exact, so this only guards the model).
-    let layout = build(program, None, p, visibility)?;
+    let layout = measure(program, p, visibility)?;
     debug_assert!(phases == Phases::Any || !layout.uses_freivalds());
     p.k = minimal_k(&layout).max(p.k);
     Ok(p)

@@ -36,7 +36,7 @@ pub mod visibility;
 pub use circuit::ModelCircuit;
 pub use error::LayoutError;
 pub use field::field;
-pub use layout::program::{build, build_segment, Blinding};
+pub use layout::program::{build, build_segment, measure, Blinding};
 pub use layout::Layout;
 pub use params::{CircuitParams, ParamsError};
 pub use visibility::{ParamVisibility, Visibility, VisibilityConfig};

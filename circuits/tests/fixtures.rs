@@ -96,3 +96,65 @@ fn folded_fixtures_satisfy_the_circuit_with_reference_outputs() {
         assert_outputs_exposed(&layout, &q, &trace, name);
     }
 }
+
+/// A measuring layout (what sizing and planning use) counts exactly what the full layout lays
+/// out: rows, streams, tables, public values and each node's usage, for every fixture and
+/// shape, with and without Freivalds' test and folding.
+#[test]
+fn measured_layouts_count_what_full_layouts_lay_out() {
+    let shapes = [
+        (16, 8, 4, 2, 10, 0, false),
+        (8, 4, 1, 1, 16, 0, true),
+        (8, 4, 0, 1, 8, 2, false),
+    ];
+    for name in [
+        "mlp_small",
+        "mlp",
+        "lenet",
+        "depthwise_separable",
+        "transformer",
+        "pytorch_style",
+        "exported/random_forest",
+        "exported/lstm",
+    ] {
+        let (program, _, _) = fixture(name);
+        for &(lanes, results, range_streams, table_streams, range_bits, fold, freivalds) in &shapes
+        {
+            let params = CircuitParams {
+                k: 24,
+                lanes,
+                results,
+                range_streams,
+                table_streams,
+                range_bits,
+                degree: if fold > 0 { 5 } else { 4 },
+                poseidon: false,
+                fold,
+                freivalds,
+            };
+            let vis = VisibilityConfig::default();
+            let full = build(&program, None, params, vis).unwrap();
+            let counted = zkml_circuits::measure(&program, params, vis).unwrap();
+            let what = format!("{name} {params:?}");
+            assert!(counted.counting && !full.counting);
+            assert_eq!(counted.main_rows, full.main_rows, "{what}: rows");
+            assert_eq!(counted.rows_used(), full.rows_used(), "{what}: rows used");
+            assert_eq!(counted.range_tags, full.range_tags, "{what}: range streams");
+            assert_eq!(counted.table_tags, full.table_tags, "{what}: table streams");
+            assert_eq!(counted.gates, full.gates, "{what}: gates");
+            assert_eq!(
+                counted.instance.len(),
+                full.instance.len(),
+                "{what}: public"
+            );
+            assert_eq!(counted.node_usage, full.node_usage, "{what}: node usage");
+            assert_eq!(counted.uses_freivalds(), full.uses_freivalds(), "{what}");
+            assert_eq!(
+                counted.freivalds_saved_rows, full.freivalds_saved_rows,
+                "{what}: saved rows"
+            );
+            assert_eq!(minimal_k(&counted), minimal_k(&full), "{what}: k");
+            assert!(counted.copies.is_empty() && counted.weights.iter().all(Vec::is_empty));
+        }
+    }
+}

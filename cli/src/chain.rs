@@ -13,7 +13,7 @@ use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use zkml_ir::Program;
-use zkml_segments::plan::{plan_cuts, plan_for, size_segments, Budget};
+use zkml_segments::plan::{plan_cuts, plan_for, plan_sized, size_segments, Budget};
 use zkml_segments::CutProgram;
 use zkml_verifier::chain::{chain_digest, verify_chain, SegmentProof};
 
@@ -104,22 +104,55 @@ pub(crate) fn prove(
     let widest = circuits.iter().map(|c| c.k).max().unwrap_or(0);
     let (full_srs, _) = crate::proving::srs_for(widest, args.srs.as_deref(), stages)?;
     let mut sizes = crate::proving::SrsCuts::new(full_srs);
-    let mut keys = Vec::with_capacity(count);
-    let mut files = Vec::with_capacity(count);
-    let mut last_outputs = Vec::new();
-    for (i, (segment, w)) in cut.segments.iter().zip(&witness).enumerate() {
+    let mut srs = std::collections::BTreeMap::new();
+    for k in circuits
+        .iter()
+        .map(|c| c.k)
+        .collect::<std::collections::BTreeSet<_>>()
+    {
+        srs.insert(
+            k,
+            stages.run(&format!("SRS of 2^{k} rows"), || sizes.for_k(k))?,
+        );
+    }
+    drop(sizes);
+    // Segments are proven side by side while their estimates, with what this process
+    // already holds, stay within the budget (one at a time on a GPU).
+    let budget = gigabytes(request.max_memory.unwrap_or(DEFAULT_MEMORY_BUDGET_GB));
+    let room = ((budget as f64 * zkml_segments::plan::MEMORY_HEADROOM) as u64)
+        .saturating_sub(crate::schedule::resident_now());
+    let costs: Vec<u64> = circuits
+        .iter()
+        .map(|c| zkml_circuits::cost::memory_estimate(c, c.k))
+        .collect();
+    let width = match run.device {
+        zkml_prover::Device::Cpu => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        _ => 1,
+    };
+    let device = run.device;
+    let forks: Vec<std::sync::Mutex<Option<Stages>>> = (0..count)
+        .map(|_| std::sync::Mutex::new(Some(stages.beside())))
+        .collect();
+    let proven = crate::schedule::within(&costs, room, width, |i| {
+        let mut stages = forks[i]
+            .lock()
+            .expect("one job per segment")
+            .take()
+            .expect("one job per segment");
+        let mut run = Run {
+            device,
+            gpu_peak: 0,
+        };
+        let (segment, w) = (&cut.segments[i], &witness[i]);
         let label = format!("segment {}/{count}: ", i + 1);
-        let srs = stages.run(&format!("{label}SRS of 2^{} rows", circuits[i].k), || {
-            sizes.for_k(circuits[i].k)
-        })?;
         let k = cached_keys_for(
             &segment.program,
             cut.segment_visibility(i),
             circuits[i],
-            srs,
+            srs[&circuits[i].k].clone(),
             &label,
-            run,
-            stages,
+            &mut run,
+            &mut stages,
         )?;
         let proof = prove_and_cache(
             &segment.program,
@@ -127,14 +160,28 @@ pub(crate) fn prove(
             w.blinding,
             &k,
             &label,
-            run,
-            stages,
+            &mut run,
+            &mut stages,
         )?;
-        files.push(ProofFile::new(&proof, &segment.program, &k.pk, &k.vk));
-        if i + 1 == count {
-            last_outputs = dequantized_outputs(&proof, &segment.program);
+        Ok(Proven {
+            file: ProofFile::new(&proof, &segment.program, &k.pk, &k.vk),
+            outputs: (i + 1 == count).then(|| dequantized_outputs(&proof, &segment.program)),
+            key: zkml_verifier::Key::Halo2(k.vk),
+            stages,
+            gpu_peak: run.gpu_peak,
+        })
+    })?;
+    let mut keys = Vec::with_capacity(count);
+    let mut files = Vec::with_capacity(count);
+    let mut last_outputs = Vec::new();
+    for p in proven {
+        stages.absorb(p.stages);
+        run.gpu_peak = run.gpu_peak.max(p.gpu_peak);
+        files.push(p.file);
+        keys.push(p.key);
+        if let Some(o) = p.outputs {
+            last_outputs = o;
         }
-        keys.push(zkml_verifier::Key::Halo2(k.vk));
     }
     let file = ChainFile {
         format: CHAIN_FORMAT.into(),
@@ -216,6 +263,16 @@ pub(crate) fn prove(
         .context("the chain just proven does not verify; nothing was written")
 }
 
+/// One segment proven by [`prove`].
+struct Proven {
+    file: ProofFile,
+    key: zkml_verifier::Key,
+    /// The program's outputs (the last segment's).
+    outputs: Option<Vec<Vec<f64>>>,
+    stages: Stages,
+    gpu_peak: u64,
+}
+
 /// How the user asked for a program to be cut: `--segments N`, `--max-logrows K` or
 /// `--max-memory GB` (at most one).
 #[derive(Clone, Copy, Debug, Default)]
@@ -223,6 +280,8 @@ pub(crate) struct Request {
     pub segments: Option<usize>,
     pub max_logrows: Option<u32>,
     pub max_memory: Option<f64>,
+    /// The whole program's circuit, when it was already sized (not sized again).
+    pub whole: Option<zkml_circuits::CircuitParams>,
 }
 
 impl Request {
@@ -273,7 +332,10 @@ pub(crate) fn plan(
             None => bail!("neither --segments, --max-logrows nor --max-memory was given, and the program was not compiled with cuts"),
         },
     };
-    Ok(plan_for(program, visibility, budget, objective, phases)?)
+    Ok(match request.whole {
+        Some(whole) => plan_sized(program, visibility, budget, objective, phases, whole)?,
+        None => plan_for(program, visibility, budget, objective, phases)?,
+    })
 }
 
 /// Whether `program` is proven as segments: when the request asks for it, or the program was

@@ -16,4 +16,5 @@ pub mod groth16;
 pub mod jobs;
 pub mod programs;
 pub mod proving;
+pub(crate) mod schedule;
 pub mod stages;

@@ -2,12 +2,14 @@
 
 use std::time::{Duration, Instant};
 
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 /// Runs named stages, shows a spinner while each runs (on a terminal), and records timings.
 pub struct Stages {
     quiet: bool,
     timings: Vec<(String, f64)>,
+    /// Spinners of stages running side by side ([`Stages::beside`]) share one display.
+    shared: Option<MultiProgress>,
 }
 
 impl Stages {
@@ -16,6 +18,37 @@ impl Stages {
         Self {
             quiet,
             timings: Vec::new(),
+            shared: None,
+        }
+    }
+
+    /// Stages to run on another thread beside this one's: their spinners and lines share
+    /// the display with it. Their timings come back with [`Stages::absorb`].
+    pub fn beside(&mut self) -> Stages {
+        let shared = self.shared.get_or_insert_with(MultiProgress::new).clone();
+        Stages {
+            quiet: self.quiet,
+            timings: Vec::new(),
+            shared: Some(shared),
+        }
+    }
+
+    /// Takes the timings of stages that ran beside this one (already shown).
+    pub fn absorb(&mut self, other: Stages) {
+        self.timings.extend(other.timings);
+    }
+
+    fn line(&self, text: String) {
+        if self.quiet {
+            return;
+        }
+        match &self.shared {
+            Some(m) => {
+                if m.println(&text).is_err() {
+                    eprintln!("{text}");
+                }
+            }
+            None => eprintln!("{text}"),
         }
     }
 
@@ -29,6 +62,10 @@ impl Stages {
                 ProgressStyle::with_template("{spinner} {msg} {elapsed}").expect("valid template"),
             );
             b.set_message(name.to_string());
+            let b = match &self.shared {
+                Some(m) => m.add(b),
+                None => b,
+            };
             b.enable_steady_tick(Duration::from_millis(120));
             b
         };
@@ -36,10 +73,11 @@ impl Stages {
         let result = f();
         let secs = start.elapsed().as_secs_f64();
         bar.finish_and_clear();
+        if let Some(m) = &self.shared {
+            m.remove(&bar);
+        }
         if result.is_ok() {
-            if !self.quiet {
-                eprintln!("{name:<36} {secs:>9.3} s");
-            }
+            self.line(format!("{name:<36} {secs:>9.3} s"));
             self.timings.push((name.to_string(), secs));
         }
         result
@@ -47,9 +85,7 @@ impl Stages {
 
     /// Records a stage that ran alongside another one (timed by its caller).
     pub fn record(&mut self, name: &str, secs: f64) {
-        if !self.quiet {
-            eprintln!("{name:<36} {secs:>9.3} s");
-        }
+        self.line(format!("{name:<36} {secs:>9.3} s"));
         self.timings.push((name.to_string(), secs));
     }
 

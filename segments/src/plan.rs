@@ -7,7 +7,7 @@
 //! it (the link commitments hash them, and the next segment range-checks them again).
 
 use zkml_circuits::cost::{choose_within, memory_estimate, Objective, Phases};
-use zkml_circuits::{build, CircuitParams, VisibilityConfig};
+use zkml_circuits::{measure, CircuitParams, VisibilityConfig};
 use zkml_ir::segment::{boundary, cut_problem};
 use zkml_ir::tensor::numel;
 use zkml_ir::{Op, Program};
@@ -32,7 +32,7 @@ pub fn node_weights(
         fold: 0,
         freivalds: true,
     };
-    let layout = build(program, None, params, visibility)
+    let layout = measure(program, params, visibility)
         .map_err(|source| SegmentError::Layout { segment: 0, source })?;
     Ok(layout
         .node_usage
@@ -144,16 +144,36 @@ pub fn size_segments(
 pub enum Budget {
     /// At most `2^k` rows.
     Logrows(u32),
-    /// At most this many bytes of estimated proving memory
-    /// ([`zkml_circuits::cost::memory_estimate`]).
+    /// At most this many bytes of proving memory: a segment's estimate
+    /// ([`zkml_circuits::cost::memory_estimate`]) and the program the process holds
+    /// ([`resident_bytes`]) within [`MEMORY_HEADROOM`] of it.
     Memory(u64),
 }
 
+/// Share of a memory budget one segment's estimate may take: the memory model matches measured
+/// peaks within about 10%, and the budget bounds the measured peak.
+pub const MEMORY_HEADROOM: f64 = 0.9;
+
+/// Bytes a proving process holds besides the circuit it proves: the whole program and one
+/// value of every node (its trace), eight bytes each. A chain keeps them while each of its
+/// segments is proven.
+pub fn resident_bytes(program: &Program) -> u64 {
+    program
+        .nodes
+        .iter()
+        .map(|n| 8 * numel(&n.shape) as u64)
+        .sum()
+}
+
 impl Budget {
-    fn fits(&self, c: &CircuitParams) -> bool {
+    /// Whether a circuit `c` of a program holding `resident` bytes ([`resident_bytes`]) fits:
+    /// its estimate within [`MEMORY_HEADROOM`] of the budget, less `resident`.
+    pub fn fits(&self, c: &CircuitParams, resident: u64) -> bool {
         match *self {
             Budget::Logrows(k) => c.k <= k,
-            Budget::Memory(bytes) => memory_estimate(c, c.k) <= bytes,
+            Budget::Memory(bytes) => {
+                memory_estimate(c, c.k) + resident <= (bytes as f64 * MEMORY_HEADROOM) as u64
+            }
         }
     }
 
@@ -164,7 +184,8 @@ impl Budget {
             Budget::Logrows(k) => 1usize << (whole.k.saturating_sub(k)).min(16),
             Budget::Memory(bytes) => {
                 let need = memory_estimate(whole, whole.k);
-                (need.div_ceil(bytes.max(1)) as usize).clamp(1, 1 << 16)
+                let room = (bytes as f64 * MEMORY_HEADROOM) as u64;
+                (need.div_ceil(room.max(1)) as usize).clamp(1, 1 << 16)
             }
         }
     }
@@ -228,7 +249,21 @@ pub fn plan_for(
 ) -> Result<(CutProgram, Vec<CircuitParams>), SegmentError> {
     let whole = choose_within(program, visibility, objective, phases)
         .map_err(|source| SegmentError::Layout { segment: 0, source })?;
-    if budget.fits(&whole) {
+    plan_sized(program, visibility, budget, objective, phases, whole)
+}
+
+/// [`plan_for`], given the whole program's circuit (`whole`, sized for `objective` and
+/// `phases`).
+pub fn plan_sized(
+    program: &Program,
+    visibility: VisibilityConfig,
+    budget: Budget,
+    objective: Objective,
+    phases: Phases,
+    whole: CircuitParams,
+) -> Result<(CutProgram, Vec<CircuitParams>), SegmentError> {
+    let resident = resident_bytes(program);
+    if budget.fits(&whole, resident) {
         let cut = CutProgram::new(program.clone(), visibility, Vec::new())?;
         return Ok((cut, vec![whole]));
     }
@@ -259,7 +294,7 @@ pub fn plan_for(
         };
         let cut = CutProgram::new(program.clone(), visibility, cuts)?;
         let circuits = size_segments(&cut, objective, phases)?;
-        if circuits.iter().all(|c| budget.fits(c)) {
+        if circuits.iter().all(|c| budget.fits(c, resident)) {
             return Ok((cut, circuits));
         }
         widest = budget.widest(&circuits);

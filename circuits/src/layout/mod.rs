@@ -205,6 +205,10 @@ pub struct Layout {
     pub params: CircuitParams,
     /// Whether witness values were supplied.
     pub has_witness: bool,
+    /// A layout made only to be measured ([`crate::layout::program::measure`]): it keeps its
+    /// row, stream and instance counts, gates and tables, but no cell values, coefficients,
+    /// constants or copy constraints. It cannot be synthesized.
+    pub counting: bool,
     /// Main-region rows used.
     pub main_rows: usize,
     /// Advice values, `[column][row]`; `None` marks cells never assigned.
@@ -255,6 +259,7 @@ impl Layout {
         Self {
             params,
             has_witness,
+            counting: false,
             main_rows: 0,
             advice: vec![Vec::new(); params.advice_columns()],
             weights: vec![Vec::new(); w * m],
@@ -351,6 +356,9 @@ impl Layout {
     }
 
     fn assign_val(&mut self, col: AdviceCol, row: usize, value: Val) -> CellRef {
+        if self.counting {
+            return CellRef { col, row };
+        }
         let v = if self.has_witness {
             value
         } else {
@@ -380,6 +388,9 @@ impl Layout {
     }
 
     fn set_weight_val(&mut self, row: usize, j: usize, i: usize, v: Val) {
+        if self.counting {
+            return;
+        }
         let idx = j * self.params.lanes + i;
         let column = &mut self.weights[idx];
         if column.len() <= row {
@@ -399,6 +410,9 @@ impl Layout {
     }
 
     fn set_constant_val(&mut self, row: usize, j: usize, v: Val) {
+        if self.counting {
+            return;
+        }
         let column = &mut self.constants[j];
         if column.len() <= row {
             column.resize(row + 1, Val::default());
@@ -420,14 +434,17 @@ impl Layout {
         }
     }
 
-    /// The value held by an assigned cell.
+    /// The value held by an assigned cell (zero in a counting layout, which keeps none).
     pub fn cell_value(&self, c: CellRef) -> Val {
+        if self.counting {
+            return Val::default();
+        }
         self.advice[self.column_index(c.col)][c.row].expect("wire cells are assigned")
     }
 
     /// Constrains two cells to be equal.
     pub(crate) fn copy(&mut self, a: CellRef, b: CellRef) {
-        if a != b {
+        if a != b && !self.counting {
             self.copies.push((a, b));
         }
     }

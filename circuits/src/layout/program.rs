@@ -46,6 +46,26 @@ pub fn build(
     )
 }
 
+/// A layout of `program` made only to be measured (rows, streams, tables, public values and
+/// each node's usage, exactly as [`build`] lays them out): it keeps no cell values,
+/// coefficients, constants or copy constraints, so sizing a large program takes a fraction of
+/// the memory and time of a full layout. It cannot be synthesized.
+pub fn measure(
+    program: &Program,
+    params: CircuitParams,
+    visibility: VisibilityConfig,
+) -> Result<Layout, LayoutError> {
+    build_layout(
+        program,
+        None,
+        params,
+        visibility,
+        Blinding::default(),
+        None,
+        true,
+    )
+}
+
 /// The blinding values of a segment's link commitments ([`crate::Visibility::Linked`]): the
 /// one shared with the segment before (inputs) and the one shared with the segment after
 /// (outputs). Zero without a witness.
@@ -78,6 +98,20 @@ pub(crate) fn build_with(
     blinding: Blinding,
     adversary: Option<Adversary>,
 ) -> Result<Layout, LayoutError> {
+    build_layout(
+        program, trace, params, visibility, blinding, adversary, false,
+    )
+}
+
+fn build_layout(
+    program: &Program,
+    trace: Option<&Trace>,
+    params: CircuitParams,
+    visibility: VisibilityConfig,
+    blinding: Blinding,
+    adversary: Option<Adversary>,
+    counting: bool,
+) -> Result<Layout, LayoutError> {
     params
         .validate()
         .map_err(|e| LayoutError::Witness(e.to_string()))?;
@@ -106,6 +140,7 @@ pub(crate) fn build_with(
         witness_params: visibility.params != ParamVisibility::Fixed,
     };
     let mut layout = Layout::new(params, trace.is_some());
+    layout.counting = counting;
     layout.tamper = adversary.map(|a| Box::new(Tamper::new(a)));
     let mut wires: Vec<Vec<Wire>> = Vec::with_capacity(program.nodes.len());
     for (id, node) in program.nodes.iter().enumerate() {

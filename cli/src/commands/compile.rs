@@ -53,6 +53,7 @@ pub fn run(args: Args) -> Result<()> {
         segments: args.segments,
         max_logrows: args.max_logrows,
         max_memory: args.max_memory,
+        whole: None,
     };
     let cuts = if request.segments.is_some()
         || request.max_logrows.is_some()

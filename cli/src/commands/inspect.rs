@@ -429,6 +429,7 @@ fn inspect_segments(args: &Args, program: &zkml_ir::Program) -> Result<()> {
         segments: args.segments,
         max_logrows: args.max_logrows,
         max_memory: args.max_memory,
+        whole: None,
     };
     let (cut, circuits) = crate::chain::plan(
         program,

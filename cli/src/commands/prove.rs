@@ -62,7 +62,8 @@ pub struct Args {
     /// gigabytes of memory (as --segments does; the estimate is `inspect --segments`'
     /// memory column). Without any of these flags, a program compiled with cuts is
     /// proven as those segments, and one whose single circuit is estimated above 8 GB as
-    /// segments within 8 GB.
+    /// segments within 8 GB. Segments are proven side by side (up to one per core) while
+    /// their estimates and what the process holds fit the budget (8 GB unless given).
     #[arg(long, value_name = "GB", conflicts_with_all = ["segments", "max_logrows"])]
     pub max_memory: Option<f64>,
     /// Prove segment I of a cut program alone, from its witness file (`zkml witness`) and its
@@ -88,6 +89,7 @@ impl Args {
             segments: self.segments,
             max_logrows: self.max_logrows,
             max_memory: self.max_memory,
+            whole: None,
         }
     }
 
@@ -286,7 +288,7 @@ pub(crate) fn given_keys_at(
     let k = pk.header.circuit.k;
     let (srs, _) = srs_for(srs_k.unwrap_or(k).max(k), srs_path, stages)?;
     let srs = zkml_prover::srs::for_k(&srs, k)?;
-    let n_public = zkml_circuits::build(program, None, pk.header.circuit, pk.header.visibility)?
+    let n_public = zkml_circuits::measure(program, pk.header.circuit, pk.header.visibility)?
         .instance
         .len();
     let vk = zkml_prover::export::export_vk(
@@ -422,7 +424,10 @@ pub fn run(args: Args) -> Result<()> {
         })?;
         let need = zkml_circuits::cost::memory_estimate(&circuit, circuit.k);
         let budget = crate::chain::DEFAULT_MEMORY_BUDGET_GB;
-        if need > crate::chain::gigabytes(budget) {
+        let resident = zkml_segments::plan::resident_bytes(&program);
+        if !zkml_segments::plan::Budget::Memory(crate::chain::gigabytes(budget))
+            .fits(&circuit, resident)
+        {
             if !args.json {
                 eprintln!(
                     "one circuit of 2^{} rows would take about {:.1} GB to prove: proving it as segments of at most {budget} GB each (--max-memory sets the budget, --segments the count)",
@@ -432,6 +437,7 @@ pub fn run(args: Args) -> Result<()> {
             }
             request = Some(crate::chain::Request {
                 max_memory: Some(budget),
+                whole: Some(circuit),
                 ..Default::default()
             });
         } else {

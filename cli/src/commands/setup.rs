@@ -68,6 +68,7 @@ impl Args {
             segments: self.segments,
             max_logrows: self.max_logrows,
             max_memory: self.max_memory,
+            whole: None,
         }
     }
 }
