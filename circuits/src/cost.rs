@@ -427,11 +427,26 @@ pub fn choose_within(
     objective: Objective,
     phases: Phases,
 ) -> Result<CircuitParams, LayoutError> {
+    choose_fitting(program, visibility, objective, phases, &|_| true)
+}
+
+/// [`choose_within`] among the candidates that `fits` accepts (a memory or row budget, given
+/// each candidate with its `k`); if none does, among all of them.
+pub fn choose_fitting(
+    program: &Program,
+    visibility: VisibilityConfig,
+    objective: Objective,
+    phases: Phases,
+    fits: &dyn Fn(&CircuitParams) -> bool,
+) -> Result<CircuitParams, LayoutError> {
     let mut all = candidates(program, visibility, objective)?;
     if phases == Phases::One {
         // A candidate whose params allow the test but whose layout never chose it has no
         // second-phase columns; the sizing already lists each such shape with `freivalds` off.
         all.retain(|c| !c.params.freivalds);
+    }
+    if all.iter().any(|c| fits(&c.params)) {
+        all.retain(|c| fits(&c.params));
     }
     let fastest = |c: &&Candidate| c.prove;
     let best = match objective {

@@ -99,6 +99,22 @@ impl VisibilityArgs {
         )
     }
 
+    /// [`VisibilityArgs::circuit_for`] among the shapes `fits` accepts, where any does.
+    pub fn circuit_fitting(
+        &self,
+        program: &Program,
+        device: zkml_prover::Device,
+        fits: &dyn Fn(&CircuitParams) -> bool,
+    ) -> Result<CircuitParams, zkml_circuits::LayoutError> {
+        zkml_circuits::cost::choose_fitting(
+            program,
+            self.config(),
+            self.objective(),
+            self.phases(device),
+            fits,
+        )
+    }
+
     /// The challenge phases a circuit may use: one on the GPU or with --single-phase.
     pub fn phases(&self, device: zkml_prover::Device) -> zkml_circuits::cost::Phases {
         if self.single_phase || device == zkml_prover::Device::Gpu {

@@ -6,7 +6,7 @@
 //! eighth of a segment's weight of that aim, takes the one with the fewest values crossing
 //! it (the link commitments hash them, and the next segment range-checks them again).
 
-use zkml_circuits::cost::{choose_within, memory_estimate, Objective, Phases};
+use zkml_circuits::cost::{choose_fitting, choose_within, memory_estimate, Objective, Phases};
 use zkml_circuits::{measure, CircuitParams, VisibilityConfig};
 use zkml_ir::segment::{boundary, cut_problem};
 use zkml_ir::tensor::numel;
@@ -52,75 +52,110 @@ pub fn plan_cuts(
     visibility: VisibilityConfig,
     segments: usize,
 ) -> Result<Vec<usize>, SegmentError> {
-    if segments == 0 {
-        return Err(SegmentError::Plan(
-            "a program is cut into at least one segment".into(),
-        ));
+    if segments <= 1 {
+        return Cutter::cuts_trivial(segments);
     }
-    if segments == 1 {
-        return Ok(Vec::new());
-    }
-    let n = program.nodes.len();
-    let weights = node_weights(program, visibility)?;
-    let bounds = program.bounds_with(visibility.param_bounds())?;
-    // cum[c]: weight of nodes before c; computing[c]: computing nodes before c.
-    let mut cum = vec![0u64; n + 1];
-    let mut computing = vec![0usize; n + 1];
-    for j in 0..n {
-        cum[j + 1] = cum[j] + weights[j];
-        computing[j + 1] = computing[j] + usize::from(computes(program, j));
-    }
-    let allowed: Vec<(usize, u64)> = (1..n)
-        .filter(|&c| cut_problem(program, &bounds, c).is_none())
-        .map(|c| {
-            let crossing = boundary(program, c)
-                .iter()
-                .map(|&j| numel(&program.nodes[j].shape) as u64)
-                .sum();
-            (c, crossing)
-        })
-        .collect();
-    let total = cum[n].max(1);
-    let share = total as f64 / segments as f64;
-    let mut cuts: Vec<usize> = Vec::with_capacity(segments - 1);
-    for k in 1..segments {
-        let prev = cuts.last().copied().unwrap_or(0);
-        let aim = share * k as f64;
-        // A cut must leave computing nodes before it (after the previous cut) and enough
-        // after it for the segments still to come.
-        let feasible: Vec<&(usize, u64)> = allowed
-            .iter()
-            .filter(|&&(c, _)| {
-                c > prev
-                    && computing[c] > computing[prev]
-                    && computing[n] - computing[c] >= segments - k
+    Cutter::new(program, visibility)?.cuts(segments)
+}
+
+/// What cutting a program into any number of segments needs, computed once: each node's
+/// weight and the cuts the program allows.
+pub struct Cutter {
+    /// cum[c]: weight of the nodes before c.
+    cum: Vec<u64>,
+    /// computing[c]: computing nodes before c.
+    computing: Vec<usize>,
+    /// Allowed cuts, with the values crossing each.
+    allowed: Vec<(usize, u64)>,
+}
+
+impl Cutter {
+    /// Weighs `program`'s nodes (one measuring layout) and lists its allowed cuts.
+    pub fn new(program: &Program, visibility: VisibilityConfig) -> Result<Self, SegmentError> {
+        let n = program.nodes.len();
+        let weights = node_weights(program, visibility)?;
+        let bounds = program.bounds_with(visibility.param_bounds())?;
+        let mut cum = vec![0u64; n + 1];
+        let mut computing = vec![0usize; n + 1];
+        for j in 0..n {
+            cum[j + 1] = cum[j] + weights[j];
+            computing[j + 1] = computing[j] + usize::from(computes(program, j));
+        }
+        let allowed: Vec<(usize, u64)> = (1..n)
+            .filter(|&c| cut_problem(program, &bounds, c).is_none())
+            .map(|c| {
+                let crossing = boundary(program, c)
+                    .iter()
+                    .map(|&j| numel(&program.nodes[j].shape) as u64)
+                    .sum();
+                (c, crossing)
             })
             .collect();
-        let distance = |c: usize| (cum[c] as f64 - aim).abs();
-        let near: Vec<&&(usize, u64)> = feasible
-            .iter()
-            .filter(|&&&(c, _)| distance(c) <= share / 8.0)
-            .collect();
-        let pick = if near.is_empty() {
-            feasible
-                .iter()
-                .min_by(|a, b| distance(a.0).total_cmp(&distance(b.0)))
-                .map(|&&(c, _)| c)
-        } else {
-            near.iter()
-                .min_by(|a, b| a.1.cmp(&b.1).then(distance(a.0).total_cmp(&distance(b.0))))
-                .map(|&&&(c, _)| c)
-        };
-        let Some(c) = pick else {
-            return Err(SegmentError::Plan(format!(
-                "the program cannot be cut into {segments} segments: only {} allowed cuts \
-                 leave every segment something to compute",
-                cuts.len()
-            )));
-        };
-        cuts.push(c);
+        Ok(Self {
+            cum,
+            computing,
+            allowed,
+        })
     }
-    Ok(cuts)
+
+    fn cuts_trivial(segments: usize) -> Result<Vec<usize>, SegmentError> {
+        if segments == 0 {
+            return Err(SegmentError::Plan(
+                "a program is cut into at least one segment".into(),
+            ));
+        }
+        Ok(Vec::new())
+    }
+
+    /// Cuts for `segments` segments of balanced weight.
+    pub fn cuts(&self, segments: usize) -> Result<Vec<usize>, SegmentError> {
+        if segments <= 1 {
+            return Self::cuts_trivial(segments);
+        }
+        let (cum, computing, allowed) = (&self.cum, &self.computing, &self.allowed);
+        let n = cum.len() - 1;
+        let total = cum[n].max(1);
+        let share = total as f64 / segments as f64;
+        let mut cuts: Vec<usize> = Vec::with_capacity(segments - 1);
+        for k in 1..segments {
+            let prev = cuts.last().copied().unwrap_or(0);
+            let aim = share * k as f64;
+            // A cut must leave computing nodes before it (after the previous cut) and enough
+            // after it for the segments still to come.
+            let feasible: Vec<&(usize, u64)> = allowed
+                .iter()
+                .filter(|&&(c, _)| {
+                    c > prev
+                        && computing[c] > computing[prev]
+                        && computing[n] - computing[c] >= segments - k
+                })
+                .collect();
+            let distance = |c: usize| (cum[c] as f64 - aim).abs();
+            let near: Vec<&&(usize, u64)> = feasible
+                .iter()
+                .filter(|&&&(c, _)| distance(c) <= share / 8.0)
+                .collect();
+            let pick = if near.is_empty() {
+                feasible
+                    .iter()
+                    .min_by(|a, b| distance(a.0).total_cmp(&distance(b.0)))
+                    .map(|&&(c, _)| c)
+            } else {
+                near.iter()
+                    .min_by(|a, b| a.1.cmp(&b.1).then(distance(a.0).total_cmp(&distance(b.0))))
+                    .map(|&&&(c, _)| c)
+            };
+            let Some(c) = pick else {
+                return Err(SegmentError::Plan(format!(
+                    "the program cannot be cut into {segments} segments: only {} allowed cuts \
+                 leave every segment something to compute",
+                    cuts.len()
+                )));
+            };
+            cuts.push(c);
+        }
+        Ok(cuts)
+    }
 }
 
 /// The sized circuit of every segment of `cut`, for `objective`.
@@ -190,6 +225,18 @@ impl Budget {
         }
     }
 
+    /// By how much `c` exceeds the budget (1 or less: it fits), as the factor its rows (or
+    /// memory) would have to shrink by.
+    fn excess(&self, c: &CircuitParams, resident: u64) -> f64 {
+        match *self {
+            Budget::Logrows(k) => 2f64.powi(c.k as i32 - k as i32),
+            Budget::Memory(bytes) => {
+                let room = (bytes as f64 * MEMORY_HEADROOM - resident as f64).max(1.0);
+                memory_estimate(c, c.k) as f64 / room
+            }
+        }
+    }
+
     fn describe(&self) -> String {
         match *self {
             Budget::Logrows(k) => format!("circuits of at most 2^{k} rows"),
@@ -219,9 +266,7 @@ impl Budget {
 }
 
 /// The fewest segments (balanced as [`plan_cuts`] does) whose circuits all fit `2^max_k`
-/// rows, with their circuits. A program that fits is one segment. Otherwise the count starts
-/// where halving the rows per segment would reach `2^max_k` and grows until every segment
-/// fits, or fails naming the widest segment when no more cuts can be made.
+/// rows, with their circuits (see [`plan_for`]).
 pub fn plan_within(
     program: &Program,
     visibility: VisibilityConfig,
@@ -239,7 +284,14 @@ pub fn plan_within(
 }
 
 /// The fewest segments whose circuits fit `budget` (a program whose circuit fits is one
-/// segment), with their circuits.
+/// segment), with their circuits: each segment takes the best shape for `objective` among
+/// those that fit.
+///
+/// Each count tried costs a sizing of the whole program, so the count is searched, not
+/// stepped: it starts where the whole circuit's excess suggests, grows by the widest
+/// segment's excess over the budget (at least by one) until every segment fits, then is
+/// bisected down to the fewest that fit. Fails naming the widest segment when no more cuts
+/// can be made.
 pub fn plan_for(
     program: &Program,
     visibility: VisibilityConfig,
@@ -247,8 +299,11 @@ pub fn plan_for(
     objective: Objective,
     phases: Phases,
 ) -> Result<(CutProgram, Vec<CircuitParams>), SegmentError> {
-    let whole = choose_within(program, visibility, objective, phases)
-        .map_err(|source| SegmentError::Layout { segment: 0, source })?;
+    let resident = resident_bytes(program);
+    let whole = choose_fitting(program, visibility, objective, phases, &|c| {
+        budget.fits(c, resident)
+    })
+    .map_err(|source| SegmentError::Layout { segment: 0, source })?;
     plan_sized(program, visibility, budget, objective, phases, whole)
 }
 
@@ -267,39 +322,98 @@ pub fn plan_sized(
         let cut = CutProgram::new(program.clone(), visibility, Vec::new())?;
         return Ok((cut, vec![whole]));
     }
+    let cutter = Cutter::new(program, visibility)?;
+    let mut most = program.nodes.len().max(2);
     // The fewest segments that could fit, but no more than the program has places to cut.
-    let mut count = budget
-        .first_count(&whole)
-        .clamp(2, program.nodes.len().max(2));
-    while count > 2
-        && matches!(
-            plan_cuts(program, visibility, count),
-            Err(SegmentError::Plan(_))
-        )
-    {
+    let mut count = budget.first_count(&whole).clamp(2, most);
+    while count > 2 && matches!(cutter.cuts(count), Err(SegmentError::Plan(_))) {
         count -= 1;
     }
-    let mut widest = budget.widest(&[whole]);
-    loop {
-        let cuts = match plan_cuts(program, visibility, count) {
+    let try_count = |count: usize| -> Result<Option<Plan>, SegmentError> {
+        let cuts = match cutter.cuts(count) {
             Ok(cuts) => cuts,
-            Err(SegmentError::Plan(why)) => {
-                return Err(SegmentError::Plan(format!(
-                    "no cut of the program into {}: {why}; cut into {} segments, the widest needs {widest}",
-                    budget.describe(),
-                    count - 1
-                )))
-            }
+            Err(SegmentError::Plan(_)) => return Ok(None),
             Err(e) => return Err(e),
         };
         let cut = CutProgram::new(program.clone(), visibility, cuts)?;
-        let circuits = size_segments(&cut, objective, phases)?;
-        if circuits.iter().all(|c| budget.fits(c, resident)) {
-            return Ok((cut, circuits));
+        let circuits = size_segments_fitting(&cut, objective, phases, budget, resident)?;
+        Ok(Some((cut, circuits)))
+    };
+    let fits = |circuits: &[CircuitParams]| circuits.iter().all(|c| budget.fits(c, resident));
+    let no_cut = |below: usize, widest: &str| {
+        SegmentError::Plan(format!(
+            "no cut of the program into {}: cut into {below} segments (as many as it allows), \
+             the widest needs {widest}",
+            budget.describe(),
+        ))
+    };
+    // Grow until every segment fits; `below` is the largest count seen not to.
+    let mut below = 1;
+    let mut widest = budget.widest(&[whole]);
+    let mut found = loop {
+        let Some((cut, circuits)) = try_count(count)? else {
+            // No cut into `count` segments: try fewer, above those known not to fit.
+            if count > below + 1 {
+                most = count - 1;
+                count = below + (most - below).div_ceil(2);
+                continue;
+            }
+            return Err(no_cut(below, &widest));
+        };
+        if fits(&circuits) {
+            break (cut, circuits);
         }
         widest = budget.widest(&circuits);
-        count += 1;
+        below = count;
+        let excess = circuits
+            .iter()
+            .map(|c| budget.excess(c, resident))
+            .fold(1.0, f64::max);
+        if below >= most {
+            return Err(no_cut(below, &widest));
+        }
+        count = ((count as f64 * excess).ceil() as usize).clamp(count + 1, most);
+    };
+    // Bisect between the largest count that did not fit and the smallest that did.
+    let mut above = found.0.len();
+    while above - below > 1 {
+        let mid = below + (above - below) / 2;
+        match try_count(mid)? {
+            Some(plan) if fits(&plan.1) => {
+                above = mid;
+                found = plan;
+            }
+            _ => below = mid,
+        }
     }
+    Ok(found)
+}
+
+/// A cut program and its segments' circuits.
+type Plan = (CutProgram, Vec<CircuitParams>);
+
+/// [`size_segments`], each segment taking the best shape that fits `budget` where one does.
+pub fn size_segments_fitting(
+    cut: &CutProgram,
+    objective: Objective,
+    phases: Phases,
+    budget: Budget,
+    resident: u64,
+) -> Result<Vec<CircuitParams>, SegmentError> {
+    cut.segments
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            choose_fitting(
+                &s.program,
+                cut.segment_visibility(i),
+                objective,
+                phases,
+                &|c| budget.fits(c, resident),
+            )
+            .map_err(|source| SegmentError::Layout { segment: i, source })
+        })
+        .collect()
 }
 
 /// The visibility of each of `count` segments (see [`segment_visibility`]).

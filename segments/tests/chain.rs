@@ -6,114 +6,19 @@
 
 use halo2_proofs::halo2curves::bn256::Fr as HaloFr;
 use halo2_proofs::halo2curves::ff::Field;
-use rand::SeedableRng;
-use rand_chacha::ChaCha20Rng;
-use zkml_circuits::cost::{Objective, Phases};
+use zkml_circuits::cost::Objective;
 use zkml_circuits::{Blinding, Visibility, VisibilityConfig};
 use zkml_ir::Tensor;
-use zkml_prover::{generate_keys, prove_segment_on, Device, ProvingKeyFile};
-use zkml_segments::plan::{plan_cuts, size_segments};
-use zkml_segments::{CutProgram, SegmentWitness};
 use zkml_test_support::Fixture;
 use zkml_verifier::chain::{verify_chain, ChainError, SegmentProof};
-use zkml_verifier::{Fr, Key};
+use zkml_verifier::Fr;
 
-/// A proven chain: per segment its keys, SRS, proof and instance.
-struct Chain {
-    cut: CutProgram,
-    witness: Vec<SegmentWitness>,
-    keys: Vec<Key>,
-    pks: Vec<(ProvingKeyFile, zkml_prover::srs::Srs)>,
-    proofs: Vec<(Vec<u8>, Vec<Fr>)>,
-}
+mod common;
 
-fn to_ark(f: &HaloFr) -> Fr {
-    zkml_verifier::encoding::fr_from_be(&zkml_prover::prove::fr_to_word(f)).expect("canonical")
-}
-
-fn prove_one(
-    chain_cut: &CutProgram,
-    i: usize,
-    inputs: &[Tensor],
-    blinding: Blinding,
-    pk: &ProvingKeyFile,
-    srs: &zkml_prover::srs::Srs,
-) -> (Vec<u8>, Vec<Fr>) {
-    let proof = prove_segment_on(
-        Device::Cpu,
-        &chain_cut.segments[i].program,
-        inputs,
-        blinding,
-        pk,
-        srs,
-    )
-    .unwrap_or_else(|e| panic!("segment {i}: {e}"));
-    (proof.bytes, proof.instances.iter().map(to_ark).collect())
-}
-
-fn prove_chain(f: &Fixture, vis: VisibilityConfig, n: usize, seed: u64) -> Chain {
-    prove_chain_for(f, vis, n, seed, Objective::Proving)
-}
-
-fn prove_chain_for(
-    f: &Fixture,
-    vis: VisibilityConfig,
-    n: usize,
-    seed: u64,
-    objective: Objective,
-) -> Chain {
-    let cut = CutProgram::new(
-        f.program.clone(),
-        vis,
-        plan_cuts(&f.program, vis, n).unwrap(),
-    )
-    .unwrap();
-    let circuits = size_segments(&cut, objective, Phases::Any).unwrap();
-    let witness = cut
-        .witness(&f.inputs, &mut ChaCha20Rng::seed_from_u64(seed))
-        .unwrap();
-    let mut chain = Chain {
-        cut,
-        witness,
-        keys: Vec::new(),
-        pks: Vec::new(),
-        proofs: Vec::new(),
-    };
-    // One SRS for every segment, cut down to each one's size.
-    let widest = circuits.iter().map(|c| c.k).max().unwrap();
-    let full = zkml_prover::srs::generate(widest, seed);
-    for (i, params) in circuits.into_iter().enumerate() {
-        let srs = zkml_prover::srs::for_k(&full, params.k).unwrap();
-        let (pk, vk) = generate_keys(
-            &chain.cut.segments[i].program,
-            params,
-            chain.cut.segment_visibility(i),
-            &srs,
-        )
-        .unwrap();
-        let w = &chain.witness[i];
-        let proof = prove_one(&chain.cut, i, &w.inputs, w.blinding, &pk, &srs);
-        chain.keys.push(Key::Halo2(vk));
-        chain.pks.push((pk, srs));
-        chain.proofs.push(proof);
-    }
-    chain
-}
-
-fn listed<'a>(keys: &[Key], proofs: &'a [(Vec<u8>, Vec<Fr>)]) -> Vec<SegmentProof<'a>> {
-    keys.iter()
-        .zip(proofs)
-        .map(|(k, (p, i))| SegmentProof {
-            key_digest: k.key_digest(),
-            proof: p,
-            instances: i,
-        })
-        .collect()
-}
-
-fn reference_outputs(f: &Fixture) -> Vec<Fr> {
-    f.output_fields().iter().map(to_ark).collect()
-}
+use common::{
+    call_chain, deep_program, halo2_keys, listed, prove_chain, prove_chain_for, prove_one,
+    reference_outputs, to_ark, words,
+};
 
 #[test]
 fn fixtures_prove_as_chains_with_the_evaluators_outputs() {
@@ -308,37 +213,6 @@ fn tampered_chains_are_rejected_naming_the_segment() {
     assert_eq!(verify_chain(&[], &[]).unwrap_err(), ChainError::Empty);
 }
 
-fn words(instances: &[Fr]) -> Vec<[u8; 32]> {
-    instances
-        .iter()
-        .map(zkml_verifier::encoding::fr_to_be)
-        .collect()
-}
-
-fn halo2_keys(keys: &[Key]) -> Vec<zkml_verifier::VerifyingKey> {
-    keys.iter()
-        .map(|k| match k {
-            Key::Halo2(vk) => vk.clone(),
-            Key::Groth16(_) => unreachable!("segments are halo2"),
-        })
-        .collect()
-}
-
-/// Calls `verifyChain` with the chain's proofs; the verdict and the gas.
-fn call_chain(
-    evm: &mut zkml_contracts::evm::Evm,
-    at: zkml_contracts::evm::Address,
-    proofs: &[(Vec<u8>, Vec<Fr>)],
-) -> (bool, u64) {
-    let bytes: Vec<Vec<u8>> = proofs.iter().map(|(p, _)| p.clone()).collect();
-    let inst: Vec<Vec<[u8; 32]>> = proofs.iter().map(|(_, i)| words(i)).collect();
-    let out = evm
-        .call(at, zkml_contracts::chain::chain_calldata(&bytes, &inst))
-        .unwrap();
-    let accepted = out.success && out.output.len() == 32 && out.output[31] == 1;
-    (accepted, out.gas_used)
-}
-
 #[test]
 fn the_chain_contract_verifies_chains_and_rejects_tampering() {
     let f = Fixture::load("mlp_small");
@@ -415,36 +289,9 @@ fn the_chain_contract_verifies_chains_and_rejects_tampering() {
     assert!(evm.deploy_chain(&wrong).is_err());
 }
 
-/// Twelve dense layers of width 16: a program that cuts into 12 segments.
-fn deep_program() -> zkml_ir::Program {
-    use zkml_ir::{Op, ProgramBuilder};
-    let mut b = ProgramBuilder::new(16).unwrap();
-    let mut x = b.input("x", vec![1, 16], 8).unwrap();
-    let mut seed = 7u64;
-    let mut next = move || {
-        seed = seed
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        ((seed >> 33) % 255) as i64 - 127
-    };
-    for layer in 0..12 {
-        let w: Vec<i64> = (0..16 * 16).map(|_| next()).collect();
-        let w = b
-            .parameter(&format!("w{layer}"), vec![16, 16], 8, w)
-            .unwrap();
-        let mm = b.push(&format!("mm{layer}"), Op::MatMul, &[x, w]).unwrap();
-        let r = b
-            .push(&format!("rescale{layer}"), Op::Rescale { shift: 10 }, &[mm])
-            .unwrap();
-        x = b.push(&format!("relu{layer}"), Op::Relu, &[r]).unwrap();
-    }
-    b.output(x, "y");
-    b.finish().unwrap()
-}
-
 #[test]
 fn a_twelve_segment_chain_verifies_on_chain_in_one_call() {
-    let program = deep_program();
+    let program = deep_program(16, 12);
     let inputs = vec![Tensor::new(vec![1, 16], (0..16).map(|i| (i - 8) * 20).collect()).unwrap()];
     let trace = zkml_ir::evaluate(&program, &inputs).unwrap();
     let f = Fixture {

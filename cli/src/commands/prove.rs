@@ -419,15 +419,15 @@ pub fn run(args: Args) -> Result<()> {
     }
     let mut sized = None;
     if request.is_none() && backend != BackendArg::Groth16 && args.pk.is_none() {
+        let budget = crate::chain::DEFAULT_MEMORY_BUDGET_GB;
+        let within = zkml_segments::plan::Budget::Memory(crate::chain::gigabytes(budget));
+        let resident = zkml_segments::plan::resident_bytes(&program);
+        let fits = |c: &zkml_circuits::CircuitParams| within.fits(c, resident);
         let circuit = stages.run("size circuit", || {
-            args.visibility.circuit_for(&program, run.device)
+            args.visibility.circuit_fitting(&program, run.device, &fits)
         })?;
         let need = zkml_circuits::cost::memory_estimate(&circuit, circuit.k);
-        let budget = crate::chain::DEFAULT_MEMORY_BUDGET_GB;
-        let resident = zkml_segments::plan::resident_bytes(&program);
-        if !zkml_segments::plan::Budget::Memory(crate::chain::gigabytes(budget))
-            .fits(&circuit, resident)
-        {
+        if !fits(&circuit) {
             if !args.json {
                 eprintln!(
                     "one circuit of 2^{} rows would take about {:.1} GB to prove: proving it as segments of at most {budget} GB each (--max-memory sets the budget, --segments the count)",

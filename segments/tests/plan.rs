@@ -1,0 +1,96 @@
+//! Planning segments within a budget: every segment fits, one segment fewer (cut as the
+//! planner cuts) does not, and budgets no cut can meet are clear errors.
+
+mod common;
+
+use common::deep_program;
+use zkml_circuits::cost::{choose_within, memory_estimate, Objective, Phases, MEMORY_BASE};
+use zkml_circuits::VisibilityConfig;
+use zkml_ir::Program;
+use zkml_segments::plan::{
+    plan_cuts, plan_for, resident_bytes, size_segments_fitting, Budget, MEMORY_HEADROOM,
+};
+use zkml_segments::CutProgram;
+use zkml_test_support::Fixture;
+
+/// Whether `count` segments, cut and sized as the planner does, all fit.
+fn fits_as(program: &Program, budget: Budget, count: usize) -> bool {
+    let vis = VisibilityConfig::default();
+    let Ok(cuts) = plan_cuts(program, vis, count) else {
+        return false;
+    };
+    let cut = CutProgram::new(program.clone(), vis, cuts).unwrap();
+    let resident = resident_bytes(program);
+    size_segments_fitting(&cut, Objective::Proving, Phases::Any, budget, resident)
+        .unwrap()
+        .iter()
+        .all(|c| budget.fits(c, resident))
+}
+
+#[test]
+fn planned_segments_fit_and_one_fewer_does_not() {
+    let vis = VisibilityConfig::default();
+    let program = deep_program(48, 12);
+    let whole = choose_within(&program, vis, Objective::Proving, Phases::Any).unwrap();
+    let need = memory_estimate(&whole, whole.k);
+    let resident = resident_bytes(&program);
+    // A memory budget whose room (after the headroom and what the process holds) is the
+    // whole circuit's estimate with its variable part cut by `by`.
+    let memory = |by: u64| {
+        let room = MEMORY_BASE + (need - MEMORY_BASE) / by + resident;
+        Budget::Memory((room as f64 / MEMORY_HEADROOM) as u64 + 1)
+    };
+    for budget in [
+        Budget::Logrows(whole.k - 1),
+        Budget::Logrows(whole.k - 2),
+        memory(2),
+        memory(3),
+        Budget::Memory(2 * need),
+    ] {
+        let (cut, circuits) = plan_for(&program, vis, budget, Objective::Proving, Phases::Any)
+            .unwrap_or_else(|e| panic!("{budget:?}: {e}"));
+        let n = cut.len();
+        assert_eq!(circuits.len(), n);
+        assert!(
+            circuits.iter().all(|c| budget.fits(c, resident)),
+            "{budget:?}: {circuits:?}"
+        );
+        if let Budget::Memory(bytes) = budget {
+            let room = (bytes as f64 * MEMORY_HEADROOM) as u64;
+            assert!(circuits
+                .iter()
+                .all(|c| memory_estimate(c, c.k) + resident <= room));
+        }
+        match budget {
+            Budget::Memory(b) if b == 2 * need => assert_eq!(n, 1, "the whole circuit fits"),
+            _ => {
+                assert!(
+                    n > 1,
+                    "{budget:?}: the whole circuit ({whole:?}) does not fit"
+                );
+                assert!(
+                    !fits_as(&program, budget, n - 1),
+                    "{budget:?}: {} segments would fit",
+                    n - 1
+                );
+            }
+        }
+        eprintln!(
+            "{budget:?}: {n} segments, k {:?}",
+            circuits.iter().map(|c| c.k).collect::<Vec<_>>()
+        );
+    }
+}
+
+#[test]
+fn budgets_no_cut_meets_are_errors() {
+    let f = Fixture::load("mlp_small");
+    let vis = VisibilityConfig::default();
+    for budget in [Budget::Logrows(6), Budget::Memory(1_000)] {
+        let e = plan_for(&f.program, vis, budget, Objective::Proving, Phases::Any)
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("no cut of the program into"), "{e}");
+        assert!(e.contains("the widest needs"), "{e}");
+    }
+}
