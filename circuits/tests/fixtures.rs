@@ -107,16 +107,8 @@ fn measured_layouts_count_what_full_layouts_lay_out() {
         (8, 4, 1, 1, 16, 0, true),
         (8, 4, 0, 1, 8, 2, false),
     ];
-    for name in [
-        "mlp_small",
-        "mlp",
-        "lenet",
-        "depthwise_separable",
-        "transformer",
-        "pytorch_style",
-        "exported/random_forest",
-        "exported/lstm",
-    ] {
+    let exported = ["exported/random_forest", "exported/lstm"];
+    for &name in zkml_test_support::MODEL_FIXTURES.iter().chain(&exported) {
         let (program, _, _) = fixture(name);
         for &(lanes, results, range_streams, table_streams, range_bits, fold, freivalds) in &shapes
         {

@@ -6,7 +6,7 @@
 //! eighth of a segment's weight of that aim, takes the one with the fewest values crossing
 //! it (the link commitments hash them, and the next segment range-checks them again).
 
-use zkml_circuits::cost::{choose_fitting, choose_within, memory_estimate, Objective, Phases};
+use zkml_circuits::cost::{choose_fitting, memory_estimate, Objective, Phases};
 use zkml_circuits::{measure, CircuitParams, VisibilityConfig};
 use zkml_ir::segment::{boundary, cut_problem};
 use zkml_ir::tensor::numel;
@@ -164,12 +164,28 @@ pub fn size_segments(
     objective: Objective,
     phases: Phases,
 ) -> Result<Vec<CircuitParams>, SegmentError> {
+    size_with(cut, objective, phases, &|_| true)
+}
+
+/// Sizes every segment of `cut` among the shapes `fits` accepts (where any does).
+fn size_with(
+    cut: &CutProgram,
+    objective: Objective,
+    phases: Phases,
+    fits: &dyn Fn(&CircuitParams) -> bool,
+) -> Result<Vec<CircuitParams>, SegmentError> {
     cut.segments
         .iter()
         .enumerate()
         .map(|(i, s)| {
-            choose_within(&s.program, cut.segment_visibility(i), objective, phases)
-                .map_err(|source| SegmentError::Layout { segment: i, source })
+            choose_fitting(
+                &s.program,
+                cut.segment_visibility(i),
+                objective,
+                phases,
+                fits,
+            )
+            .map_err(|source| SegmentError::Layout { segment: i, source })
         })
         .collect()
 }
@@ -400,20 +416,7 @@ pub fn size_segments_fitting(
     budget: Budget,
     resident: u64,
 ) -> Result<Vec<CircuitParams>, SegmentError> {
-    cut.segments
-        .iter()
-        .enumerate()
-        .map(|(i, s)| {
-            choose_fitting(
-                &s.program,
-                cut.segment_visibility(i),
-                objective,
-                phases,
-                &|c| budget.fits(c, resident),
-            )
-            .map_err(|source| SegmentError::Layout { segment: i, source })
-        })
-        .collect()
+    size_with(cut, objective, phases, &|c| budget.fits(c, resident))
 }
 
 /// The visibility of each of `count` segments (see [`segment_visibility`]).

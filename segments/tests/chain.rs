@@ -16,41 +16,9 @@ use zkml_verifier::Fr;
 mod common;
 
 use common::{
-    call_chain, deep_program, halo2_keys, listed, prove_chain, prove_chain_for, prove_one,
-    reference_outputs, to_ark, words,
+    call_chain, deep_program, halo2_keys, listed, prove_chain, prove_chain_for, prove_one, to_ark,
+    words,
 };
-
-#[test]
-fn fixtures_prove_as_chains_with_the_evaluators_outputs() {
-    let f = Fixture::load("mlp_small");
-    for n in [1, 2, 3] {
-        let chain = prove_chain(&f, VisibilityConfig::default(), n, 7);
-        assert_eq!(chain.keys.len(), n);
-        let verified = verify_chain(&chain.keys, &listed(&chain.keys, &chain.proofs))
-            .unwrap_or_else(|e| panic!("{n} segments: {e}"));
-        let outputs: Vec<Fr> = verified
-            .outputs
-            .iter()
-            .flat_map(|(_, v)| v.clone())
-            .collect();
-        assert_eq!(outputs, reference_outputs(&f), "{n} segments: outputs");
-        let inputs: Vec<Fr> = verified
-            .inputs
-            .iter()
-            .flat_map(|(_, v)| v.clone())
-            .collect();
-        let expected: Vec<Fr> = f
-            .inputs
-            .iter()
-            .flat_map(|t| {
-                t.data()
-                    .iter()
-                    .map(|&v| zkml_verifier::encoding::fr_from_i128(v.into()))
-            })
-            .collect();
-        assert_eq!(inputs, expected, "{n} segments: inputs");
-    }
-}
 
 #[test]
 fn hashed_ends_and_hashed_parameters_chain() {

@@ -3,8 +3,10 @@
 //! EVM (one call to its chain contract), which rejects it with a segment's public value
 //! changed.
 //!
-//! The large exported fixtures (BERT, GPT-2, LLaMA, the ViT) take minutes each per chain on
-//! two cores; they run with `cargo test -p zkml-segments --test fixtures -- --ignored`.
+//! The hand-built fixtures run with the tests. The exported ones take a minute (the tree
+//! ensembles, LSTM and GRU) to many minutes (BERT, GPT-2, LLaMA, the ViT) per chain on two
+//! cores; they run with `cargo test -p zkml-segments --test fixtures -- --ignored`
+//! (BENCHMARKS.md, "Segments", lists the last run).
 
 mod common;
 
@@ -12,6 +14,7 @@ use common::{call_chain, halo2_keys, listed, prove_chain, reference_outputs};
 use zkml_circuits::VisibilityConfig;
 use zkml_test_support::Fixture;
 use zkml_verifier::chain::verify_chain;
+use zkml_verifier::encoding::fr_from_i128;
 use zkml_verifier::Fr;
 
 /// Proves `name` as 1, 2 and 3 segments and checks each chain.
@@ -31,6 +34,17 @@ fn one_two_and_three_segments(name: &str) {
             .flat_map(|(_, v)| v.clone())
             .collect();
         assert_eq!(outputs, reference_outputs(&f), "{what}: outputs");
+        let inputs: Vec<Fr> = verified
+            .inputs
+            .iter()
+            .flat_map(|(_, v)| v.clone())
+            .collect();
+        let expected: Vec<Fr> = f
+            .inputs
+            .iter()
+            .flat_map(|t| t.data().iter().map(|&v| fr_from_i128(v.into())))
+            .collect();
+        assert_eq!(inputs, expected, "{what}: inputs");
 
         let start = std::time::Instant::now();
         let built = zkml_contracts::chain::build_chain(&halo2_keys(&chain.keys))
@@ -58,19 +72,13 @@ fn one_two_and_three_segments(name: &str) {
 
 #[test]
 fn native_fixtures_prove_as_one_two_and_three_segments() {
-    for name in [
-        "mlp_small",
-        "mlp",
-        "pytorch_style",
-        "depthwise_separable",
-        "transformer",
-        "lenet",
-    ] {
+    for name in zkml_test_support::MODEL_FIXTURES {
         one_two_and_three_segments(name);
     }
 }
 
 #[test]
+#[ignore = "a minute or more per chain on two cores: run with --ignored"]
 fn exported_small_fixtures_prove_as_one_two_and_three_segments() {
     for name in [
         "exported/random_forest",
