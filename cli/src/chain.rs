@@ -13,7 +13,7 @@ use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use zkml_ir::Program;
-use zkml_segments::plan::{plan_cuts, plan_for, plan_sized, size_segments, Budget};
+use zkml_segments::plan::{plan_cuts, plan_for, plan_sized, size_segments_fitting, Budget};
 use zkml_segments::CutProgram;
 use zkml_verifier::chain::{chain_digest, verify_chain, SegmentProof};
 
@@ -309,13 +309,17 @@ pub(crate) fn plan(
 ) -> Result<(CutProgram, Vec<zkml_circuits::CircuitParams>)> {
     let visibility = flags.config();
     let (objective, phases) = (flags.objective(), flags.phases(device));
+    // Cuts given (a count, or recorded at compile time): each segment takes the best shape
+    // within the default memory budget, where one fits.
+    let sized = |cuts: Vec<usize>| -> Result<(CutProgram, Vec<zkml_circuits::CircuitParams>)> {
+        let cut = CutProgram::new(program.clone(), visibility, cuts)?;
+        let within = Budget::Memory(gigabytes(DEFAULT_MEMORY_BUDGET_GB));
+        let resident = zkml_segments::plan::resident_bytes(program);
+        let circuits = size_segments_fitting(&cut, objective, phases, within, resident)?;
+        Ok((cut, circuits))
+    };
     let budget = match (request.segments, request.max_logrows, request.max_memory) {
-        (Some(n), _, _) => {
-            let cuts = plan_cuts(program, visibility, n)?;
-            let cut = CutProgram::new(program.clone(), visibility, cuts)?;
-            let circuits = size_segments(&cut, objective, phases)?;
-            return Ok((cut, circuits));
-        }
+        (Some(n), _, _) => return sized(plan_cuts(program, visibility, n)?),
         (None, Some(k), _) => Budget::Logrows(k),
         (None, None, Some(gb)) => {
             if !(gb > 0.0 && gb.is_finite()) {
@@ -324,11 +328,7 @@ pub(crate) fn plan(
             Budget::Memory(gigabytes(gb))
         }
         (None, None, None) => match zkml_ir::segment::planned_cuts(program)? {
-            Some(cuts) => {
-                let cut = CutProgram::new(program.clone(), visibility, cuts)?;
-                let circuits = size_segments(&cut, objective, phases)?;
-                return Ok((cut, circuits));
-            }
+            Some(cuts) => return sized(cuts),
             None => bail!("neither --segments, --max-logrows nor --max-memory was given, and the program was not compiled with cuts"),
         },
     };
