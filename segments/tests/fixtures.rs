@@ -3,10 +3,11 @@
 //! EVM (one call to its chain contract), which rejects it with a segment's public value
 //! changed.
 //!
-//! The hand-built fixtures run with the tests. The exported ones take a minute (the tree
-//! ensembles, LSTM and GRU) to many minutes (BERT, GPT-2, LLaMA, the ViT) per chain on two
-//! cores; they run with `cargo test -p zkml-segments --test fixtures -- --ignored`
-//! (BENCHMARKS.md, "Segments", lists the last run).
+//! The dense and attention fixtures run with the tests. The convolutional ones and the
+//! exported ones take a minute (LeNet, the tree ensembles, LSTM and GRU) to many minutes
+//! (BERT, GPT-2, LLaMA, the ViT) per chain on two cores; they run with
+//! `cargo test -p zkml-segments --test fixtures -- --ignored` (BENCHMARKS.md, "Segments",
+//! lists the last run).
 
 mod common;
 
@@ -71,8 +72,16 @@ fn one_two_and_three_segments(name: &str) {
 }
 
 #[test]
-fn native_fixtures_prove_as_one_two_and_three_segments() {
-    for name in zkml_test_support::MODEL_FIXTURES {
+fn dense_and_attention_fixtures_prove_as_one_two_and_three_segments() {
+    for name in ["mlp_small", "mlp", "pytorch_style", "transformer"] {
+        one_two_and_three_segments(name);
+    }
+}
+
+#[test]
+#[ignore = "a minute per chain on two cores: run with --ignored"]
+fn convolutional_fixtures_prove_as_one_two_and_three_segments() {
+    for name in ["lenet", "depthwise_separable"] {
         one_two_and_three_segments(name);
     }
 }
