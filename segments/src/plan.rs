@@ -365,6 +365,7 @@ pub fn plan_sized(
     };
     // Grow until every segment fits; `below` is the largest count seen not to.
     let mut below = 1;
+    let mut failed: Vec<(usize, f64)> = Vec::new();
     let mut widest = budget.widest(&[whole]);
     let mut found = loop {
         let Some((cut, circuits)) = try_count(count)? else {
@@ -385,6 +386,39 @@ pub fn plan_sized(
             .iter()
             .map(|c| budget.excess(c, resident))
             .fold(1.0, f64::max);
+        // A segment that needs as much at twice the count holds a node (a large lookup
+        // table, say) that no cut makes smaller: more segments will not help.
+        if let Some(&(before, _)) = failed.iter().find(|&&(c, e)| 2 * c <= count && e <= excess) {
+            let (i, c) = circuits
+                .iter()
+                .enumerate()
+                .max_by(|a, b| {
+                    budget
+                        .excess(a.1, resident)
+                        .total_cmp(&budget.excess(b.1, resident))
+                })
+                .expect("segments");
+            let nodes = &cut.segments[i].nodes;
+            let need = match budget {
+                Budget::Memory(_) => {
+                    format!(
+                        "{} at 2^{} rows",
+                        budget.widest(std::slice::from_ref(c)),
+                        c.k
+                    )
+                }
+                Budget::Logrows(_) => budget.widest(std::slice::from_ref(c)),
+            };
+            return Err(SegmentError::Plan(format!(
+                "no cut of the program into {}: segment {i} of {count} (nodes {}..{}) still \
+                 needs {need}, as much as the widest of {before} segments; a node in it does \
+                 not fit the budget at any cut",
+                budget.describe(),
+                nodes.start,
+                nodes.end,
+            )));
+        }
+        failed.push((count, excess));
         if below >= most {
             return Err(no_cut(below, &widest));
         }

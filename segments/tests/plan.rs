@@ -94,3 +94,55 @@ fn budgets_no_cut_meets_are_errors() {
         assert!(e.contains("the widest needs"), "{e}");
     }
 }
+
+/// An embedding of 8,192 rows of 4 (a 32,768-entry lookup table) before twelve dense layers:
+/// the segment holding it needs 2^16 rows however the rest is cut.
+fn embedding_program() -> Program {
+    use zkml_ir::{InputDomain, Op, ProgramBuilder};
+    let mut b = ProgramBuilder::new(16).unwrap();
+    let ids = b
+        .input_in("ids", vec![4], 0, InputDomain::Integer { lo: 0, hi: 8191 })
+        .unwrap();
+    let table: Vec<i64> = (0..8192 * 4).map(|i| (i * 7919 % 255) - 127).collect();
+    let emb = b.constant("emb", vec![8192, 4], 0, table).unwrap();
+    let mut x = b.push("take", Op::Take { axis: 0 }, &[emb, ids]).unwrap();
+    let mut x2 = b
+        .push("flat", Op::Reshape { shape: vec![1, 16] }, &[x])
+        .unwrap();
+    for layer in 0..12 {
+        let w: Vec<i64> = (0..16 * 16)
+            .map(|i| ((i + layer) * 31 % 255) as i64 - 127)
+            .collect();
+        let w = b
+            .parameter(&format!("w{layer}"), vec![16, 16], 8, w)
+            .unwrap();
+        let mm = b.push(&format!("mm{layer}"), Op::MatMul, &[x2, w]).unwrap();
+        x = b
+            .push(&format!("rescale{layer}"), Op::Rescale { shift: 10 }, &[mm])
+            .unwrap();
+        x2 = b.push(&format!("relu{layer}"), Op::Relu, &[x]).unwrap();
+    }
+    b.output(x2, "y");
+    b.finish().unwrap()
+}
+
+#[test]
+fn a_node_no_cut_shrinks_stops_the_search() {
+    let program = embedding_program();
+    let vis = VisibilityConfig::default();
+    let whole = choose_within(&program, vis, Objective::Proving, Phases::Any).unwrap();
+    assert!(whole.k >= 16, "{whole:?}");
+    let start = std::time::Instant::now();
+    let e = plan_for(
+        &program,
+        vis,
+        Budget::Logrows(15),
+        Objective::Proving,
+        Phases::Any,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("does not fit the budget at any cut"), "{e}");
+    assert!(e.contains("segment 0 of"), "{e}");
+    eprintln!("{e} ({:.1} s)", start.elapsed().as_secs_f64());
+}
