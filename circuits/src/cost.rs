@@ -26,7 +26,7 @@
 
 use zkml_ir::Program;
 
-use crate::layout::program::measure;
+use crate::layout::program::measure_bounded;
 use crate::layout::LayoutError;
 use crate::params::CircuitParams;
 use crate::sizing::{minimal_k, reserved_rows};
@@ -210,6 +210,23 @@ pub fn candidates(
     visibility: VisibilityConfig,
     objective: Objective,
 ) -> Result<Vec<Candidate>, LayoutError> {
+    candidates_bounded(program, visibility, objective, &bounds_of(program, visibility)?)
+}
+
+/// The program's bounds under `visibility`'s parameter bounds (every layout reads them).
+fn bounds_of(program: &Program, visibility: VisibilityConfig) -> Result<Vec<u64>, LayoutError> {
+    program
+        .bounds_with(visibility.param_bounds())
+        .map_err(|e| LayoutError::Program(e.to_string()))
+}
+
+/// [`candidates`], given the program's bounds ([`bounds_of`]).
+fn candidates_bounded(
+    program: &Program,
+    visibility: VisibilityConfig,
+    objective: Objective,
+    bounds: &[u64],
+) -> Result<Vec<Candidate>, LayoutError> {
     let has_tables = uses_function_tables(program, visibility);
     let mut out = Vec::new();
     let hashes = visibility.hashes();
@@ -258,7 +275,7 @@ pub fn candidates(
             base(lanes, results, fold, bits)
         })
         .collect();
-    let mut all = layout_all(program, visibility, &bases)?;
+    let mut all = layout_all(program, visibility, &bases, bounds)?;
     let narrower: Vec<CircuitParams> = bases
         .iter()
         .zip(&all)
@@ -271,7 +288,7 @@ pub fn candidates(
                 .map(|&bits| base(p.lanes, p.results, 0, bits))
         })
         .collect();
-    all.extend(layout_all(program, visibility, &narrower)?);
+    all.extend(layout_all(program, visibility, &narrower, bounds)?);
     bases.extend(narrower);
     // A layout that checks products by Freivalds' test is also weighed without them: its
     // direct rows are estimated, and the second-phase columns are not paid for.
@@ -352,9 +369,10 @@ fn layout_all(
     program: &Program,
     visibility: VisibilityConfig,
     bases: &[CircuitParams],
+    bounds: &[u64],
 ) -> Result<Vec<LayoutStats>, LayoutError> {
     let stats = |p: &CircuitParams| -> Result<LayoutStats, LayoutError> {
-        let layout = measure(program, *p, visibility)?;
+        let layout = measure_bounded(program, *p, visibility, bounds)?;
         let count = |tags: &[Vec<u64>]| {
             tags.iter()
                 .map(|t| t.iter().filter(|&&v| v != 0).count())
@@ -439,7 +457,8 @@ pub fn choose_fitting(
     phases: Phases,
     fits: &dyn Fn(&CircuitParams) -> bool,
 ) -> Result<CircuitParams, LayoutError> {
-    let mut all = candidates(program, visibility, objective)?;
+    let bounds = bounds_of(program, visibility)?;
+    let mut all = candidates_bounded(program, visibility, objective, &bounds)?;
     if phases == Phases::One {
         // A candidate whose params allow the test but whose layout never chose it has no
         // second-phase columns; the sizing already lists each such shape with `freivalds` off.
@@ -460,7 +479,7 @@ pub fn choose_fitting(
     };
     let mut p = best.expect("candidates exist").params;
     // Confirm with the real layout (stream balancing is exact, so this only guards the model).
-    let layout = measure(program, p, visibility)?;
+    let layout = measure_bounded(program, p, visibility, &bounds)?;
     debug_assert!(phases == Phases::Any || !layout.uses_freivalds());
     p.k = minimal_k(&layout).max(p.k);
     Ok(p)

@@ -136,6 +136,15 @@ pub fn public_parts(
     let bounds = program
         .bounds_with(visibility.param_bounds())
         .map_err(|e| LayoutError::Program(e.to_string()))?;
+    public_parts_bounded(program, visibility, &bounds)
+}
+
+/// [`public_parts`], given the program's bounds under `visibility`'s parameter bounds.
+pub(crate) fn public_parts_bounded(
+    program: &Program,
+    visibility: VisibilityConfig,
+    bounds: &[u64],
+) -> Result<Vec<PublicPart>, LayoutError> {
     let mut parts = Vec::new();
     let mut class =
         |class: ValueClass, nodes: &[usize], v: Visibility, bits: &dyn Fn(usize) -> u32| match v {

@@ -248,24 +248,9 @@ pub(crate) fn constant_products(
     let mut out: Vec<Option<Wire>> = vec![None; items.len()];
     let mut groups: HashMap<Vec<CellRef>, usize> = HashMap::default();
     let mut list: Vec<Group> = Vec::new();
+    let mut position = HashMap::default();
     for (o, item) in items.iter().enumerate() {
-        let mut constant = item.constant;
-        let mut cells: Vec<CellRef> = Vec::new();
-        let mut weights: Vec<i128> = Vec::new();
-        let mut position: HashMap<CellRef, usize> = HashMap::default();
-        for &(wire, coeff) in &item.terms {
-            match wire {
-                Wire::Const(v) => constant += v * coeff,
-                Wire::Cell(c) => match position.get(&c) {
-                    Some(&p) => weights[p] += coeff,
-                    None => {
-                        position.insert(c, cells.len());
-                        cells.push(c);
-                        weights.push(coeff);
-                    }
-                },
-            }
-        }
+        let (cells, weights, constant) = super::program::collect_terms(item, &mut position);
         if cells.is_empty() {
             out[o] = Some(Wire::Const(constant));
             continue;

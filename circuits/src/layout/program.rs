@@ -19,7 +19,7 @@ use super::select::{abs, argmax, compare, max_pairs, reduce_max, relu, where_sel
 use super::{CellRef, Layout, LayoutError, Wire};
 use crate::params::CircuitParams;
 use crate::visibility::{
-    parameter_envelope, public_parts, ParamVisibility, PublicPart, ValueClass, VisibilityConfig,
+    parameter_envelope, public_parts_bounded, ParamVisibility, PublicPart, ValueClass, VisibilityConfig,
 };
 
 /// A linear combination of wires.
@@ -55,6 +55,20 @@ pub fn measure(
     params: CircuitParams,
     visibility: VisibilityConfig,
 ) -> Result<Layout, LayoutError> {
+    let bounds = program
+        .bounds_with(visibility.param_bounds())
+        .map_err(|e| LayoutError::Program(e.to_string()))?;
+    measure_bounded(program, params, visibility, &bounds)
+}
+
+/// [`measure`], given the program's bounds under `visibility`'s parameter bounds (sizing
+/// measures one program in many shapes).
+pub(crate) fn measure_bounded(
+    program: &Program,
+    params: CircuitParams,
+    visibility: VisibilityConfig,
+    bounds: &[u64],
+) -> Result<Layout, LayoutError> {
     build_layout(
         program,
         None,
@@ -62,7 +76,7 @@ pub fn measure(
         visibility,
         Blinding::default(),
         None,
-        true,
+        Some(bounds),
     )
 }
 
@@ -98,9 +112,7 @@ pub(crate) fn build_with(
     blinding: Blinding,
     adversary: Option<Adversary>,
 ) -> Result<Layout, LayoutError> {
-    build_layout(
-        program, trace, params, visibility, blinding, adversary, false,
-    )
+    build_layout(program, trace, params, visibility, blinding, adversary, None)
 }
 
 fn build_layout(
@@ -110,7 +122,7 @@ fn build_layout(
     visibility: VisibilityConfig,
     blinding: Blinding,
     adversary: Option<Adversary>,
-    counting: bool,
+    measuring: Option<&[u64]>,
 ) -> Result<Layout, LayoutError> {
     params
         .validate()
@@ -129,18 +141,26 @@ fn build_layout(
             "hashed visibility needs a circuit with the Poseidon gates".into(),
         ));
     }
-    let parts = public_parts(program, visibility)?;
-    let bounds = program
-        .bounds_with(visibility.param_bounds())
-        .map_err(|e| LayoutError::Program(e.to_string()))?;
+    // A measuring layout (see [`measure`]) comes with the bounds.
+    let computed;
+    let bounds = match measuring {
+        Some(b) => b,
+        None => {
+            computed = program
+                .bounds_with(visibility.param_bounds())
+                .map_err(|e| LayoutError::Program(e.to_string()))?;
+            &computed
+        }
+    };
+    let parts = public_parts_bounded(program, visibility, bounds)?;
     let ctx = Ctx {
         program,
         trace,
-        bounds: &bounds,
+        bounds,
         witness_params: visibility.params != ParamVisibility::Fixed,
     };
     let mut layout = Layout::new(params, trace.is_some());
-    layout.counting = counting;
+    layout.counting = measuring.is_some();
     layout.tamper = adversary.map(|a| Box::new(Tamper::new(a)));
     let mut wires: Vec<Vec<Wire>> = Vec::with_capacity(program.nodes.len());
     for (id, node) in program.nodes.iter().enumerate() {
@@ -445,6 +465,33 @@ fn lower_node(
     })
 }
 
+/// A linear item's distinct cells in order of first use, each one's summed coefficient, and
+/// the constant with the constant terms folded in. `position` is scratch space, reused
+/// between items.
+pub(crate) fn collect_terms(
+    item: &LinItem,
+    position: &mut HashMap<CellRef, usize>,
+) -> (Vec<CellRef>, Vec<i128>, i128) {
+    let mut constant = item.constant;
+    let mut cells: Vec<CellRef> = Vec::with_capacity(item.terms.len());
+    let mut weights: Vec<i128> = Vec::with_capacity(item.terms.len());
+    position.clear();
+    for &(w, coeff) in &item.terms {
+        match w {
+            Wire::Const(v) => constant += v * coeff,
+            Wire::Cell(c) => match position.get(&c) {
+                Some(&p) => weights[p] += coeff,
+                None => {
+                    position.insert(c, cells.len());
+                    cells.push(c);
+                    weights.push(coeff);
+                }
+            },
+        }
+    }
+    (cells, weights, constant)
+}
+
 /// A linear result waiting for its row: (item index, weights per operand, constant).
 type GroupMember = (usize, Vec<i128>, i128);
 
@@ -453,26 +500,11 @@ pub(crate) fn linear(layout: &mut Layout, items: Vec<LinItem>) -> Vec<Wire> {
     let mut out: Vec<Option<Wire>> = vec![None; items.len()];
     let mut groups: HashMap<Vec<CellRef>, Vec<GroupMember>> = HashMap::default();
     let mut order: Vec<Vec<CellRef>> = Vec::new();
+    let mut position = HashMap::default();
     for (i, item) in items.into_iter().enumerate() {
-        let mut constant = item.constant;
-        let mut cells: Vec<CellRef> = Vec::new();
-        let mut weights: Vec<i128> = Vec::new();
-        let mut position: HashMap<CellRef, usize> = HashMap::default();
         // Zero coefficients are kept: outputs of one matrix row or convolution position then
         // share their operand list (and rows) even where a weight quantized to zero.
-        for (w, coeff) in item.terms {
-            match w {
-                Wire::Const(v) => constant += v * coeff,
-                Wire::Cell(c) => match position.get(&c) {
-                    Some(&p) => weights[p] += coeff,
-                    None => {
-                        position.insert(c, cells.len());
-                        cells.push(c);
-                        weights.push(coeff);
-                    }
-                },
-            }
-        }
+        let (cells, weights, constant) = collect_terms(&item, &mut position);
         if weights.iter().all(|&w| w == 0) {
             out[i] = Some(Wire::Const(constant));
         } else if cells.len() == 1 && weights[0] == 1 && constant == 0 {
