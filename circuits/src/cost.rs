@@ -210,7 +210,12 @@ pub fn candidates(
     visibility: VisibilityConfig,
     objective: Objective,
 ) -> Result<Vec<Candidate>, LayoutError> {
-    candidates_bounded(program, visibility, objective, &bounds_of(program, visibility)?)
+    candidates_bounded(
+        program,
+        visibility,
+        objective,
+        &bounds_of(program, visibility)?,
+    )
 }
 
 /// The program's bounds under `visibility`'s parameter bounds (every layout reads them).

@@ -19,7 +19,8 @@ use super::select::{abs, argmax, compare, max_pairs, reduce_max, relu, where_sel
 use super::{CellRef, Layout, LayoutError, Wire};
 use crate::params::CircuitParams;
 use crate::visibility::{
-    parameter_envelope, public_parts_bounded, ParamVisibility, PublicPart, ValueClass, VisibilityConfig,
+    parameter_envelope, public_parts_bounded, ParamVisibility, PublicPart, ValueClass,
+    VisibilityConfig,
 };
 
 /// A linear combination of wires.
@@ -112,7 +113,9 @@ pub(crate) fn build_with(
     blinding: Blinding,
     adversary: Option<Adversary>,
 ) -> Result<Layout, LayoutError> {
-    build_layout(program, trace, params, visibility, blinding, adversary, None)
+    build_layout(
+        program, trace, params, visibility, blinding, adversary, None,
+    )
 }
 
 fn build_layout(
