@@ -157,8 +157,9 @@ pub struct SrsSource {
     pub generated_locally: bool,
 }
 
-/// One SRS and its cuts to the smaller sizes a chain's segments need, each cut made once:
-/// cutting recomputes the Lagrange basis, which takes minutes at 2^17.
+/// One SRS and its cuts to the smaller sizes a chain's segments need, each cut made once per
+/// run and kept in the SRS cache ([`SrsCache::cut`]): cutting recomputes the Lagrange basis,
+/// which takes minutes at 2^17.
 pub(crate) struct SrsCuts {
     full: Srs,
     cuts: std::collections::BTreeMap<u32, Srs>,
@@ -177,7 +178,7 @@ impl SrsCuts {
         if let Some(s) = self.cuts.get(&k) {
             return Ok(s.clone());
         }
-        let s = srs::for_k(&self.full, k)?;
+        let s = SrsCache::new(SrsCache::default_dir()).cut(&self.full, k)?;
         self.cuts.insert(k, s.clone());
         Ok(s)
     }
@@ -188,7 +189,7 @@ impl SrsCuts {
 pub fn srs_for(k: u32, srs_path: Option<&Path>, stages: &mut Stages) -> Result<(Srs, SrsSource)> {
     if let Some(p) = srs_path {
         let full = stages.run("load SRS", || srs::load(p))?;
-        let s = srs::for_k(&full, k)?;
+        let s = SrsCache::new(SrsCache::default_dir()).cut(&full, k)?;
         return Ok((
             s,
             SrsSource {

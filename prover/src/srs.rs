@@ -10,7 +10,7 @@ use std::io::{BufReader, BufWriter};
 use std::path::{Path, PathBuf};
 
 use halo2_proofs::halo2curves::bn256::Bn256;
-use halo2_proofs::poly::commitment::Params;
+use halo2_proofs::poly::commitment::{Params, ParamsProver};
 use halo2_proofs::poly::kzg::commitment::ParamsKZG;
 use halo2_proofs::SerdeFormat;
 use rand_chacha::rand_core::SeedableRng;
@@ -135,16 +135,57 @@ impl SrsCache {
         self.dir.join(format!("kzg-bn254-{k}.srs"))
     }
 
-    /// The smallest cached SRS with at least `2^k` points, downsized to `k`.
+    /// The smallest cached SRS with at least `2^k` points, cut to `k` ([`SrsCache::cut`]).
     pub fn find(&self, k: u32) -> Result<Option<ParamsKZG<Bn256>>, ProverError> {
         for size in k..=28 {
             let p = self.path(size);
             if p.exists() {
-                return for_k(&load(&p)?, k).map(Some);
+                return self.cut(&load(&p)?, k).map(Some);
             }
         }
         Ok(None)
     }
+
+    /// `full` cut to `2^k` points ([`for_k`]), the cut kept in the cache under the full SRS's
+    /// identity: a cut recomputes the Lagrange basis, an FFT of `2^k` points of G1 (minutes at
+    /// 2^18 on two cores), so it is paid once per SRS and size. A cached cut is used only when
+    /// its points are the full SRS's first `2^k` and its G2 points are the full SRS's; one that
+    /// cannot be written is recomputed next time.
+    pub fn cut(&self, full: &ParamsKZG<Bn256>, k: u32) -> Result<ParamsKZG<Bn256>, ProverError> {
+        if full.k() <= k {
+            return for_k(full, k);
+        }
+        let path = self
+            .dir
+            .join("cuts")
+            .join(format!("{}-{k}.srs", identity(full)));
+        if let Ok(cached) = load(&path) {
+            let n = 1usize << k;
+            if cached.k() == k
+                && cached.s_g2() == full.s_g2()
+                && cached.g2() == full.g2()
+                && cached.get_g() == &full.get_g()[..n]
+            {
+                return Ok(cached);
+            }
+        }
+        let cut = for_k(full, k)?;
+        // The cut is made; failing to keep it only costs the next run the same time.
+        let _ = save(&cut, &path);
+        Ok(cut)
+    }
+}
+
+/// A name for an SRS: a hash of its size, its first two G1 points and its G2 points.
+fn identity(p: &ParamsKZG<Bn256>) -> String {
+    use halo2_proofs::halo2curves::group::GroupEncoding;
+    let mut bytes = p.k().to_be_bytes().to_vec();
+    for g in &p.get_g()[..2] {
+        bytes.extend_from_slice(g.to_bytes().as_ref());
+    }
+    bytes.extend_from_slice(p.g2().to_bytes().as_ref());
+    bytes.extend_from_slice(p.s_g2().to_bytes().as_ref());
+    hex::encode(&crate::keys::keccak(&bytes)[..16])
 }
 
 #[cfg(test)]
@@ -164,6 +205,19 @@ mod tests {
         assert_eq!(q.k(), 4);
         assert_eq!(q.s_g2(), p.s_g2());
         assert!(cache.find(6).unwrap().is_none());
+        // The cut is kept: the same points come back from the cache, and a cut of another
+        // SRS under the same name is not taken for it.
+        let cuts: Vec<_> = std::fs::read_dir(dir.join("cuts"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        assert_eq!(cuts.len(), 1, "{cuts:?}");
+        let again = cache.cut(&p, 4).unwrap();
+        assert_eq!(again.get_g(), q.get_g());
+        save(&for_k(&generate(5, 2), 4).unwrap(), &cuts[0]).unwrap();
+        let redone = cache.cut(&p, 4).unwrap();
+        assert_eq!(redone.get_g(), q.get_g());
+        assert_eq!(redone.s_g2(), p.s_g2());
         assert!(matches!(
             for_k(&p, 6),
             Err(ProverError::SrsTooSmall {
