@@ -70,9 +70,9 @@ pub fn range_table_rows(range_bits: u32) -> usize {
     (1usize << (range_bits + 1)) - 1
 }
 
-/// Rows of the function table: `(0, 0, 0)` then every placed table.
+/// Rows of the function table's fullest bank: `(0, 0, 0)` then every table placed in it.
 pub fn function_table_rows(layout: &Layout) -> usize {
-    1 + layout.tables.iter().map(|t| t.values.len()).sum::<usize>()
+    1 + layout.bank_rows().into_iter().max().unwrap_or(0)
 }
 
 impl Circuit<Fr> for ModelCircuit {
@@ -110,8 +110,8 @@ impl Circuit<Fr> for ModelCircuit {
         if let Some(table) = config.range_table {
             assign_range_table(table, &mut layouter, r)?;
         }
-        if let Some(table) = config.function_table {
-            assign_function_table(table, &mut layouter, layout)?;
+        for (bank, &table) in config.function_table.iter().enumerate() {
+            assign_function_table(table, bank, &mut layouter, layout)?;
         }
         let cells = layouter.assign_region(
             || "model",
@@ -259,10 +259,12 @@ fn assign_range_table(
     Ok(())
 }
 
-/// The function table `(0, 0, 0)`, then `(tag, x, f(x))` for every placed table; a folded
-/// circuit's lookups scale their inputs by the tag, and so does its table (see `fold`).
+/// Bank `bank` of the function table: `(0, 0, 0)`, then `(tag, x, f(x))` for every table
+/// placed in it; a folded circuit's lookups scale their inputs by the tag, and so does its
+/// table (see `fold`).
 fn assign_function_table(
     function_table: [TableColumn; 3],
+    bank: usize,
     layouter: &mut impl Layouter<Fr>,
     layout: &Layout,
 ) -> Result<(), Error> {
@@ -275,7 +277,7 @@ fn assign_function_table(
                 table.assign_cell(|| "zero", col, 0, || Value::known(Fr::zero()))?;
             }
             let mut row = 1;
-            for t in &layout.tables {
+            for t in layout.tables.iter().filter(|t| t.bank == bank) {
                 for (i, &y) in t.values.iter().enumerate() {
                     let x = i128::from(t.lo) + i as i128;
                     table.assign_cell(

@@ -102,8 +102,9 @@ pub struct ModelConfig {
     pub fold_columns: Vec<Column<Fixed>>,
     /// Range table `(tag, value)`.
     pub range_table: Option<[TableColumn; 2]>,
-    /// Function table `(tag, input, output)`.
-    pub function_table: Option<[TableColumn; 3]>,
+    /// Function table `(tag, input, output)`, one set of columns per bank (empty when the
+    /// circuit has none).
+    pub function_table: Vec<[TableColumn; 3]>,
     /// Public values.
     pub instance: Column<Instance>,
     /// Second-phase operand lanes of Freivalds checks (empty without them).
@@ -201,13 +202,20 @@ impl ModelConfig {
         let range_table = p
             .range_lookups()
             .then(|| [meta.lookup_table_column(), meta.lookup_table_column()]);
-        let function_table = (p.fold == 0 || p.table_streams > 0).then(|| {
-            [
-                meta.lookup_table_column(),
-                meta.lookup_table_column(),
-                meta.lookup_table_column(),
-            ]
-        });
+        let banks = if p.fold == 0 || p.table_streams > 0 {
+            p.banks()
+        } else {
+            0
+        };
+        let function_table = (0..banks)
+            .map(|_| {
+                [
+                    meta.lookup_table_column(),
+                    meta.lookup_table_column(),
+                    meta.lookup_table_column(),
+                ]
+            })
+            .collect();
 
         let config = Self {
             params: p,
@@ -589,9 +597,7 @@ impl ModelConfig {
                 let tag = v.query_fixed(self.table_tag[l], Rotation::cur());
                 let input = v.query_advice(self.table_in[l], Rotation::cur());
                 let output = v.query_advice(self.table_out[l], Rotation::cur());
-                let table = self
-                    .function_table
-                    .expect("unfolded circuits have a function table");
+                let table = self.function_table[self.params.bank_of_stream(l)];
                 vec![(tag, table[0]), (input, table[1]), (output, table[2])]
             });
         }
@@ -607,9 +613,7 @@ impl ModelConfig {
                 let tag = v.query_fixed(table_tag, Rotation::cur());
                 let input = v.query_advice(a, Rotation::cur());
                 let output = v.query_advice(a, Rotation(out));
-                let table = self
-                    .function_table
-                    .expect("folded lookups have a function table");
+                let table = self.function_table[0];
                 vec![
                     (tag.clone(), table[0]),
                     (tag.clone() * input, table[1]),

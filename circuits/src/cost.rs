@@ -97,7 +97,7 @@ impl Commitments {
                 p.advice_columns() + p.challenge_columns(),
                 p.fixed_columns(),
                 SELECTOR_COLUMNS,
-                2 + 3 * function,
+                2 + 3 * function * p.banks(),
                 p.lanes
                     + p.results
                     + p.range_streams
@@ -261,7 +261,14 @@ fn candidates_bounded(
         lanes,
         results,
         range_streams: usize::from(fold == 0),
-        table_streams: usize::from(has_tables),
+        // Unfolded, the tables are measured as two banks lay them out: the large ones split
+        // into parts, from which the load of any number of banks is predicted
+        // ([`bank_load`]). Their counts are the same with one bank.
+        table_streams: if has_tables && fold == 0 {
+            2
+        } else {
+            usize::from(has_tables)
+        },
         range_bits,
         degree: if fold > 0 { 5 } else { 4 },
         poseidon: hashes,
@@ -269,6 +276,7 @@ fn candidates_bounded(
         // Products are checked by Freivalds' test where that is cheaper (unfolded shapes for
         // proving speed); a layout that never chooses it has no second-phase columns.
         freivalds: fold == 0 && objective == Objective::Proving,
+        table_banks: if has_tables && fold == 0 { 2 } else { 0 },
     };
     let widest = *RANGE_BITS.last().expect("range table widths");
     let mut bases: Vec<CircuitParams> = shapes
@@ -310,47 +318,65 @@ fn candidates_bounded(
     for (base, stats, (freivalds, main_rows)) in variants {
         let base = CircuitParams { freivalds, ..*base };
         let fold = base.fold;
-        let mut table_rows = stats.function_table_rows;
-        if fold == 0 {
-            table_rows = table_rows.max(crate::circuit::range_table_rows(base.range_bits));
-        }
-        // A folded circuit looks up every function slot of a row through one argument, so
-        // more streams only shorten the rows; unfolded, each stream is an argument.
-        let (range_options, table_options): (&[usize], &[usize]) = match (fold, has_tables) {
-            (0, true) => (&[1, 2, 3, 4, 6, 8], &[1, 2, 4]),
-            (0, false) => (&[1, 2, 3, 4, 6, 8], &[0]),
-            (_, true) => (&[0], &[1, 2]),
-            (_, false) => (&[0], &[0]),
+        // Banks pay off only where the function tables set `k`.
+        let one_bank = bank_load(&stats.tables, 1).0;
+        let bank_options: &[usize] = if fold == 0 && has_tables && one_bank > main_rows {
+            &BANKS
+        } else {
+            &[1]
         };
-        for &range_streams in range_options {
-            for &table_streams in table_options {
-                let mut p = CircuitParams {
-                    range_streams,
-                    table_streams,
-                    ..base
-                };
-                let logical = main_rows
-                    .max(if range_streams > 0 {
-                        stats.checks.div_ceil(range_streams)
+        for &banks in bank_options {
+            let (fullest, lookups) = bank_load(&stats.tables, banks);
+            let mut table_rows = fullest;
+            if fold == 0 {
+                table_rows = table_rows.max(crate::circuit::range_table_rows(base.range_bits));
+            }
+            // A folded circuit looks up every function slot of a row through one argument, so
+            // more streams only shorten the rows; unfolded, each stream is an argument, and
+            // every bank has the same number of them.
+            let (range_options, per_bank): (&[usize], &[usize]) = match (fold, has_tables) {
+                (0, true) if banks == 1 => (&[1, 2, 3, 4, 6, 8], &[1, 2, 4]),
+                (0, true) => (&[1, 2, 3, 4, 6, 8], &[1, 2]),
+                (0, false) => (&[1, 2, 3, 4, 6, 8], &[0]),
+                (_, true) => (&[0], &[1, 2]),
+                (_, false) => (&[0], &[0]),
+            };
+            for &range_streams in range_options {
+                for &streams in per_bank {
+                    let mut p = CircuitParams {
+                        range_streams,
+                        table_streams: streams * banks,
+                        table_banks: if banks > 1 { banks } else { 0 },
+                        ..base
+                    };
+                    let table_logical = if streams > 0 {
+                        lookups
+                            .iter()
+                            .map(|l| l.div_ceil(streams))
+                            .max()
+                            .unwrap_or(0)
                     } else {
                         0
-                    })
-                    .max(if table_streams > 0 {
-                        stats.table_checks.div_ceil(table_streams)
-                    } else {
-                        0
+                    };
+                    let logical = main_rows
+                        .max(if range_streams > 0 {
+                            stats.checks.div_ceil(range_streams)
+                        } else {
+                            0
+                        })
+                        .max(table_logical);
+                    let rows = (logical * p.stride()).max(table_rows).max(stats.instances);
+                    let need = rows + reserved_rows(p);
+                    p.k = (need.max(2) - 1).ilog2() + 1;
+                    if p.k > 26 || (p.fold > 0 && p.k > MAX_FOLDED_K) {
+                        continue;
+                    }
+                    out.push(Candidate {
+                        params: p,
+                        prove: estimate(&p, p.k),
+                        gas: evm_gas(&p, stats.instances),
                     });
-                let rows = (logical * p.stride()).max(table_rows).max(stats.instances);
-                let need = rows + reserved_rows(p);
-                p.k = (need.max(2) - 1).ilog2() + 1;
-                if p.k > 26 || (p.fold > 0 && p.k > MAX_FOLDED_K) {
-                    continue;
                 }
-                out.push(Candidate {
-                    params: p,
-                    prove: estimate(&p, p.k),
-                    gas: evm_gas(&p, stats.instances),
-                });
             }
         }
     }
@@ -363,9 +389,27 @@ struct LayoutStats {
     saved_rows: usize,
     main_rows: usize,
     checks: usize,
-    table_checks: usize,
-    function_table_rows: usize,
+    /// Every function table's entries and lookups, in the order they were placed.
+    tables: Vec<(usize, usize)>,
     instances: usize,
+}
+
+/// Bank counts tried for programs whose function tables are longer than their other rows.
+const BANKS: [usize; 10] = [1, 2, 3, 4, 5, 6, 8, 10, 12, 16];
+
+/// How `banks` function-table banks are loaded by tables given as `(entries, lookups)` in the
+/// order a layout places them (each in the first of the least filled banks, as
+/// `Layout::place_table` does): the rows of the fullest bank, its zero row included, and the
+/// lookups into each bank.
+pub fn bank_load(tables: &[(usize, usize)], banks: usize) -> (usize, Vec<usize>) {
+    let mut fill = vec![0usize; banks.max(1)];
+    let mut lookups = vec![0usize; banks.max(1)];
+    for &(entries, uses) in tables {
+        let b = crate::layout::least_filled(&fill);
+        fill[b] += entries;
+        lookups[b] += uses;
+    }
+    (1 + fill.iter().copied().max().unwrap_or(0), lookups)
 }
 
 /// Lays out `program` in every shape of `bases` (without a witness), on every core, keeping
@@ -383,13 +427,20 @@ fn layout_all(
                 .map(|t| t.iter().filter(|&&v| v != 0).count())
                 .sum::<usize>()
         };
+        let mut uses: rustc_hash::FxHashMap<u64, usize> = Default::default();
+        for &tag in layout.table_tags.iter().flatten() {
+            *uses.entry(tag).or_default() += 1;
+        }
         Ok(LayoutStats {
             freivalds: layout.uses_freivalds(),
             saved_rows: layout.freivalds_saved_rows,
             main_rows: layout.main_rows,
             checks: count(&layout.range_tags),
-            table_checks: count(&layout.table_tags),
-            function_table_rows: crate::circuit::function_table_rows(&layout),
+            tables: layout
+                .tables
+                .iter()
+                .map(|t| (t.values.len(), uses.get(&t.tag).copied().unwrap_or(0)))
+                .collect(),
             instances: layout.instance.len(),
         })
     };

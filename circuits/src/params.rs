@@ -54,6 +54,14 @@ pub struct CircuitParams {
     /// after the first-phase commitments. Unfolded circuits only; not serialized when off.
     #[serde(default, skip_serializing_if = "is_off")]
     pub freivalds: bool,
+    /// Function-table banks: the function table is spread over this many sets of table
+    /// columns, function stream `l` looking up in bank `l % banks` (see
+    /// [`CircuitParams::banks`]). A table larger than one bank's rows is split into parts
+    /// (`layout::gather`), so tables larger than `2^k` rows fit a circuit of `2^k` rows. 0
+    /// and 1 both mean one bank; unfolded circuits only; not serialized below 2, so one-bank
+    /// shapes keep the form (and cached keys) they had before banks.
+    #[serde(default, skip_serializing_if = "is_one_bank")]
+    pub table_banks: usize,
 }
 
 impl Default for CircuitParams {
@@ -70,6 +78,7 @@ impl Default for CircuitParams {
             poseidon: false,
             fold: 0,
             freivalds: false,
+            table_banks: 0,
         }
     }
 }
@@ -85,6 +94,10 @@ fn is_unfolded(fold: &usize) -> bool {
 
 fn is_off(flag: &bool) -> bool {
     !*flag
+}
+
+fn is_one_bank(banks: &usize) -> bool {
+    *banks <= 1
 }
 
 /// Why a parameter set is unusable.
@@ -145,10 +158,32 @@ impl CircuitParams {
         if self.freivalds && self.fold > 0 {
             return err("Freivalds checks need an unfolded circuit".into());
         }
+        if self.banks() > 1 {
+            if self.fold > 0 {
+                return err("function-table banks need an unfolded circuit".into());
+            }
+            if self.table_streams == 0 || !self.table_streams.is_multiple_of(self.banks()) {
+                return err(format!(
+                    "{} function streams cannot be shared evenly by {} table banks",
+                    self.table_streams,
+                    self.banks()
+                ));
+            }
+        }
         if !(4..=26).contains(&self.k) {
             return err(format!("k must be 4 to 26, got {}", self.k));
         }
         Ok(())
+    }
+
+    /// Sets of function-table columns (at least 1).
+    pub fn banks(&self) -> usize {
+        self.table_banks.max(1)
+    }
+
+    /// The bank function stream `l` looks up in.
+    pub fn bank_of_stream(&self, l: usize) -> usize {
+        l % self.banks()
     }
 
     /// Groups of four operand lanes (division and selection gates) per row.

@@ -262,6 +262,7 @@ mod tests {
             poseidon: false,
             fold: 0,
             freivalds: false,
+            table_banks: 0,
         };
         let folded = CircuitParams {
             range_streams: 0,

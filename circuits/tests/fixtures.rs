@@ -51,6 +51,7 @@ fn fixtures_satisfy_the_circuit_with_reference_outputs() {
             poseidon: false,
             fold: 0,
             freivalds: false,
+            table_banks: 0,
         };
         let mut layout =
             build(&program, Some(&trace), params, VisibilityConfig::default()).unwrap();
@@ -103,14 +104,16 @@ fn folded_fixtures_satisfy_the_circuit_with_reference_outputs() {
 #[test]
 fn measured_layouts_count_what_full_layouts_lay_out() {
     let shapes = [
-        (16, 8, 4, 2, 10, 0, false),
-        (8, 4, 1, 1, 16, 0, true),
-        (8, 4, 0, 1, 8, 2, false),
+        (16, 8, 4, 2, 10, 0, false, 0),
+        (8, 4, 1, 1, 16, 0, true, 0),
+        (8, 4, 0, 1, 8, 2, false, 0),
+        (8, 4, 2, 4, 8, 0, true, 2),
     ];
     let exported = ["exported/random_forest", "exported/lstm"];
     for &name in zkml_test_support::MODEL_FIXTURES.iter().chain(&exported) {
         let (program, _, _) = fixture(name);
-        for &(lanes, results, range_streams, table_streams, range_bits, fold, freivalds) in &shapes
+        for &(lanes, results, range_streams, table_streams, range_bits, fold, freivalds, banks) in
+            &shapes
         {
             let params = CircuitParams {
                 k: 24,
@@ -123,6 +126,7 @@ fn measured_layouts_count_what_full_layouts_lay_out() {
                 poseidon: false,
                 fold,
                 freivalds,
+                table_banks: banks,
             };
             let vis = VisibilityConfig::default();
             let full = build(&program, None, params, vis).unwrap();

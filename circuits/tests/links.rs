@@ -31,6 +31,7 @@ fn params() -> CircuitParams {
         poseidon: true,
         fold: 0,
         freivalds: false,
+        table_banks: 0,
     }
 }
 

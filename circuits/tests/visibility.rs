@@ -23,6 +23,7 @@ fn params() -> CircuitParams {
         poseidon: true,
         fold: 0,
         freivalds: false,
+        table_banks: 0,
     }
 }
 

@@ -55,6 +55,7 @@ fn a_product_tuned_to_a_known_challenge_is_rejected() {
         poseidon: false,
         fold: 0,
         freivalds: true,
+        table_banks: 0,
     };
     let v = VisibilityConfig::default();
     let layout = zkml_circuits::build(&program, None, params, v).unwrap();

@@ -27,6 +27,7 @@ fn key() -> (Vec<u8>, usize) {
         poseidon: false,
         fold: 0,
         freivalds: false,
+        table_banks: 0,
     };
     let layout = zkml_circuits::build(&program, None, params, VisibilityConfig::default()).unwrap();
     params.k = minimal_k(&layout);

@@ -34,6 +34,7 @@ fn mlp_small_proof_verifies_in_both_verifiers() {
         poseidon: false,
         fold: 0,
         freivalds: false,
+        table_banks: 0,
     };
     let layout = zkml_circuits::build(&program, None, params, VisibilityConfig::default()).unwrap();
     params.k = minimal_k(&layout);
@@ -71,6 +72,7 @@ fn every_flipped_proof_byte_is_rejected() {
         poseidon: false,
         fold: 0,
         freivalds: false,
+        table_banks: 0,
     };
     let layout = zkml_circuits::build(&program, None, params, VisibilityConfig::default()).unwrap();
     params.k = minimal_k(&layout);

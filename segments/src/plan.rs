@@ -31,6 +31,7 @@ pub fn node_weights(
         poseidon: visibility.hashes(),
         fold: 0,
         freivalds: true,
+        table_banks: 0,
     };
     let layout = measure(program, params, visibility)
         .map_err(|source| SegmentError::Layout { segment: 0, source })?;

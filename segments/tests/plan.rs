@@ -96,7 +96,8 @@ fn budgets_no_cut_meets_are_errors() {
 }
 
 /// An embedding of 8,192 rows of 4 (a 32,768-entry lookup table) before twelve dense layers:
-/// the segment holding it needs 2^16 rows however the rest is cut.
+/// the segment holding it needs 2^14 rows however the rest is cut (2^16 in one table bank; with
+/// several, each of its four columns is a part of 8,192 entries that no bank splits further).
 fn embedding_program() -> Program {
     use zkml_ir::{InputDomain, Op, ProgramBuilder};
     let mut b = ProgramBuilder::new(16).unwrap();
@@ -131,12 +132,12 @@ fn a_node_no_cut_shrinks_stops_the_search() {
     let program = embedding_program();
     let vis = VisibilityConfig::default();
     let whole = choose_within(&program, vis, Objective::Proving, Phases::Any).unwrap();
-    assert!(whole.k >= 16, "{whole:?}");
+    assert!(whole.k >= 14, "{whole:?}");
     let start = std::time::Instant::now();
     let e = plan_for(
         &program,
         vis,
-        Budget::Logrows(15),
+        Budget::Logrows(13),
         Objective::Proving,
         Phases::Any,
     )

@@ -14,6 +14,13 @@
 //! first block's first element and of the last block's last element lie in the table only when
 //! `0 <= index < dim`: the lookup itself bounds the index.
 //!
+//! A circuit with several function-table banks splits large data into parts of whole slices
+//! (the `dim` entries of one outer and inner position), each part a table of its own keyed by
+//! `dim * slice + index` within the part, so the parts spread over the banks and no bank needs
+//! the whole data's rows. The bound on the index holds the same way: every index is looked up
+//! in the first slice of the first part (`0 <= index < dim * slices`) and in the last slice of
+//! the last part (`index < dim`).
+//!
 //! Runtime data (activations, or parameters that are witnesses) is gathered through a one-hot
 //! vector per index: `dim` fresh cells `b_t` with
 //!
@@ -32,7 +39,7 @@ use super::adversary::Choice;
 use super::linear::LinInput;
 use super::program::{linear, sums_of_products, LinItem};
 use super::range::check_unsigned;
-use super::{CellRef, Layout, PlacedTable, Wire};
+use super::{CellRef, Layout, Wire};
 
 /// The gathered data of one `Take` node.
 pub(crate) struct TakeInput<'a> {
@@ -76,54 +83,102 @@ pub(crate) fn take(layout: &mut Layout, t: &TakeInput<'_>) -> Result<Vec<Wire>, 
     }
 }
 
+/// Constant data larger than this many entries is split into parts of at most this many
+/// (or one slice, if a slice is longer) when the circuit has several function-table banks, so
+/// that the parts spread over the banks. A little under `2^14`, so that banks of whole parts
+/// with their zero row and the blinding rows still fill a power of two.
+pub const TABLE_PART: usize = (1 << 14) - 256;
+
+/// The tag of a function table holding `values` at keys `0..`, placing it if no table of this
+/// node's kind holds them yet.
+fn data_table(layout: &mut Layout, first_free_tag: u64, values: &[i64]) -> u64 {
+    if let Some(p) = layout
+        .tables
+        .iter()
+        .find(|p| p.tag >= first_free_tag && p.lo == 0 && p.values == values)
+    {
+        return p.tag;
+    }
+    let tag = layout
+        .tables
+        .iter()
+        .map(|p| p.tag + 1)
+        .max()
+        .unwrap_or(0)
+        .max(first_free_tag);
+    layout.place_table(tag, 0, values.to_vec());
+    tag
+}
+
 /// Constant data: one function-table lookup per gathered element.
+///
+/// With several table banks, data of more than [`TABLE_PART`] entries is split into parts of
+/// whole slices (the `dim` entries one element can read, one per outer and inner position),
+/// each part its own table keyed by `dim * slice + index`; the keys stay one linear result per
+/// element and the lookup still bounds the index.
 fn lookup_take(
     layout: &mut Layout,
     t: &TakeInput<'_>,
     values: Vec<i64>,
 ) -> Result<Vec<Wire>, String> {
-    let tag = match layout
-        .tables
-        .iter()
-        .find(|p| p.tag >= t.first_free_tag && p.lo == 0 && p.values == values)
-    {
-        Some(p) => p.tag,
-        None => {
-            let tag = layout
-                .tables
-                .iter()
-                .map(|p| p.tag + 1)
-                .max()
-                .unwrap_or(0)
-                .max(t.first_free_tag);
-            layout.tables.push(PlacedTable {
-                tag,
-                lo: 0,
-                values: values.clone(),
-            });
-            tag
-        }
+    let dim = t.data_shape[t.axis];
+    let inner: usize = t.data_shape[t.axis + 1..].iter().product();
+    let slices = values.len() / dim.max(1);
+    let per_part = if layout.params.banks() > 1 && values.len() > TABLE_PART {
+        (TABLE_PART / dim).max(1)
+    } else {
+        slices.max(1)
     };
-    let mut elements: Vec<(usize, usize, usize)> = Vec::new();
+    let split = per_part < slices;
+    let parts: Vec<Vec<i64>> = if split {
+        (0..slices.div_ceil(per_part))
+            .map(|part| {
+                (part * per_part..((part + 1) * per_part).min(slices))
+                    .flat_map(|s| {
+                        let first = (s / inner) * dim * inner + s % inner;
+                        (0..dim).map(move |i| first + i * inner)
+                    })
+                    .map(|at| values[at])
+                    .collect()
+            })
+            .collect()
+    } else {
+        vec![values]
+    };
+    let tags: Vec<u64> = parts
+        .iter()
+        .map(|v| data_table(layout, t.first_free_tag, v))
+        .collect();
+    // Each element's part and its key's coefficient and constant.
+    let mut elements: Vec<(usize, usize, usize, usize)> = Vec::new();
     for_each_take(
         t.axis,
         t.data_shape,
         t.index_shape,
-        |position, base, stride| elements.push((position, base, stride)),
+        |position, base, stride| {
+            if split {
+                let slice = (base / (dim * inner)) * inner + base % (dim * inner);
+                let (part, local) = (slice / per_part, slice % per_part);
+                elements.push((position, part, dim * local, 1));
+            } else {
+                elements.push((position, 0, base, stride));
+            }
+        },
     );
     // Keys first (linear rows shared by the elements of one index), then the lookups.
     let keys = linear(
         layout,
         elements
             .iter()
-            .map(|&(position, base, stride)| LinItem {
+            .map(|&(position, _, base, stride)| LinItem {
                 terms: vec![(t.indices[position], stride as i128)],
                 constant: base as i128,
             })
             .collect(),
     );
     let mut out = Vec::with_capacity(keys.len());
-    for key in keys {
+    for (key, &(_, part, _, _)) in keys.into_iter().zip(&elements) {
+        let values = &parts[part];
         let k = layout.value(key);
         match key {
             Wire::Const(k) => out.push(Wire::Const(i128::from(values[k as usize]))),
@@ -135,7 +190,7 @@ fn lookup_take(
                     .copied()
                     .unwrap_or(0);
                 let v = layout.choose(Choice::TableOutput, i128::from(v));
-                let (cin, cout) = layout.table_slot(tag, k, v)?;
+                let (cin, cout) = layout.table_slot(tags[part], k, v)?;
                 layout.copy(cin, cell);
                 out.push(Wire::Cell(cout));
             }

@@ -5,17 +5,13 @@
 use zkml_ir::LookupTable;
 
 use super::adversary::Choice;
-use super::{Layout, PlacedTable, Wire};
+use super::{Layout, Wire};
 
 /// The tag of program table `index`, placing the table on first use.
 fn tag_of(layout: &mut Layout, index: usize, table: &LookupTable) -> u64 {
     let tag = index as u64 + 1;
-    if !layout.tables.iter().any(|t| t.tag == tag) {
-        layout.tables.push(PlacedTable {
-            tag,
-            lo: table.lo,
-            values: table.values.clone(),
-        });
+    if !layout.has_table(tag) {
+        layout.place_table(tag, table.lo, table.values.clone());
     }
     tag
 }

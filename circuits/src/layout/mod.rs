@@ -11,6 +11,7 @@ use halo2_proofs::halo2curves::bn256::Fr;
 
 pub use crate::error::LayoutError;
 use crate::params::CircuitParams;
+pub use gather::TABLE_PART;
 
 pub mod adversary;
 pub(crate) mod bits;
@@ -185,6 +186,8 @@ pub struct PlacedTable {
     pub lo: i64,
     /// Outputs for inputs `lo, lo + 1, ...`.
     pub values: Vec<i64>,
+    /// The function-table bank holding it.
+    pub bank: usize,
 }
 
 /// What a part of a layout uses: main-region rows, range checks and function lookups.
@@ -196,6 +199,13 @@ pub struct Usage {
     pub range_checks: usize,
     /// Function-stream lookups.
     pub table_checks: usize,
+}
+
+/// The first of the least filled banks.
+pub fn least_filled(fill: &[usize]) -> usize {
+    (0..fill.len())
+        .min_by_key(|&b| (fill[b], b))
+        .expect("at least one bank")
 }
 
 /// The complete assignment of a circuit.
@@ -233,6 +243,9 @@ pub struct Layout {
     pub tables: Vec<PlacedTable>,
     range_fill: Vec<usize>,
     table_fill: Vec<usize>,
+    /// Rows of every bank's placed tables, and the bank of every tag.
+    bank_fill: Vec<usize>,
+    bank_of_tag: HashMap<u64, usize>,
     const_cells: HashMap<i128, CellRef>,
     /// The open linear row being packed, if any.
     pub(crate) open_lin: Option<linear::OpenRow>,
@@ -273,6 +286,8 @@ impl Layout {
             tables: Vec::new(),
             range_fill: vec![0; params.range_streams],
             table_fill: vec![0; params.table_streams],
+            bank_fill: vec![0; params.banks()],
+            bank_of_tag: HashMap::default(),
             const_cells: HashMap::default(),
             open_lin: None,
             phase2_sources: Vec::new(),
@@ -464,7 +479,33 @@ impl Layout {
         self.assign(AdviceCol::Range(l), row, value)
     }
 
-    /// Places a function-table lookup `(tag, input, output)`; returns the input and output cells.
+    /// Places a function table in the bank with the fewest rows so far (the first such bank on
+    /// a tie), so that where every table goes depends only on the banks and the tables placed
+    /// before it ([`crate::cost`] predicts it from the tables' sizes alone).
+    pub(crate) fn place_table(&mut self, tag: u64, lo: i64, values: Vec<i64>) {
+        let bank = least_filled(&self.bank_fill);
+        self.bank_fill[bank] += values.len();
+        self.bank_of_tag.insert(tag, bank);
+        self.tables.push(PlacedTable {
+            tag,
+            lo,
+            values,
+            bank,
+        });
+    }
+
+    /// Whether a table with this tag is placed.
+    pub(crate) fn has_table(&self, tag: u64) -> bool {
+        self.bank_of_tag.contains_key(&tag)
+    }
+
+    /// Rows of every bank's placed tables (the zero row not included).
+    pub fn bank_rows(&self) -> Vec<usize> {
+        self.bank_fill.clone()
+    }
+
+    /// Places a function-table lookup `(tag, input, output)` in the least used stream of the
+    /// tag's bank; returns the input and output cells.
     pub(crate) fn table_slot(
         &mut self,
         tag: u64,
@@ -474,9 +515,12 @@ impl Layout {
         if self.table_fill.is_empty() {
             return Err("the circuit has no function-table streams".into());
         }
-        let l = (0..self.table_fill.len())
+        let banks = self.params.banks();
+        let bank = self.bank_of_tag.get(&tag).copied().unwrap_or(0);
+        let l = (bank..self.table_fill.len())
+            .step_by(banks)
             .min_by_key(|&l| self.table_fill[l])
-            .expect("non-empty");
+            .ok_or_else(|| format!("no function stream looks up in table bank {bank}"))?;
         let row = self.table_fill[l];
         self.table_fill[l] += 1;
         Self::set_tag(&mut self.table_tags[l], row, tag);

@@ -21,6 +21,7 @@ pub fn params() -> CircuitParams {
         poseidon: false,
         fold: 0,
         freivalds: false,
+        table_banks: 0,
     }
 }
 

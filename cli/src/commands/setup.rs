@@ -136,9 +136,14 @@ pub fn run(args: Args) -> Result<()> {
         )
     } else {
         format!(
-            "{} range + {} table streams{}",
+            "{} range + {} table streams{}{}",
             circuit.range_streams,
             circuit.table_streams,
+            if circuit.banks() > 1 {
+                format!(" over {} table banks", circuit.banks())
+            } else {
+                String::new()
+            },
             if circuit.freivalds {
                 ", products checked by Freivalds' test"
             } else {
