@@ -43,12 +43,13 @@ impl Stages {
             return;
         }
         match &self.shared {
-            Some(m) => {
+            // A hidden display (output not a terminal) drops what it is given to print.
+            Some(m) if !m.is_hidden() => {
                 if m.println(&text).is_err() {
                     eprintln!("{text}");
                 }
             }
-            None => eprintln!("{text}"),
+            _ => eprintln!("{text}"),
         }
     }
 

@@ -55,6 +55,33 @@ fn chains_prove_the_programs_outputs_and_verify() {
     assert_eq!(proved["outputs"], whole["outputs"]);
 }
 
+/// Segments proven side by side report their stages even where the output is not a terminal
+/// (a log file, a pipe): every segment's keys and proof, with their times.
+#[test]
+fn segment_stages_are_reported_without_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let model = fixture("mlp_small", "model.onnx");
+    let input = fixture("mlp_small", "input.json");
+    let out = dir.path().join("chain");
+    let done = common::zkml(&cache)
+        .args(["prove", s(&model), "--input", s(&input), "--out", s(&out)])
+        .args(["--segments", "2"])
+        .output()
+        .unwrap();
+    assert!(done.status.success());
+    let err = String::from_utf8_lossy(&done.stderr);
+    for segment in ["segment 1/2: ", "segment 2/2: "] {
+        for stage in ["generate keys", "prove"] {
+            assert!(
+                err.lines()
+                    .any(|l| l.starts_with(segment) && l.contains(stage) && l.ends_with(" s")),
+                "no '{segment}{stage}' line in:\n{err}"
+            );
+        }
+    }
+}
+
 #[test]
 fn cuts_planned_at_compile_time_are_used_by_prove() {
     let dir = tempfile::tempdir().unwrap();
