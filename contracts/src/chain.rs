@@ -438,7 +438,13 @@ pub fn build_chain_with(
     };
     let segments = vks
         .iter()
-        .map(crate::build)
+        .enumerate()
+        .map(|(index, vk)| {
+            crate::build(vk).map_err(|e| BuildError::Segment {
+                index,
+                reason: Box::new(e),
+            })
+        })
         .collect::<Result<Vec<_>, _>>()?;
     Ok(ChainArtifacts {
         segments,

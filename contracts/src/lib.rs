@@ -51,6 +51,15 @@ pub enum BuildError {
     /// Compilation failed.
     #[error(transparent)]
     Compile(#[from] solc::CompileError),
+    /// A chain's segment verifier could not be built (segments counted from 0, as in the
+    /// chain file).
+    #[error("segment {index}'s verifier: {reason}")]
+    Segment {
+        /// The segment.
+        index: usize,
+        /// Why.
+        reason: Box<BuildError>,
+    },
     /// The contract would not deploy on mainnet.
     #[error(
         "the verifier's runtime code is {size} bytes, over the {limit}-byte deployment limit (EIP-170); run setup with --optimize evm-gas for a circuit shape whose verifier is smaller"

@@ -79,7 +79,7 @@ pub(super) fn assemble(
             };
             if at % 32 != 0 || at / 32 > 0xffff {
                 return Err(GenerateError::Unsupported(format!(
-                    "gate operand at memory address {at:#x} cannot be encoded"
+                    "gate operand at memory address {at:#x} cannot be encoded: the key data of this circuit is too large for the EVM (a shape from --optimize evm-gas is much smaller)"
                 )));
             }
             Ok((at / 32) as u64)
