@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{honest_with, params, tampered_outputs_rejected, tensor};
+use common::{honest_with, params, tampered_outputs_rejected, tensor, widen_domains};
 use zkml_circuits::cost::{bank_load, candidates, choose, Objective};
 use zkml_circuits::layout::TABLE_PART;
 use zkml_circuits::sizing::minimal_k;
@@ -181,7 +181,7 @@ fn an_index_outside_its_axis_cannot_read_the_next_slice() {
     // its part must fail: the last part's last slice has no entry for it.
     for (shape, axis) in SHAPES {
         let (p, inputs) = take_program(shape, axis);
-        let wide = widen(&p);
+        let wide = widen_domains(&p);
         let dim = shape[axis];
         let inner: usize = shape[axis + 1..].iter().product();
         let outer: usize = shape[..axis].iter().product();
@@ -218,23 +218,6 @@ fn an_index_outside_its_axis_cannot_read_the_next_slice() {
             "{shape:?} axis {axis}: index {dim} accepted"
         );
     }
-}
-
-/// The program with its index domain widened, so the evaluator lets a wrong index through to
-/// the circuit.
-fn widen(p: &Program) -> Program {
-    let mut wide = p.clone();
-    let limit = wide.value_limit();
-    for n in &mut wide.nodes {
-        if let Op::Input { domain, .. } = &mut n.op {
-            *domain = InputDomain::Integer {
-                lo: -limit,
-                hi: limit - 1,
-            };
-            n.bound = limit as u64;
-        }
-    }
-    wide
 }
 
 #[test]

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{check_chip, params, tensor};
+use common::{check_chip, params, tensor, widen_domains};
 use zkml_circuits::layout::{Layout, Val};
 use zkml_circuits::sizing::minimal_k;
 use zkml_circuits::soundness::{mock_verify, mock_verify_with_instance};
@@ -56,24 +56,6 @@ fn integer_and_boolean_inputs_are_range_checked_to_their_domain() {
             "input {input} = {value} outside its domain was accepted"
         );
     }
-}
-
-/// The same program with every integer input admitted over the whole value range.
-fn widen_domains(p: &Program) -> Program {
-    let mut wide = p.clone();
-    let limit = wide.value_limit();
-    for n in &mut wide.nodes {
-        if let Op::Input { domain, .. } = &mut n.op {
-            if domain.interval().is_some() {
-                *domain = InputDomain::Integer {
-                    lo: -limit,
-                    hi: limit - 1,
-                };
-                n.bound = limit as u64;
-            }
-        }
-    }
-    wide
 }
 
 #[test]

@@ -7,7 +7,7 @@ use zkml_circuits::layout::Val;
 use zkml_circuits::sizing::minimal_k;
 use zkml_circuits::soundness::{mock_verify, mock_verify_with_instance, unconstrained_cells};
 use zkml_circuits::{build, CircuitParams, Layout, VisibilityConfig};
-use zkml_ir::{evaluate, Program, Tensor};
+use zkml_ir::{evaluate, InputDomain, Op, Program, Tensor};
 
 pub fn params() -> CircuitParams {
     CircuitParams {
@@ -101,4 +101,22 @@ pub fn check_chip(program: &Program, inputs: &[Tensor]) -> Layout {
         })
         .collect();
     layouts.into_iter().next().expect("two shapes")
+}
+
+/// The same program with every integer input admitted over the whole value range.
+pub fn widen_domains(p: &Program) -> Program {
+    let mut wide = p.clone();
+    let limit = wide.value_limit();
+    for n in &mut wide.nodes {
+        if let Op::Input { domain, .. } = &mut n.op {
+            if domain.interval().is_some() {
+                *domain = InputDomain::Integer {
+                    lo: -limit,
+                    hi: limit - 1,
+                };
+                n.bound = limit as u64;
+            }
+        }
+    }
+    wide
 }
