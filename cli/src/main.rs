@@ -8,6 +8,13 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use zkml_cli::{commands, common};
 
+/// jemalloc returns memory freed by one stage (the planner's candidate layouts, an earlier
+/// segment's polynomials) to the system within seconds, where glibc's allocator keeps it in
+/// its per-thread arenas for the rest of the process.
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// Verifiable machine-learning inference.
 #[derive(Parser)]
 #[command(name = "zkml", version, about, long_about = None)]
