@@ -6,6 +6,9 @@
 //! eighth of a segment's weight of that aim, takes the one with the fewest values crossing
 //! it (the link commitments hash them, and the next segment range-checks them again).
 
+use std::collections::HashMap;
+use std::ops::Range;
+
 use zkml_circuits::cost::{choose_fitting, memory_estimate, Objective, Phases};
 use zkml_circuits::{measure, CircuitParams, VisibilityConfig};
 use zkml_ir::segment::{boundary, cut_problem};
@@ -97,6 +100,11 @@ impl Cutter {
             computing,
             allowed,
         })
+    }
+
+    /// The weight of the nodes in `nodes` (a segment's, of the program weighed).
+    pub fn weight(&self, nodes: &Range<usize>) -> u64 {
+        self.cum[nodes.end] - self.cum[nodes.start]
     }
 
     fn cuts_trivial(segments: usize) -> Result<Vec<usize>, SegmentError> {
@@ -326,6 +334,10 @@ pub fn plan_for(
 
 /// [`plan_for`], given the whole program's circuit (`whole`, sized for `objective` and
 /// `phases`).
+///
+/// A segment is the same program wherever the same nodes are cut out, so each is sized once
+/// for all the counts tried ([`Sizer`]). While the count is bisected, a count is abandoned at
+/// its first segment that does not fit, the heaviest (by [`node_weights`]) sized first.
 pub fn plan_sized(
     program: &Program,
     visibility: VisibilityConfig,
@@ -340,23 +352,20 @@ pub fn plan_sized(
         return Ok((cut, vec![whole]));
     }
     let cutter = Cutter::new(program, visibility)?;
+    let mut sizer = Sizer::new(objective, phases, budget, resident);
     let mut most = program.nodes.len().max(2);
     // The fewest segments that could fit, but no more than the program has places to cut.
     let mut count = budget.first_count(&whole).clamp(2, most);
     while count > 2 && matches!(cutter.cuts(count), Err(SegmentError::Plan(_))) {
         count -= 1;
     }
-    let try_count = |count: usize| -> Result<Option<Plan>, SegmentError> {
-        let cuts = match cutter.cuts(count) {
-            Ok(cuts) => cuts,
-            Err(SegmentError::Plan(_)) => return Ok(None),
-            Err(e) => return Err(e),
-        };
-        let cut = CutProgram::new(program.clone(), visibility, cuts)?;
-        let circuits = size_segments_fitting(&cut, objective, phases, budget, resident)?;
-        Ok(Some((cut, circuits)))
+    let cut_into = |count: usize| -> Result<Option<CutProgram>, SegmentError> {
+        match cutter.cuts(count) {
+            Ok(cuts) => Ok(Some(CutProgram::new(program.clone(), visibility, cuts)?)),
+            Err(SegmentError::Plan(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
     };
-    let fits = |circuits: &[CircuitParams]| circuits.iter().all(|c| budget.fits(c, resident));
     let no_cut = |below: usize, widest: &str| {
         SegmentError::Plan(format!(
             "no cut of the program into {}: cut into {below} segments (as many as it allows), \
@@ -369,7 +378,7 @@ pub fn plan_sized(
     let mut failed: Vec<(usize, f64)> = Vec::new();
     let mut widest = budget.widest(&[whole]);
     let mut found = loop {
-        let Some((cut, circuits)) = try_count(count)? else {
+        let Some(cut) = cut_into(count)? else {
             // No cut into `count` segments: try fewer, above those known not to fit.
             if count > below + 1 {
                 most = count - 1;
@@ -378,7 +387,9 @@ pub fn plan_sized(
             }
             return Err(no_cut(below, &widest));
         };
-        if fits(&circuits) {
+        // Every segment is sized here: growing needs the widest one's excess.
+        let circuits = sizer.all(&cut)?;
+        if circuits.iter().all(|c| budget.fits(c, resident)) {
             break (cut, circuits);
         }
         widest = budget.widest(&circuits);
@@ -429,19 +440,89 @@ pub fn plan_sized(
     let mut above = found.0.len();
     while above - below > 1 {
         let mid = below + (above - below) / 2;
-        match try_count(mid)? {
-            Some(plan) if fits(&plan.1) => {
+        let fitting = match cut_into(mid)? {
+            Some(cut) => sizer
+                .fitting(&cut, &cutter)?
+                .map(|circuits| (cut, circuits)),
+            None => None,
+        };
+        match fitting {
+            Some(plan) => {
                 above = mid;
                 found = plan;
             }
-            _ => below = mid,
+            None => below = mid,
         }
     }
     Ok(found)
 }
 
-/// A cut program and its segments' circuits.
-type Plan = (CutProgram, Vec<CircuitParams>);
+/// Sizes segments for a budget, remembering each segment's circuit by the nodes it computes
+/// and its place (first, middle, last: the visibility it is proven under).
+struct Sizer {
+    objective: Objective,
+    phases: Phases,
+    budget: Budget,
+    resident: u64,
+    known: HashMap<(usize, usize, bool, bool), CircuitParams>,
+}
+
+impl Sizer {
+    fn new(objective: Objective, phases: Phases, budget: Budget, resident: u64) -> Self {
+        Self {
+            objective,
+            phases,
+            budget,
+            resident,
+            known: HashMap::new(),
+        }
+    }
+
+    /// Segment `i`'s circuit: the best shape that fits the budget where one does.
+    fn one(&mut self, cut: &CutProgram, i: usize) -> Result<CircuitParams, SegmentError> {
+        let s = &cut.segments[i];
+        let key = (s.nodes.start, s.nodes.end, i == 0, i + 1 == cut.len());
+        if let Some(&c) = self.known.get(&key) {
+            return Ok(c);
+        }
+        let (budget, resident) = (self.budget, self.resident);
+        let c = choose_fitting(
+            &s.program,
+            cut.segment_visibility(i),
+            self.objective,
+            self.phases,
+            &|c| budget.fits(c, resident),
+        )
+        .map_err(|source| SegmentError::Layout { segment: i, source })?;
+        self.known.insert(key, c);
+        Ok(c)
+    }
+
+    /// Every segment's circuit.
+    fn all(&mut self, cut: &CutProgram) -> Result<Vec<CircuitParams>, SegmentError> {
+        (0..cut.len()).map(|i| self.one(cut, i)).collect()
+    }
+
+    /// Every segment's circuit if all fit the budget; `None` at the first that does not,
+    /// sizing the heaviest segments first (the likeliest not to fit).
+    fn fitting(
+        &mut self,
+        cut: &CutProgram,
+        cutter: &Cutter,
+    ) -> Result<Option<Vec<CircuitParams>>, SegmentError> {
+        let mut order: Vec<usize> = (0..cut.len()).collect();
+        order.sort_by_key(|&i| std::cmp::Reverse(cutter.weight(&cut.segments[i].nodes)));
+        let mut circuits = vec![None; cut.len()];
+        for i in order {
+            let c = self.one(cut, i)?;
+            if !self.budget.fits(&c, self.resident) {
+                return Ok(None);
+            }
+            circuits[i] = Some(c);
+        }
+        Ok(Some(circuits.into_iter().flatten().collect()))
+    }
+}
 
 /// [`size_segments`], each segment taking the best shape that fits `budget` where one does.
 pub fn size_segments_fitting(

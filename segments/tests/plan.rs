@@ -50,7 +50,13 @@ fn planned_segments_fit_and_one_fewer_does_not() {
         let (cut, circuits) = plan_for(&program, vis, budget, Objective::Proving, Phases::Any)
             .unwrap_or_else(|e| panic!("{budget:?}: {e}"));
         let n = cut.len();
-        assert_eq!(circuits.len(), n);
+        // The planner sizes each segment once for all the counts it tries: its circuits are
+        // those the segments of its cut get sized afresh.
+        assert_eq!(
+            circuits,
+            size_segments_fitting(&cut, Objective::Proving, Phases::Any, budget, resident).unwrap(),
+            "{budget:?}"
+        );
         assert!(
             circuits.iter().all(|c| budget.fits(c, resident)),
             "{budget:?}: {circuits:?}"
