@@ -7,6 +7,7 @@
 // struct would replace that text.
 #![allow(missing_docs)]
 
+pub mod aggregate;
 pub mod chain;
 pub mod claims;
 pub mod commands;

@@ -56,6 +56,13 @@ pub fn solc_dir() -> PathBuf {
 /// Compiles `source` (optimizer on, 200 runs, EVM version cancun) and returns contract
 /// `name`.
 pub fn compile(source: &str, name: &str) -> Result<Compiled, CompileError> {
+    compile_with(source, name, true)
+}
+
+/// Compiles `source` (EVM version cancun) with the optimizer on (200 runs) or off, and
+/// returns contract `name`. Generated contracts written in assembly gain nothing from the
+/// optimizer, and the largest of them exhaust its memory.
+pub fn compile_with(source: &str, name: &str, optimize: bool) -> Result<Compiled, CompileError> {
     let dir = solc_dir();
     if !dir.join("node_modules/solc/soljson.js").exists() || !dir.join("compile.js").exists() {
         return Err(CompileError::NotInstalled(dir));
@@ -64,7 +71,7 @@ pub fn compile(source: &str, name: &str) -> Result<Compiled, CompileError> {
         "language": "Solidity",
         "sources": {"Verifier.sol": {"content": source}},
         "settings": {
-            "optimizer": {"enabled": true, "runs": 200},
+            "optimizer": {"enabled": optimize, "runs": 200},
             "evmVersion": "cancun",
             "outputSelection": {"*": {"*": ["abi", "evm.bytecode.object", "evm.deployedBytecode.object"]}}
         }

@@ -85,7 +85,7 @@ pub fn prove_on(
 }
 
 /// Proves one segment of a cut program (or a whole program, whose blinding is unused) on
-/// quantized `inputs`, with the blinding values of its link commitments.
+/// quantized `inputs`, with the blinding values of its links.
 pub fn prove_segment_on(
     device: Device,
     program: &Program,
@@ -94,6 +94,25 @@ pub fn prove_segment_on(
     pk: &ProvingKeyFile,
     srs: &ParamsKZG<Bn256>,
 ) -> Result<Proof, ProverError> {
+    let (circuit, outputs) = segment_circuit(program, inputs, blinding, pk, srs)?;
+    let instances = circuit.instance();
+    let bytes = prove_circuit_on(device, circuit, pk, srs)?;
+    Ok(Proof {
+        bytes,
+        instances,
+        outputs,
+    })
+}
+
+/// The circuit of one segment (or a whole program) on quantized `inputs`, laid out for `pk`,
+/// and the program's outputs: `pk` must be the program's and `srs` of its size.
+pub fn segment_circuit(
+    program: &Program,
+    inputs: &[Tensor],
+    blinding: Blinding,
+    pk: &ProvingKeyFile,
+    srs: &ParamsKZG<Bn256>,
+) -> Result<(ModelCircuit, Vec<Tensor>), ProverError> {
     if hex::encode(program_digest(program)) != pk.header.program_digest {
         return Err(ProverError::Mismatch(
             "the proving key was generated for a different program; run setup again".into(),
@@ -114,14 +133,8 @@ pub fn prove_segment_on(
         pk.header.visibility,
         blinding,
     )?;
-    let circuit = ModelCircuit::new(layout);
-    let instances = circuit.instance();
-    let bytes = prove_circuit_on(device, circuit, pk, srs)?;
-    Ok(Proof {
-        bytes,
-        instances,
-        outputs: trace.outputs().into_iter().cloned().collect(),
-    })
+    let outputs = trace.outputs().into_iter().cloned().collect();
+    Ok((ModelCircuit::new(layout), outputs))
 }
 
 /// Proves a laid-out circuit with `pk` (its public values are the layout's instance). The

@@ -9,15 +9,14 @@ use halo2_proofs::halo2curves::ff::Field;
 use zkml_circuits::cost::Objective;
 use zkml_circuits::{Blinding, Visibility, VisibilityConfig};
 use zkml_ir::Tensor;
-use zkml_test_support::Fixture;
+use zkml_test_support::{deep_program, Fixture};
 use zkml_verifier::chain::{verify_chain, ChainError, SegmentProof};
 use zkml_verifier::Fr;
 
 mod common;
 
 use common::{
-    call_chain, deep_program, halo2_keys, listed, prove_chain, prove_chain_for, prove_one, to_ark,
-    words,
+    call_chain, halo2_keys, listed, prove_chain, prove_chain_for, prove_one, to_ark, words,
 };
 
 #[test]

@@ -1,9 +1,6 @@
 //! Planning segments within a budget: every segment fits, one segment fewer (cut as the
 //! planner cuts) does not, and budgets no cut can meet are clear errors.
 
-mod common;
-
-use common::deep_program;
 use zkml_circuits::cost::{choose_within, memory_estimate, Objective, Phases, MEMORY_BASE};
 use zkml_circuits::VisibilityConfig;
 use zkml_ir::Program;
@@ -11,7 +8,7 @@ use zkml_segments::plan::{
     plan_cuts, plan_for, resident_bytes, size_segments_fitting, Budget, MEMORY_HEADROOM,
 };
 use zkml_segments::CutProgram;
-use zkml_test_support::Fixture;
+use zkml_test_support::{deep_program, Fixture};
 
 /// Whether `count` segments, cut and sized as the planner does, all fit.
 fn fits_as(program: &Program, budget: Budget, count: usize) -> bool {

@@ -178,3 +178,30 @@ pub struct Proven {
     /// The SRS the keys were made with.
     pub srs: Srs,
 }
+
+/// `layers` dense layers of `width` (ReLU between): a program that cuts into `layers` segments.
+pub fn deep_program(width: usize, layers: usize) -> Program {
+    use zkml_ir::{Op, ProgramBuilder};
+    let mut b = ProgramBuilder::new(16).unwrap();
+    let mut x = b.input("x", vec![1, width], 8).unwrap();
+    let mut seed = 7u64;
+    let mut next = move || {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((seed >> 33) % 255) as i64 - 127
+    };
+    for layer in 0..layers {
+        let w: Vec<i64> = (0..width * width).map(|_| next()).collect();
+        let w = b
+            .parameter(&format!("w{layer}"), vec![width, width], 8, w)
+            .unwrap();
+        let mm = b.push(&format!("mm{layer}"), Op::MatMul, &[x, w]).unwrap();
+        let r = b
+            .push(&format!("rescale{layer}"), Op::Rescale { shift: 10 }, &[mm])
+            .unwrap();
+        x = b.push(&format!("relu{layer}"), Op::Relu, &[r]).unwrap();
+    }
+    b.output(x, "y");
+    b.finish().unwrap()
+}

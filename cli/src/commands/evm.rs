@@ -388,6 +388,9 @@ pub fn verify(args: VerifyArgs) -> ExitCode {
     if std::fs::read(&args.proof).is_ok_and(|b| crate::chain::chain_file_bytes(&b)) {
         return verify_chain(&args);
     }
+    if std::fs::read(&args.proof).is_ok_and(|b| crate::aggregate::aggregate_file_bytes(&b)) {
+        return crate::aggregate::verify_evm(&args.proof, args.json);
+    }
     let Some(verifier_dir) = args.verifier.clone() else {
         let e = anyhow::anyhow!(
             "--verifier (the directory create-evm-verifier wrote) is required for a proof file"

@@ -74,6 +74,14 @@ pub struct Args {
     /// The segment's witness file (with --segment).
     #[arg(long, value_name = "FILE", requires = "segment")]
     pub witness: Option<PathBuf>,
+    /// Fold the segments' proofs (one segment unless cut) into one aggregate proof, checked
+    /// on chain at a cost that does not grow with their number: writes DIR/aggregate.json, its
+    /// verifier (aggregate.verifier.bin) and Solidity contract (AggregateVerifier.sol) beside
+    /// it, instead of a chain. Segments take the fewest-column shapes (as with --optimize
+    /// evm-gas), which the aggregation circuit verifies most cheaply. Slow: the aggregation
+    /// circuit has 2^20 rows or more.
+    #[arg(long, conflicts_with = "segment")]
+    pub aggregate: bool,
     /// Replace existing files even if they were not written by zkml.
     #[arg(long)]
     pub force: bool,
@@ -188,7 +196,11 @@ pub(crate) fn cached_keys_for(
 
 /// Writes keys into the cache directory `dir`, each through a temporary file and a rename (a
 /// concurrent run never reads half a key).
-fn cache_keys(dir: &Path, pk: &ProvingKeyFile, vk: &zkml_verifier::VerifyingKey) -> Result<()> {
+pub(crate) fn cache_keys(
+    dir: &Path,
+    pk: &ProvingKeyFile,
+    vk: &zkml_verifier::VerifyingKey,
+) -> Result<()> {
     std::fs::create_dir_all(dir)?;
     let put = |name: &str, write: &dyn Fn(&mut std::fs::File) -> std::io::Result<()>| {
         let tmp = dir.join(format!(".{name}.{}.partial", std::process::id()));
@@ -443,6 +455,16 @@ pub fn run(args: Args) -> Result<()> {
         } else {
             sized = Some(circuit);
         }
+    }
+    if args.aggregate {
+        if backend == BackendArg::Groth16 {
+            anyhow::bail!("--aggregate folds halo2 proofs; --backend groth16 cannot be aggregated");
+        }
+        let request = request.unwrap_or(crate::chain::Request {
+            segments: Some(1),
+            ..Default::default()
+        });
+        return crate::aggregate::prove(&args, request, &program, &input, &mut run, &mut stages);
     }
     if let Some(request) = request {
         return crate::chain::prove(

@@ -142,6 +142,23 @@ pub fn run(args: Args) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if crate::aggregate::aggregate_file_bytes(text.as_bytes()) {
+        if args.chain_digest.is_some() || args.input.is_some() {
+            let e = anyhow::anyhow!(
+                "{} is an aggregate file: pin its verifier with --vk-digest (--chain-digest and --input apply to proof and chain files)",
+                args.proof.display()
+            );
+            crate::common::report_error(&e, args.json);
+            return ExitCode::from(2);
+        }
+        return crate::aggregate::verify(
+            &args.proof,
+            &text,
+            args.vk.as_deref(),
+            args.vk_digest,
+            args.json,
+        );
+    }
     if crate::chain::chain_file_bytes(text.as_bytes()) {
         if args.vk.is_some() || args.vk_digest.is_some() {
             let e = anyhow::anyhow!(

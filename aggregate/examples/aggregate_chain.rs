@@ -1,0 +1,139 @@
+//! Measures aggregation: a fixture cut into N segments (gas-optimized shapes), each proven for
+//! aggregation, then folded into one aggregate proof, verified natively and in the EVM.
+//!
+//! `cargo run -p zkml-aggregate --example aggregate_chain -- FIXTURE SEGMENTS [K]`
+//! prints each stage's time, the aggregation circuit's shape, the process's peak memory, the
+//! proof's size and the gas of verifying it on chain. FIXTURE `deep` is twelve dense layers of
+//! width 16 (the program of the chain-contract gas benchmark in `segments/tests/chain.rs`).
+
+use std::time::Instant;
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha20Rng;
+use zkml_aggregate::{keygen, prove, prove_segment, solidity, verify, AggregateVerifier, Shape};
+use zkml_circuits::cost::{Objective, Phases};
+use zkml_circuits::VisibilityConfig;
+use zkml_segments::plan::{plan_cuts, size_segments};
+use zkml_segments::CutProgram;
+use zkml_test_support::Fixture;
+use zkml_verifier::chain::link;
+use zkml_verifier::vk::ValueClass;
+use zkml_verifier::Key;
+
+fn peak_gb() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(f64::NAN, |kb| kb / 1e6)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (Some(name), Some(n)) = (args.first(), args.get(1).and_then(|s| s.parse().ok())) else {
+        eprintln!("usage: aggregate_chain FIXTURE SEGMENTS [K]");
+        std::process::exit(2);
+    };
+    let k: u32 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(20);
+    let (program, inputs) = if name == "deep" {
+        let input = (0..16).map(|i| (i - 8) * 20).collect();
+        let input = zkml_ir::Tensor::new(vec![1, 16], input).expect("input");
+        (zkml_test_support::deep_program(16, 12), vec![input])
+    } else {
+        let f = Fixture::load(name);
+        (f.program, f.inputs)
+    };
+    let vis = VisibilityConfig::default();
+    let cuts = plan_cuts(&program, vis, n).expect("cut");
+    let cut = CutProgram::new(program, vis, cuts).expect("cut");
+    let circuits = size_segments(&cut, Objective::EvmGas, Phases::Any).expect("size");
+    let witness = cut
+        .witness(&inputs, &mut ChaCha20Rng::seed_from_u64(1))
+        .expect("witness");
+
+    let t = Instant::now();
+    let srs = zkml_prover::srs::generate(k, 1);
+    println!("SRS 2^{k}: {:.1} s", t.elapsed().as_secs_f64());
+
+    let mut snarks = Vec::new();
+    let mut keys = Vec::new();
+    let (mut key_s, mut prove_s) = (0.0, 0.0);
+    for (i, params) in circuits.into_iter().enumerate() {
+        let seg_srs = zkml_prover::srs::for_k(&srs, params.k).expect("srs");
+        let program = &cut.segments[i].program;
+        let t = Instant::now();
+        let (pk, vk) =
+            zkml_prover::generate_keys(program, params, cut.segment_visibility(i), &seg_srs)
+                .expect("keys");
+        key_s += t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        let w = &witness[i];
+        let snark = prove_segment(program, &w.inputs, w.blinding, &pk, &seg_srs).expect("prove");
+        prove_s += t.elapsed().as_secs_f64();
+        println!(
+            "segment {}: 2^{} rows, {} advice, {} fixed columns, proof {} bytes",
+            i + 1,
+            params.k,
+            pk.pk.get_vk().cs().num_advice_columns(),
+            pk.pk.get_vk().cs().num_fixed_columns(),
+            snark.proof.len()
+        );
+        snarks.push(snark);
+        keys.push(Key::Halo2(vk));
+    }
+    println!("segments: keys {key_s:.1} s, proofs {prove_s:.1} s");
+
+    let links: Vec<(usize, usize)> = keys
+        .windows(2)
+        .map(|w| {
+            (
+                link(&w[0], ValueClass::Outputs).expect("a link"),
+                link(&w[1], ValueClass::Inputs).expect("a link"),
+            )
+        })
+        .collect();
+    let lens = snarks.iter().map(|s| s.instances[0].len()).collect();
+    let shape = Shape::chain(lens, &links).expect("shape");
+
+    let t = Instant::now();
+    let key = keygen(&srs, snarks.clone(), shape.clone()).expect("aggregation keys");
+    println!(
+        "aggregation keys: {:.1} s (2^{} rows, {} advice, {} lookup advice, {} fixed columns; peak so far {:.2} GB)",
+        t.elapsed().as_secs_f64(),
+        key.config.degree,
+        key.config.num_advice,
+        key.config.num_lookup_advice,
+        key.config.num_fixed,
+        peak_gb()
+    );
+    let t = Instant::now();
+    let agg = prove(&srs, &key, snarks).expect("aggregate");
+    println!(
+        "aggregate proof: {:.1} s, {} bytes, {} public values (peak so far {:.2} GB)",
+        t.elapsed().as_secs_f64(),
+        agg.proof.len(),
+        agg.instances.len(),
+        peak_gb()
+    );
+    let verifier = AggregateVerifier::new(&srs, key.pk.get_vk(), shape.clone());
+    let t = Instant::now();
+    verify(&verifier, &agg).expect("verifies");
+    println!(
+        "native verification: {:.1} ms",
+        t.elapsed().as_secs_f64() * 1e3
+    );
+
+    let source = solidity(&srs, key.pk.get_vk(), &shape);
+    let compiled = zkml_contracts::solc::compile_with(&source, "Halo2Verifier", false)
+        .expect("the contract compiles");
+    let mut evm = zkml_contracts::evm::Evm::new();
+    let at = evm.deploy(&compiled.bytecode).expect("deploys");
+    let out = evm.call(at, zkml_aggregate::calldata(&agg)).expect("calls");
+    assert!(out.success, "the contract rejects the aggregate");
+    println!(
+        "on-chain verification: {} gas ({} bytes of runtime code)",
+        out.gas_used,
+        compiled.runtime.len()
+    );
+}

@@ -1,0 +1,105 @@
+//! Segment proofs made to be aggregated: the same circuits and keys as any segment proof, with
+//! the Poseidon transcript the aggregation circuit reads in-circuit.
+
+use halo2_proofs::halo2curves::bn256::{Bn256, G1Affine};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use halo2_proofs::plonk::{create_proof, VerifyingKey};
+use halo2_proofs::poly::commitment::ParamsProver;
+use halo2_proofs::poly::kzg::commitment::{KZGCommitmentScheme, ParamsKZG};
+use halo2_proofs::poly::kzg::multiopen::ProverSHPLONK;
+use rand::rngs::OsRng;
+use snark_verifier_sdk::halo2::{PoseidonTranscript, POSEIDON_SPEC};
+use snark_verifier_sdk::snark_verifier::pcs::kzg::KzgDecidingKey;
+use snark_verifier_sdk::snark_verifier::system::halo2::{compile, Config};
+use snark_verifier_sdk::snark_verifier::verifier::SnarkVerifier;
+use snark_verifier_sdk::{NativeLoader, PlonkVerifier, Snark, SHPLONK};
+use zkml_circuits::Blinding;
+use zkml_ir::{Program, Tensor};
+use zkml_prover::ProvingKeyFile;
+
+use crate::AggregateError;
+
+/// Proves one segment (or a whole program) on quantized `inputs` for aggregation.
+///
+/// The proof is checked before it is returned: an aggregation circuit is only ever built over
+/// proofs that verify.
+pub fn prove_segment(
+    program: &Program,
+    inputs: &[Tensor],
+    blinding: Blinding,
+    pk: &ProvingKeyFile,
+    srs: &ParamsKZG<Bn256>,
+) -> Result<Snark, AggregateError> {
+    let (circuit, _) = zkml_prover::prove::segment_circuit(program, inputs, blinding, pk, srs)
+        .map_err(|e| match e {
+            zkml_prover::ProverError::Mismatch(m) => AggregateError::Mismatch(m),
+            e => AggregateError::Input(e.to_string()),
+        })?;
+    let instances = circuit.instance();
+    let mut transcript =
+        PoseidonTranscript::<NativeLoader, Vec<u8>>::from_spec(vec![], POSEIDON_SPEC.clone());
+    create_proof::<KZGCommitmentScheme<Bn256>, ProverSHPLONK<'_, Bn256>, _, _, _, _>(
+        srs,
+        &pk.pk,
+        &[circuit],
+        &[&[&instances]],
+        OsRng,
+        &mut transcript,
+    )
+    .map_err(|e| AggregateError::Halo2(format!("{e:?}")))?;
+    let snark = Snark::new(
+        protocol(srs, pk.pk.get_vk(), instances.len()),
+        vec![instances],
+        transcript.finalize(),
+    );
+    check_snark(srs, &snark).map_err(|_| {
+        AggregateError::Halo2("the segment's proof does not verify: its witness is wrong".into())
+    })?;
+    Ok(snark)
+}
+
+/// The protocol description the aggregation circuit verifies a segment's proofs against.
+pub fn protocol(
+    srs: &ParamsKZG<Bn256>,
+    vk: &VerifyingKey<G1Affine>,
+    num_instance: usize,
+) -> snark_verifier_sdk::snark_verifier::verifier::plonk::PlonkProtocol<G1Affine> {
+    compile(srs, vk, Config::kzg().with_num_instance(vec![num_instance]))
+}
+
+/// Verifies a proof made for aggregation natively against its own protocol, pairing
+/// included.
+pub fn check_snark(srs: &ParamsKZG<Bn256>, snark: &Snark) -> Result<(), AggregateError> {
+    if snark.instances.len() != 1 {
+        return Err(AggregateError::Mismatch(
+            "a segment proof has exactly one instance column".into(),
+        ));
+    }
+    let dk: KzgDecidingKey<Bn256> = (srs.get_g()[0], srs.g2(), srs.s_g2()).into();
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        let mut transcript = PoseidonTranscript::<NativeLoader, &[u8]>::from_spec(
+            snark.proof(),
+            POSEIDON_SPEC.clone(),
+        );
+        let read = PlonkVerifier::<SHPLONK>::read_proof(
+            &dk,
+            &snark.protocol,
+            &snark.instances,
+            &mut transcript,
+        )
+        .map_err(|e| format!("{e:?}"))?;
+        PlonkVerifier::<SHPLONK>::verify(&dk, &snark.protocol, &snark.instances, &read)
+            .map_err(|e| format!("{e:?}"))
+    }));
+    match outcome {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(AggregateError::Rejected(e)),
+        Err(_) => Err(AggregateError::Rejected("the proof is malformed".into())),
+    }
+}
+
+/// The number of field elements in a snark's (single) instance column.
+pub(crate) fn instance_len(snark: &Snark) -> usize {
+    snark.instances.iter().map(Vec::len).sum()
+}

@@ -1,0 +1,400 @@
+//! `prove --aggregate`: a program's segments (one or more) folded into one aggregate proof
+//! (`zkml_aggregate`), written as `aggregate.json` with its verifier (`aggregate.verifier.bin`)
+//! and Solidity contract (`AggregateVerifier.sol`) beside it; `verify` and `verify-evm` check
+//! it.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use zkml_aggregate::{AggregateProof, AggregateVerifier, Shape};
+use zkml_ir::Program;
+use zkml_verifier::vk::ValueClass;
+
+use crate::chain::{plan, Request};
+use crate::commands::prove::{cache_keys, cached_keys_for, print_outputs, zkml_file, Args, Run};
+use crate::common::{print_json, report_error, write_output};
+use crate::stages::Stages;
+
+/// The `format` of an aggregate file.
+pub const AGGREGATE_FORMAT: &str = "zkml-aggregate";
+
+/// Rows of the aggregation circuit (2^K): the fewest at which snark-verifier's circuit
+/// aggregates small chains in a handful of columns (BENCHMARKS.md, "Aggregation").
+pub const AGGREGATION_LOGROWS: u32 = 20;
+
+/// The most code a contract may hold (EIP-170).
+const EVM_CODE_LIMIT: usize = 24_576;
+
+/// An aggregate file (`aggregate.json`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct AggregateFile {
+    /// Always `zkml-aggregate`.
+    pub format: String,
+    /// Format version (1).
+    pub version: u32,
+    /// Keccak-256 of the program, `0x` hex.
+    pub program_digest: String,
+    /// Segments folded in.
+    pub segments: usize,
+    /// The verifier file, relative to this file.
+    pub verifier: String,
+    /// Keccak-256 of the verifier file, `0x` hex: the aggregate's key digest.
+    pub verifier_digest: String,
+    /// The Solidity contract, relative to this file.
+    pub contract: String,
+    /// The proof, `0x` hex.
+    pub proof: String,
+    /// The public instance, `0x` hex words: the accumulator's limbs, then the exposed values.
+    pub instances: Vec<String>,
+    /// The program's outputs (dequantized), as evaluated.
+    pub outputs: Vec<Vec<f64>>,
+}
+
+/// Whether `b` is an aggregate file.
+pub fn aggregate_file_bytes(b: &[u8]) -> bool {
+    serde_json::from_slice::<serde_json::Value>(b).is_ok_and(|v| v["format"] == AGGREGATE_FORMAT)
+}
+
+fn verifier_file_bytes(b: &[u8]) -> bool {
+    bincode::deserialize::<AggregateVerifier>(b).is_ok()
+}
+
+fn contract_file_bytes(b: &[u8]) -> bool {
+    b.starts_with(b"// SPDX") || std::str::from_utf8(b).is_ok_and(|s| s.contains("Halo2Verifier"))
+}
+
+/// Proves `program` as the segments `request` asks for and folds them into one aggregate,
+/// verified before anything is written.
+pub(crate) fn prove(
+    args: &Args,
+    request: Request,
+    program: &Program,
+    input: &[Vec<f64>],
+    run: &mut Run,
+    stages: &mut Stages,
+) -> Result<()> {
+    if args.pk.is_some() {
+        bail!("--pk names one proving key; --aggregate uses each segment's cached keys");
+    }
+    if run.device != zkml_prover::Device::Cpu {
+        bail!("--aggregate proves on the CPU (--device cpu)");
+    }
+    // The aggregation circuit verifies each segment's proof in-circuit, at a cost that grows
+    // with the segment's columns: segments take the fewest-column shapes.
+    let mut flags = args.visibility.clone();
+    flags.optimize = crate::proving::OptimizeArg::EvmGas;
+    let (cut, circuits) = stages.run("plan segments", || {
+        plan(program, &flags, run.device, request)
+    })?;
+    let count = cut.len();
+    let q = zkml_ir::input::quantize_inputs(program, input)
+        .with_context(|| format!("input file {}", args.input_path().display()))?;
+    let witness = stages.run("evaluate once", || cut.witness(&q, &mut rand::rngs::OsRng))?;
+    let trace = zkml_ir::evaluate(program, &q)?;
+    let outputs: Vec<Vec<f64>> = trace
+        .outputs()
+        .into_iter()
+        .zip(&program.outputs)
+        .map(|(t, &o)| zkml_ir::input::dequantize_tensor(t, program.nodes[o].scale))
+        .collect();
+    // One SRS for the segments and the aggregation circuit: the aggregate's accumulator is
+    // decided with the same G2 and s G2 as every segment's proof.
+    let widest = circuits.iter().map(|c| c.k).max().unwrap_or(0);
+    let k = widest.max(AGGREGATION_LOGROWS);
+    let (full, _) = crate::proving::srs_for(k, args.srs.as_deref(), stages)?;
+    let mut sizes = crate::proving::SrsCuts::new(full.clone());
+    let mut snarks = Vec::with_capacity(count);
+    let mut keys = Vec::with_capacity(count);
+    for (i, segment) in cut.segments.iter().enumerate() {
+        let label = format!("segment {}/{count}: ", i + 1);
+        let srs = sizes.for_k(circuits[i].k)?;
+        let k = cached_keys_for(
+            &segment.program,
+            cut.segment_visibility(i),
+            circuits[i],
+            srs,
+            &label,
+            run,
+            stages,
+        )?;
+        let w = &witness[i];
+        let snark = stages.run(&format!("{label}prove for aggregation"), || {
+            zkml_aggregate::prove_segment(&segment.program, &w.inputs, w.blinding, &k.pk, &k.srs)
+        })?;
+        if let Some(dir) = &k.cache {
+            if let Err(e) = cache_keys(dir, &k.pk, &k.vk) {
+                eprintln!("warning: cannot cache the keys in {}: {e:#}", dir.display());
+            }
+        }
+        snarks.push(snark);
+        keys.push(zkml_verifier::Key::Halo2(k.vk));
+    }
+    drop(sizes);
+    zkml_verifier::chain::check_keys(&keys)?;
+    let links: Vec<(usize, usize)> = keys
+        .windows(2)
+        .map(|w| {
+            let out = zkml_verifier::chain::link(&w[0], ValueClass::Outputs);
+            let inp = zkml_verifier::chain::link(&w[1], ValueClass::Inputs);
+            out.zip(inp).context("the segments' keys do not link")
+        })
+        .collect::<Result<_>>()?;
+    let lens = snarks.iter().map(|s| s.instances[0].len()).collect();
+    let shape = Shape::chain(lens, &links).map_err(anyhow::Error::msg)?;
+    let key = stages.run("aggregation keys", || {
+        zkml_aggregate::keygen(&full, snarks.clone(), shape.clone())
+    })?;
+    let aggregate = stages.run("aggregate proof", || {
+        zkml_aggregate::prove(&full, &key, snarks)
+    })?;
+    let verifier = AggregateVerifier::new(&full, key.pk.get_vk(), shape.clone());
+    let verified = stages.run("verify aggregate", || {
+        zkml_aggregate::verify(&verifier, &aggregate)
+    });
+    let contract = zkml_aggregate::solidity(&full, key.pk.get_vk(), &shape);
+    let verifier_bytes = bincode::serialize(&verifier)?;
+    let path = args
+        .output
+        .clone()
+        .unwrap_or_else(|| args.out.join("aggregate.json"));
+    let folder = path.parent().unwrap_or(Path::new("."));
+    let file = AggregateFile {
+        format: AGGREGATE_FORMAT.into(),
+        version: 1,
+        program_digest: zkml_verifier::encoding::hex0x(&zkml_prover::keys::program_digest(program)),
+        segments: count,
+        verifier: "aggregate.verifier.bin".into(),
+        verifier_digest: zkml_verifier::encoding::hex0x(&zkml_prover::keys::keccak(
+            &verifier_bytes,
+        )),
+        contract: "AggregateVerifier.sol".into(),
+        proof: format!("0x{}", hex::encode(&aggregate.proof)),
+        instances: aggregate
+            .instances
+            .iter()
+            .map(|f| crate::proving::word_hex(&zkml_prover::prove::fr_to_word(f)))
+            .collect(),
+        outputs: outputs.clone(),
+    };
+    if verified.is_ok() {
+        stages.run("write artifacts", || -> Result<()> {
+            let inputs: [&Path; 2] = [&args.model, args.input_path()];
+            write_output(
+                &folder.join(&file.verifier),
+                &verifier_bytes,
+                args.force,
+                verifier_file_bytes,
+                &inputs,
+            )?;
+            write_output(
+                &folder.join(&file.contract),
+                contract.as_bytes(),
+                args.force,
+                contract_file_bytes,
+                &inputs,
+            )?;
+            write_output(
+                &path,
+                serde_json::to_string_pretty(&file)?.as_bytes(),
+                args.force,
+                |b| aggregate_file_bytes(b) || zkml_file(b),
+                &inputs,
+            )
+        })?;
+    }
+    if args.json {
+        print_json(&json!({
+            "outputs": outputs,
+            "verified": verified.is_ok(),
+            "aggregate": verified.is_ok().then_some(&path),
+            "segments": count,
+            "aggregation_circuit": {
+                "k": key.config.degree,
+                "advice": key.config.num_advice,
+                "lookup_advice": key.config.num_lookup_advice,
+                "fixed": key.config.num_fixed,
+            },
+            "proof_bytes": aggregate.proof.len(),
+            "public_values": aggregate.instances.len(),
+            "verifier_digest": file.verifier_digest,
+            "timings": stages.json(),
+        }))?;
+    } else {
+        if verified.is_ok() {
+            println!(
+                "aggregate: {} ({count} segment proofs folded into one, verifier digest {})",
+                path.display(),
+                file.verifier_digest
+            );
+        }
+        print_outputs(&outputs);
+        println!("verified: {}", if verified.is_ok() { "yes" } else { "NO" });
+    }
+    verified
+        .map(|_| ())
+        .context("the aggregate just proven does not verify; nothing was written")
+}
+
+/// What reading an aggregate file and its verifier gives.
+struct Read {
+    file: AggregateFile,
+    proof: AggregateProof,
+    verifier: AggregateVerifier,
+    verifier_path: PathBuf,
+    verifier_digest: [u8; 32],
+}
+
+fn read(path: &Path, text: &str, verifier: Option<&Path>) -> Result<Read> {
+    let file: AggregateFile =
+        serde_json::from_str(text).with_context(|| format!("{} is malformed", path.display()))?;
+    if file.version != 1 {
+        bail!("aggregate file version {} is not supported", file.version);
+    }
+    let unhex = |s: &str, what: &str| -> Result<Vec<u8>> {
+        hex::decode(s.strip_prefix("0x").unwrap_or(s)).with_context(|| format!("{what} is not hex"))
+    };
+    let proof = unhex(&file.proof, "the proof")?;
+    let instances = file
+        .instances
+        .iter()
+        .enumerate()
+        .map(|(i, w)| {
+            let bytes: [u8; 32] = unhex(w, "a public value")?
+                .try_into()
+                .map_err(|_| anyhow::anyhow!("public value {i} is not 32 bytes"))?;
+            zkml_segments::field_from_word(&bytes)
+                .with_context(|| format!("public value {i} is not a field element"))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let verifier_path = match verifier {
+        Some(p) => p.to_path_buf(),
+        None => path.parent().unwrap_or(Path::new(".")).join(&file.verifier),
+    };
+    let bytes = std::fs::read(&verifier_path)
+        .with_context(|| format!("cannot read the verifier {}", verifier_path.display()))?;
+    let verifier: AggregateVerifier = bincode::deserialize(&bytes)
+        .with_context(|| format!("{} is not an aggregate verifier", verifier_path.display()))?;
+    Ok(Read {
+        file,
+        proof: AggregateProof { proof, instances },
+        verifier,
+        verifier_path,
+        verifier_digest: zkml_prover::keys::keccak(&bytes),
+    })
+}
+
+/// `verify` of an aggregate file: exit 0 when valid, 1 when invalid (a verifier other than the
+/// pinned one included), 2 on unreadable input.
+pub fn verify(
+    path: &Path,
+    text: &str,
+    verifier: Option<&Path>,
+    digest: Option<[u8; 32]>,
+    json: bool,
+) -> ExitCode {
+    let r = match read(path, text, verifier) {
+        Ok(r) => r,
+        Err(e) => {
+            report_error(&e, json);
+            return ExitCode::from(2);
+        }
+    };
+    let outcome = match digest {
+        Some(d) if d != r.verifier_digest => Err(format!(
+            "the verifier {} is not the one pinned (its digest is {})",
+            r.verifier_path.display(),
+            zkml_verifier::encoding::hex0x(&r.verifier_digest)
+        )),
+        _ => zkml_aggregate::verify(&r.verifier, &r.proof).map_err(|e| e.to_string()),
+    };
+    if json {
+        let _ = print_json(&json!({
+            "verified": outcome.is_ok(),
+            "error": outcome.as_ref().err(),
+            "segments": r.file.segments,
+            "verifier_digest": zkml_verifier::encoding::hex0x(&r.verifier_digest),
+            "public_values": r.proof.exposed().len(),
+        }));
+    } else {
+        match &outcome {
+            Ok(()) => println!(
+                "aggregate of {} segment proofs: valid (verifier digest {}, {} public values besides the accumulator)",
+                r.file.segments,
+                zkml_verifier::encoding::hex0x(&r.verifier_digest),
+                r.proof.exposed().len()
+            ),
+            Err(e) => println!("aggregate: INVALID ({e})"),
+        }
+    }
+    if outcome.is_ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+/// `verify-evm` of an aggregate file: the contract beside it compiled, deployed in the local
+/// EVM and called; exit 0 when it accepts, 1 when it rejects, 2 on unreadable input.
+pub fn verify_evm(path: &Path, json: bool) -> ExitCode {
+    let prepared = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read {}", path.display()))
+        .and_then(|text| read(path, &text, None))
+        .and_then(|r| {
+            let sol = path
+                .parent()
+                .unwrap_or(Path::new("."))
+                .join(&r.file.contract);
+            let source = std::fs::read_to_string(&sol)
+                .with_context(|| format!("cannot read the contract {}", sol.display()))?;
+            let compiled = zkml_contracts::solc::compile_with(&source, "Halo2Verifier", false)?;
+            if compiled.runtime.len() > EVM_CODE_LIMIT {
+                bail!(
+                    "the aggregate's verifier contract is {} bytes of code, over the EVM's limit of {EVM_CODE_LIMIT} (EIP-170): its aggregation circuit has too many columns to verify on chain",
+                    compiled.runtime.len()
+                );
+            }
+            Ok((r, compiled))
+        });
+    let (r, compiled) = match prepared {
+        Ok(v) => v,
+        Err(e) => {
+            report_error(&e, json);
+            return ExitCode::from(2);
+        }
+    };
+    let mut evm = zkml_contracts::evm::Evm::new();
+    let outcome = evm
+        .deploy(&compiled.bytecode)
+        .and_then(|at| evm.call(at, zkml_aggregate::calldata(&r.proof)));
+    let outcome = match outcome {
+        Ok(o) => o,
+        Err(e) => {
+            let e = anyhow::Error::from(e).context("the local EVM could not run the verifier");
+            report_error(&e, json);
+            return ExitCode::from(2);
+        }
+    };
+    if json {
+        let _ = print_json(&json!({
+            "verified": outcome.success,
+            "gas_used": outcome.gas_used,
+            "calldata_bytes": zkml_aggregate::calldata(&r.proof).len(),
+            "runtime_bytes": compiled.runtime.len(),
+        }));
+    } else if outcome.success {
+        println!(
+            "aggregate of {} segment proofs: accepted by the contract, {} gas",
+            r.file.segments, outcome.gas_used
+        );
+    } else {
+        println!("aggregate: REJECTED by the contract");
+    }
+    if outcome.success {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
