@@ -183,20 +183,27 @@ fn size_with(
     phases: Phases,
     fits: &dyn Fn(&CircuitParams) -> bool,
 ) -> Result<Vec<CircuitParams>, SegmentError> {
-    cut.segments
-        .iter()
-        .enumerate()
-        .map(|(i, s)| {
-            choose_fitting(
-                &s.program,
-                cut.segment_visibility(i),
-                objective,
-                phases,
-                fits,
-            )
-            .map_err(|source| SegmentError::Layout { segment: i, source })
-        })
+    (0..cut.len())
+        .map(|i| size_one(cut, i, objective, phases, fits))
         .collect()
+}
+
+/// Segment `i`'s circuit: the best shape for `objective` that `fits`, where one does.
+fn size_one(
+    cut: &CutProgram,
+    i: usize,
+    objective: Objective,
+    phases: Phases,
+    fits: &dyn Fn(&CircuitParams) -> bool,
+) -> Result<CircuitParams, SegmentError> {
+    choose_fitting(
+        &cut.segments[i].program,
+        cut.segment_visibility(i),
+        objective,
+        phases,
+        fits,
+    )
+    .map_err(|source| SegmentError::Layout { segment: i, source })
 }
 
 /// What a segment's circuit must fit.
@@ -486,14 +493,9 @@ impl Sizer {
             return Ok(c);
         }
         let (budget, resident) = (self.budget, self.resident);
-        let c = choose_fitting(
-            &s.program,
-            cut.segment_visibility(i),
-            self.objective,
-            self.phases,
-            &|c| budget.fits(c, resident),
-        )
-        .map_err(|source| SegmentError::Layout { segment: i, source })?;
+        let c = size_one(cut, i, self.objective, self.phases, &|c| {
+            budget.fits(c, resident)
+        })?;
         self.known.insert(key, c);
         Ok(c)
     }
