@@ -44,6 +44,8 @@ impl CallOutcome {
 pub struct Evm {
     db: CacheDB<EmptyDB>,
     nonce: u64,
+    /// Contracts of any size may be deployed (measurements only).
+    no_code_limit: bool,
 }
 
 const CALLER: Address = Address::new([0x11; 20]);
@@ -67,7 +69,20 @@ impl Evm {
                 ..Default::default()
             },
         );
-        Self { db, nonce: 0 }
+        Self {
+            db,
+            nonce: 0,
+            no_code_limit: false,
+        }
+    }
+
+    /// An empty chain that deploys contracts of any size: for measuring the gas of contracts
+    /// over the code size limits of EIP-170 and EIP-3860, which mainnet would refuse.
+    pub fn without_code_limit() -> Self {
+        Self {
+            no_code_limit: true,
+            ..Self::new()
+        }
     }
 
     fn transact(&mut self, kind: TxKind, data: Vec<u8>) -> Result<ExecutionResult, EvmError> {
@@ -80,9 +95,16 @@ impl Evm {
             .nonce(self.nonce)
             .build()
             .map_err(|e| EvmError::Transaction(format!("{e:?}")))?;
+        let no_code_limit = self.no_code_limit;
         let mut evm = Context::mainnet()
             .with_db(&mut self.db)
-            .modify_cfg_chained(|c| c.disable_nonce_check = false)
+            .modify_cfg_chained(|c| {
+                c.disable_nonce_check = false;
+                if no_code_limit {
+                    c.limit_contract_code_size = Some(usize::MAX / 2);
+                    c.limit_contract_initcode_size = Some(usize::MAX / 2);
+                }
+            })
             .build_mainnet();
         let result = evm
             .transact_commit(tx)
