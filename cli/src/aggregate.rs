@@ -47,10 +47,10 @@ pub struct AggregateFile {
     pub contract: String,
     /// The proof, `0x` hex.
     pub proof: String,
-    /// The public instance, `0x` hex words: the accumulator's limbs, then the exposed values.
+    /// The public instance, `0x` hex words: the accumulator's limbs, then the exposed values
+    /// (the first segment's public inputs, the last one's public outputs, parameter hashes,
+    /// as the segments' keys list them).
     pub instances: Vec<String>,
-    /// The program's outputs (dequantized), as evaluated.
-    pub outputs: Vec<Vec<f64>>,
 }
 
 /// Whether `b` is an aggregate file.
@@ -177,7 +177,6 @@ pub(crate) fn prove(
             .iter()
             .map(|f| crate::proving::word_hex(&zkml_prover::prove::fr_to_word(f)))
             .collect(),
-        outputs: outputs.clone(),
     };
     if verified.is_ok() {
         stages.run("write artifacts", || -> Result<()> {
