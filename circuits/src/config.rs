@@ -15,8 +15,12 @@
 //!            w[g][3] (t - (2b-1)(p-q) + b w[g][0] + (1-b) w[g][1]) = 0,
 //!            z[g] - b (p + w[g][2](q-p)) - (1-b)(q + w[g][2](p-q)) = 0
 //!            with (p, q, b, t) = x[4g..4g+4]                          g < G4
-//! Relu       b^2 - b = 0,  (2b - 1) v - lo - 2^R hi = 0,  z[g] - b v = 0
-//!            with (v, b, lo, hi) = x[4g..4g+4]                        g < G4, unfolded only
+//! Relu       b^2 - b = 0,  (2b - 1)(v - c[g]) - lo - 2^R hi = 0,
+//!            z[g] - c[g] - (b + m - 2 b m)(v - c[g]) = 0
+//!            with (v, b, lo, hi) = x[4g..4g+4], m = w[g][0]           g < G4, unfolded only
+//! RescaleRelu  b^2 - b = 0,  q - b t + (1 - b)(t + 1) = 0,  z[g] - b t = 0,
+//!            x + c[g] / 2 - q c[g] - rlo - w[g][0] rhi = 0,  t = lo + w[g][1] hi
+//!            with (x, q, b, lo, hi, rlo, rhi) = x[7g..7g+7]           g < G7, unfolded only
 //! BitsFirst  x[i]^2 - x[i] = 0,  z[0] - S_0 = 0                       folded circuits only
 //! BitsNext   x[i]^2 - x[i] = 0,  z[0] - z[0](prev) - S_0 = 0          folded circuits only
 //! ```
@@ -56,6 +60,7 @@
 //! and scale the function lookup by its tag (see [`crate::fold`]).
 
 use halo2_proofs::halo2curves::bn256::Fr;
+use halo2_proofs::halo2curves::ff::PrimeField;
 use halo2_proofs::plonk::{
     Advice, Challenge, Column, ConstraintSystem, Expression, FirstPhase, Fixed, Instance,
     SecondPhase, Selector, TableColumn, VirtualCells,
@@ -246,6 +251,9 @@ impl ModelConfig {
         config.select_gate(meta);
         if p.fold == 0 {
             config.relu_gate(meta);
+            if p.septet_groups() > 0 {
+                config.rescale_relu_gate(meta);
+            }
         }
         if p.fold > 0 {
             config.bits_gates(meta);
@@ -528,8 +536,9 @@ impl ModelConfig {
         });
     }
 
-    /// ReLU rows ([`crate::layout::select`]): `lo` and `hi` are range-checked, so `(2b - 1) v`
-    /// is a small non-negative number and `b` is the sign of `v` (either value when `v = 0`).
+    /// ReLU and clip rows ([`crate::layout::select`]): `lo` and `hi` are range-checked, so
+    /// `(2b - 1)(v - c)` is a small non-negative number and `b` says on which side of the
+    /// threshold `c` the value lies (either when `v = c`); `m` picks the maximum or the minimum.
     fn relu_gate(&self, meta: &mut ConstraintSystem<Fr>) {
         let p = self.params;
         meta.create_gate("relu", |v| {
@@ -541,13 +550,50 @@ impl ModelConfig {
                 .flat_map(|g| {
                     let [val, b, lo, hi] = [0, 1, 2, 3].map(|k| self.xq(v, 4 * g + k));
                     let out = self.zq(v, g, 0);
+                    let c = self.cq(v, g);
+                    let m = self.wq(v, g, 0);
+                    let diff = val - c.clone();
+                    let picks = b.clone() + m.clone() - two.clone() * b.clone() * m;
                     [
                         s.clone() * (b.clone() * b.clone() - b.clone()),
                         s.clone()
-                            * ((two.clone() * b.clone() - one.clone()) * val.clone()
+                            * ((two.clone() * b - one.clone()) * diff.clone()
                                 - lo
                                 - base.clone() * hi),
-                        s.clone() * (out - b * val),
+                        s.clone() * (out - c - picks * diff),
+                    ]
+                })
+                .collect::<Vec<_>>()
+        });
+    }
+
+    /// A rescale and its ReLU ([`crate::layout::range::rescale_relu`]): `q` in sign and
+    /// magnitude `t`, the magnitude's and the remainder's limbs range-checked.
+    fn rescale_relu_gate(&self, meta: &mut ConstraintSystem<Fr>) {
+        let p = self.params;
+        meta.create_gate("rescale relu", |v| {
+            let s = self.on(v, Gate::RescaleRelu);
+            let one = Expression::Constant(Fr::one());
+            let half = Expression::Constant(Fr::TWO_INV);
+            (0..p.septet_groups())
+                .flat_map(|g| {
+                    let [x, q, b, lo, hi, rlo, rhi] =
+                        [0, 1, 2, 3, 4, 5, 6].map(|k| self.xq(v, 7 * g + k));
+                    let out = self.zq(v, g, 0);
+                    let scale = self.cq(v, g);
+                    let t = lo + self.wq(v, g, 1) * hi;
+                    let not_b = one.clone() - b.clone();
+                    [
+                        s.clone() * (b.clone() * b.clone() - b.clone()),
+                        s.clone()
+                            * (q.clone() - b.clone() * t.clone()
+                                + not_b * (t.clone() + one.clone())),
+                        s.clone() * (out - b * t),
+                        s.clone()
+                            * (x + half.clone() * scale.clone()
+                                - q * scale
+                                - rlo
+                                - self.wq(v, g, 0) * rhi),
                     ]
                 })
                 .collect::<Vec<_>>()

@@ -48,7 +48,7 @@ pub fn gates(p: &CircuitParams) -> Vec<Gate> {
     Gate::ALL
         .iter()
         .copied()
-        .filter(|&g| g != Gate::Relu)
+        .filter(|&g| g != Gate::Relu && g != Gate::RescaleRelu)
         .chain([Gate::BitsFirst, Gate::BitsNext])
         .chain((0..poseidon).map(|k| Gate::Poseidon(k as u8)))
         .collect()

@@ -33,6 +33,11 @@ pub mod sizing;
 pub mod soundness;
 pub mod visibility;
 
+/// Revision of the gates and layouts: the same program and shape make different keys across
+/// revisions, so caches of keys include it. Raised whenever a gate's equation or an op's cells
+/// change.
+pub const LAYOUT_REVISION: u32 = 2;
+
 pub use circuit::ModelCircuit;
 pub use error::LayoutError;
 pub use field::field;

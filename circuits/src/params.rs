@@ -191,6 +191,11 @@ impl CircuitParams {
         (self.lanes / 4).min(self.results)
     }
 
+    /// Groups of seven operand lanes (rescale-and-ReLU gate) per row.
+    pub fn septet_groups(&self) -> usize {
+        (self.lanes / 7).min(self.results)
+    }
+
     /// Groups of three operand lanes (square-root gate) per row.
     pub fn triple_groups(&self) -> usize {
         (self.lanes / 3).min(self.results)

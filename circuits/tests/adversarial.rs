@@ -315,7 +315,20 @@ fn rescale_program() -> (Program, Vec<Tensor>) {
     let r = b.push("rescale", Op::Rescale { shift: 8 }, &[xy]).unwrap();
     let h = b.push("halve", Op::Rescale { shift: 1 }, &[x]).unwrap();
     let z = b.push("check", Op::Rescale { shift: 0 }, &[x]).unwrap();
-    for n in [r, h, z] {
+    // Rescales that a ReLU reads take one group with it: the quotient's sign is attacked too.
+    let r4 = b.push("rescale4", Op::Rescale { shift: 4 }, &[x]).unwrap();
+    let relu = b.push("relu", Op::Relu, &[r4]).unwrap();
+    let relu6 = b
+        .push(
+            "relu6",
+            Op::Clip {
+                min: Some(0),
+                max: Some(40),
+            },
+            &[r],
+        )
+        .unwrap();
+    for n in [r, h, z, relu, relu6] {
         b.output(n, "o");
     }
     // 128 / 256 and -128 / 256 are ties; so are 3 / 2 and -5 / 2.

@@ -464,3 +464,122 @@ fn relu_rows_reject_a_forged_sign() {
     }
     assert_eq!(checked, xs.len());
 }
+
+/// A rescale whose result a ReLU (or a clip from 0) reads: the ReLU rows and the clip's upper
+/// side are exact at the edges of the value range, with and without the high limbs of the
+/// magnitude (`B - 1` bits against `R`) and of the remainder (the shift against `R`).
+fn rescale_relu_program() -> (Program, Vec<zkml_ir::Tensor>) {
+    let mut b = ProgramBuilder::new(8).unwrap();
+    let x = b.input("x", vec![8], 0).unwrap();
+    let y = b.input("y", vec![8], 0).unwrap();
+    let two = b.constant("two", vec![1], 0, vec![2]).unwrap();
+    let xy = b.push("xy", Op::Mul, &[x, y]).unwrap();
+    let q8 = b.push("q8", Op::Rescale { shift: 8 }, &[xy]).unwrap();
+    let relu = b.push("relu", Op::Relu, &[q8]).unwrap();
+    let x2 = b.push("x2", Op::Mul, &[x, two]).unwrap();
+    let q1 = b.push("q1", Op::Rescale { shift: 1 }, &[x2]).unwrap();
+    let relu6 = b
+        .push(
+            "relu6",
+            Op::Clip {
+                min: Some(0),
+                max: Some(100),
+            },
+            &[q1],
+        )
+        .unwrap();
+    for n in [relu, q1, relu6] {
+        b.output(n, "o");
+    }
+    let inputs = vec![
+        tensor(&[8], &[-128, 127, -1, 0, 1, 64, -64, 100]),
+        tensor(&[8], &[127, 127, 1, -128, -128, 2, 3, -2]),
+    ];
+    (b.finish().unwrap(), inputs)
+}
+
+#[test]
+fn rescale_and_relu_share_a_group() {
+    use zkml_circuits::layout::Gate;
+
+    let (p, inputs) = rescale_relu_program();
+    let layout = check_chip(&p, &inputs);
+    let fused = |l: &zkml_circuits::layout::Layout| {
+        l.gates
+            .iter()
+            .filter(|g| **g == Some(Gate::RescaleRelu))
+            .count()
+    };
+    assert!(fused(&layout) > 0, "the rescales take their ReLU's rows");
+    // A range table wide enough for the magnitude: its high limb is not used.
+    let wide = CircuitParams {
+        range_bits: 8,
+        ..params()
+    };
+    let layout = honest_with(&p, &inputs, wide);
+    assert!(fused(&layout) > 0);
+    let loose = unconstrained_cells(&layout);
+    assert!(loose.is_empty(), "unconstrained cells: {loose:?}");
+}
+
+/// The fused rows: a quotient's sign claimed opposite to its value is rejected even when the
+/// magnitude's limbs and the ReLU are forged to satisfy the sign equation in the field (the
+/// limbs leave their ranges), and so is a flipped sign bit alone.
+#[test]
+fn rescale_relu_rows_reject_a_forged_sign() {
+    use halo2_proofs::halo2curves::bn256::Fr;
+    use zkml_circuits::layout::Gate;
+
+    // The ReLU is an output only: forging it breaks no other gate.
+    let mut b = ProgramBuilder::new(8).unwrap();
+    let x = b.input("x", vec![8], 0).unwrap();
+    let y = b.input("y", vec![8], 0).unwrap();
+    let xy = b.push("xy", Op::Mul, &[x, y]).unwrap();
+    let q = b.push("q", Op::Rescale { shift: 8 }, &[xy]).unwrap();
+    let relu = b.push("relu", Op::Relu, &[q]).unwrap();
+    b.output(relu, "relu");
+    let p = b.finish().unwrap();
+    let inputs = [
+        tensor(&[8], &[-128, 127, -1, 0, 1, 64, -64, 100]),
+        tensor(&[8], &[127, 127, 1, -128, -128, 2, 3, -2]),
+    ];
+    let layout = honest(&p, &inputs);
+    let r = layout.params.range_bits;
+    let mut checked = 0;
+    for row in (0..layout.gates.len()).filter(|&i| layout.gates[i] == Some(Gate::RescaleRelu)) {
+        for g in 0..layout.params.septet_groups() {
+            let at = |k: usize| CellRef {
+                col: AdviceCol::X(7 * g + k),
+                row,
+            };
+            let Some(Val::Int(q)) = layout.advice[at(1).col.index(&layout.params)]
+                .get(row)
+                .copied()
+                .flatten()
+            else {
+                continue;
+            };
+            // The other sign: q = t when b = 1, q = -t - 1 when b = 0, so t is negative.
+            let b = i128::from(q < 0);
+            let t = if b == 1 { q } else { -q - 1 };
+            let t = -Fr::from(t.unsigned_abs() as u64);
+            let hi = t * Fr::from(1u64 << r).invert().unwrap();
+            let out = CellRef {
+                col: AdviceCol::Z(g),
+                row,
+            };
+            let mut forged = layout.clone();
+            set_with_copies(&mut forged, at(2), Val::Int(b));
+            set_with_copies(&mut forged, at(3), Val::Int(0));
+            set_with_copies(&mut forged, at(4), Val::Field(hi));
+            set_with_copies(&mut forged, out, Val::Field(Fr::from(b as u64) * t));
+            let err = mock_verify(&forged).expect_err("a forged quotient sign was accepted");
+            assert!(err.contains("range") || err.contains("lookup"), "{err}");
+            let mut flipped = layout.clone();
+            flipped.set_value(at(2), Val::Int(b));
+            assert!(mock_verify(&flipped).is_err());
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 8, "every rescaled element was forged");
+}

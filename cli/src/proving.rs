@@ -415,6 +415,7 @@ pub fn key_cache_dir(
 ) -> PathBuf {
     let mut id = zkml_prover::keys::program_digest(program).to_vec();
     id.extend(serde_json::to_vec(&(circuit, visibility)).expect("serializable"));
+    id.extend(zkml_circuits::LAYOUT_REVISION.to_le_bytes());
     let mut g2 = Vec::new();
     // The SRS identity: its s * G2 point.
     g2.extend(format!("{:?}", srs.s_g2()).into_bytes());

@@ -138,6 +138,8 @@ pub enum Gate {
     Select,
     /// ReLU with the sign witness split into two range-checked limbs (unfolded circuits).
     Relu,
+    /// A rescale and the ReLU of its result in one group of lanes (unfolded circuits).
+    RescaleRelu,
     /// Bits, starting a recomposition (folded circuits).
     BitsFirst,
     /// Bits, continuing the previous row's recomposition.
@@ -157,7 +159,7 @@ pub enum Gate {
 
 impl Gate {
     /// Every gate of an unfolded circuit except the Poseidon rows, in selector order.
-    pub const ALL: [Gate; 8] = [
+    pub const ALL: [Gate; 9] = [
         Gate::LinFirst,
         Gate::LinNext,
         Gate::MulFirst,
@@ -166,6 +168,7 @@ impl Gate {
         Gate::Sqrt,
         Gate::Select,
         Gate::Relu,
+        Gate::RescaleRelu,
     ];
 
     /// The gates of Freivalds checks (circuits with second-phase columns), in selector order.
@@ -262,6 +265,9 @@ pub struct Layout {
     pub freivalds_saved_rows: usize,
     /// The adversary choosing witness values in place of the honest generator, if any.
     pub(crate) tamper: Option<Box<adversary::Tamper>>,
+    /// ReLU of a rescale's results, laid out with the rescale ([`range::rescale_relu`]), by
+    /// the rescale's node: what a ReLU (or clip from 0) of that node returns.
+    pub(crate) fused_relu: HashMap<usize, Vec<Wire>>,
 }
 
 impl Layout {
@@ -296,6 +302,7 @@ impl Layout {
             node_usage: Vec::new(),
             freivalds_saved_rows: 0,
             tamper: None,
+            fused_relu: HashMap::default(),
         }
     }
 

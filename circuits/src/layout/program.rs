@@ -14,8 +14,8 @@ use super::divsqrt::{divide, sqrt, DivItem};
 use super::gather::{take, TakeInput};
 use super::linear::shared_dot;
 use super::product::{pair_dots, products};
-use super::range::{bounded_value, rescale, signed_value};
-use super::select::{abs, argmax, compare, max_pairs, reduce_max, relu, where_select};
+use super::range::{bounded_value, rescale, rescale_relu, signed_value};
+use super::select::{abs, argmax, clip, compare, max_pairs, reduce_max, relu, where_select};
 use super::{CellRef, Layout, LayoutError, Wire};
 use crate::params::CircuitParams;
 use crate::visibility::{
@@ -161,6 +161,7 @@ fn build_layout(
         trace,
         bounds,
         witness_params: visibility.params != ParamVisibility::Fixed,
+        relu_read: relu_read(program),
     };
     let mut layout = Layout::new(params, trace.is_some());
     layout.counting = measuring.is_some();
@@ -235,6 +236,26 @@ struct Ctx<'a> {
     bounds: &'a [u64],
     /// Parameters are witnesses (range-checked cells) rather than constants.
     witness_params: bool,
+    /// By node: a rescale whose result a ReLU (or a clip from 0) reads.
+    relu_read: Vec<bool>,
+}
+
+/// Whether ReLU takes `max(x, 0)` of its only input: `Relu`, and a clip whose lower bound is 0.
+fn is_relu(op: &Op) -> bool {
+    matches!(op, Op::Relu | Op::Clip { min: Some(0), .. })
+}
+
+/// By node: whether it is a rescale (by a positive shift) whose result a ReLU reads.
+fn relu_read(program: &Program) -> Vec<bool> {
+    let mut read = vec![false; program.nodes.len()];
+    for node in &program.nodes {
+        if let (true, [input]) = (is_relu(&node.op), node.inputs.as_slice()) {
+            if matches!(program.nodes[*input].op, Op::Rescale { shift } if shift > 0) {
+                read[*input] = true;
+            }
+        }
+    }
+    read
 }
 
 fn node_values(trace: Option<&Trace>, id: usize, len: usize) -> Vec<i128> {
@@ -333,10 +354,28 @@ fn lower_node(
             });
             linear(layout, items)
         }
+        Op::Rescale { shift }
+            if ctx.relu_read[id]
+                && layout.params.fold == 0
+                && layout.params.septet_groups() > 0 =>
+        {
+            let (qs, relus) = rescale_relu(layout, ins[0], *shift, bits)?;
+            layout.fused_relu.insert(id, relus);
+            qs
+        }
         Op::Rescale { shift } => ins[0]
             .iter()
             .map(|&x| rescale(layout, x, *shift, bits))
             .collect::<Result<_, _>>()?,
+        op if is_relu(op) && layout.fused_relu.contains_key(&node.inputs[0]) => {
+            let relus = layout.fused_relu[&node.inputs[0]].clone();
+            match op {
+                Op::Clip { max: Some(hi), .. } => {
+                    clip(layout, &relus, None, Some(*hi), in_bound(0))
+                }
+                _ => relus,
+            }
+        }
         Op::Div { shift } => {
             let ma = BroadcastMap::new(&in_nodes[0].shape, shape);
             let mb = BroadcastMap::new(&in_nodes[1].shape, shape);
@@ -357,33 +396,7 @@ fn lower_node(
             min: Some(0),
             max: None,
         } => relu(layout, ins[0], in_bound(0)),
-        Op::Clip { min, max } => {
-            let mut xs = ins[0].to_vec();
-            let bound = in_bound(0);
-            if let Some(lo) = min {
-                let pairs: Vec<(Wire, Wire)> = xs
-                    .iter()
-                    .map(|&x| (x, Wire::Const(i128::from(*lo))))
-                    .collect();
-                xs = max_pairs(
-                    layout,
-                    &pairs,
-                    false,
-                    bound.saturating_add(lo.unsigned_abs()),
-                );
-            }
-            if let Some(hi) = max {
-                let b = bound
-                    .max(min.map_or(0, |v| v.unsigned_abs()))
-                    .saturating_add(hi.unsigned_abs());
-                let pairs: Vec<(Wire, Wire)> = xs
-                    .iter()
-                    .map(|&x| (x, Wire::Const(i128::from(*hi))))
-                    .collect();
-                xs = max_pairs(layout, &pairs, true, b);
-            }
-            xs
-        }
+        Op::Clip { min, max } => clip(layout, ins[0], *min, *max, in_bound(0)),
         Op::ReduceMax(_) | Op::MaxPool(_) => {
             let mut windows = vec![Vec::new(); n];
             for_each_window_member(&node.op, &in_nodes[0].shape, shape, |o, i| {

@@ -8,10 +8,26 @@
 //! `Rescale{s}` proves `x + 2^(s-1) = q * 2^s + r` with `0 <= r < 2^s` and
 //! `-2^(B-1) <= q < 2^(B-1)`: one linear row holds the limbs of `q + 2^(B-1)` and of `r`; its
 //! first result is `q` and its second recomposes `x`, copy-constrained to the input cell.
+//!
+//! A rescale whose result a ReLU reads is laid out with it ([`rescale_relu`], unfolded circuits
+//! with at least seven lanes): `q` is written in sign and magnitude, which is its range check
+//! and its ReLU at once.
+//!
+//! ```text
+//! RescaleRelu  group g: x[7g..7g+7] = (x, q, b, lo, hi, rlo, rhi), z[g] = out
+//!              fixed: c[g] = 2^s, w[g][0] = weight of rhi, w[g][1] = weight of hi
+//!              t = lo + w[g][1] hi,  b (b - 1) = 0,  q = b t - (1 - b)(t + 1),
+//!              x + c[g] / 2 = q c[g] + rlo + w[g][0] rhi,  out = b t
+//! ```
+//!
+//! With `lo`, `hi` range-checked so that `0 <= t < 2^(B-1)`, `b = 1` makes `q = t` and `b = 0`
+//! makes `q = -t - 1`: together exactly `[-2^(B-1), 2^(B-1))`, with `b = [q >= 0]` determined by
+//! `q`, and `out = max(q, 0)`. `rlo`, `rhi` hold the remainder's limbs as in a plain rescale. A
+//! high limb that is not needed (`B - 1 <= R`, `s <= R`) has weight 0 and stays unassigned.
 
 use super::adversary::Choice;
 use super::linear::{place_block, LinBlock, LinInput, LinTerm};
-use super::{CellRef, Layout, Wire};
+use super::{AdviceCol, CellRef, Gate, Layout, Wire};
 
 /// Number of bits needed for values up to `max` (at least 1).
 pub(crate) fn bits_for(max: u128) -> u32 {
@@ -246,6 +262,99 @@ pub(crate) fn rescale(
     let widths: Vec<u32> = qw.iter().chain(&rw).copied().collect();
     check_limbs(layout, &placed.inputs, &widths);
     Ok(Wire::Cell(placed.outputs[0]))
+}
+
+/// `Rescale{shift}` of each element followed by ReLU, `B = value_bits`: returns the rescaled
+/// values (cells a later node may read as usual) and their ReLU. Needs
+/// [`CircuitParams::septet_groups`] of at least 1 and `shift > 0`.
+pub(crate) fn rescale_relu(
+    layout: &mut Layout,
+    xs: &[Wire],
+    shift: u32,
+    value_bits: u32,
+) -> Result<(Vec<Wire>, Vec<Wire>), String> {
+    let groups = layout.params.septet_groups();
+    let r = layout.params.range_bits;
+    debug_assert!(groups > 0 && shift > 0 && layout.params.fold == 0);
+    let (t_bits, r_bits) = (value_bits - 1, shift);
+    let (lo_bits, hi_bits) = (t_bits.min(r), t_bits.saturating_sub(r));
+    let (rlo_bits, rhi_bits) = (r_bits.min(r), r_bits.saturating_sub(r));
+    let mut qs = Vec::with_capacity(xs.len());
+    let mut outs = Vec::with_capacity(xs.len());
+    let cells: Vec<CellRef> = xs
+        .iter()
+        .filter_map(|&w| match w {
+            Wire::Cell(c) => Some(c),
+            Wire::Const(_) => None,
+        })
+        .collect();
+    let mut placed = Vec::with_capacity(cells.len());
+    for chunk in cells.chunks(groups) {
+        let row = layout.row(Gate::RescaleRelu);
+        for (g, &x) in chunk.iter().enumerate() {
+            let lane = |k: usize| AdviceCol::X(7 * g + k);
+            let v = layout.value(Wire::Cell(x));
+            let q = i128::from(zkml_ir::rounding::rescale(v as i64, shift));
+            let q = layout.choose(Choice::Quotient, q);
+            let rem = v + (1i128 << (shift - 1)) - (q << shift);
+            let b = layout.choose(Choice::Decision, i128::from(q >= 0));
+            // q = b t - (1 - b)(t + 1); a wrong b leaves t negative, for its check to reject.
+            let t = if b == 0 { -q - 1 } else { q };
+            let split = |value: i128, hi: u32| {
+                if hi == 0 {
+                    (value, 0)
+                } else {
+                    let l = limbs(value, &[r, hi]);
+                    (l[0], l[1])
+                }
+            };
+            let (lo, hi) = split(t, hi_bits);
+            let (rlo, rhi) = split(rem, rhi_bits);
+            let cx = layout.assign(lane(0), row, v);
+            layout.copy(cx, x);
+            let cq = layout.assign(lane(1), row, q);
+            layout.assign(lane(2), row, b);
+            let clo = layout.assign(lane(3), row, lo);
+            let crlo = layout.assign(lane(5), row, rlo);
+            // A high limb of weight 0 stays unassigned (0).
+            let out = layout.choose(Choice::Result, b * t);
+            let cout = layout.assign(AdviceCol::Z(g), row, out);
+            layout.set_constant(row, g, 1i128 << shift);
+            if rhi_bits > 0 {
+                layout.set_weight(row, g, 0, 1i128 << r);
+            }
+            if hi_bits > 0 {
+                layout.set_weight(row, g, 1, 1i128 << r);
+            }
+            check_unsigned(layout, clo, lo_bits);
+            check_unsigned(layout, crlo, rlo_bits);
+            if hi_bits > 0 {
+                let chi = layout.assign(lane(4), row, hi);
+                check_unsigned(layout, chi, hi_bits);
+            }
+            if rhi_bits > 0 {
+                let crhi = layout.assign(lane(6), row, rhi);
+                check_unsigned(layout, crhi, rhi_bits);
+            }
+            placed.push((cq, cout));
+        }
+    }
+    let mut placed = placed.into_iter();
+    for &x in xs {
+        match x {
+            Wire::Const(v) => {
+                let q = i128::from(zkml_ir::rounding::rescale(v as i64, shift));
+                qs.push(constant_in_range(q, value_bits, "the rescaled value")?);
+                outs.push(Wire::Const(q.max(0)));
+            }
+            Wire::Cell(_) => {
+                let (q, out) = placed.next().expect("one per cell");
+                qs.push(Wire::Cell(q));
+                outs.push(Wire::Cell(out));
+            }
+        }
+    }
+    Ok((qs, outs))
 }
 
 #[cfg(test)]

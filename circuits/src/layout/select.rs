@@ -9,13 +9,20 @@
 //!         out = b (p + min (q - p)) + (1 - b)(q + min (p - q))
 //! ```
 //!
-//! ReLU has its own rows (unfolded circuits), without the constant operand and with the
-//! difference split into two range-checked limbs instead of recomposed in a linear row:
+//! ReLU and the two sides of a clip have their own rows (unfolded circuits): the threshold is
+//! the row constant instead of an operand, and the difference is split into two range-checked
+//! limbs instead of being recomposed in a linear row:
 //!
 //! ```text
 //! Relu    group g: x[4g] = v, x[4g+1] = b, x[4g+2] = lo, x[4g+3] = hi, z[g] = out
-//!         b (b - 1) = 0,  (2b - 1) v = lo + 2^R hi,  out = b v
+//!         fixed: threshold c = c[g], min = w[g][0]
+//!         b (b - 1) = 0,  (2b - 1)(v - c) = lo + 2^R hi,
+//!         out = c + (b + min - 2 b min)(v - c)
 //! ```
+//!
+//! `b = 1` forces `v >= c` and `b = 0` forces `v <= c` (the limbs are small and non-negative),
+//! so `out` is `max(v, c)` with `min = 0` and `min(v, c)` with `min = 1`; ReLU is `c = 0`,
+//! `min = 0`.
 //!
 //! With `t` range-checked, `b = 1` forces `p - q >= e1` and `b = 0` forces `q - p >= e0`:
 //! `e1 = e0 = 0` compares `p >= q` (either choice is right on ties), `e1 = 1` makes `b` mean
@@ -127,6 +134,45 @@ pub(crate) fn relu(layout: &mut Layout, xs: &[Wire], bound: u64) -> Vec<Wire> {
     if layout.params.fold > 0 {
         return map_select(layout, xs, bound, |v| v.max(0), |s| s.out);
     }
+    threshold_rows(layout, xs, 0, false, bound)
+}
+
+/// `min(max(x, lo), hi)` for each element (`|x| <= bound`), one side after the other. A side
+/// whose difference `|x - c|` is wider than one range check takes threshold rows (unfolded
+/// circuits): no linear row recomposes its limbs. Otherwise (and in folded circuits) it is a
+/// selection against the constant.
+pub(crate) fn clip(
+    layout: &mut Layout,
+    xs: &[Wire],
+    lo: Option<i64>,
+    hi: Option<i64>,
+    bound: u64,
+) -> Vec<Wire> {
+    let mut xs = xs.to_vec();
+    let mut bound = bound;
+    for (c, min) in [(lo, false), (hi, true)] {
+        let Some(c) = c else { continue };
+        let diff = bound.saturating_add(c.unsigned_abs());
+        let wide = bits_for(u128::from(diff) + 1) > layout.params.range_bits;
+        xs = if layout.params.fold == 0 && wide {
+            threshold_rows(layout, &xs, c, min, diff)
+        } else {
+            let pairs: Vec<(Wire, Wire)> = xs
+                .iter()
+                .map(|&x| (x, Wire::Const(i128::from(c))))
+                .collect();
+            max_pairs(layout, &pairs, min, diff)
+        };
+        bound = bound.max(c.unsigned_abs());
+    }
+    xs
+}
+
+/// `max(x, c)` (or `min(x, c)`) of each element in threshold rows, `|x - c| <= diff`;
+/// constants are mapped directly.
+fn threshold_rows(layout: &mut Layout, xs: &[Wire], c: i64, min: bool, diff: u64) -> Vec<Wire> {
+    let c = i128::from(c);
+    let side = |v: i128| if min { v.min(c) } else { v.max(c) };
     let cells: Vec<CellRef> = xs
         .iter()
         .filter_map(|&w| match w {
@@ -134,37 +180,51 @@ pub(crate) fn relu(layout: &mut Layout, xs: &[Wire], bound: u64) -> Vec<Wire> {
             Wire::Const(_) => None,
         })
         .collect();
-    let mut outs = relu_rows(layout, &cells, bound).into_iter();
+    let mut outs = place_threshold_rows(layout, &cells, c, min, diff).into_iter();
     xs.iter()
         .map(|&x| match x {
-            Wire::Const(v) => Wire::Const(v.max(0)),
+            Wire::Const(v) => Wire::Const(side(v)),
             Wire::Cell(_) => Wire::Cell(outs.next().expect("one per cell")),
         })
         .collect()
 }
 
-/// ReLU rows, `G4` groups per row: lanes `(v, b, lo, hi)` with `b = [v >= 0]` and
-/// `|v| = lo + 2^R hi`, `lo` an `R`-bit and `hi` a `(bits(bound) - R)`-bit range check (at
-/// least one bit), and the result `b v` in the group's result lane.
-fn relu_rows(layout: &mut Layout, xs: &[CellRef], bound: u64) -> Vec<CellRef> {
+/// Threshold rows, `G4` groups per row: lanes `(v, b, lo, hi)` with `b = [v >= c]` and
+/// `|v - c| = lo + 2^R hi`, `lo` an `R`-bit and `hi` a `(bits(diff) - R)`-bit range check (at
+/// least one bit), the threshold in the row constant, the side in the weight, and the result
+/// in the group's result lane.
+fn place_threshold_rows(
+    layout: &mut Layout,
+    xs: &[CellRef],
+    c: i128,
+    min: bool,
+    diff: u64,
+) -> Vec<CellRef> {
     let groups = layout.params.quad_groups();
     let r = layout.params.range_bits;
-    let hi_bits = bits_for(u128::from(bound)).saturating_sub(r).max(1);
+    let hi_bits = bits_for(u128::from(diff)).saturating_sub(r).max(1);
     let mut out = Vec::with_capacity(xs.len());
     for chunk in xs.chunks(groups) {
         let row = layout.row(Gate::Relu);
         for (g, &x) in chunk.iter().enumerate() {
             let v = layout.value(Wire::Cell(x));
-            let b = layout.choose(Choice::Decision, i128::from(v >= 0));
-            // (2b - 1) v = lo + 2^R hi; a negative t (from a wrong b) leaves hi negative.
-            let t = (2 * b - 1) * v;
+            let b = layout.choose(Choice::Decision, i128::from(v >= c));
+            // (2b - 1)(v - c) = lo + 2^R hi; a negative t (from a wrong b) leaves hi negative.
+            let t = (2 * b - 1) * (v - c);
             let cv = layout.assign(AdviceCol::X(4 * g), row, v);
             layout.copy(cv, x);
             layout.assign(AdviceCol::X(4 * g + 1), row, b);
             let lo = layout.assign(AdviceCol::X(4 * g + 2), row, t & ((1 << r) - 1));
             let hi = layout.assign(AdviceCol::X(4 * g + 3), row, t >> r);
-            let relu = layout.choose(Choice::Result, b * v);
-            out.push(layout.assign(AdviceCol::Z(g), row, relu));
+            // The gate's equation, so that it also holds for a non-boolean (adversarial) b.
+            let m = i128::from(min);
+            let chosen = c + (b + m - 2 * b * m) * (v - c);
+            let chosen = layout.choose(Choice::Result, chosen);
+            out.push(layout.assign(AdviceCol::Z(g), row, chosen));
+            layout.set_constant(row, g, c);
+            if min {
+                layout.set_weight(row, g, 0, 1);
+            }
             check_unsigned(layout, lo, r);
             check_unsigned(layout, hi, hi_bits);
         }
