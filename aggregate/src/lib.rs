@@ -25,8 +25,6 @@
 pub mod circuit;
 pub mod snark;
 
-use std::panic::{catch_unwind, AssertUnwindSafe};
-
 use halo2_proofs::halo2curves::bn256::{Bn256, Fr, G1Affine};
 use halo2_proofs::plonk::{create_proof, VerifyingKey};
 use halo2_proofs::poly::commitment::ParamsProver;
@@ -40,8 +38,7 @@ use snark_verifier_sdk::snark_verifier::pcs::kzg::KzgDecidingKey;
 use snark_verifier_sdk::snark_verifier::system::halo2::transcript::evm::EvmTranscript;
 use snark_verifier_sdk::snark_verifier::system::halo2::{compile, Config};
 use snark_verifier_sdk::snark_verifier::verifier::plonk::PlonkProtocol;
-use snark_verifier_sdk::snark_verifier::verifier::SnarkVerifier;
-use snark_verifier_sdk::{CircuitExt, NativeLoader, PlonkVerifier, Snark, SHPLONK};
+use snark_verifier_sdk::{CircuitExt, NativeLoader, Snark, SHPLONK};
 use thiserror::Error;
 
 pub use circuit::{keygen, AggregationKey, Link, Shape, ACCUMULATOR_LIMBS};
@@ -217,34 +214,16 @@ pub fn verify(verifier: &AggregateVerifier, proof: &AggregateProof) -> Result<()
             proof.instances.len()
         )));
     }
-    // snark-verifier's native verifier assumes well-formed limbs in places; anything it
-    // cannot read is a rejection, not a crash.
-    let outcome = catch_unwind(AssertUnwindSafe(|| {
-        let instances = vec![proof.instances.clone()];
-        let mut transcript =
-            EvmTranscript::<G1Affine, NativeLoader, &[u8], Vec<u8>>::new(proof.proof.as_slice());
-        let read = PlonkVerifier::<SHPLONK>::read_proof(
-            &verifier.deciding_key,
-            &verifier.protocol,
-            &instances,
-            &mut transcript,
-        )
-        .map_err(|e| format!("{e:?}"))?;
-        PlonkVerifier::<SHPLONK>::verify(
-            &verifier.deciding_key,
-            &verifier.protocol,
-            &instances,
-            &read,
-        )
-        .map_err(|e| format!("{e:?}"))
-    }));
-    match outcome {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(e)) => Err(AggregateError::Rejected(e)),
-        Err(_) => Err(AggregateError::Rejected(
-            "the proof or its accumulator is malformed".into(),
-        )),
-    }
+    let instances = vec![proof.instances.clone()];
+    let mut transcript =
+        EvmTranscript::<G1Affine, NativeLoader, &[u8], Vec<u8>>::new(proof.proof.as_slice());
+    snark::verify_native(
+        &verifier.deciding_key,
+        &verifier.protocol,
+        &instances,
+        &mut transcript,
+        "the proof or its accumulator is malformed",
+    )
 }
 
 /// The Solidity verifier of aggregates made with `verifier`'s key: contract

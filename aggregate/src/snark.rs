@@ -1,7 +1,7 @@
 //! Segment proofs made to be aggregated: the same circuits and keys as any segment proof, with
 //! the Poseidon transcript the aggregation circuit reads in-circuit.
 
-use halo2_proofs::halo2curves::bn256::{Bn256, G1Affine};
+use halo2_proofs::halo2curves::bn256::{Bn256, Fr, G1Affine};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use halo2_proofs::plonk::{create_proof, VerifyingKey};
@@ -12,6 +12,8 @@ use rand::rngs::OsRng;
 use snark_verifier_sdk::halo2::{PoseidonTranscript, POSEIDON_SPEC};
 use snark_verifier_sdk::snark_verifier::pcs::kzg::KzgDecidingKey;
 use snark_verifier_sdk::snark_verifier::system::halo2::{compile, Config};
+use snark_verifier_sdk::snark_verifier::util::transcript::TranscriptRead;
+use snark_verifier_sdk::snark_verifier::verifier::plonk::PlonkProtocol;
 use snark_verifier_sdk::snark_verifier::verifier::SnarkVerifier;
 use snark_verifier_sdk::{NativeLoader, PlonkVerifier, Snark, SHPLONK};
 use zkml_circuits::Blinding;
@@ -77,25 +79,37 @@ pub fn check_snark(srs: &ParamsKZG<Bn256>, snark: &Snark) -> Result<(), Aggregat
         ));
     }
     let dk: KzgDecidingKey<Bn256> = (srs.get_g()[0], srs.g2(), srs.s_g2()).into();
+    let mut transcript =
+        PoseidonTranscript::<NativeLoader, &[u8]>::from_spec(snark.proof(), POSEIDON_SPEC.clone());
+    verify_native(
+        &dk,
+        &snark.protocol,
+        &snark.instances,
+        &mut transcript,
+        "the proof is malformed",
+    )
+}
+
+/// Reads a proof from `transcript` and verifies it natively against `protocol`, pairing
+/// included. snark-verifier's native verifier assumes well-formed input in places: anything it
+/// cannot read is a rejection (`malformed`), not a crash.
+pub(crate) fn verify_native<T: TranscriptRead<G1Affine, NativeLoader>>(
+    dk: &KzgDecidingKey<Bn256>,
+    protocol: &PlonkProtocol<G1Affine>,
+    instances: &[Vec<Fr>],
+    transcript: &mut T,
+    malformed: &str,
+) -> Result<(), AggregateError> {
     let outcome = catch_unwind(AssertUnwindSafe(|| {
-        let mut transcript = PoseidonTranscript::<NativeLoader, &[u8]>::from_spec(
-            snark.proof(),
-            POSEIDON_SPEC.clone(),
-        );
-        let read = PlonkVerifier::<SHPLONK>::read_proof(
-            &dk,
-            &snark.protocol,
-            &snark.instances,
-            &mut transcript,
-        )
-        .map_err(|e| format!("{e:?}"))?;
-        PlonkVerifier::<SHPLONK>::verify(&dk, &snark.protocol, &snark.instances, &read)
+        let read = PlonkVerifier::<SHPLONK>::read_proof(dk, protocol, instances, transcript)
+            .map_err(|e| format!("{e:?}"))?;
+        PlonkVerifier::<SHPLONK>::verify(dk, protocol, instances, &read)
             .map_err(|e| format!("{e:?}"))
     }));
     match outcome {
         Ok(Ok(())) => Ok(()),
         Ok(Err(e)) => Err(AggregateError::Rejected(e)),
-        Err(_) => Err(AggregateError::Rejected("the proof is malformed".into())),
+        Err(_) => Err(AggregateError::Rejected(malformed.into())),
     }
 }
 

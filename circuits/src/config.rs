@@ -18,9 +18,9 @@
 //! Relu       b^2 - b = 0,  (2b - 1)(v - c[g]) - lo - 2^R hi = 0,
 //!            z[g] - c[g] - (b + m - 2 b m)(v - c[g]) = 0
 //!            with (v, b, lo, hi) = x[4g..4g+4], m = w[g][0]           g < G4, unfolded only
-//! RescaleRelu  b^2 - b = 0,  q - b t + (1 - b)(t + 1) = 0,  z[g] - b t = 0,
+//! RescaleRelu  n^2 - n = 0,  q - t + n (2t + 1) = 0,  z[g] - (1 - n) t = 0,
 //!            x + c[g] / 2 - q c[g] - rlo - w[g][0] rhi = 0,  t = lo + w[g][1] hi
-//!            with (x, q, b, lo, hi, rlo, rhi) = x[7g..7g+7]           g < G7, unfolded only
+//!            with (x, q, n, lo, hi, rlo, rhi) = x[7g..7g+7]           g < G7, unfolded only
 //! BitsFirst  x[i]^2 - x[i] = 0,  z[0] - S_0 = 0                       folded circuits only
 //! BitsNext   x[i]^2 - x[i] = 0,  z[0] - z[0](prev) - S_0 = 0          folded circuits only
 //! ```
@@ -567,28 +567,29 @@ impl ModelConfig {
         });
     }
 
-    /// A rescale and its ReLU ([`crate::layout::range::rescale_relu`]): `q` in sign and
-    /// magnitude `t`, the magnitude's and the remainder's limbs range-checked.
+    /// A rescale and its ReLU ([`crate::layout::range::rescale_relu`]): `q` in sign `n` and
+    /// magnitude `t`, the magnitude's and the remainder's limbs range-checked. An all-zero
+    /// group satisfies every constraint.
     fn rescale_relu_gate(&self, meta: &mut ConstraintSystem<Fr>) {
         let p = self.params;
         meta.create_gate("rescale relu", |v| {
             let s = self.on(v, Gate::RescaleRelu);
             let one = Expression::Constant(Fr::one());
+            let two = Expression::Constant(Fr::from(2));
             let half = Expression::Constant(Fr::TWO_INV);
             (0..p.septet_groups())
                 .flat_map(|g| {
-                    let [x, q, b, lo, hi, rlo, rhi] =
+                    let [x, q, n, lo, hi, rlo, rhi] =
                         [0, 1, 2, 3, 4, 5, 6].map(|k| self.xq(v, 7 * g + k));
                     let out = self.zq(v, g, 0);
                     let scale = self.cq(v, g);
                     let t = lo + self.wq(v, g, 1) * hi;
-                    let not_b = one.clone() - b.clone();
                     [
-                        s.clone() * (b.clone() * b.clone() - b.clone()),
+                        s.clone() * (n.clone() * n.clone() - n.clone()),
                         s.clone()
-                            * (q.clone() - b.clone() * t.clone()
-                                + not_b * (t.clone() + one.clone())),
-                        s.clone() * (out - b * t),
+                            * (q.clone() - t.clone()
+                                + n.clone() * (two.clone() * t.clone() + one.clone())),
+                        s.clone() * (out - (one.clone() - n) * t),
                         s.clone()
                             * (x + half.clone() * scale.clone()
                                 - q * scale

@@ -470,8 +470,8 @@ fn relu_rows_reject_a_forged_sign() {
 /// magnitude (`B - 1` bits against `R`) and of the remainder (the shift against `R`).
 fn rescale_relu_program() -> (Program, Vec<zkml_ir::Tensor>) {
     let mut b = ProgramBuilder::new(8).unwrap();
-    let x = b.input("x", vec![8], 0).unwrap();
-    let y = b.input("y", vec![8], 0).unwrap();
+    let x = b.input("x", vec![7], 0).unwrap();
+    let y = b.input("y", vec![7], 0).unwrap();
     let two = b.constant("two", vec![1], 0, vec![2]).unwrap();
     let xy = b.push("xy", Op::Mul, &[x, y]).unwrap();
     let q8 = b.push("q8", Op::Rescale { shift: 8 }, &[xy]).unwrap();
@@ -491,9 +491,10 @@ fn rescale_relu_program() -> (Program, Vec<zkml_ir::Tensor>) {
     for n in [relu, q1, relu6] {
         b.output(n, "o");
     }
+    // Seven elements: rows of two groups (sixteen lanes) end half empty.
     let inputs = vec![
-        tensor(&[8], &[-128, 127, -1, 0, 1, 64, -64, 100]),
-        tensor(&[8], &[127, 127, 1, -128, -128, 2, 3, -2]),
+        tensor(&[7], &[-128, 127, -1, 0, 1, 64, -64]),
+        tensor(&[7], &[127, 127, 1, -128, -128, 2, 3]),
     ];
     (b.finish().unwrap(), inputs)
 }
@@ -511,15 +512,23 @@ fn rescale_and_relu_share_a_group() {
             .count()
     };
     assert!(fused(&layout) > 0, "the rescales take their ReLU's rows");
-    // A range table wide enough for the magnitude: its high limb is not used.
-    let wide = CircuitParams {
-        range_bits: 8,
-        ..params()
-    };
-    let layout = honest_with(&p, &inputs, wide);
-    assert!(fused(&layout) > 0);
-    let loose = unconstrained_cells(&layout);
-    assert!(loose.is_empty(), "unconstrained cells: {loose:?}");
+    // A range table wide enough for the magnitude (its high limb is not used), and two groups
+    // per row (the last row's second group unused).
+    for shape in [
+        CircuitParams {
+            range_bits: 8,
+            ..params()
+        },
+        CircuitParams {
+            lanes: 16,
+            ..params()
+        },
+    ] {
+        let layout = honest_with(&p, &inputs, shape);
+        assert!(fused(&layout) > 0);
+        let loose = unconstrained_cells(&layout);
+        assert!(loose.is_empty(), "unconstrained cells: {loose:?}");
+    }
 }
 
 /// The fused rows: a quotient's sign claimed opposite to its value is rejected even when the
@@ -559,9 +568,9 @@ fn rescale_relu_rows_reject_a_forged_sign() {
             else {
                 continue;
             };
-            // The other sign: q = t when b = 1, q = -t - 1 when b = 0, so t is negative.
-            let b = i128::from(q < 0);
-            let t = if b == 1 { q } else { -q - 1 };
+            // The other sign: q = t when n = 0, q = -t - 1 when n = 1, so t is negative.
+            let n = i128::from(q >= 0);
+            let t = if n == 1 { -q - 1 } else { q };
             let t = -Fr::from(t.unsigned_abs() as u64);
             let hi = t * Fr::from(1u64 << r).invert().unwrap();
             let out = CellRef {
@@ -569,14 +578,14 @@ fn rescale_relu_rows_reject_a_forged_sign() {
                 row,
             };
             let mut forged = layout.clone();
-            set_with_copies(&mut forged, at(2), Val::Int(b));
+            set_with_copies(&mut forged, at(2), Val::Int(n));
             set_with_copies(&mut forged, at(3), Val::Int(0));
             set_with_copies(&mut forged, at(4), Val::Field(hi));
-            set_with_copies(&mut forged, out, Val::Field(Fr::from(b as u64) * t));
+            set_with_copies(&mut forged, out, Val::Field(Fr::from((1 - n) as u64) * t));
             let err = mock_verify(&forged).expect_err("a forged quotient sign was accepted");
             assert!(err.contains("range") || err.contains("lookup"), "{err}");
             let mut flipped = layout.clone();
-            flipped.set_value(at(2), Val::Int(b));
+            flipped.set_value(at(2), Val::Int(n));
             assert!(mock_verify(&flipped).is_err());
             checked += 1;
         }

@@ -49,6 +49,14 @@ pub struct ProvingKeyHeader {
     pub visibility: VisibilityConfig,
     /// Keccak-256 of the verifying key file, hex.
     pub vk_digest: String,
+    /// The gates and layouts the key was made for ([`zkml_circuits::LAYOUT_REVISION`]); keys
+    /// written before the field existed are revision 1.
+    #[serde(default = "first_layout_revision")]
+    pub layout_revision: u32,
+}
+
+fn first_layout_revision() -> u32 {
+    1
 }
 
 /// A proving key with its header.
@@ -169,6 +177,7 @@ pub fn generate_keys_on(
         circuit,
         visibility,
         vk_digest: hex::encode(keccak(&exported.to_bytes())),
+        layout_revision: zkml_circuits::LAYOUT_REVISION,
     };
     Ok((ProvingKeyFile { header, pk }, exported))
 }
@@ -253,6 +262,14 @@ impl ProvingKeyFile {
         let header: ProvingKeyHeader = serde_json::from_slice(header_bytes)
             .map_err(|e| err(format!("corrupt header: {e}")))?;
         header.circuit.validate().map_err(|e| err(e.to_string()))?;
+        if header.layout_revision != zkml_circuits::LAYOUT_REVISION {
+            return Err(err(format!(
+                "made for circuit layout revision {}, and this build lays circuits out by \
+                 revision {}: run setup again",
+                header.layout_revision,
+                zkml_circuits::LAYOUT_REVISION
+            )));
+        }
         Ok((header, 16 + len))
     }
 

@@ -87,3 +87,29 @@ fn edited_lengths_inside_a_resealed_key_are_errors() {
         );
     }
 }
+
+/// A key made for another layout revision (its header rewritten, as an older build wrote it:
+/// without the field) is refused before its body is read, naming the revision.
+#[test]
+fn keys_of_another_layout_revision_are_refused() {
+    let (bytes, _) = key();
+    let len = u32::from_le_bytes(bytes[12..16].try_into().unwrap()) as usize;
+    let mut header: serde_json::Value = serde_json::from_slice(&bytes[16..16 + len]).unwrap();
+    assert_eq!(
+        header["layout_revision"],
+        serde_json::json!(zkml_circuits::LAYOUT_REVISION)
+    );
+    header.as_object_mut().unwrap().remove("layout_revision");
+    let new_header = serde_json::to_vec(&header).unwrap();
+    let mut old = bytes[..12].to_vec();
+    old.extend((new_header.len() as u32).to_le_bytes());
+    old.extend(&new_header);
+    old.extend(&bytes[16 + len..]);
+    let err = decode(&old).expect_err("a key of revision 1");
+    assert!(
+        err.contains("layout revision 1") && err.contains("run setup again"),
+        "{err}"
+    );
+    // Unedited, the same body decodes.
+    decode(&bytes).expect("the honest key decodes");
+}

@@ -119,6 +119,17 @@ pub enum Wire {
     Const(i128),
 }
 
+/// The cells among `wires`, in order (constants left out).
+pub(crate) fn cells_of(wires: &[Wire]) -> Vec<CellRef> {
+    wires
+        .iter()
+        .filter_map(|&w| match w {
+            Wire::Cell(c) => Some(c),
+            Wire::Const(_) => None,
+        })
+        .collect()
+}
+
 /// The gate enabled on a main-region row (the `config` module states its constraints).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Gate {

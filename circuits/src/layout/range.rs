@@ -14,20 +14,21 @@
 //! and its ReLU at once.
 //!
 //! ```text
-//! RescaleRelu  group g: x[7g..7g+7] = (x, q, b, lo, hi, rlo, rhi), z[g] = out
+//! RescaleRelu  group g: x[7g..7g+7] = (x, q, n, lo, hi, rlo, rhi), z[g] = out
 //!              fixed: c[g] = 2^s, w[g][0] = weight of rhi, w[g][1] = weight of hi
-//!              t = lo + w[g][1] hi,  b (b - 1) = 0,  q = b t - (1 - b)(t + 1),
-//!              x + c[g] / 2 = q c[g] + rlo + w[g][0] rhi,  out = b t
+//!              t = lo + w[g][1] hi,  n (n - 1) = 0,  q = t - n (2t + 1),
+//!              x + c[g] / 2 = q c[g] + rlo + w[g][0] rhi,  out = (1 - n) t
 //! ```
 //!
-//! With `lo`, `hi` range-checked so that `0 <= t < 2^(B-1)`, `b = 1` makes `q = t` and `b = 0`
-//! makes `q = -t - 1`: together exactly `[-2^(B-1), 2^(B-1))`, with `b = [q >= 0]` determined by
+//! With `lo`, `hi` range-checked so that `0 <= t < 2^(B-1)`, `n = 0` makes `q = t` and `n = 1`
+//! makes `q = -t - 1`: together exactly `[-2^(B-1), 2^(B-1))`, with `n = [q < 0]` determined by
 //! `q`, and `out = max(q, 0)`. `rlo`, `rhi` hold the remainder's limbs as in a plain rescale. A
-//! high limb that is not needed (`B - 1 <= R`, `s <= R`) has weight 0 and stays unassigned.
+//! high limb that is not needed (`B - 1 <= R`, `s <= R`) has weight 0 and stays unassigned. An
+//! unused group (all zero) satisfies the gate, so a row may be partly filled.
 
 use super::adversary::Choice;
 use super::linear::{place_block, LinBlock, LinInput, LinTerm};
-use super::{AdviceCol, CellRef, Gate, Layout, Wire};
+use super::{cells_of, AdviceCol, CellRef, Gate, Layout, Wire};
 
 /// Number of bits needed for values up to `max` (at least 1).
 pub(crate) fn bits_for(max: u128) -> u32 {
@@ -281,13 +282,7 @@ pub(crate) fn rescale_relu(
     let (rlo_bits, rhi_bits) = (r_bits.min(r), r_bits.saturating_sub(r));
     let mut qs = Vec::with_capacity(xs.len());
     let mut outs = Vec::with_capacity(xs.len());
-    let cells: Vec<CellRef> = xs
-        .iter()
-        .filter_map(|&w| match w {
-            Wire::Cell(c) => Some(c),
-            Wire::Const(_) => None,
-        })
-        .collect();
+    let cells = cells_of(xs);
     let mut placed = Vec::with_capacity(cells.len());
     for chunk in cells.chunks(groups) {
         let row = layout.row(Gate::RescaleRelu);
@@ -297,9 +292,9 @@ pub(crate) fn rescale_relu(
             let q = i128::from(zkml_ir::rounding::rescale(v as i64, shift));
             let q = layout.choose(Choice::Quotient, q);
             let rem = v + (1i128 << (shift - 1)) - (q << shift);
-            let b = layout.choose(Choice::Decision, i128::from(q >= 0));
-            // q = b t - (1 - b)(t + 1); a wrong b leaves t negative, for its check to reject.
-            let t = if b == 0 { -q - 1 } else { q };
+            let neg = layout.choose(Choice::Decision, i128::from(q < 0));
+            // q = t - n (2t + 1); a wrong sign leaves t negative, for its check to reject.
+            let t = if neg == 1 { -q - 1 } else { q };
             let split = |value: i128, hi: u32| {
                 if hi == 0 {
                     (value, 0)
@@ -313,11 +308,11 @@ pub(crate) fn rescale_relu(
             let cx = layout.assign(lane(0), row, v);
             layout.copy(cx, x);
             let cq = layout.assign(lane(1), row, q);
-            layout.assign(lane(2), row, b);
+            layout.assign(lane(2), row, neg);
             let clo = layout.assign(lane(3), row, lo);
             let crlo = layout.assign(lane(5), row, rlo);
             // A high limb of weight 0 stays unassigned (0).
-            let out = layout.choose(Choice::Result, b * t);
+            let out = layout.choose(Choice::Result, (1 - neg) * t);
             let cout = layout.assign(AdviceCol::Z(g), row, out);
             layout.set_constant(row, g, 1i128 << shift);
             if rhi_bits > 0 {

@@ -35,7 +35,7 @@ use zkml_ir::CompareOp;
 use super::adversary::Choice;
 use super::program::{linear, LinItem};
 use super::range::{bits_for, check_unsigned};
-use super::{AdviceCol, CellRef, Gate, Layout, Wire};
+use super::{cells_of, AdviceCol, CellRef, Gate, Layout, Wire};
 
 /// How `b` is decided.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -173,13 +173,7 @@ pub(crate) fn clip(
 fn threshold_rows(layout: &mut Layout, xs: &[Wire], c: i64, min: bool, diff: u64) -> Vec<Wire> {
     let c = i128::from(c);
     let side = |v: i128| if min { v.min(c) } else { v.max(c) };
-    let cells: Vec<CellRef> = xs
-        .iter()
-        .filter_map(|&w| match w {
-            Wire::Cell(c) => Some(c),
-            Wire::Const(_) => None,
-        })
-        .collect();
+    let cells = cells_of(xs);
     let mut outs = place_threshold_rows(layout, &cells, c, min, diff).into_iter();
     xs.iter()
         .map(|&x| match x {
