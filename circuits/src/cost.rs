@@ -3,14 +3,21 @@
 //! Proving time is dominated by work proportional to `n = 2^k` for every committed polynomial:
 //!
 //! ```text
-//! cost(k, shape) ~ 2^k * (  A          advice columns (commit + FFT each)
-//!                         + 3 L        lookup arguments (permuted input, permuted table, product)
-//!                         + P          permutation products, ceil(equality columns / (degree - 2))
-//!                         + (d - 1)    quotient pieces
-//!                         + g F )      gate evaluation over the extended domain, F = fixed columns
+//! cost(k, shape) ~ 2^k * (  A + P        advice columns and permutation products: each is
+//!                                        committed, interpolated and taken to the extended domain
+//!                         + w_l L        lookup arguments (permuted input, permuted table, product)
+//!                         + w_q (d - 1)  quotient pieces (committed only)
+//!                         + w_c C )      columns taken to the extended domain but not committed:
+//!                                        fixed columns (selectors and tables included), one
+//!                                        permutation polynomial per equality column, and the
+//!                                        three row indicators
 //! ```
 //!
-//! with `g` small (fixed columns are not committed while proving, only read by the quotient).
+//! with `P = ceil(equality columns / (degree - 2))`. The prover keeps the proving key's fixed
+//! and permutation polynomials as coefficients and takes every one of them to each part of the
+//! extended domain for every proof, so a fixed column costs about half an advice column, not
+//! nothing: the weights are fitted to measured proving times (`benches/cost_model.py --fit`,
+//! BENCHMARKS.md "Cost model").
 //! The number of rows needed follows from a layout of the program: main-region rows depend on
 //! the lane counts, stream rows are the number of checks divided by the number of streams, and
 //! the range table needs `2^(R+1)` rows. Candidate shapes are laid out and the cheapest one that
@@ -32,18 +39,47 @@ use crate::params::CircuitParams;
 use crate::sizing::{minimal_k, reserved_rows};
 use crate::visibility::VisibilityConfig;
 
-/// Weight of a fixed column relative to an advice column in the cost model.
-pub const FIXED_WEIGHT: f64 = 0.08;
+/// Weight of a lookup argument relative to an advice column in the cost model.
+pub const LOOKUP_WEIGHT: f64 = 3.0;
+/// Weight of a quotient piece relative to an advice column.
+pub const QUOTIENT_WEIGHT: f64 = 0.6;
+/// Weight of a column taken to the extended domain without being committed (fixed columns,
+/// permutation polynomials) relative to an advice column.
+pub const COSET_WEIGHT: f64 = 0.5;
+
+/// The counts, per `2^k` rows, that [`estimate`] weighs.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
+pub struct CostTerms {
+    /// Advice columns and permutation products: committed and taken to the extended domain.
+    pub committed: usize,
+    /// Lookup arguments.
+    pub lookups: usize,
+    /// Quotient pieces.
+    pub quotient: usize,
+    /// Fixed columns, permutation polynomials and row indicators: taken to the extended
+    /// domain only.
+    pub coset_only: usize,
+}
+
+/// What [`estimate`] counts for shape `p`.
+pub fn terms(p: &CircuitParams) -> CostTerms {
+    let c = Commitments::of(p);
+    CostTerms {
+        committed: c.advice + c.perm,
+        lookups: c.lookups,
+        quotient: c.quotient,
+        coset_only: c.fixed + c.equality + 3,
+    }
+}
 
 /// Estimated relative proving cost of a shape at size `k`.
 pub fn estimate(p: &CircuitParams, k: u32) -> f64 {
-    let c = Commitments::of(p);
-    let advice = c.advice as f64;
-    let lookups = c.lookups as f64;
-    let perm = c.perm as f64;
-    let quotient = c.quotient as f64;
-    let fixed = (c.fixed - c.selectors - c.tables + 7) as f64;
-    2f64.powi(k as i32) * (advice + 3.0 * lookups + perm + quotient + FIXED_WEIGHT * fixed)
+    let t = terms(p);
+    2f64.powi(k as i32)
+        * (t.committed as f64
+            + LOOKUP_WEIGHT * t.lookups as f64
+            + QUOTIENT_WEIGHT * t.quotient as f64
+            + COSET_WEIGHT * t.coset_only as f64)
 }
 
 /// Process memory the model below does not scale with the circuit: the program, the SRS's
@@ -79,8 +115,6 @@ struct Commitments {
     advice: usize,
     /// Fixed columns, selectors and lookup tables included.
     fixed: usize,
-    selectors: usize,
-    tables: usize,
     /// Columns in the permutation (each has a fixed permutation polynomial).
     equality: usize,
     /// Permutation products.
@@ -97,7 +131,8 @@ impl Commitments {
                 p.advice_columns() + p.challenge_columns(),
                 p.fixed_columns(),
                 SELECTOR_COLUMNS,
-                2 + 3 * function * p.banks(),
+                // The range table, and the function tables' columns (declared even unused).
+                2 + 3 * p.banks(),
                 p.lanes
                     + p.results
                     + p.range_streams
@@ -114,8 +149,6 @@ impl Commitments {
         Self {
             advice,
             fixed: fixed + selectors + tables,
-            selectors,
-            tables,
             equality,
             perm: equality.div_ceil(p.degree - 2),
             lookups,
@@ -341,12 +374,19 @@ fn candidates_bounded(
                 (_, true) => (&[0], &[1, 2]),
                 (_, false) => (&[0], &[0]),
             };
+            // Degree 5 takes a third permutation column into each product for one more
+            // quotient piece; the extended domain (four times the rows) is the same.
+            let degrees: &[usize] = if fold == 0 { &[4, 5] } else { &[5] };
             for &range_streams in range_options {
-                for &streams in per_bank {
+                for (&streams, &degree) in per_bank
+                    .iter()
+                    .flat_map(|s| degrees.iter().map(move |d| (s, d)))
+                {
                     let mut p = CircuitParams {
                         range_streams,
                         table_streams: streams * banks,
                         table_banks: if banks > 1 { banks } else { 0 },
+                        degree,
                         ..base
                     };
                     let table_logical = if streams > 0 {

@@ -125,7 +125,8 @@ pub fn run(args: Args) -> Result<()> {
     if args.json {
         return print_json(&json!({
             "pk": pk_path, "vk": vk_path, "pk_bytes": pk_bytes, "vk_bytes": vk_bytes.len(),
-            "circuit": circuit, "cost_estimate": zkml_circuits::cost::estimate(&circuit, circuit.k), "srs": source, "device": device.name(),
+            "circuit": circuit, "cost_estimate": zkml_circuits::cost::estimate(&circuit, circuit.k),
+            "cost_terms": zkml_circuits::cost::terms(&circuit), "srs": source, "device": device.name(),
             "gpu_memory_peak_bytes": (device == zkml_prover::Device::Gpu).then_some(gpu_peak), "timings": stages.json(),
         }));
     }
