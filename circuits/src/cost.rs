@@ -16,8 +16,9 @@
 //! with `P = ceil(equality columns / (degree - 2))`. The prover keeps the proving key's fixed
 //! and permutation polynomials as coefficients and takes every one of them to each part of the
 //! extended domain for every proof, so a fixed column costs about half an advice column, not
-//! nothing: the weights are fitted to measured proving times (`benches/cost_model.py --fit`,
-//! BENCHMARKS.md "Cost model").
+//! nothing. The weights come from a profile of MobileNetV2's proof and from shapes of one model
+//! measured against each other (BENCHMARKS.md, "Scale set"); `benches/cost_model.py` prints the
+//! measured time per unit of estimate across models.
 //! The number of rows needed follows from a layout of the program: main-region rows depend on
 //! the lane counts, stream rows are the number of checks divided by the number of streams, and
 //! the range table needs `2^(R+1)` rows. Candidate shapes are laid out and the cheapest one that
