@@ -1,5 +1,5 @@
 //! Where a program's rows go: main-region rows, range checks and lookups per op, for one
-//! circuit shape.
+//! circuit shape; and the widths of its weights and constants (what committing them costs).
 //!
 //!     cargo run --release -p zkml-circuits --example rows -- model.zkml [lanes results freivalds]
 
@@ -47,4 +47,24 @@ fn main() {
         layout.instance.len(),
         start.elapsed().as_secs_f64()
     );
+    // Width of the coefficient cells: what committing the fixed columns costs.
+    let mut bits = [0usize; 130];
+    let mut negative = [0usize; 130];
+    for col in layout.weights.iter().chain(&layout.constants) {
+        for v in col {
+            match v {
+                zkml_circuits::layout::Val::Int(x) if *x < 0 => {
+                    negative[(128 - (-x).leading_zeros()) as usize] += 1
+                }
+                zkml_circuits::layout::Val::Int(x) => bits[(128 - x.leading_zeros()) as usize] += 1,
+                zkml_circuits::layout::Val::Field(_) => bits[129] += 1,
+            }
+        }
+    }
+    println!("coefficient cells by bits (non-negative / negative):");
+    for b in 0..130 {
+        if bits[b] + negative[b] > 0 {
+            println!("  {b:>3} bits: {:>10} {:>10}", bits[b], negative[b]);
+        }
+    }
 }

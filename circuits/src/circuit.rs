@@ -8,7 +8,7 @@ use halo2_proofs::plonk::{Any, Circuit, Column, ConstraintSystem, Error, TableCo
 
 use crate::config::ModelConfig;
 use crate::field::field;
-use crate::layout::{AdviceCol, CellRef, Layout};
+use crate::layout::{AdviceCol, CellRef, Gate, Layout};
 use crate::params::CircuitParams;
 
 /// A model circuit: its layout, with or without witness values.
@@ -137,11 +137,24 @@ impl Circuit<Fr> for ModelCircuit {
                     .iter()
                     .zip(&config.w)
                     .chain(layout.constants.iter().zip(&config.c));
+                let biased = |q: usize, row: usize| {
+                    p.fold == 0
+                        && q < p.results * p.lanes
+                        && matches!(
+                            layout.gates.get(row),
+                            Some(Some(Gate::LinFirst | Gate::LinNext))
+                        )
+                };
+                let bias = Fr::from(crate::config::WEIGHT_BIAS);
                 for (q, (values, col)) in coefficients.enumerate() {
                     let (_, offset) = crate::fold::coefficient_place(&p, q);
-                    for (row, &v) in values.iter().enumerate() {
-                        if v != crate::layout::Val::Int(0) {
-                            let at = crate::fold::physical_row(&p, row, offset);
+                    let rows = values.len().max(layout.gates.len());
+                    for row in 0..rows {
+                        let v = values.get(row).copied().unwrap_or_default();
+                        let at = crate::fold::physical_row(&p, row, offset);
+                        if biased(q, row) {
+                            region.assign_fixed(*col, at, v.to_field() + bias);
+                        } else if v != crate::layout::Val::Int(0) {
                             region.assign_fixed(*col, at, v.to_field());
                         }
                     }

@@ -5,6 +5,8 @@
 //! ```text
 //! LinFirst   z[j] - c[j] - S_j = 0                                    j < M
 //! LinNext    z[j] - z[j](prev) - c[j] - S_j = 0                       j < M
+//!            (unfolded: the weight columns hold w[j][i] + WEIGHT_BIAS on linear rows, every
+//!            lane of them written, and S_j = sum_i (w'[j][i] - WEIGHT_BIAS) x[i])
 //! MulFirst   z[j] - c[j] - x[2j] x[2j+1] = 0                          j < M
 //! MulNext    z[j] - z[j](prev) - c[j] - x[2j] x[2j+1] = 0             j < M
 //! Div        c[g] a + b - 2 b y - r = 0,  c[g] (z[g] - 2b + 1 + r) = 0
@@ -69,6 +71,17 @@ use halo2_proofs::poly::Rotation;
 
 use crate::layout::{AdviceCol, Gate};
 use crate::params::CircuitParams;
+
+/// What an unfolded circuit adds to every weight of a linear row in its fixed columns.
+///
+/// Committing a fixed column is a multi-scalar multiplication whose cost follows the scalars'
+/// width: a negative weight is a field element near the modulus, as wide as any, while a
+/// non-negative one of 16 bits takes two windows of Pippenger's algorithm instead of about
+/// twenty. Quantized weights (`--weight-bits`, 16 by default) are about half negative, so the
+/// key generator commits to the weight columns much faster when each is written shifted by
+/// this bias into `[0, 2^16)`. Every lane of a linear row is written, unused ones as the bias
+/// alone (weight 0), so that a lane the row does not use cannot add to it.
+pub const WEIGHT_BIAS: u64 = 1 << 15;
 
 /// Columns and selectors of a configured model circuit.
 ///
@@ -398,11 +411,24 @@ impl ModelConfig {
             let first = self.on(v, Gate::LinFirst);
             let next = self.on(v, Gate::LinNext);
             let xs: Vec<Expression<Fr>> = (0..p.lanes).map(|i| self.xq(v, i)).collect();
+            // Unfolded circuits hold every weight of a linear row as `w + WEIGHT_BIAS`
+            // ([`WEIGHT_BIAS`]); the sum takes the bias back off once per lane sum.
+            let unbias = (p.fold == 0).then(|| {
+                let lanes = xs
+                    .iter()
+                    .cloned()
+                    .reduce(|a, b| a + b)
+                    .expect("a circuit has lanes");
+                Expression::Constant(Fr::from(WEIGHT_BIAS)) * lanes
+            });
             (0..p.results)
                 .flat_map(|j| {
                     let z = self.zq(v, j, 0);
                     let prev = self.zq(v, j, -1);
-                    let c = self.cq(v, j);
+                    let c = match &unbias {
+                        Some(u) => self.cq(v, j) - u.clone(),
+                        None => self.cq(v, j),
+                    };
                     let sum = xs
                         .iter()
                         .enumerate()

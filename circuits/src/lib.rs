@@ -36,7 +36,7 @@ pub mod visibility;
 /// Revision of the gates and layouts: the same program and shape make different keys across
 /// revisions, so caches of keys include it. Raised whenever a gate's equation or an op's cells
 /// change.
-pub const LAYOUT_REVISION: u32 = 2;
+pub const LAYOUT_REVISION: u32 = 3;
 
 pub use circuit::ModelCircuit;
 pub use error::LayoutError;

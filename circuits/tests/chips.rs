@@ -592,3 +592,66 @@ fn rescale_relu_rows_reject_a_forged_sign() {
     }
     assert_eq!(checked, 8, "every rescaled element was forged");
 }
+
+/// Linear rows: in unfolded circuits the weight columns hold every weight plus
+/// [`WEIGHT_BIAS`], and a lane the row does not use is written as the bias alone. A value in
+/// such a lane then adds nothing, and a result forged by what that lane would add at weight
+/// `-WEIGHT_BIAS` (an unused weight cell left at 0) is rejected; folded circuits hold weights
+/// unshifted and reject it too.
+#[test]
+fn unused_lanes_of_a_linear_row_add_nothing() {
+    use halo2_proofs::halo2curves::bn256::Fr;
+    use zkml_circuits::config::WEIGHT_BIAS;
+    use zkml_circuits::layout::{Gate, Layout};
+
+    // A 1x3 by 3x2 product: 3 of the 8 lanes and 2 of the 4 results of one row.
+    let mut b = ProgramBuilder::new(10).unwrap();
+    let x = b.input("x", vec![1, 3], 0).unwrap();
+    let w = b
+        .constant("w", vec![3, 2], 0, vec![-3, 2, 5, -1, 0, 4])
+        .unwrap();
+    let mm = b.push("mm", Op::MatMul, &[x, w]).unwrap();
+    b.output(mm, "y");
+    let p = b.finish().unwrap();
+    let inputs = [tensor(&[1, 3], &[7, -2, 5])];
+    for layout in [
+        honest(&p, &inputs),
+        honest_with(&p, &inputs, folded_params()),
+    ] {
+        let row = (0..layout.gates.len())
+            .find(|&r| layout.gates[r] == Some(Gate::LinFirst))
+            .expect("a linear row");
+        let lane = (0..layout.params.lanes)
+            .find(|&i| {
+                let col = &layout.advice[layout.column_index(AdviceCol::X(i))];
+                col.get(row).copied().flatten().is_none()
+            })
+            .expect("an unused lane");
+        let with_lane = |v: i128| -> Layout {
+            let mut l = layout.clone();
+            let idx = l.column_index(AdviceCol::X(lane));
+            if l.advice[idx].len() <= row {
+                l.advice[idx].resize(row + 1, None);
+            }
+            l.advice[idx][row] = Some(Val::Int(v));
+            l
+        };
+        mock_verify(&with_lane(9)).expect("an unused lane holds weight 0");
+        let result = CellRef {
+            col: AdviceCol::Z(0),
+            row,
+        };
+        let Val::Int(z) = layout.cell_value(result) else {
+            panic!("an integer result")
+        };
+        for v in [1i128, -1, 9] {
+            let mut forged = with_lane(v);
+            let shifted = zkml_circuits::field(z) - Fr::from(WEIGHT_BIAS) * zkml_circuits::field(v);
+            set_with_copies(&mut forged, result, Val::Field(shifted));
+            assert!(
+                mock_verify(&forged).is_err(),
+                "a result shifted through an unused lane was accepted"
+            );
+        }
+    }
+}
