@@ -3,7 +3,7 @@
 //! public exposed.
 
 use halo2_proofs::halo2curves::bn256::{Bn256, G1Affine};
-use halo2_proofs::plonk::{keygen_pk, keygen_vk, ProvingKey};
+use halo2_proofs::plonk::{keygen_pk2, ProvingKey};
 use halo2_proofs::poly::kzg::commitment::ParamsKZG;
 use serde::{Deserialize, Serialize};
 use snark_verifier_sdk::halo2::aggregation::{
@@ -208,8 +208,9 @@ pub fn keygen(
     let protocols = snarks.iter().map(|s| s.protocol.clone()).collect();
     let mut circuit = build(CircuitBuilderStage::Keygen, start, srs, snarks, &shape);
     let config = circuit.calculate_params(Some(MINIMUM_ROWS));
-    let vk = keygen_vk(srs, &circuit).map_err(|e| AggregateError::Halo2(format!("{e:?}")))?;
-    let pk = keygen_pk(srs, vk, &circuit).map_err(|e| AggregateError::Halo2(format!("{e:?}")))?;
+    // One synthesis for both keys (the verifying key is built along with the proving key).
+    let pk =
+        keygen_pk2(srs, &circuit, true).map_err(|e| AggregateError::Halo2(format!("{e:?}")))?;
     Ok(AggregationKey {
         pk,
         config,

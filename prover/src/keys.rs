@@ -19,7 +19,7 @@ use std::io::{Cursor, Seek, SeekFrom, Write};
 use std::path::Path;
 
 use halo2_proofs::halo2curves::bn256::{Bn256, G1Affine};
-use halo2_proofs::plonk::{keygen_pk, keygen_vk_custom, ProvingKey};
+use halo2_proofs::plonk::{keygen_pk2, ProvingKey};
 use halo2_proofs::poly::kzg::commitment::ParamsKZG;
 use halo2_proofs::SerdeFormat;
 use serde::{Deserialize, Serialize};
@@ -163,12 +163,10 @@ pub fn generate_keys_on(
     let n_public = layout.instance.len();
     let model_circuit = ModelCircuit::new(layout);
     let pk = match device {
-        Device::Cpu => {
-            let vk = keygen_vk_custom(srs, &model_circuit, true)
-                .map_err(|e| ProverError::Halo2(format!("verifying key generation: {e:?}")))?;
-            keygen_pk(srs, vk, &model_circuit)
-                .map_err(|e| ProverError::Halo2(format!("proving key generation: {e:?}")))?
-        }
+        // One synthesis of the circuit and one permutation assembly make both keys (the
+        // verifying key is built along with the proving key).
+        Device::Cpu => keygen_pk2(srs, &model_circuit, true)
+            .map_err(|e| ProverError::Halo2(format!("key generation: {e:?}")))?,
         Device::Gpu => gpu_keygen(srs, &model_circuit)?,
     };
     let exported = export_vk(pk.get_vk(), srs, model_info(program, visibility)?, n_public)?;
