@@ -51,9 +51,9 @@ fn main() {
     let mut bits = [0usize; 130];
     let mut negative = [0usize; 130];
     for col in layout.weights.iter().chain(&layout.constants) {
-        for v in col {
+        for v in col.values() {
             match v {
-                zkml_circuits::layout::Val::Int(x) if *x < 0 => {
+                zkml_circuits::layout::Val::Int(x) if x < 0 => {
                     negative[(128 - (-x).leading_zeros()) as usize] += 1
                 }
                 zkml_circuits::layout::Val::Int(x) => bits[(128 - x.leading_zeros()) as usize] += 1,

@@ -150,7 +150,7 @@ impl Circuit<Fr> for ModelCircuit {
                     let (_, offset) = crate::fold::coefficient_place(&p, q);
                     let rows = values.len().max(layout.gates.len());
                     for row in 0..rows {
-                        let v = values.get(row).copied().unwrap_or_default();
+                        let v = values.value(row);
                         let at = crate::fold::physical_row(&p, row, offset);
                         if biased(q, row) {
                             region.assign_fixed(*col, at, v.to_field() + bias);

@@ -283,7 +283,7 @@ mod tests {
                 crate::build(&program, Some(&trace), params, VisibilityConfig::default()).unwrap();
             // A cell that no constraint reads: both checks must report it, and only it.
             let idx = layout.column_index(AdviceCol::X(0));
-            layout.advice[idx].push(Some(Val::Int(5)));
+            layout.advice[idx].push(Val::Int(5));
             let planted = CellRef {
                 col: AdviceCol::X(0),
                 row: layout.advice[idx].len() - 1,

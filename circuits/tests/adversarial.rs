@@ -763,34 +763,37 @@ fn mistakes_in_fixed_columns_and_tables_are_visible() {
     let mut changed = 0;
     for (idx, column) in honest.weights.iter().enumerate() {
         let lane = idx % lanes;
-        for (row, w) in column.iter().enumerate() {
+        for (row, w) in column.values().enumerate() {
             let linear = matches!(honest.gates[row], Some(Gate::LinFirst | Gate::LinNext));
-            let operand = honest.advice[honest.column_index(AdviceCol::X(lane))]
-                .get(row)
-                .copied()
-                .flatten();
-            if !linear || *w == Val::Int(0) || matches!(operand, None | Some(Val::Int(0))) {
+            let operand = honest.advice[honest.column_index(AdviceCol::X(lane))].get(row);
+            if !linear || w == Val::Int(0) || matches!(operand, None | Some(Val::Int(0))) {
                 continue;
             }
             let mut bad = honest.clone();
-            bad.weights[idx][row] = Val::Int(match w {
-                Val::Int(v) => v + 1,
-                Val::Field(_) => 1,
-            });
+            bad.weights[idx].set(
+                row,
+                Val::Int(match w {
+                    Val::Int(v) => v + 1,
+                    Val::Field(_) => 1,
+                }),
+            );
             assert!(mock_verify(&bad).is_err(), "weight {idx} row {row} changed");
             changed += 1;
         }
     }
     for (j, column) in honest.constants.iter().enumerate() {
-        for (row, c) in column.iter().enumerate() {
+        for (row, c) in column.values().enumerate() {
             if !matches!(honest.gates[row], Some(Gate::LinFirst | Gate::MulFirst)) {
                 continue;
             }
             let mut bad = honest.clone();
-            bad.constants[j][row] = Val::Int(match c {
-                Val::Int(v) => v - 1,
-                Val::Field(_) => 1,
-            });
+            bad.constants[j].set(
+                row,
+                Val::Int(match c {
+                    Val::Int(v) => v - 1,
+                    Val::Field(_) => 1,
+                }),
+            );
             assert!(mock_verify(&bad).is_err(), "constant {j} row {row} changed");
             changed += 1;
         }

@@ -561,11 +561,7 @@ fn rescale_relu_rows_reject_a_forged_sign() {
                 col: AdviceCol::X(7 * g + k),
                 row,
             };
-            let Some(Val::Int(q)) = layout.advice[at(1).col.index(&layout.params)]
-                .get(row)
-                .copied()
-                .flatten()
-            else {
+            let Some(Val::Int(q)) = layout.advice[at(1).col.index(&layout.params)].get(row) else {
                 continue;
             };
             // The other sign: q = t when n = 0, q = -t - 1 when n = 1, so t is negative.
@@ -624,16 +620,13 @@ fn unused_lanes_of_a_linear_row_add_nothing() {
         let lane = (0..layout.params.lanes)
             .find(|&i| {
                 let col = &layout.advice[layout.column_index(AdviceCol::X(i))];
-                col.get(row).copied().flatten().is_none()
+                col.get(row).is_none()
             })
             .expect("an unused lane");
         let with_lane = |v: i128| -> Layout {
             let mut l = layout.clone();
             let idx = l.column_index(AdviceCol::X(lane));
-            if l.advice[idx].len() <= row {
-                l.advice[idx].resize(row + 1, None);
-            }
-            l.advice[idx][row] = Some(Val::Int(v));
+            l.advice[idx].set(row, Val::Int(v));
             l
         };
         mock_verify(&with_lane(9)).expect("an unused lane holds weight 0");

@@ -150,7 +150,7 @@ fn measured_layouts_count_what_full_layouts_lay_out() {
                 "{what}: saved rows"
             );
             assert_eq!(minimal_k(&counted), minimal_k(&full), "{what}: k");
-            assert!(counted.copies.is_empty() && counted.weights.iter().all(Vec::is_empty));
+            assert!(counted.copies.is_empty() && counted.weights.iter().all(|c| c.is_empty()));
         }
     }
 }

@@ -129,11 +129,7 @@ fn result_cells(layout: &Layout) -> Vec<CellRef> {
                     col: AdviceCol::X(i),
                     row,
                 };
-                if layout.advice[layout.column_index(c.col)]
-                    .get(row)
-                    .copied()
-                    .flatten()
-                    .is_some()
+                if layout.advice[layout.column_index(c.col)].get(row).is_some()
                     && !copied.contains(&c)
                 {
                     out.push(c);

@@ -15,7 +15,7 @@
 //! that follow (`pk_layout`), before the proving system parses anything, so a corrupt or
 //! crafted key is a clear error and never a crash or an unbounded allocation.
 
-use std::io::{Cursor, Seek, SeekFrom, Write};
+use std::io::{Cursor, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
 use halo2_proofs::halo2curves::bn256::{Bn256, G1Affine};
@@ -32,11 +32,14 @@ use zkml_verifier::vk::{ModelInfo, PublicPart, TensorInfo, ValueClass, Visibilit
 use crate::device::Device;
 use crate::error::ProverError;
 use crate::export::export_vk;
+use crate::once::SynthesizeOnce;
 
 /// First bytes of a proving key file.
 pub const PK_MAGIC: &[u8; 8] = b"ZKMLPK\0\0";
 /// Proving key format version.
 pub const PK_FORMAT_VERSION: u32 = 1;
+/// The longest header [`ProvingKeyFile::read_file`] reads (headers are a few hundred bytes).
+const MAX_HEADER: u64 = 1 << 20;
 
 /// What a proving key was made for.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -164,8 +167,9 @@ pub fn generate_keys_on(
     let model_circuit = ModelCircuit::new(layout);
     let pk = match device {
         // One synthesis of the circuit and one permutation assembly make both keys (the
-        // verifying key is built along with the proving key).
-        Device::Cpu => keygen_pk2(srs, &model_circuit, true)
+        // verifying key is built along with the proving key); the layout is let go once it
+        // is written.
+        Device::Cpu => keygen_pk2(srs, &SynthesizeOnce::new(model_circuit), true)
             .map_err(|e| ProverError::Halo2(format!("key generation: {e:?}")))?,
         Device::Gpu => gpu_keygen(srs, &model_circuit)?,
     };
@@ -291,18 +295,96 @@ impl ProvingKeyFile {
         // Every length inside the key is checked against the bytes that follow before halo2
         // allocates what it asks for.
         crate::pk_layout::check(body, params).map_err(|e| err(format!("corrupt key: {e}")))?;
-        let parsed = std::panic::catch_unwind(|| {
-            ProvingKey::<G1Affine>::read::<_, ModelCircuit>(
-                &mut Cursor::new(body),
-                SerdeFormat::RawBytesUnchecked,
-                params,
-            )
-        });
-        match parsed {
-            Ok(Ok(pk)) => Ok(Self { header, pk }),
-            Ok(Err(e)) => Err(err(format!("cannot decode the key: {e}"))),
-            Err(_) => Err(err("cannot decode the key".into())),
+        let pk = decode_checked(Cursor::new(body), params).map_err(err)?;
+        Ok(Self { header, pk })
+    }
+}
+
+/// Decodes a halo2 proving key whose checksum and lengths were checked.
+fn decode_checked(
+    mut body: impl Read,
+    params: CircuitParams,
+) -> Result<ProvingKey<G1Affine>, String> {
+    let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        ProvingKey::<G1Affine>::read::<_, ModelCircuit>(
+            &mut body,
+            SerdeFormat::RawBytesUnchecked,
+            params,
+        )
+    }));
+    match parsed {
+        Ok(Ok(pk)) => Ok(pk),
+        Ok(Err(e)) => Err(format!("cannot decode the key: {e}")),
+        Err(_) => Err("cannot decode the key".into()),
+    }
+}
+
+impl ProvingKeyFile {
+    /// Reads and checks the proving key file at `path` as [`ProvingKeyFile::from_bytes`]
+    /// does, without holding the file in memory: its body is hashed and its lengths checked in
+    /// one pass, then decoded in a second, both from the same open file (a key written to the
+    /// same path meanwhile, through a rename, does not mix in).
+    pub fn read_file(path: &Path) -> Result<Self, ProverError> {
+        let err = |reason: String| ProverError::ProvingKey {
+            path: path.display().to_string(),
+            reason,
+        };
+        let io = |e: std::io::Error| err(format!("cannot read: {e}"));
+        let mut file = std::fs::File::open(path).map_err(io)?;
+        let size = file.metadata().map_err(io)?.len();
+        let mut head = [0u8; 16];
+        file.read_exact(&mut head)
+            .map_err(|_| err("truncated header".into()))?;
+        if !head.starts_with(PK_MAGIC) {
+            // The header reader names what is wrong.
+            Self::read_header(&head, path)?;
         }
+        let len = u32::from_le_bytes(head[12..16].try_into().expect("4")) as u64;
+        if len > MAX_HEADER || 16 + len + 32 > size {
+            return Err(err("truncated header".into()));
+        }
+        let mut start = head.to_vec();
+        start.resize(16 + len as usize + 32, 0);
+        file.read_exact(&mut start[16..]).map_err(io)?;
+        let (header, at) = Self::read_header(&start, path)?;
+        let checksum: [u8; 32] = start[at..at + 32].try_into().expect("32");
+        let body_at = (at + 32) as u64;
+        let body_len = usize::try_from(size - body_at)
+            .map_err(|_| err("the key is too large for this machine".into()))?;
+        let params = header.circuit;
+        let mut hashed = HashingReader {
+            inner: std::io::BufReader::with_capacity(1 << 20, &mut file),
+            hasher: Keccak256::new(),
+        };
+        let walked = crate::pk_layout::check_stream(&mut hashed, body_len, params);
+        // The walk stops at the first fault; the checksum covers the whole body.
+        std::io::copy(&mut hashed, &mut std::io::sink()).map_err(io)?;
+        let digest: [u8; 32] = hashed.hasher.finalize().into();
+        // A key whose bytes were changed is reported as such, whatever its walk found.
+        if digest != checksum {
+            return Err(err(
+                "checksum mismatch: the file is corrupt or was modified".into(),
+            ));
+        }
+        walked.map_err(|e| err(format!("corrupt key: {e}")))?;
+        file.seek(SeekFrom::Start(body_at)).map_err(io)?;
+        let body = std::io::BufReader::with_capacity(1 << 20, &mut file);
+        let pk = decode_checked(body, params).map_err(err)?;
+        Ok(Self { header, pk })
+    }
+}
+
+/// Passes bytes on from `inner`, hashing them.
+struct HashingReader<R: Read> {
+    inner: R,
+    hasher: Keccak256,
+}
+
+impl<R: Read> Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
     }
 }
 

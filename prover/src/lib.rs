@@ -10,6 +10,7 @@ pub mod export;
 #[cfg(feature = "gpu")]
 pub mod gpu;
 pub mod keys;
+mod once;
 mod pk_layout;
 pub mod prove;
 pub mod srs;

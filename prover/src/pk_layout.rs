@@ -21,6 +21,8 @@
 //! vector of polynomials: u32 BE count, then that many polynomials
 //! ```
 
+use std::io::Read;
+
 use halo2_proofs::halo2curves::bn256::Fr;
 use halo2_proofs::plonk::{Circuit, ConstraintSystem};
 use zkml_circuits::{CircuitParams, ModelCircuit};
@@ -29,31 +31,56 @@ use zkml_circuits::{CircuitParams, ModelCircuit};
 const SCALAR: usize = 32;
 const POINT: usize = 64;
 
-struct Walk<'a> {
-    bytes: &'a [u8],
+/// A reader of the key's bytes that knows how many there are and where it is.
+struct Walk<R: Read> {
+    bytes: R,
+    len: usize,
     at: usize,
 }
 
-impl Walk<'_> {
-    fn take(&mut self, n: usize, what: &str) -> Result<&[u8], String> {
+impl<R: Read> Walk<R> {
+    /// Consumes `n` bytes (read through, never held), or fails naming `what` when the key
+    /// ends first.
+    fn skip(&mut self, n: usize, what: &str) -> Result<(), String> {
         let end = self
             .at
             .checked_add(n)
-            .filter(|&e| e <= self.bytes.len())
+            .filter(|&e| e <= self.len)
             .ok_or_else(|| {
                 format!(
                     "{what} ({n} bytes at offset {}) runs past the end of the key ({} bytes)",
-                    self.at,
-                    self.bytes.len()
+                    self.at, self.len
                 )
             })?;
-        let out = &self.bytes[self.at..end];
+        let copied = std::io::copy(&mut (&mut self.bytes).take(n as u64), &mut std::io::sink())
+            .map_err(|e| format!("{what}: {e}"))?;
+        if copied != n as u64 {
+            return Err(format!(
+                "{what}: the key ends after {} bytes",
+                self.at + copied as usize
+            ));
+        }
         self.at = end;
-        Ok(out)
+        Ok(())
+    }
+
+    fn array<const N: usize>(&mut self, what: &str) -> Result<[u8; N], String> {
+        if self.at + N > self.len {
+            return Err(format!(
+                "{what} ({N} bytes at offset {}) runs past the end of the key ({} bytes)",
+                self.at, self.len
+            ));
+        }
+        let mut b = [0u8; N];
+        self.bytes
+            .read_exact(&mut b)
+            .map_err(|e| format!("{what}: {e}"))?;
+        self.at += N;
+        Ok(b)
     }
 
     fn u32(&mut self, big_endian: bool, what: &str) -> Result<usize, String> {
-        let b: [u8; 4] = self.take(4, what)?.try_into().expect("4 bytes");
+        let b: [u8; 4] = self.array(what)?;
         let v = if big_endian {
             u32::from_be_bytes(b)
         } else {
@@ -67,13 +94,13 @@ impl Walk<'_> {
         let size = n
             .checked_mul(SCALAR)
             .ok_or_else(|| format!("{what}: a length of {n} values overflows"))?;
-        self.take(size, what).map(|_| ())
+        self.skip(size, what)
     }
 
     fn polynomials(&mut self, what: &str) -> Result<(), String> {
         let count = self.u32(true, what)?;
         // Each polynomial takes at least its 4-byte length.
-        if count > (self.bytes.len() - self.at) / 4 {
+        if count > (self.len - self.at) / 4 {
             return Err(format!(
                 "{what}: {count} polynomials cannot fit in the rest of the key"
             ));
@@ -88,10 +115,24 @@ impl Walk<'_> {
 /// Checks that `body` (the halo2 proving key of a circuit of shape `params`) has the layout
 /// above with every length inside it, and nothing after it.
 pub(crate) fn check(body: &[u8], params: CircuitParams) -> Result<(), String> {
+    check_stream(body, body.len(), params)
+}
+
+/// [`check`] of a key read from `body`, which holds `len` bytes: the key is read through
+/// once, in order, and never held.
+pub(crate) fn check_stream(
+    body: impl Read,
+    len: usize,
+    params: CircuitParams,
+) -> Result<(), String> {
     let mut cs = ConstraintSystem::<Fr>::default();
     let _ = ModelCircuit::configure_with_params(&mut cs, params);
-    let mut w = Walk { bytes: body, at: 0 };
-    if w.take(1, "the version byte")? != [0x02] {
+    let mut w = Walk {
+        bytes: body,
+        len,
+        at: 0,
+    };
+    if w.array::<1>("the version byte")? != [0x02] {
         return Err("unexpected halo2 key version".into());
     }
     let k = w.u32(false, "k")?;
@@ -101,7 +142,7 @@ pub(crate) fn check(body: &[u8], params: CircuitParams) -> Result<(), String> {
             params.k
         ));
     }
-    let compressed = match w.take(1, "the selector flag")? {
+    let compressed = match w.array::<1>("the selector flag")? {
         [0] => false,
         [1] => true,
         _ => return Err("the selector flag is not 0 or 1".into()),
@@ -110,14 +151,14 @@ pub(crate) fn check(body: &[u8], params: CircuitParams) -> Result<(), String> {
     let size = fixed
         .checked_mul(POINT)
         .ok_or("the fixed commitment count overflows")?;
-    w.take(size, "the fixed commitments")?;
-    w.take(
+    w.skip(size, "the fixed commitments")?;
+    w.skip(
         cs.permutation().get_columns().len() * POINT,
         "the permutation commitments",
     )?;
     if compressed {
         let per_selector = (1usize << k).div_ceil(8);
-        w.take(cs.num_selectors() * per_selector, "the selectors")?;
+        w.skip(cs.num_selectors() * per_selector, "the selectors")?;
     }
     for what in ["l0", "l_last", "l_active_row"] {
         w.polynomial(what)?;
@@ -130,11 +171,8 @@ pub(crate) fn check(body: &[u8], params: CircuitParams) -> Result<(), String> {
     ] {
         w.polynomials(what)?;
     }
-    if w.at != body.len() {
-        return Err(format!(
-            "{} bytes follow the end of the key",
-            body.len() - w.at
-        ));
+    if w.at != w.len {
+        return Err(format!("{} bytes follow the end of the key", w.len - w.at));
     }
     Ok(())
 }

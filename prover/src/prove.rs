@@ -17,6 +17,7 @@ use zkml_ir::{evaluate, Program, Tensor};
 use crate::device::Device;
 use crate::error::ProverError;
 use crate::keys::{program_digest, ProvingKeyFile};
+use crate::once::SynthesizeOnce;
 use crate::transcript::{EvmTranscriptRead, EvmTranscriptWrite};
 
 /// A proof and the public values it was made for.
@@ -175,7 +176,7 @@ pub fn prove_circuit_on(
     >(
         srs,
         &pk.pk,
-        &[circuit],
+        &[SynthesizeOnce::new(circuit)],
         &[&[&instance_fields]],
         OsRng,
         &mut transcript,

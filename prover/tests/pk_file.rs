@@ -45,10 +45,24 @@ fn resealed(mut bytes: Vec<u8>, body: usize) -> Vec<u8> {
     bytes
 }
 
+/// Decodes `bytes` from memory and, written to a file, from the file (which is read without
+/// being held in memory); both must give the same verdict and the same error.
 fn decode(bytes: &[u8]) -> Result<(), String> {
-    ProvingKeyFile::from_bytes(bytes, Path::new("pk.bin"))
+    let in_memory = ProvingKeyFile::from_bytes(bytes, Path::new("pk.bin"))
         .map(|_| ())
-        .map_err(|e| e.to_string())
+        .map_err(|e| e.to_string());
+    let dir = std::env::temp_dir().join(format!("zkml-pk-file-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    static FILES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = FILES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let path = dir.join(format!("{n}.bin"));
+    std::fs::write(&path, bytes).unwrap();
+    let from_file = ProvingKeyFile::read_file(&path)
+        .map(|_| ())
+        .map_err(|e| e.to_string().replace(&path.display().to_string(), "pk.bin"));
+    std::fs::remove_file(&path).unwrap();
+    assert_eq!(in_memory, from_file, "the two readers disagree");
+    in_memory
 }
 
 #[test]

@@ -40,7 +40,7 @@ use rustc_hash::FxHashMap as HashMap;
 use halo2_proofs::halo2curves::bn256::Fr;
 
 use super::adversary::Choice;
-use super::{AdviceCol, CellRef, Gate, Layout, Val, Wire};
+use super::{AdviceCol, CellRef, Gate, Layout, Wire};
 
 /// Second-phase cells already laid out, shared by every check of a circuit.
 #[derive(Clone, Debug, Default)]
@@ -432,19 +432,10 @@ pub fn second_phase(layout: &Layout, r: Option<Fr>) -> Vec<(CellRef, Option<Fr>)
     let sources: HashMap<CellRef, CellRef> = layout.phase2_sources.iter().copied().collect();
     let mut values: HashMap<CellRef, Fr> = HashMap::default();
     let mut out = Vec::new();
-    let weight = |row: usize, i: usize| -> Fr {
-        layout.weights[i]
-            .get(row)
-            .copied()
-            .unwrap_or(Val::Int(0))
-            .to_field()
-    };
+    let weight = |row: usize, i: usize| -> Fr { layout.weights[i].value(row).to_field() };
     let advice = |c: CellRef| -> Fr {
         layout.advice[layout.column_index(c.col)]
-            .get(c.row)
-            .copied()
-            .flatten()
-            .unwrap_or(Val::Int(0))
+            .value(c.row)
             .to_field()
     };
     for (row, gate) in layout.gates.iter().enumerate() {

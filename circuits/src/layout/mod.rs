@@ -11,10 +11,12 @@ use halo2_proofs::halo2curves::bn256::Fr;
 
 pub use crate::error::LayoutError;
 use crate::params::CircuitParams;
+pub use cells::Cells;
 pub use gather::TABLE_PART;
 
 pub mod adversary;
 pub(crate) mod bits;
+mod cells;
 pub(crate) mod divsqrt;
 pub mod freivalds;
 pub(crate) mod gather;
@@ -235,12 +237,12 @@ pub struct Layout {
     pub counting: bool,
     /// Main-region rows used.
     pub main_rows: usize,
-    /// Advice values, `[column][row]`; `None` marks cells never assigned.
-    pub advice: Vec<Vec<Option<Val>>>,
+    /// Advice values, `[column][row]`; unset cells were never assigned.
+    pub advice: Vec<Cells>,
     /// Weight coefficients `w[j][i]`, indexed `[j * W + i][row]`.
-    pub weights: Vec<Vec<Val>>,
+    pub weights: Vec<Cells>,
     /// Row constants `c[j]`, `[j][row]`.
-    pub constants: Vec<Vec<Val>>,
+    pub constants: Vec<Cells>,
     /// Bits checked by each range-stream row (0: unused).
     pub range_tags: Vec<Vec<u64>>,
     /// Table tag of each function-stream row (0: unused).
@@ -291,9 +293,9 @@ impl Layout {
             has_witness,
             counting: false,
             main_rows: 0,
-            advice: vec![Vec::new(); params.advice_columns()],
-            weights: vec![Vec::new(); w * m],
-            constants: vec![Vec::new(); m],
+            advice: vec![Cells::default(); params.advice_columns()],
+            weights: vec![Cells::default(); w * m],
+            constants: vec![Cells::default(); m],
             range_tags: vec![Vec::new(); params.range_streams],
             table_tags: vec![Vec::new(); params.table_streams],
             gates: Vec::new(),
@@ -399,14 +401,11 @@ impl Layout {
         };
         let idx = self.column_index(col);
         let column = &mut self.advice[idx];
-        if column.len() <= row {
-            column.resize(row + 1, None);
-        }
         debug_assert!(
-            column[row].is_none(),
+            column.get(row).is_none(),
             "cell {col:?} row {row} assigned twice"
         );
-        column[row] = Some(v);
+        column.set(row, v);
         CellRef { col, row }
     }
 
@@ -425,11 +424,7 @@ impl Layout {
             return;
         }
         let idx = j * self.params.lanes + i;
-        let column = &mut self.weights[idx];
-        if column.len() <= row {
-            column.resize(row + 1, Val::default());
-        }
-        column[row] = v;
+        self.weights[idx].set(row, v);
     }
 
     /// Sets constant `c[j]` on a row.
@@ -446,11 +441,7 @@ impl Layout {
         if self.counting {
             return;
         }
-        let column = &mut self.constants[j];
-        if column.len() <= row {
-            column.resize(row + 1, Val::default());
-        }
-        column[row] = v;
+        self.constants[j].set(row, v);
     }
 
     /// The integer value of a wire (0 without a witness).
@@ -472,7 +463,9 @@ impl Layout {
         if self.counting {
             return Val::default();
         }
-        self.advice[self.column_index(c.col)][c.row].expect("wire cells are assigned")
+        self.advice[self.column_index(c.col)]
+            .get(c.row)
+            .expect("wire cells are assigned")
     }
 
     /// Constrains two cells to be equal.
@@ -599,6 +592,6 @@ impl Layout {
     /// Overwrites an assigned cell's value (soundness tests perturb witnesses this way).
     pub fn set_value(&mut self, cell: CellRef, value: Val) {
         let idx = self.column_index(cell.col);
-        self.advice[idx][cell.row] = Some(value);
+        self.advice[idx].set(cell.row, value);
     }
 }

@@ -161,7 +161,7 @@ pub(crate) fn cached_keys_for(
     let (pk_path, vk_path) = (dir.join("pk.bin"), dir.join("vk.bin"));
     if pk_path.exists() && vk_path.exists() {
         let loaded = stages.run(&format!("{label}load cached keys"), || -> Result<_> {
-            let pk = ProvingKeyFile::from_bytes(&std::fs::read(&pk_path)?, &pk_path)?;
+            let pk = ProvingKeyFile::read_file(&pk_path)?;
             let vk = zkml_verifier::VerifyingKey::from_bytes(&std::fs::read(&vk_path)?)?;
             Ok((pk, vk))
         });
@@ -287,9 +287,7 @@ pub(crate) fn given_keys_at(
     zkml_prover::srs::Srs,
 )> {
     let pk = stages.run("load proving key", || -> Result<_> {
-        let bytes =
-            std::fs::read(pk_path).with_context(|| format!("cannot read {}", pk_path.display()))?;
-        Ok(ProvingKeyFile::from_bytes(&bytes, pk_path)?)
+        Ok(ProvingKeyFile::read_file(pk_path)?)
     })?;
     if hex::encode(zkml_prover::keys::program_digest(program)) != pk.header.program_digest {
         anyhow::bail!(
