@@ -335,12 +335,10 @@ impl ProvingKeyFile {
         let mut head = [0u8; 16];
         file.read_exact(&mut head)
             .map_err(|_| err("truncated header".into()))?;
-        if !head.starts_with(PK_MAGIC) {
-            // The header reader names what is wrong.
-            Self::read_header(&head, path)?;
-        }
         let len = u32::from_le_bytes(head[12..16].try_into().expect("4")) as u64;
         if len > MAX_HEADER || 16 + len + 32 > size {
+            // The header reader names what is wrong first (not a key, another version).
+            Self::read_header(&head, path)?;
             return Err(err("truncated header".into()));
         }
         let mut start = head.to_vec();

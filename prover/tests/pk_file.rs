@@ -127,3 +127,19 @@ fn keys_of_another_layout_revision_are_refused() {
     // Unedited, the same body decodes.
     decode(&bytes).expect("the honest key decodes");
 }
+
+/// A key of another format version is refused by both readers, naming the version, even
+/// where what follows is not a header this build could read.
+#[test]
+fn keys_of_another_format_version_are_refused() {
+    let (bytes, _) = key();
+    for header_len in [None, Some(u32::MAX)] {
+        let mut b = bytes.clone();
+        b[8..12].copy_from_slice(&2u32.to_le_bytes());
+        if let Some(len) = header_len {
+            b[12..16].copy_from_slice(&len.to_le_bytes());
+        }
+        let err = decode(&b).expect_err("a key of format version 2");
+        assert!(err.contains("format version 2"), "{err}");
+    }
+}
