@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
-use zkml_aggregate::{keygen, prove, prove_segment, solidity, verify, AggregateVerifier, Shape};
+use zkml_aggregate::{chain_model, keygen, prove, prove_segment, verify, Shape};
 use zkml_circuits::cost::{Objective, Phases};
 use zkml_circuits::VisibilityConfig;
 use zkml_segments::plan::{plan_cuts, size_segments};
@@ -45,6 +45,7 @@ fn main() {
         (f.program, f.inputs)
     };
     let vis = VisibilityConfig::default();
+    let digest = zkml_prover::keys::program_digest(&program);
     let cuts = plan_cuts(&program, vis, n).expect("cut");
     let cut = CutProgram::new(program, vis, cuts).expect("cut");
     let circuits = size_segments(&cut, Objective::EvmGas, Phases::Any).expect("size");
@@ -97,7 +98,15 @@ fn main() {
     let shape = Shape::chain(lens, &links).expect("shape");
 
     let t = Instant::now();
-    let key = keygen(&srs, snarks.clone(), shape.clone()).expect("aggregation keys");
+    let vks: Vec<_> = keys
+        .iter()
+        .map(|k| match k {
+            Key::Halo2(vk) => vk.clone(),
+            Key::Groth16(_) => unreachable!("segments are halo2 proofs"),
+        })
+        .collect();
+    let model = chain_model(&vks, digest).expect("a chain");
+    let key = keygen(&srs, snarks.clone(), shape.clone(), model).expect("aggregation keys");
     println!(
         "aggregation keys: {:.1} s (2^{} rows, {} advice, {} lookup advice, {} fixed columns; peak so far {:.2} GB)",
         t.elapsed().as_secs_f64(),
@@ -116,35 +125,34 @@ fn main() {
         agg.instances.len(),
         peak_gb()
     );
-    let verifier = AggregateVerifier::new(&srs, key.pk.get_vk(), shape.clone());
     let t = Instant::now();
-    verify(&verifier, &agg).expect("verifies");
+    verify(&key.vk, &agg).expect("verifies");
     println!(
         "native verification: {:.1} ms",
         t.elapsed().as_secs_f64() * 1e3
     );
 
-    let source = solidity(&srs, key.pk.get_vk(), &shape);
-    let compiled = zkml_contracts::solc::compile_with(&source, "Halo2Verifier", false)
-        .expect("the contract compiles");
-    // Contracts over the EVM's code limits are measured all the same, and said to be so.
-    let over = compiled.runtime.len() > 24_576 || compiled.bytecode.len() > 49_152;
-    let mut evm = if over {
-        println!(
-            "the contract is over the EVM's code limits ({} bytes of code, {} of creation code): measured without them",
-            compiled.runtime.len(),
-            compiled.bytecode.len()
-        );
-        zkml_contracts::evm::Evm::without_code_limit()
-    } else {
-        zkml_contracts::evm::Evm::new()
-    };
-    let at = evm.deploy(&compiled.bytecode).expect("deploys");
-    let out = evm.call(at, zkml_aggregate::calldata(&agg)).expect("calls");
-    assert!(out.success, "the contract rejects the aggregate");
+    let t = Instant::now();
+    let built = zkml_contracts::build(&key.vk).expect("the contract builds");
     println!(
-        "on-chain verification: {} gas ({} bytes of runtime code)",
-        out.gas_used,
-        compiled.runtime.len()
+        "contract: {:.1} s to generate and compile; {} bytes of runtime code, {} key contract(s), {} bytes of key data, gates {:?}",
+        t.elapsed().as_secs_f64(),
+        built.compiled.runtime.len(),
+        built.key_parts.len(),
+        built.key_size(),
+        built.gates
     );
+    let mut evm = zkml_contracts::evm::Evm::new();
+    let at = evm.deploy_verifier(&built).expect("deploys");
+    let calldata = zkml_contracts::abi::calldata(&agg.proof, &zkml_aggregate::instance_words(&agg));
+    let (out, profile) = evm.call_profiled(at, calldata.clone()).expect("calls");
+    assert!(out.returned_true(), "the contract rejects the aggregate");
+    println!(
+        "on-chain verification: {} gas ({} bytes of calldata); execution gas by instruction:",
+        out.gas_used,
+        calldata.len()
+    );
+    for (name, count, gas) in profile.rows.iter().take(10) {
+        println!("  {name}: {count} times, {gas} gas");
+    }
 }

@@ -13,6 +13,7 @@ use snark_verifier_sdk::snark_verifier::halo2_base::gates::circuit::CircuitBuild
 use snark_verifier_sdk::snark_verifier::halo2_base::gates::flex_gate::MultiPhaseThreadBreakPoints;
 use snark_verifier_sdk::snark_verifier::verifier::plonk::PlonkProtocol;
 use snark_verifier_sdk::{Snark, SHPLONK};
+use zkml_verifier::vk::{ModelInfo, PublicPart};
 
 use crate::snark::instance_len;
 use crate::AggregateError;
@@ -182,16 +183,67 @@ pub struct AggregationKey {
     /// Each aggregated proof's protocol (its segment's verifying key): constants of the
     /// circuit.
     pub protocols: Vec<PlonkProtocol<G1Affine>>,
+    /// The aggregate's verifying key for `zkml-verifier` and the generated contracts: its
+    /// public values are the accumulator, then what `model` described.
+    pub vk: zkml_verifier::VerifyingKey,
+}
+
+/// What a chain's aggregate makes public, described from its segments' keys in order: every
+/// public part of every segment but the links, which stay inside. This is the order of
+/// [`Shape::chain`]'s exposed values. Inputs are the first segment's, outputs the last one's.
+pub fn chain_model(
+    segments: &[zkml_verifier::VerifyingKey],
+    program_digest: [u8; 32],
+) -> Result<ModelInfo, AggregateError> {
+    let (Some(first), Some(last)) = (segments.first(), segments.last()) else {
+        return Err(AggregateError::Mismatch(
+            "a chain has at least one segment".into(),
+        ));
+    };
+    Ok(ModelInfo {
+        program_digest,
+        value_bits: segments
+            .iter()
+            .map(|k| k.model.value_bits)
+            .max()
+            .unwrap_or(0),
+        inputs: first.model.inputs,
+        outputs: last.model.outputs,
+        parameters: first.model.parameters,
+        public: segments
+            .iter()
+            .flat_map(|k| &k.model.public)
+            .filter(|p| !matches!(p, PublicPart::Link { .. }))
+            .cloned()
+            .collect(),
+    })
 }
 
 /// Generates the aggregation circuit's keys for proofs like `snarks` (their keys, not their
-/// values, fix the circuit) in 2^`k` rows; `srs` has 2^`k` points.
+/// values, fix the circuit) in 2^`k` rows; `srs` has 2^`k` points. `model` describes the
+/// values the aggregate exposes ([`chain_model`] for a chain); the key's public values are
+/// the accumulator's limbs, then those.
 pub fn keygen(
     srs: &ParamsKZG<Bn256>,
     snarks: Vec<Snark>,
     shape: Shape,
+    mut model: ModelInfo,
 ) -> Result<AggregationKey, AggregateError> {
     shape.check().map_err(AggregateError::Mismatch)?;
+    let described: u64 = model.public.iter().map(PublicPart::instance_len).sum();
+    if described != shape.exposed.len() as u64 {
+        return Err(AggregateError::Mismatch(format!(
+            "the aggregate exposes {} values, its description {described}",
+            shape.exposed.len()
+        )));
+    }
+    model.public.insert(
+        0,
+        PublicPart::Accumulator {
+            limbs: snark_verifier_sdk::LIMBS as u32,
+            bits: snark_verifier_sdk::BITS as u32,
+        },
+    );
     shape.check_snarks(&snarks)?;
     for (proof, s) in snarks.iter().enumerate() {
         crate::check_snark(srs, s).map_err(|e| AggregateError::BadProof {
@@ -211,7 +263,13 @@ pub fn keygen(
     // One synthesis for both keys (the verifying key is built along with the proving key).
     let pk =
         keygen_pk2(srs, &circuit, true).map_err(|e| AggregateError::Halo2(format!("{e:?}")))?;
+    let vk =
+        zkml_prover::export::export_vk(pk.get_vk(), srs, model, shape.aggregate_instance_len())
+            .map_err(|e| AggregateError::Halo2(e.to_string()))?;
+    vk.check()
+        .map_err(|e| AggregateError::Halo2(format!("the exported key is inconsistent: {e}")))?;
     Ok(AggregationKey {
+        vk,
         pk,
         config,
         break_points: circuit.break_points(),

@@ -10,8 +10,11 @@
 //! (the first segment's inputs, the last one's outputs, parameter hashes), never the links.
 //!
 //! The segments' verifying keys are constants of the aggregation circuit: its key pins the
-//! chain. A verifier checks the aggregate's proof and then the accumulator's pairing
-//! ([`verify`]); the generated Solidity contract does both in one call ([`solidity`]).
+//! chain. The aggregate's own key is exported as a `zkml-verifier` key whose public values
+//! start with the accumulator ([`zkml_verifier::vk::PublicPart::Accumulator`]) and whose
+//! proofs use zkml's Keccak transcript: the Rust verifier ([`verify`]) and the Solidity
+//! verifier `zkml_contracts` generates from that key check the aggregate's proof and decide
+//! the accumulator's pairing, in one call.
 //!
 //! Soundness: each segment proof is verified exactly as its own verifier would, except that
 //! its final pairing is folded with the others' by a random linear combination drawn from the
@@ -26,22 +29,19 @@ pub mod circuit;
 pub mod snark;
 
 use halo2_proofs::halo2curves::bn256::{Bn256, Fr, G1Affine};
-use halo2_proofs::plonk::{create_proof, VerifyingKey};
-use halo2_proofs::poly::commitment::ParamsProver;
+use halo2_proofs::plonk::create_proof;
 use halo2_proofs::poly::kzg::commitment::{KZGCommitmentScheme, ParamsKZG};
 use halo2_proofs::poly::kzg::multiopen::ProverSHPLONK;
+use halo2_proofs::transcript::{Challenge255, Transcript, TranscriptWriterBuffer};
 use rand::rngs::OsRng;
 use serde::{Deserialize, Serialize};
-use snark_verifier_sdk::halo2::aggregation::AggregationCircuit;
 use snark_verifier_sdk::snark_verifier::halo2_base::gates::circuit::CircuitBuilderStage;
-use snark_verifier_sdk::snark_verifier::pcs::kzg::KzgDecidingKey;
-use snark_verifier_sdk::snark_verifier::system::halo2::transcript::evm::EvmTranscript;
-use snark_verifier_sdk::snark_verifier::system::halo2::{compile, Config};
 use snark_verifier_sdk::snark_verifier::verifier::plonk::PlonkProtocol;
-use snark_verifier_sdk::{CircuitExt, NativeLoader, Snark, SHPLONK};
+use snark_verifier_sdk::{CircuitExt, Snark};
 use thiserror::Error;
+use zkml_prover::transcript::EvmTranscriptWrite;
 
-pub use circuit::{keygen, AggregationKey, Link, Shape, ACCUMULATOR_LIMBS};
+pub use circuit::{chain_model, keygen, AggregationKey, Link, Shape, ACCUMULATOR_LIMBS};
 pub use snark::{check_snark, protocol, prove_segment};
 
 /// Why aggregation or its verification failed.
@@ -84,7 +84,7 @@ pub enum AggregateError {
 /// An aggregate proof and its public instance (accumulator limbs, then the exposed values).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AggregateProof {
-    /// Proof bytes (EVM transcript).
+    /// Proof bytes (zkml's Keccak transcript, as every zkml proof).
     pub proof: Vec<u8>,
     /// The public instance.
     pub instances: Vec<Fr>,
@@ -120,13 +120,7 @@ pub fn prove_unlinked(
     key: &AggregationKey,
     snarks: Vec<Snark>,
 ) -> Result<AggregateProof, AggregateError> {
-    if snarks.len() != key.protocols.len() {
-        return Err(AggregateError::Mismatch(format!(
-            "the aggregate is of {} proofs, {} were given",
-            key.protocols.len(),
-            snarks.len()
-        )));
-    }
+    check_count(key, &snarks)?;
     for (i, (s, p)) in snarks.iter().zip(&key.protocols).enumerate() {
         if !same_protocol(&s.protocol, p) {
             return Err(AggregateError::Mismatch(format!(
@@ -138,6 +132,19 @@ pub fn prove_unlinked(
             reason: e.to_string(),
         })?;
     }
+    prove_unchecked(srs, key, snarks)
+}
+
+/// [`prove_unlinked`] without checking the proofs natively either: an invalid proof is
+/// still verified in-circuit, and folds an accumulator that fails its pairing, so the
+/// aggregate does not verify. Soundness tests use it; callers want [`prove`].
+#[doc(hidden)]
+pub fn prove_unchecked(
+    srs: &ParamsKZG<Bn256>,
+    key: &AggregationKey,
+    snarks: Vec<Snark>,
+) -> Result<AggregateProof, AggregateError> {
+    check_count(key, &snarks)?;
     let circuit = circuit::build(
         CircuitBuilderStage::Prover,
         key.config,
@@ -147,8 +154,19 @@ pub fn prove_unlinked(
     )
     .use_break_points(key.break_points.clone());
     let instances = circuit.instances().concat();
-    let mut transcript = EvmTranscript::<G1Affine, NativeLoader, Vec<u8>, Vec<u8>>::new(Vec::new());
-    create_proof::<KZGCommitmentScheme<Bn256>, ProverSHPLONK<'_, Bn256>, _, _, _, _>(
+    let digest = zkml_prover::prove::digest_scalar(&key.vk.key_digest());
+    let mut transcript = EvmTranscriptWrite::<Vec<u8>>::init(Vec::new());
+    transcript
+        .common_scalar(digest)
+        .map_err(|e| AggregateError::Halo2(e.to_string()))?;
+    create_proof::<
+        KZGCommitmentScheme<Bn256>,
+        ProverSHPLONK<'_, Bn256>,
+        Challenge255<G1Affine>,
+        _,
+        _,
+        _,
+    >(
         srs,
         &key.pk,
         &[circuit],
@@ -163,6 +181,18 @@ pub fn prove_unlinked(
     })
 }
 
+fn check_count(key: &AggregationKey, snarks: &[Snark]) -> Result<(), AggregateError> {
+    if snarks.len() == key.protocols.len() {
+        Ok(())
+    } else {
+        Err(AggregateError::Mismatch(format!(
+            "the aggregate is of {} proofs, {} were given",
+            key.protocols.len(),
+            snarks.len()
+        )))
+    }
+}
+
 fn same_protocol(a: &PlonkProtocol<G1Affine>, b: &PlonkProtocol<G1Affine>) -> bool {
     match (bincode::serialize(a), bincode::serialize(b)) {
         (Ok(a), Ok(b)) => a == b,
@@ -170,76 +200,36 @@ fn same_protocol(a: &PlonkProtocol<G1Affine>, b: &PlonkProtocol<G1Affine>) -> bo
     }
 }
 
-/// What verifying an aggregate needs: its protocol (the aggregation circuit's verifying key
-/// with its instance length) and the SRS's deciding key.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct AggregateVerifier {
-    /// The aggregation circuit's protocol.
-    pub protocol: PlonkProtocol<G1Affine>,
-    /// `g`, `g2` and `s·g2` of the SRS.
-    pub deciding_key: KzgDecidingKey<Bn256>,
-    /// The proofs' links and exposed values.
-    pub shape: Shape,
-}
-
-impl AggregateVerifier {
-    /// The verifier for aggregates made with `vk` (the aggregation key's) under `srs`.
-    pub fn new(srs: &ParamsKZG<Bn256>, vk: &VerifyingKey<G1Affine>, shape: Shape) -> Self {
-        let protocol = compile(
-            srs,
-            vk,
-            Config::kzg()
-                .with_num_instance(vec![shape.aggregate_instance_len()])
-                .with_accumulator_indices(AggregationCircuit::accumulator_indices()),
-        );
-        Self {
-            protocol,
-            deciding_key: deciding_key(srs),
-            shape,
-        }
+/// Verifies an aggregate under its key (the aggregation key's export, [`AggregationKey::vk`]):
+/// the proof, then the accumulator it carries (the pairing every aggregated proof deferred).
+pub fn verify(
+    vk: &zkml_verifier::VerifyingKey,
+    proof: &AggregateProof,
+) -> Result<(), AggregateError> {
+    if vk.accumulator().is_none() {
+        return Err(AggregateError::Mismatch(
+            "the key is not an aggregate's: its public values carry no accumulator".into(),
+        ));
     }
+    let instances: Vec<zkml_verifier::Fr> = proof
+        .instances
+        .iter()
+        .map(|f| {
+            let w = zkml_prover::prove::fr_to_word(f);
+            zkml_verifier::encoding::fr_from_be(&w).expect("a field element is canonical")
+        })
+        .collect();
+    zkml_verifier::Key::Halo2(vk.clone())
+        .verify(&proof.proof, &instances)
+        .map_err(|e| AggregateError::Rejected(e.to_string()))
 }
 
-fn deciding_key(srs: &ParamsKZG<Bn256>) -> KzgDecidingKey<Bn256> {
-    (srs.get_g()[0], srs.g2(), srs.s_g2()).into()
-}
-
-/// Verifies an aggregate: its proof under the aggregation key, then the accumulator it
-/// carries (the pairing every aggregated proof deferred).
-pub fn verify(verifier: &AggregateVerifier, proof: &AggregateProof) -> Result<(), AggregateError> {
-    let expected = verifier.shape.aggregate_instance_len();
-    if proof.instances.len() != expected {
-        return Err(AggregateError::Rejected(format!(
-            "the aggregate has {} public values, its key {expected}",
-            proof.instances.len()
-        )));
-    }
-    let instances = vec![proof.instances.clone()];
-    let mut transcript =
-        EvmTranscript::<G1Affine, NativeLoader, &[u8], Vec<u8>>::new(proof.proof.as_slice());
-    snark::verify_native(
-        &verifier.deciding_key,
-        &verifier.protocol,
-        &instances,
-        &mut transcript,
-        "the proof or its accumulator is malformed",
-    )
-}
-
-/// The Solidity verifier of aggregates made with `verifier`'s key: contract
-/// `Halo2Verifier`, whose fallback takes the instance words then the proof and reverts
-/// unless both the proof and the accumulator's pairing check.
-pub fn solidity(srs: &ParamsKZG<Bn256>, vk: &VerifyingKey<G1Affine>, shape: &Shape) -> String {
-    let code = snark_verifier_sdk::evm::gen_evm_verifier_sol_code::<AggregationCircuit, SHPLONK>(
-        srs,
-        vk,
-        vec![shape.aggregate_instance_len()],
-    );
-    // Generated for solc 0.8.19 exactly; it compiles unchanged with the pinned newer one.
-    code.replacen("pragma solidity 0.8.19;", "pragma solidity ^0.8.19;", 1)
-}
-
-/// The calldata of a call to the Solidity verifier: instance words, then the proof.
-pub fn calldata(proof: &AggregateProof) -> Vec<u8> {
-    snark_verifier_sdk::evm::encode_calldata(std::slice::from_ref(&proof.instances), &proof.proof)
+/// The public instance as the contract and the verifier crate take it: 32-byte big-endian
+/// words.
+pub fn instance_words(proof: &AggregateProof) -> Vec<[u8; 32]> {
+    proof
+        .instances
+        .iter()
+        .map(zkml_prover::prove::fr_to_word)
+        .collect()
 }

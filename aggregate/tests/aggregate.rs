@@ -9,8 +9,8 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use snark_verifier_sdk::Snark;
 use zkml_aggregate::{
-    keygen, prove, prove_segment, solidity, verify, AggregateError, AggregateProof,
-    AggregateVerifier, Shape, ACCUMULATOR_LIMBS,
+    chain_model, instance_words, keygen, prove, prove_segment, verify, AggregateError,
+    AggregateProof, AggregationKey, Shape, ACCUMULATOR_LIMBS,
 };
 use zkml_circuits::cost::{Objective, Phases};
 use zkml_circuits::VisibilityConfig;
@@ -19,7 +19,7 @@ use zkml_segments::CutProgram;
 use zkml_test_support::Fixture;
 use zkml_verifier::chain::link;
 use zkml_verifier::vk::ValueClass;
-use zkml_verifier::Key;
+use zkml_verifier::{Key, VerifyError, VerifyingKey};
 
 /// Rows of the aggregation circuit (2^K).
 const K: u32 = 20;
@@ -33,6 +33,8 @@ struct Chain {
     snarks: Vec<Snark>,
     links: Vec<(usize, usize)>,
     srs: Srs,
+    vks: Vec<VerifyingKey>,
+    digest: [u8; 32],
 }
 
 fn chain(f: &Fixture, n: usize, seed: u64) -> Chain {
@@ -71,18 +73,69 @@ fn chain(f: &Fixture, n: usize, seed: u64) -> Chain {
             )
         })
         .collect();
+    let vks = keys
+        .into_iter()
+        .map(|k| match k {
+            Key::Halo2(vk) => vk,
+            Key::Groth16(_) => unreachable!("segments are halo2 proofs"),
+        })
+        .collect();
     Chain {
+        digest: zkml_prover::keys::program_digest(&f.program),
         cut,
         witness,
         pks,
         snarks,
         links,
         srs,
+        vks,
     }
 }
 
-fn rejected(v: &AggregateVerifier, p: &AggregateProof) -> bool {
-    matches!(verify(v, p), Err(AggregateError::Rejected(_)))
+impl Chain {
+    fn shape(&self) -> Shape {
+        let lens = self.snarks.iter().map(|s| s.instances[0].len()).collect();
+        Shape::chain(lens, &self.links).unwrap()
+    }
+
+    fn keygen(&self) -> AggregationKey {
+        let model = chain_model(&self.vks, self.digest).unwrap();
+        keygen(&self.srs, self.snarks.clone(), self.shape(), model).unwrap()
+    }
+}
+
+fn rejected(vk: &VerifyingKey, p: &AggregateProof) -> bool {
+    matches!(verify(vk, p), Err(AggregateError::Rejected(_)))
+}
+
+/// The aggregate's verifier contract, deployed.
+struct Contract {
+    evm: zkml_contracts::evm::Evm,
+    at: zkml_contracts::evm::Address,
+}
+
+impl Contract {
+    fn deploy(vk: &VerifyingKey) -> Self {
+        let t = Instant::now();
+        let built = zkml_contracts::build(vk).unwrap();
+        eprintln!(
+            "contract: {:.1?}, {} bytes of runtime code, {} key contract(s), gates {:?}",
+            t.elapsed(),
+            built.compiled.runtime.len(),
+            built.key_parts.len(),
+            built.gates
+        );
+        let mut evm = zkml_contracts::evm::Evm::new();
+        let at = evm.deploy_verifier(&built).unwrap();
+        Self { evm, at }
+    }
+
+    /// Whether the contract accepts `p`, and the gas the call took.
+    fn accepts(&mut self, p: &AggregateProof) -> (bool, u64) {
+        let data = zkml_contracts::abi::calldata(&p.proof, &instance_words(p));
+        let out = self.evm.call(self.at, data).unwrap();
+        (out.returned_true(), out.gas_used)
+    }
 }
 
 #[test]
@@ -90,12 +143,11 @@ fn a_chain_aggregates_into_one_proof_checked_natively_and_on_chain() {
     let f = Fixture::load("mlp_small");
     let t = Instant::now();
     let c = chain(&f, 2, 5);
-    let lens = c.snarks.iter().map(|s| s.instances[0].len()).collect();
-    let shape = Shape::chain(lens, &c.links).unwrap();
+    let shape = c.shape();
     eprintln!("segments proven: {:.1?}", t.elapsed());
 
     let t = Instant::now();
-    let key = keygen(&c.srs, c.snarks.clone(), shape.clone()).unwrap();
+    let key = c.keygen();
     eprintln!("aggregation keys: {:.1?} ({:?})", t.elapsed(), key.config);
     let t = Instant::now();
     let agg = prove(&c.srs, &key, c.snarks.clone()).unwrap();
@@ -105,10 +157,14 @@ fn a_chain_aggregates_into_one_proof_checked_natively_and_on_chain() {
         agg.proof.len(),
         agg.instances.len()
     );
-    let verifier = AggregateVerifier::new(&c.srs, key.pk.get_vk(), shape.clone());
+    let verifier = &key.vk;
     let t = Instant::now();
-    verify(&verifier, &agg).unwrap();
+    verify(verifier, &agg).unwrap();
     eprintln!("native verification: {:.1?}", t.elapsed());
+    // The key file round-trips and keeps the accumulator.
+    let reread = VerifyingKey::from_bytes(&key.vk.to_bytes()).unwrap();
+    assert_eq!(reread.accumulator(), key.vk.accumulator());
+    assert_eq!(reread.accumulator().unwrap().offset, 0);
 
     // The exposed values are the first segment's inputs and the last one's outputs: the
     // evaluator's outputs end the instance.
@@ -123,37 +179,28 @@ fn a_chain_aggregates_into_one_proof_checked_natively_and_on_chain() {
     // Tampering with the proof or any public value is rejected.
     let mut bad = agg.clone();
     bad.proof[100] ^= 1;
-    assert!(rejected(&verifier, &bad), "flipped proof byte");
+    assert!(rejected(verifier, &bad), "flipped proof byte");
     let mut bad = agg.clone();
     *bad.instances.last_mut().unwrap() += Fr::ONE;
-    assert!(rejected(&verifier, &bad), "changed output");
+    assert!(rejected(verifier, &bad), "changed output");
     let mut bad = agg.clone();
     bad.instances[ACCUMULATOR_LIMBS] += Fr::ONE;
-    assert!(rejected(&verifier, &bad), "changed input");
+    assert!(rejected(verifier, &bad), "changed input");
     let mut bad = agg.clone();
     bad.instances[0] += Fr::ONE;
-    assert!(rejected(&verifier, &bad), "changed accumulator limb");
+    assert!(rejected(verifier, &bad), "changed accumulator limb");
     let mut bad = agg.clone();
     bad.instances.pop();
-    assert!(rejected(&verifier, &bad), "missing public value");
+    assert!(rejected(verifier, &bad), "missing public value");
     let mut bad = agg.clone();
     bad.proof.truncate(bad.proof.len() / 2);
-    assert!(rejected(&verifier, &bad), "truncated proof");
+    assert!(rejected(verifier, &bad), "truncated proof");
 
     // The contract accepts the aggregate and rejects the same tamperings.
-    let t = Instant::now();
-    let source = solidity(&c.srs, key.pk.get_vk(), &shape);
-    let compiled = zkml_contracts::solc::compile_with(&source, "Halo2Verifier", false).unwrap();
-    eprintln!(
-        "contract: {:.1?}, {} bytes of runtime code",
-        t.elapsed(),
-        compiled.runtime.len()
-    );
-    let mut evm = zkml_contracts::evm::Evm::new();
-    let at = evm.deploy(&compiled.bytecode).unwrap();
-    let ok = evm.call(at, zkml_aggregate::calldata(&agg)).unwrap();
-    assert!(ok.success, "the contract accepts the aggregate");
-    eprintln!("on-chain verification: {} gas", ok.gas_used);
+    let mut contract = Contract::deploy(verifier);
+    let (ok, gas) = contract.accepts(&agg);
+    assert!(ok, "the contract accepts the aggregate");
+    eprintln!("on-chain verification: {gas} gas");
     for (what, bad) in [
         ("flipped proof byte", {
             let mut b = agg.clone();
@@ -171,9 +218,31 @@ fn a_chain_aggregates_into_one_proof_checked_natively_and_on_chain() {
             b
         }),
     ] {
-        let out = evm.call(at, zkml_aggregate::calldata(&bad)).unwrap();
-        assert!(!out.success, "the contract accepts a {what}");
+        assert!(!contract.accepts(&bad).0, "the contract accepts a {what}");
     }
+    // An aggregate's key is refused as a chain's segment, natively and by the chain
+    // contract's generator.
+    assert!(zkml_verifier::chain::check_keys(&[Key::Halo2(key.vk.clone())]).is_err());
+    assert!(zkml_contracts::chain::chain_solidity(std::slice::from_ref(&key.vk)).is_err());
+
+    // A proof folded in that does not verify (a segment's public input changed after it
+    // was proven) still gives an aggregate proof, since the aggregation circuit does not
+    // make the pairing: its accumulator fails, and the verifier and the contract say so.
+    let mut wrong = c.snarks.clone();
+    wrong[0].instances[0][0] += Fr::ONE;
+    let bad = zkml_aggregate::prove_unchecked(&c.srs, &key, wrong)
+        .expect("halo2 proves whatever witness it is given");
+    match verify(verifier, &bad) {
+        Err(AggregateError::Rejected(m)) => assert!(
+            m.contains(&VerifyError::AccumulatorCheckFailed.to_string()),
+            "{m}"
+        ),
+        other => panic!("an aggregate of an invalid proof was not refused: {other:?}"),
+    }
+    assert!(
+        !contract.accepts(&bad).0,
+        "the contract accepts an aggregate of an invalid proof"
+    );
 
     // A segment proven on other values than the one before passed on (another blinding:
     // the link commitments differ) is refused before anything is proven.
@@ -222,21 +291,14 @@ fn a_chain_aggregates_into_one_proof_checked_natively_and_on_chain() {
 fn an_aggregate_over_a_broken_link_is_rejected() {
     let f = Fixture::load("mlp_small");
     let c = chain(&f, 2, 7);
-    let lens = c.snarks.iter().map(|s| s.instances[0].len()).collect();
-    let shape = Shape::chain(lens, &c.links).unwrap();
-    let key = keygen(&c.srs, c.snarks.clone(), shape.clone()).unwrap();
+    let key = c.keygen();
     let mut w = c.witness[1].clone();
     w.blinding.inputs += Fr::ONE;
     let (pk, srs) = &c.pks[1];
     let other = prove_segment(&c.cut.segments[1].program, &w.inputs, w.blinding, pk, srs).unwrap();
     let agg = zkml_aggregate::prove_unlinked(&c.srs, &key, vec![c.snarks[0].clone(), other])
         .expect("halo2 proves whatever witness it is given");
-    let verifier = AggregateVerifier::new(&c.srs, key.pk.get_vk(), shape.clone());
-    assert!(rejected(&verifier, &agg), "broken link accepted natively");
-    let source = solidity(&c.srs, key.pk.get_vk(), &shape);
-    let compiled = zkml_contracts::solc::compile_with(&source, "Halo2Verifier", false).unwrap();
-    let mut evm = zkml_contracts::evm::Evm::new();
-    let at = evm.deploy(&compiled.bytecode).unwrap();
-    let out = evm.call(at, zkml_aggregate::calldata(&agg)).unwrap();
-    assert!(!out.success, "broken link accepted on chain");
+    assert!(rejected(&key.vk, &agg), "broken link accepted natively");
+    let mut contract = Contract::deploy(&key.vk);
+    assert!(!contract.accepts(&agg).0, "broken link accepted on chain");
 }

@@ -1,7 +1,7 @@
 //! `prove --aggregate`: a program's segments (one or more) folded into one aggregate proof
-//! (`zkml_aggregate`), written as `aggregate.json` with its verifier (`aggregate.verifier.bin`)
-//! and Solidity contract (`AggregateVerifier.sol`) beside it; `verify` and `verify-evm` check
-//! it.
+//! (`zkml_aggregate`), written as `aggregate.json` with its verifying key (`aggregate.vk`, a
+//! zkml key whose public values start with the accumulator) beside it; `verify` and
+//! `verify-evm` check it, and `create-evm-verifier --vk aggregate.vk` writes its contracts.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use zkml_aggregate::{AggregateProof, AggregateVerifier, Shape};
+use zkml_aggregate::{AggregateProof, Shape};
 use zkml_ir::Program;
 use zkml_verifier::vk::ValueClass;
 
@@ -25,26 +25,25 @@ pub const AGGREGATE_FORMAT: &str = "zkml-aggregate";
 /// aggregates small chains in a handful of columns (BENCHMARKS.md, "Aggregation").
 pub const AGGREGATION_LOGROWS: u32 = 20;
 
-/// The most code a contract may hold (EIP-170).
-const EVM_CODE_LIMIT: usize = 24_576;
+/// The aggregate file's version: 2 since aggregates are checked by zkml's own verifier and
+/// contract (version 1 used snark-verifier's).
+const AGGREGATE_VERSION: u32 = 2;
 
 /// An aggregate file (`aggregate.json`).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct AggregateFile {
     /// Always `zkml-aggregate`.
     pub format: String,
-    /// Format version (1).
+    /// Format version (2).
     pub version: u32,
     /// Keccak-256 of the program, `0x` hex.
     pub program_digest: String,
     /// Segments folded in.
     pub segments: usize,
-    /// The verifier file, relative to this file.
-    pub verifier: String,
-    /// Keccak-256 of the verifier file, `0x` hex: the aggregate's key digest.
-    pub verifier_digest: String,
-    /// The Solidity contract, relative to this file.
-    pub contract: String,
+    /// The aggregate's verifying key file, relative to this file.
+    pub vk: String,
+    /// Keccak-256 of the verifying key file, `0x` hex.
+    pub vk_digest: String,
     /// The proof, `0x` hex.
     pub proof: String,
     /// The public instance, `0x` hex words: the accumulator's limbs, then the exposed values
@@ -56,14 +55,6 @@ pub struct AggregateFile {
 /// Whether `b` is an aggregate file.
 pub fn aggregate_file_bytes(b: &[u8]) -> bool {
     serde_json::from_slice::<serde_json::Value>(b).is_ok_and(|v| v["format"] == AGGREGATE_FORMAT)
-}
-
-fn verifier_file_bytes(b: &[u8]) -> bool {
-    bincode::deserialize::<AggregateVerifier>(b).is_ok()
-}
-
-fn contract_file_bytes(b: &[u8]) -> bool {
-    b.starts_with(b"// SPDX") || std::str::from_utf8(b).is_ok_and(|s| s.contains("Halo2Verifier"))
 }
 
 /// Proves `program` as the segments `request` asks for and folds them into one aggregate,
@@ -144,18 +135,24 @@ pub(crate) fn prove(
         .collect::<Result<_>>()?;
     let lens = snarks.iter().map(|s| s.instances[0].len()).collect();
     let shape = Shape::chain(lens, &links).map_err(anyhow::Error::msg)?;
+    let vks: Vec<zkml_verifier::VerifyingKey> = keys
+        .into_iter()
+        .map(|k| match k {
+            zkml_verifier::Key::Halo2(vk) => Ok(vk),
+            zkml_verifier::Key::Groth16(_) => bail!("a segment's key is not a halo2 key"),
+        })
+        .collect::<Result<_>>()?;
+    let model = zkml_aggregate::chain_model(&vks, zkml_prover::keys::program_digest(program))?;
     let key = stages.run("aggregation keys", || {
-        zkml_aggregate::keygen(&full, snarks.clone(), shape.clone())
+        zkml_aggregate::keygen(&full, snarks.clone(), shape.clone(), model)
     })?;
     let aggregate = stages.run("aggregate proof", || {
         zkml_aggregate::prove(&full, &key, snarks)
     })?;
-    let verifier = AggregateVerifier::new(&full, key.pk.get_vk(), shape.clone());
     let verified = stages.run("verify aggregate", || {
-        zkml_aggregate::verify(&verifier, &aggregate)
+        zkml_aggregate::verify(&key.vk, &aggregate)
     });
-    let contract = zkml_aggregate::solidity(&full, key.pk.get_vk(), &shape);
-    let verifier_bytes = bincode::serialize(&verifier)?;
+    let vk_bytes = key.vk.to_bytes();
     let path = args
         .output
         .clone()
@@ -163,14 +160,11 @@ pub(crate) fn prove(
     let folder = path.parent().unwrap_or(Path::new("."));
     let file = AggregateFile {
         format: AGGREGATE_FORMAT.into(),
-        version: 1,
+        version: AGGREGATE_VERSION,
         program_digest: zkml_verifier::encoding::hex0x(&zkml_prover::keys::program_digest(program)),
         segments: count,
-        verifier: "aggregate.verifier.bin".into(),
-        verifier_digest: zkml_verifier::encoding::hex0x(&zkml_prover::keys::keccak(
-            &verifier_bytes,
-        )),
-        contract: "AggregateVerifier.sol".into(),
+        vk: "aggregate.vk".into(),
+        vk_digest: zkml_verifier::encoding::hex0x(&zkml_prover::keys::keccak(&vk_bytes)),
         proof: format!("0x{}", hex::encode(&aggregate.proof)),
         instances: aggregate
             .instances
@@ -182,17 +176,10 @@ pub(crate) fn prove(
         stages.run("write artifacts", || -> Result<()> {
             let inputs: [&Path; 2] = [&args.model, args.input_path()];
             write_output(
-                &folder.join(&file.verifier),
-                &verifier_bytes,
+                &folder.join(&file.vk),
+                &vk_bytes,
                 args.force,
-                verifier_file_bytes,
-                &inputs,
-            )?;
-            write_output(
-                &folder.join(&file.contract),
-                contract.as_bytes(),
-                args.force,
-                contract_file_bytes,
+                crate::groth16::is_key_file,
                 &inputs,
             )?;
             write_output(
@@ -218,15 +205,15 @@ pub(crate) fn prove(
             },
             "proof_bytes": aggregate.proof.len(),
             "public_values": aggregate.instances.len(),
-            "verifier_digest": file.verifier_digest,
+            "vk_digest": file.vk_digest,
             "timings": stages.json(),
         }))?;
     } else {
         if verified.is_ok() {
             println!(
-                "aggregate: {} ({count} segment proofs folded into one, verifier digest {})",
+                "aggregate: {} ({count} segment proofs folded into one, key digest {})",
                 path.display(),
-                file.verifier_digest
+                file.vk_digest
             );
         }
         print_outputs(&outputs);
@@ -237,21 +224,27 @@ pub(crate) fn prove(
         .context("the aggregate just proven does not verify; nothing was written")
 }
 
-/// What reading an aggregate file and its verifier gives.
+/// What reading an aggregate file and its key gives.
 struct Read {
     file: AggregateFile,
     proof: AggregateProof,
-    verifier: AggregateVerifier,
-    verifier_path: PathBuf,
-    verifier_digest: [u8; 32],
+    vk: zkml_verifier::VerifyingKey,
+    vk_path: PathBuf,
+    vk_digest: [u8; 32],
 }
 
-fn read(path: &Path, text: &str, verifier: Option<&Path>) -> Result<Read> {
+fn read(path: &Path, text: &str, vk: Option<&Path>) -> Result<Read> {
+    let version = serde_json::from_str::<serde_json::Value>(text)
+        .ok()
+        .and_then(|v| v["version"].as_u64());
+    if let Some(v) = version.filter(|&v| v != u64::from(AGGREGATE_VERSION)) {
+        bail!(
+            "{} is an aggregate file of version {v}, which this zkml does not read (it reads version {AGGREGATE_VERSION}): prove the aggregate again",
+            path.display()
+        );
+    }
     let file: AggregateFile =
         serde_json::from_str(text).with_context(|| format!("{} is malformed", path.display()))?;
-    if file.version != 1 {
-        bail!("aggregate file version {} is not supported", file.version);
-    }
     let unhex = |s: &str, what: &str| -> Result<Vec<u8>> {
         hex::decode(s.strip_prefix("0x").unwrap_or(s)).with_context(|| format!("{what} is not hex"))
     };
@@ -268,20 +261,26 @@ fn read(path: &Path, text: &str, verifier: Option<&Path>) -> Result<Read> {
                 .with_context(|| format!("public value {i} is not a field element"))
         })
         .collect::<Result<Vec<_>>>()?;
-    let verifier_path = match verifier {
+    let vk_path = match vk {
         Some(p) => p.to_path_buf(),
-        None => path.parent().unwrap_or(Path::new(".")).join(&file.verifier),
+        None => path.parent().unwrap_or(Path::new(".")).join(&file.vk),
     };
-    let bytes = std::fs::read(&verifier_path)
-        .with_context(|| format!("cannot read the verifier {}", verifier_path.display()))?;
-    let verifier: AggregateVerifier = bincode::deserialize(&bytes)
-        .with_context(|| format!("{} is not an aggregate verifier", verifier_path.display()))?;
+    let bytes = std::fs::read(&vk_path)
+        .with_context(|| format!("cannot read the verifying key {}", vk_path.display()))?;
+    let key = zkml_verifier::VerifyingKey::from_bytes(&bytes)
+        .with_context(|| format!("{} is not a zkml verifying key", vk_path.display()))?;
+    if key.accumulator().is_none() {
+        bail!(
+            "{} is not an aggregate's verifying key: its public values carry no accumulator",
+            vk_path.display()
+        );
+    }
     Ok(Read {
         file,
         proof: AggregateProof { proof, instances },
-        verifier,
-        verifier_path,
-        verifier_digest: zkml_prover::keys::keccak(&bytes),
+        vk: key,
+        vk_path,
+        vk_digest: zkml_prover::keys::keccak(&bytes),
     })
 }
 
@@ -290,11 +289,11 @@ fn read(path: &Path, text: &str, verifier: Option<&Path>) -> Result<Read> {
 pub fn verify(
     path: &Path,
     text: &str,
-    verifier: Option<&Path>,
+    vk: Option<&Path>,
     digest: Option<[u8; 32]>,
     json: bool,
 ) -> ExitCode {
-    let r = match read(path, text, verifier) {
+    let r = match read(path, text, vk) {
         Ok(r) => r,
         Err(e) => {
             report_error(&e, json);
@@ -302,27 +301,27 @@ pub fn verify(
         }
     };
     let outcome = match digest {
-        Some(d) if d != r.verifier_digest => Err(format!(
-            "the verifier {} is not the one pinned (its digest is {})",
-            r.verifier_path.display(),
-            zkml_verifier::encoding::hex0x(&r.verifier_digest)
+        Some(d) if d != r.vk_digest => Err(format!(
+            "the verifying key {} is not the one pinned (its digest is {})",
+            r.vk_path.display(),
+            zkml_verifier::encoding::hex0x(&r.vk_digest)
         )),
-        _ => zkml_aggregate::verify(&r.verifier, &r.proof).map_err(|e| e.to_string()),
+        _ => zkml_aggregate::verify(&r.vk, &r.proof).map_err(|e| e.to_string()),
     };
     if json {
         let _ = print_json(&json!({
             "verified": outcome.is_ok(),
             "error": outcome.as_ref().err(),
             "segments": r.file.segments,
-            "verifier_digest": zkml_verifier::encoding::hex0x(&r.verifier_digest),
+            "vk_digest": zkml_verifier::encoding::hex0x(&r.vk_digest),
             "public_values": r.proof.exposed().len(),
         }));
     } else {
         match &outcome {
             Ok(()) => println!(
-                "aggregate of {} segment proofs: valid (verifier digest {}, {} public values besides the accumulator)",
+                "aggregate of {} segment proofs: valid (key digest {}, {} public values besides the accumulator)",
                 r.file.segments,
-                zkml_verifier::encoding::hex0x(&r.verifier_digest),
+                zkml_verifier::encoding::hex0x(&r.vk_digest),
                 r.proof.exposed().len()
             ),
             Err(e) => println!("aggregate: INVALID ({e})"),
@@ -335,39 +334,31 @@ pub fn verify(
     }
 }
 
-/// `verify-evm` of an aggregate file: the contract beside it compiled, deployed in the local
-/// EVM and called; exit 0 when it accepts, 1 when it rejects, 2 on unreadable input.
+/// `verify-evm` of an aggregate file: the verifier generated from its key, compiled, deployed
+/// in the local EVM with its key contracts and called; exit 0 when it accepts, 1 when it
+/// rejects, 2 on unreadable input.
 pub fn verify_evm(path: &Path, json: bool) -> ExitCode {
     let prepared = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read {}", path.display()))
         .and_then(|text| read(path, &text, None))
         .and_then(|r| {
-            let sol = path
-                .parent()
-                .unwrap_or(Path::new("."))
-                .join(&r.file.contract);
-            let source = std::fs::read_to_string(&sol)
-                .with_context(|| format!("cannot read the contract {}", sol.display()))?;
-            let compiled = zkml_contracts::solc::compile_with(&source, "Halo2Verifier", false)?;
-            if compiled.runtime.len() > EVM_CODE_LIMIT {
-                bail!(
-                    "the aggregate's verifier contract is {} bytes of code, over the EVM's limit of {EVM_CODE_LIMIT} (EIP-170): its aggregation circuit has too many columns to verify on chain",
-                    compiled.runtime.len()
-                );
-            }
-            Ok((r, compiled))
+            let built = zkml_contracts::build(&r.vk)
+                .context("cannot build the aggregate's EVM verifier")?;
+            Ok((r, built))
         });
-    let (r, compiled) = match prepared {
+    let (r, built) = match prepared {
         Ok(v) => v,
         Err(e) => {
             report_error(&e, json);
             return ExitCode::from(2);
         }
     };
+    let calldata =
+        zkml_contracts::abi::calldata(&r.proof.proof, &zkml_aggregate::instance_words(&r.proof));
     let mut evm = zkml_contracts::evm::Evm::new();
     let outcome = evm
-        .deploy(&compiled.bytecode)
-        .and_then(|at| evm.call(at, zkml_aggregate::calldata(&r.proof)));
+        .deploy_verifier(&built)
+        .and_then(|at| evm.call(at, calldata.clone()));
     let outcome = match outcome {
         Ok(o) => o,
         Err(e) => {
@@ -376,14 +367,16 @@ pub fn verify_evm(path: &Path, json: bool) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let accepted = outcome.returned_true();
     if json {
         let _ = print_json(&json!({
-            "verified": outcome.success,
+            "verified": accepted,
             "gas_used": outcome.gas_used,
-            "calldata_bytes": zkml_aggregate::calldata(&r.proof).len(),
-            "runtime_bytes": compiled.runtime.len(),
+            "calldata_bytes": calldata.len(),
+            "runtime_bytes": built.compiled.runtime.len(),
+            "key_contracts": built.key_parts.len(),
         }));
-    } else if outcome.success {
+    } else if accepted {
         println!(
             "aggregate of {} segment proofs: accepted by the contract, {} gas",
             r.file.segments, outcome.gas_used
@@ -391,7 +384,7 @@ pub fn verify_evm(path: &Path, json: bool) -> ExitCode {
     } else {
         println!("aggregate: REJECTED by the contract");
     }
-    if outcome.success {
+    if accepted {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)

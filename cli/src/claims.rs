@@ -217,8 +217,9 @@ pub fn check(
                 class: ValueClass::Parameters,
                 ..
             } => bail!("the verifying key lists parameters as public values"),
-            // Links between segments are the chain's to check (zkml_verifier::chain).
-            PublicPart::Link { .. } => {}
+            // Links between segments are the chain's to check (zkml_verifier::chain), and an
+            // aggregate's accumulator the verifier's (it decides its pairing).
+            PublicPart::Link { .. } | PublicPart::Accumulator { .. } => {}
         }
     }
     if input.is_some() && claims.input == Binding::Unproven {

@@ -266,6 +266,8 @@ pub enum PublicEntry {
     Hash { class: String, hash: String },
     /// The commitment linking a class of values to the neighbouring segment.
     Link { class: String, commitment: String },
+    /// An aggregate's KZG accumulator: its limbs, `0x` hex words.
+    Accumulator { limbs: Vec<String> },
 }
 
 pub const PROOF_FORMAT: &str = "zkml-proof";
@@ -392,6 +394,9 @@ pub fn public_entries(
             zkml_verifier::vk::PublicPart::Link { class, .. } => PublicEntry::Link {
                 class: class_name(*class).into(),
                 commitment: slice.first().map(word_hex).unwrap_or_default(),
+            },
+            zkml_verifier::vk::PublicPart::Accumulator { .. } => PublicEntry::Accumulator {
+                limbs: slice.iter().map(word_hex).collect(),
             },
         });
     }

@@ -31,23 +31,36 @@ fn malformed_aggregate_files_are_reported_with_exit_code_2() {
     let cache = dir.path().join("cache");
     let garbage = dir.path().join("garbage.json");
     std::fs::write(&garbage, r#"{"format": "zkml-aggregate", "proof": 7}"#).unwrap();
-    // Well-formed files whose verifier is missing, and whose public value is out of range.
+    // Well-formed files whose key is missing, and whose public value is out of range.
     let file = |instances: Vec<String>| {
         serde_json::json!({
-            "format": "zkml-aggregate", "version": 1, "program_digest": "0x00", "segments": 2,
-            "verifier": "nowhere.bin", "verifier_digest": "0x00", "contract": "nowhere.sol",
+            "format": "zkml-aggregate", "version": 2, "program_digest": "0x00", "segments": 2,
+            "vk": "nowhere.vk", "vk_digest": "0x00",
             "proof": "0x00", "instances": instances, "outputs": [],
         })
         .to_string()
     };
+    // A file of the earlier version, whose aggregates another verifier checked.
+    let old = dir.path().join("old.json");
+    std::fs::write(
+        &old,
+        serde_json::json!({
+            "format": "zkml-aggregate", "version": 1, "program_digest": "0x00", "segments": 2,
+            "verifier": "nowhere.bin", "verifier_digest": "0x00", "contract": "nowhere.sol",
+            "proof": "0x00", "instances": [],
+        })
+        .to_string(),
+    )
+    .unwrap();
     let missing = dir.path().join("missing.json");
     std::fs::write(&missing, file(Vec::new())).unwrap();
     let not_field = dir.path().join("not_field.json");
     std::fs::write(&not_field, file(vec![format!("0x{}", "ff".repeat(32))])).unwrap();
     for (file, says) in [
         (&garbage, "malformed"),
-        (&missing, "nowhere.bin"),
+        (&missing, "nowhere.vk"),
         (&not_field, "not a field element"),
+        (&old, "prove the aggregate again"),
     ] {
         for command in ["verify", "verify-evm"] {
             let (rc, text) = code(zkml(&cache).args([command, "--proof"]).arg(file));
@@ -56,11 +69,13 @@ fn malformed_aggregate_files_are_reported_with_exit_code_2() {
             assert!(!text.contains("panicked"), "{text}");
         }
     }
-    // A verifier file that is not one.
-    std::fs::write(dir.path().join("nowhere.bin"), b"not a verifier").unwrap();
-    let (rc, text) = code(zkml(&cache).args(["verify", "--proof"]).arg(&missing));
-    assert_eq!(rc, 2, "{text}");
-    assert!(text.contains("is not an aggregate verifier"), "{text}");
+    // A key file that is not one.
+    std::fs::write(dir.path().join("nowhere.vk"), b"not a key").unwrap();
+    for command in ["verify", "verify-evm"] {
+        let (rc, text) = code(zkml(&cache).args([command, "--proof"]).arg(&missing));
+        assert_eq!(rc, 2, "{text}");
+        assert!(text.contains("is not a zkml verifying key"), "{text}");
+    }
 }
 
 #[test]
@@ -130,7 +145,20 @@ fn prove_aggregate_verify_and_verify_evm() {
             .arg(&file),
     );
     assert_eq!(rc, 0, "{text}");
-    assert!(text.contains("gas_used"), "{text}");
+    let evm: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(evm["verified"], true, "{text}");
+    assert!(evm["gas_used"].as_u64().unwrap() > 21_000, "{text}");
+    assert_eq!(evm["key_contracts"], 1, "{text}");
+    // The key makes deployable contracts with the usual command.
+    let (rc, text) = code(
+        zkml(&cache)
+            .args(["create-evm-verifier", "--vk"])
+            .arg(out.join("aggregate.vk"))
+            .arg("--out")
+            .arg(dir.path().join("evm")),
+    );
+    assert_eq!(rc, 0, "{text}");
+    assert!(dir.path().join("evm/verifier.json").exists());
 
     // A changed public value: rejected by both.
     let mut v: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();

@@ -1,12 +1,16 @@
 //! An in-process EVM (revm, mainnet rules at its latest hardfork) to deploy verifiers and
 //! measure what a call costs.
 
+use revm::bytecode::opcode::{self, OpCode};
 use revm::context::result::{ExecutionResult, Output};
 use revm::context::TxEnv;
 use revm::database::{CacheDB, EmptyDB};
+use revm::interpreter::interpreter::EthInterpreter;
+use revm::interpreter::interpreter_types::Jumps;
+use revm::interpreter::Interpreter;
 pub use revm::primitives::Address;
 use revm::primitives::{Bytes, TxKind, U256};
-use revm::{Context, ExecuteCommitEvm, MainBuilder, MainContext};
+use revm::{Context, ExecuteCommitEvm, InspectCommitEvm, Inspector, MainBuilder, MainContext};
 
 /// Why a transaction did not run.
 #[derive(Debug, thiserror::Error)]
@@ -86,6 +90,15 @@ impl Evm {
     }
 
     fn transact(&mut self, kind: TxKind, data: Vec<u8>) -> Result<ExecutionResult, EvmError> {
+        self.transact_with(kind, data, None)
+    }
+
+    fn transact_with(
+        &mut self,
+        kind: TxKind,
+        data: Vec<u8>,
+        profile: Option<&mut GasProfile>,
+    ) -> Result<ExecutionResult, EvmError> {
         let tx = TxEnv::builder()
             .caller(CALLER)
             .kind(kind)
@@ -96,7 +109,7 @@ impl Evm {
             .build()
             .map_err(|e| EvmError::Transaction(format!("{e:?}")))?;
         let no_code_limit = self.no_code_limit;
-        let mut evm = Context::mainnet()
+        let ctx = Context::mainnet()
             .with_db(&mut self.db)
             .modify_cfg_chained(|c| {
                 c.disable_nonce_check = false;
@@ -104,11 +117,15 @@ impl Evm {
                     c.limit_contract_code_size = Some(usize::MAX / 2);
                     c.limit_contract_initcode_size = Some(usize::MAX / 2);
                 }
-            })
-            .build_mainnet();
-        let result = evm
-            .transact_commit(tx)
-            .map_err(|e| EvmError::Transaction(format!("{e:?}")))?;
+            });
+        let result = match profile {
+            None => ctx.build_mainnet().transact_commit(tx),
+            Some(p) => {
+                let mut evm = ctx.build_mainnet_with_inspector(Profiler::new(p));
+                evm.inspect_tx_commit(tx)
+            }
+        }
+        .map_err(|e| EvmError::Transaction(format!("{e:?}")))?;
         self.nonce += 1;
         Ok(result)
     }
@@ -171,7 +188,27 @@ impl Evm {
 
     /// Calls `to` with `data` in a transaction.
     pub fn call(&mut self, to: Address, data: Vec<u8>) -> Result<CallOutcome, EvmError> {
-        let r = self.transact(TxKind::Call(to), data)?;
+        self.call_with(to, data, None)
+    }
+
+    /// [`Evm::call`], with the execution's gas counted per opcode and per precompile.
+    pub fn call_profiled(
+        &mut self,
+        to: Address,
+        data: Vec<u8>,
+    ) -> Result<(CallOutcome, GasProfile), EvmError> {
+        let mut profile = GasProfile::default();
+        let out = self.call_with(to, data, Some(&mut profile))?;
+        Ok((out, profile.sorted()))
+    }
+
+    fn call_with(
+        &mut self,
+        to: Address,
+        data: Vec<u8>,
+        profile: Option<&mut GasProfile>,
+    ) -> Result<CallOutcome, EvmError> {
+        let r = self.transact_with(TxKind::Call(to), data, profile)?;
         let gas_used = r.tx_gas_used();
         Ok(match r {
             ExecutionResult::Success { output, .. } => CallOutcome {
@@ -200,5 +237,87 @@ impl Evm {
             .get(&addr)
             .and_then(|a| a.info.code.as_ref())
             .map_or(0, |c| c.original_bytes().len())
+    }
+}
+
+/// Where a call's execution gas went: per opcode, with the precompiles called by `STATICCALL`
+/// apart (their own cost and the call's). Gas outside execution (the 21,000 base, calldata)
+/// is not in it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct GasProfile {
+    /// `(name, executions, gas)`.
+    pub rows: Vec<(String, u64, u64)>,
+}
+
+impl GasProfile {
+    /// Execution gas in all.
+    pub fn total(&self) -> u64 {
+        self.rows.iter().map(|r| r.2).sum()
+    }
+
+    /// The rows, most gas first.
+    pub fn sorted(mut self) -> Self {
+        self.rows
+            .sort_by(|a, b| b.2.cmp(&a.2).then_with(|| a.0.cmp(&b.0)));
+        self
+    }
+
+    fn add(&mut self, name: String, gas: u64) {
+        match self.rows.iter_mut().find(|r| r.0 == name) {
+            Some(r) => {
+                r.1 += 1;
+                r.2 += gas;
+            }
+            None => self.rows.push((name, 1, gas)),
+        }
+    }
+}
+
+/// Counts each instruction's gas: the drop in gas across it, or for a call (whose frame runs
+/// after the instruction) from it to the next instruction, which is what it forwarded less
+/// what came back.
+struct Profiler<'a> {
+    profile: &'a mut GasProfile,
+    /// The instruction under way: its name, the gas before it, whether it is a call.
+    current: Option<(String, u64, bool)>,
+}
+
+impl<'a> Profiler<'a> {
+    fn new(profile: &'a mut GasProfile) -> Self {
+        Self {
+            profile,
+            current: None,
+        }
+    }
+}
+
+impl<CTX> Inspector<CTX, EthInterpreter> for Profiler<'_> {
+    fn step(&mut self, interp: &mut Interpreter<EthInterpreter>, _: &mut CTX) {
+        let remaining = interp.gas.remaining();
+        if let Some((name, before, _)) = self.current.take() {
+            self.profile.add(name, before.saturating_sub(remaining));
+        }
+        let op = interp.bytecode.opcode();
+        let call = matches!(
+            op,
+            opcode::STATICCALL | opcode::CALL | opcode::DELEGATECALL | opcode::CALLCODE
+        );
+        let mut name =
+            OpCode::new(op).map_or_else(|| format!("0x{op:02x}"), |o| o.as_str().to_string());
+        if call {
+            let to = interp.stack.peek(1).unwrap_or_default();
+            if to < U256::from(0x100) {
+                name = format!("{name} precompile {}", to.to::<u64>());
+            }
+        }
+        self.current = Some((name, remaining, call));
+    }
+
+    fn step_end(&mut self, interp: &mut Interpreter<EthInterpreter>, _: &mut CTX) {
+        if matches!(self.current, Some((_, _, false))) {
+            let (name, before, _) = self.current.take().expect("matched");
+            self.profile
+                .add(name, before.saturating_sub(interp.gas.remaining()));
+        }
     }
 }

@@ -416,3 +416,25 @@ fn banked_function_tables_verify_on_chain() {
     wrong[last][31] ^= 1;
     assert!(!check(&mut d, &p, &p.proof, &wrong, "last public value"));
 }
+
+/// The gas profile of a verifier call accounts for the whole execution: with the intrinsic
+/// gas (21,000 and 4 per calldata token, a token per zero byte and four per other byte) it
+/// sums to the gas the transaction used, and it shows the one pairing and the point
+/// multiplications of the final check.
+#[test]
+fn gas_profile_accounts_for_the_whole_call() {
+    let p = prove_fixture("mlp_small", VisibilityConfig::default(), Objective::EvmGas);
+    let (mut d, out) = deploy_and_accept(&p);
+    let data = calldata(&p.proof, &p.instances);
+    let tokens: u64 = data.iter().map(|&b| if b == 0 { 1 } else { 4 }).sum();
+    let (again, profile) = d.evm.call_profiled(d.addr, data).unwrap();
+    assert!(again.returned_true());
+    assert_eq!(again.gas_used, out.gas_used);
+    assert_eq!(profile.total() + 21_000 + 4 * tokens, out.gas_used);
+    let row = |name: &str| profile.rows.iter().find(|r| r.0 == name).cloned();
+    assert_eq!(row("STATICCALL precompile 8").map(|r| r.1), Some(1));
+    assert!(row("STATICCALL precompile 7").is_some_and(|r| r.1 > 10));
+    for (name, count, gas) in profile.rows.iter().take(12) {
+        eprintln!("{name}: {count} times, {gas} gas");
+    }
+}

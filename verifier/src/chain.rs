@@ -149,6 +149,12 @@ pub fn check_keys(keys: &[Key]) -> Result<(), ChainError> {
     }
     let last = keys.len() - 1;
     for (i, key) in keys.iter().enumerate() {
+        if matches!(key, Key::Halo2(vk) if vk.accumulator().is_some()) {
+            return Err(ChainError::NotAChain {
+                segment: i,
+                reason: "it is an aggregate's key, which a chain does not take",
+            });
+        }
         let takes = link(key, ValueClass::Inputs).is_some();
         let passes = link(key, ValueClass::Outputs).is_some();
         if i == 0 && takes {
@@ -219,7 +225,7 @@ pub fn verify_chain(keys: &[Key], proofs: &[SegmentProof<'_>]) -> Result<Verifie
     let values = |k: usize, class: ValueClass| -> Vec<(PublicPart, Vec<Fr>)> {
         parts(&keys[k])
             .into_iter()
-            .filter(|(_, p)| part_class(p) == class)
+            .filter(|(_, p)| part_class(p) == Some(class))
             .map(|(at, p)| {
                 let n = usize::try_from(p.instance_len()).unwrap_or(0);
                 (p.clone(), proofs[k].instances[at..at + n].to_vec())
@@ -239,10 +245,11 @@ pub fn verify_chain(keys: &[Key], proofs: &[SegmentProof<'_>]) -> Result<Verifie
     })
 }
 
-fn part_class(p: &PublicPart) -> ValueClass {
+fn part_class(p: &PublicPart) -> Option<ValueClass> {
     match p {
         PublicPart::Values { class, .. }
         | PublicPart::Hash { class, .. }
-        | PublicPart::Link { class, .. } => *class,
+        | PublicPart::Link { class, .. } => Some(*class),
+        PublicPart::Accumulator { .. } => None,
     }
 }

@@ -98,4 +98,17 @@ pub enum VerifyError {
     /// The final pairing check failed: the proof is invalid for this key and these values.
     #[error("the proof does not verify against this verifying key and these public values")]
     PairingCheckFailed,
+    /// The accumulator in an aggregate's public values is not two points of the curve.
+    #[error("public value {index} (the aggregate's accumulator): {what}")]
+    InvalidAccumulator {
+        /// Position of the first public value at fault.
+        index: usize,
+        /// What is wrong.
+        what: &'static str,
+    },
+    /// The aggregate's accumulator fails its pairing: a proof folded into it is invalid.
+    #[error(
+        "the aggregate's accumulator fails its pairing check: a proof it folded in does not verify"
+    )]
+    AccumulatorCheckFailed,
 }

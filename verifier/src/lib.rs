@@ -18,6 +18,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod accumulator;
 pub mod chain;
 pub mod encoding;
 pub mod error;

@@ -327,5 +327,10 @@ pub fn verify_proof(vk: &VerifyingKey, proof: &[u8], instances: &[Fr]) -> Result
         random,
     };
     verify_openings(&mut t, &queries, &points, &d)?;
-    t.finish()
+    t.finish()?;
+    // An aggregate's proof holds only with the pairing its folded proofs deferred.
+    match vk.accumulator() {
+        Some(at) => crate::accumulator::decide(&d, instances, at),
+        None => Ok(()),
+    }
 }

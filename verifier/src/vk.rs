@@ -288,6 +288,17 @@ pub enum PublicPart {
         /// The tensors with their envelope bits, in order.
         tensors: Vec<(TensorInfo, u32)>,
     },
+    /// `4 * limbs` instance values: the KZG accumulator of an aggregate, two points `lhs`
+    /// and `rhs` into which the proofs it verified in-circuit folded their final pairings
+    /// (see [`crate::accumulator`]). Each coordinate is `limbs` little-endian limbs of `bits`
+    /// bits, in the order `lhs.x`, `lhs.y`, `rhs.x`, `rhs.y`. The verifier decides
+    /// `e(lhs, G2) = e(rhs, s G2)` besides the proof's own pairing.
+    Accumulator {
+        /// Limbs per coordinate.
+        limbs: u32,
+        /// Bits per limb.
+        bits: u32,
+    },
 }
 
 impl PublicPart {
@@ -296,6 +307,7 @@ impl PublicPart {
         match self {
             PublicPart::Values { tensor, .. } => tensor.len(),
             PublicPart::Hash { .. } | PublicPart::Link { .. } => 1,
+            PublicPart::Accumulator { limbs, .. } => 4 * u64::from(*limbs),
         }
     }
 }
@@ -519,6 +531,30 @@ impl VerifyingKey {
             .iter()
             .try_fold(0u64, |n, p| n.checked_add(p.instance_len()))
             .unwrap_or(u64::MAX);
+        let accumulators = self
+            .model
+            .public
+            .iter()
+            .filter_map(|p| match *p {
+                PublicPart::Accumulator { limbs, bits } => Some((limbs, bits)),
+                _ => None,
+            })
+            .collect::<Vec<_>>();
+        match accumulators[..] {
+            [] => {}
+            // Limbs below the scalar field (so each is one public value), coordinates of at
+            // least the base field's 254 bits and at most 512.
+            [(limbs, bits)]
+                if (1..=252).contains(&bits)
+                    && (1..=16).contains(&limbs)
+                    && (254..=512).contains(&(limbs * bits)) => {}
+            [(limbs, bits)] => {
+                return bad(format!(
+                    "an accumulator of {limbs} limbs of {bits} bits per coordinate"
+                ))
+            }
+            _ => return bad("more than one accumulator".into()),
+        }
         if public != u64::from(self.num_instance_values) {
             return bad(format!(
                 "the model describes {public} public values, the circuit expects {}",

@@ -121,6 +121,10 @@ fn public_parts(parts: &[PublicPart]) -> Vec<String> {
                 class(*c),
                 names(tensors)
             ),
+            PublicPart::Accumulator { limbs, bits } => format!(
+                "{} values: the KZG accumulator of the proofs this aggregate folds in (2 points, {limbs} limbs of {bits} bits per coordinate)",
+                p.instance_len()
+            ),
         })
         .collect()
 }

@@ -75,9 +75,9 @@ pub struct Args {
     #[arg(long, value_name = "FILE", requires = "segment")]
     pub witness: Option<PathBuf>,
     /// Fold the segments' proofs (one segment unless cut) into one aggregate proof, checked
-    /// on chain at a cost that does not grow with their number: writes DIR/aggregate.json, its
-    /// verifier (aggregate.verifier.bin) and Solidity contract (AggregateVerifier.sol) beside
-    /// it, instead of a chain. Segments take the fewest-column shapes (as with --optimize
+    /// on chain at a cost that does not grow with their number: writes DIR/aggregate.json and
+    /// its verifying key (aggregate.vk, for verify and create-evm-verifier) beside it, instead
+    /// of a chain. Segments take the fewest-column shapes (as with --optimize
     /// evm-gas), which the aggregation circuit verifies most cheaply. Slow: the aggregation
     /// circuit has 2^20 rows or more.
     #[arg(long, conflicts_with = "segment")]

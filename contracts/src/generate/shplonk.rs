@@ -51,6 +51,9 @@ pub(super) fn shplonk(g: &Gen<'_>, w: &mut String) -> Vec<Vec<u32>> {
     let q_hex = Q_HEX;
     let mut basis_next = s_basis;
     let x = m(s_x);
+    if vk.accumulator().is_some() {
+        accumulator_scale(w, l.h2, s_scale);
+    }
     // ---- SHPLONK ----
     let u = m(s_u);
     for (i, &rot) in plan.super_rotations.iter().enumerate() {
@@ -263,6 +266,17 @@ pub(super) fn shplonk(g: &Gen<'_>, w: &mut String) -> Vec<Vec<u32>> {
         l.h2,
         l.h2 + 32
     );
+    // An aggregate's accumulator joins the pairing; its key is no chain segment.
+    let (h2x, h2y) = match vk.accumulator() {
+        Some(at) => {
+            accumulator(w, &at, l.h2, s_acc);
+            ("mload(0x180)".to_string(), "mload(0x1a0)".to_string())
+        }
+        None => (
+            format!("calldataload(add(p, {:#x}))", l.h2),
+            format!("calldataload(add(p, {:#x}))", l.h2 + 32),
+        ),
+    };
     // pairingInputs: the checks' verdict, both points and the generator's scalar, with the
     // pairing left to the caller.
     emit!(w, "            if inputsOnly {{");
@@ -296,16 +310,8 @@ pub(super) fn shplonk(g: &Gen<'_>, w: &mut String) -> Vec<Vec<u32>> {
     emit!(w, "            }}");
     // e(h2, s G2) * e(-right, G2) == 1
     let g2 = [&vk.s_g2, &vk.g2];
-    emit!(
-        w,
-        "            mstore(0x00, calldataload(add(p, {:#x})))",
-        l.h2
-    );
-    emit!(
-        w,
-        "            mstore(0x20, calldataload(add(p, {:#x})))",
-        l.h2 + 32
-    );
+    emit!(w, "            mstore(0x00, {h2x})");
+    emit!(w, "            mstore(0x20, {h2y})");
     for (i, wd) in [g2[0].x1, g2[0].x0, g2[0].y1, g2[0].y0].iter().enumerate() {
         emit!(w, "            mstore({:#x}, {})", 0x40 + 32 * i, hex(wd));
     }
@@ -326,4 +332,106 @@ pub(super) fn shplonk(g: &Gen<'_>, w: &mut String) -> Vec<Vec<u32>> {
     emit!(w, "            mstore(0x00, ok)");
     emit!(w, "            return(0x00, 0x20)");
     tables
+}
+
+/// For an aggregate's key, emits the draw of `rho`, by which the proof's own pairing is scaled
+/// before the accumulator's is added (see [`accumulator`]): the Keccak-256 hash of the
+/// transcript's last state `h` and the opening proof's `h2`. The transcript absorbed the key,
+/// every public value (the accumulator's limbs included) and every proof byte before `h2`, so
+/// `rho` is drawn after all four points of the final check are fixed. Every scalar of the
+/// multi-scalar multiplication is multiplied by `rho` (the `scale` that `pairingInputs` also
+/// uses), which gives `rho right` without a point multiplication.
+fn accumulator_scale(w: &mut String, h2: usize, s_scale: usize) {
+    emit!(
+        w,
+        "            // The aggregate's accumulator: rho, to fold its pairing with the proof's."
+    );
+    emit!(w, "            if inputsOnly {{ fail() }}");
+    emit!(w, "            mstore(0x00, h)");
+    emit!(w, "            mstore(0x20, calldataload(add(p, {h2:#x})))");
+    emit!(
+        w,
+        "            mstore(0x40, calldataload(add(p, {:#x})))",
+        h2 + 32
+    );
+    emit!(w, "            let rho := mod(keccak256(0x00, 0x60), r)");
+    emit!(w, "            if iszero(rho) {{ fail() }}");
+    emit!(w, "            mstore({s_scale:#x}, rho)");
+}
+
+/// Emits the accumulator's part of the final check. Its points `lhs` and `rhs` are read from
+/// their limbs in the instance (each limb below `2^bits`, each coordinate canonical and each
+/// point on the curve) and folded into the proof's own pairing `e(h2, s G2) = e(right, G2)`,
+/// scaled by `rho` ([`accumulator_scale`]): `e(rho h2 + rhs, s G2) = e(rho right + lhs, G2)`.
+/// `rho right` at `s_acc` becomes `rho right + lhs` in place; `rho h2 + rhs` is left at
+/// `0x180`.
+///
+/// Soundness: with `P = e(h2, s G2) / e(right, G2)` and `Q = e(rhs, s G2) / e(lhs, G2)`, the
+/// check is `P^rho Q = 1` in a group of prime order `r`. If `P != 1` it holds for exactly one
+/// `rho`; if `P = 1` and `Q != 1` for none. `rho` is a hash of everything that fixes both, so
+/// an invalid proof or accumulator passes with probability at most `1 / r` (about `2^-254`)
+/// per attempt.
+fn accumulator(
+    w: &mut String,
+    at: &zkml_verifier::accumulator::AccumulatorAt,
+    h2: usize,
+    s_acc: usize,
+) {
+    emit!(
+        w,
+        "            // The aggregate's accumulator: its folded proofs' pairing."
+    );
+    let bits = at.bits as usize;
+    let names = ["accLx", "accLy", "accRx", "accRy"];
+    for (c, name) in names.iter().enumerate() {
+        emit!(w, "            let {name} := 0");
+        for i in 0..at.limbs as usize {
+            let index = at.offset + c * at.limbs as usize + i;
+            let shift = i * bits;
+            emit!(
+                w,
+                "            {{ let l := calldataload(add(ip, {:#x}))",
+                32 * index
+            );
+            // The limb's bits that land inside the word; any above make a wide value.
+            match bits.min(256usize.saturating_sub(shift)) {
+                0 => emit!(w, "              if l {{ fail() }} }}"),
+                room => {
+                    emit!(w, "              if shr({room}, l) {{ fail() }}");
+                    emit!(w, "              {name} := add({name}, shl({shift}, l)) }}");
+                }
+            }
+        }
+    }
+    emit!(
+        w,
+        "            if iszero(and(onCurve(accLx, accLy), onCurve(accRx, accRy))) {{ fail() }}"
+    );
+    // rho right + lhs
+    emit!(w, "            mstore(0x00, mload({s_acc:#x}))");
+    emit!(w, "            mstore(0x20, mload({:#x}))", s_acc + 32);
+    emit!(w, "            mstore(0x40, accLx)");
+    emit!(w, "            mstore(0x60, accLy)");
+    emit!(
+        w,
+        "            ok := and(ok, staticcall(gas(), 6, 0x00, 0x80, {s_acc:#x}, 0x40))"
+    );
+    // rho h2 + rhs
+    emit!(w, "            mstore(0x00, calldataload(add(p, {h2:#x})))");
+    emit!(
+        w,
+        "            mstore(0x20, calldataload(add(p, {:#x})))",
+        h2 + 32
+    );
+    emit!(w, "            mstore(0x40, rho)");
+    emit!(
+        w,
+        "            ok := and(ok, staticcall(gas(), 7, 0x00, 0x60, 0x00, 0x40))"
+    );
+    emit!(w, "            mstore(0x40, accRx)");
+    emit!(w, "            mstore(0x60, accRy)");
+    emit!(
+        w,
+        "            ok := and(ok, staticcall(gas(), 6, 0x00, 0x80, 0x180, 0x40))"
+    );
 }
