@@ -158,6 +158,17 @@ fn corrupt_keys_are_typed_errors() {
         Key::from_bytes(&k.to_bytes()),
         Err(KeyError::Inconsistent(_))
     ));
+    // An accumulator among the public values, which a Groth16 verifier would not decide.
+    let mut k = key.clone();
+    let before = k.model.public[0].instance_len() as usize;
+    k.model.public[0] = zkml_verifier::vk::PublicPart::Accumulator { limbs: 3, bits: 88 };
+    let after = k.model.public[0].instance_len() as usize;
+    let last = *k.ic.last().unwrap();
+    k.ic.resize(k.ic.len() + after - before, last);
+    assert!(matches!(
+        Key::from_bytes(&k.to_bytes()),
+        Err(KeyError::Inconsistent(m)) if m.contains("accumulator")
+    ));
     // Every truncation and single-byte change of the key file is an error or a different key.
     for n in 0..m.key.len() {
         assert!(Key::from_bytes(&m.key[..n]).is_err(), "truncated at {n}");

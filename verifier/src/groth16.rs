@@ -97,6 +97,17 @@ impl Groth16Key {
     /// Structural checks: every point valid, and as many public bases as the model describes.
     pub fn check(&self) -> Result<(), KeyError> {
         self.points()?;
+        // Only a halo2 aggregate's verifier decides an accumulator's pairing.
+        if self
+            .model
+            .public
+            .iter()
+            .any(|p| matches!(p, crate::vk::PublicPart::Accumulator { .. }))
+        {
+            return Err(KeyError::Inconsistent(
+                "a Groth16 key's public values cannot carry an accumulator".into(),
+            ));
+        }
         let described = self
             .model
             .public

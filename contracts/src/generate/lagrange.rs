@@ -69,7 +69,17 @@ pub(super) fn lagrange(g: &Gen<'_>, w: &mut String) {
         "            mstore({:#x}, addmod({xn}, sub(r, 1), r))",
         i_x + 32
     );
-    emit!(w, "{}", batch_inversion(inv_arr, inv_count, inv_tmp));
+    // The opening denominators join this batch: one inversion (one modexp) for both.
+    super::shplonk::denominators(g, w);
+    let Memory {
+        s_dinv, n_super, ..
+    } = g.mem;
+    debug_assert_eq!(inv_arr, s_dinv + 32 * (n_super + 1), "one contiguous batch");
+    emit!(
+        w,
+        "{}",
+        batch_inversion(s_dinv, n_super + 1 + inv_count, inv_tmp)
+    );
     emit!(w, "            mstore({s_xinv:#x}, {})", m(i_x));
     emit!(w, "            mstore({s_vanish_inv:#x}, {})", m(i_x + 32));
     let n_inv = Fr::from(n).inverse().expect("n is a unit");

@@ -72,7 +72,6 @@ pub(super) struct Memory {
     pub(super) n_super: usize,
     pub(super) s_d: usize,
     pub(super) s_dinv: usize,
-    pub(super) s_dtmp: usize,
     pub(super) s_basis: usize,
     pub(super) inv_count: usize,
     pub(super) inv_arr: usize,
@@ -142,18 +141,18 @@ impl Memory {
             .max()
             .unwrap_or(1);
         let s_xinv_pows = mem.words(max_rotations);
-        // u - x w^rot for every rotation, and their inverses (the last slot: the product of those
-        // outside the first opening set, inverted in the same batch).
+        // u - x w^rot for every rotation.
         let n_super = plan.super_rotations.len();
         let s_d = mem.words(n_super);
-        let s_dinv = mem.words(n_super + 1);
-        let s_dtmp = mem.words(n_super + 1);
         let basis_total: usize = plan.rotation_sets.iter().map(|s| s.rotations.len()).sum();
         let s_basis = mem.words(basis_total);
-        // Batch inversion: x - w^i for the instance rows, x - w^r for the blinding rows, x, x^n - 1.
+        // One batch inversion (one modexp) for all: the inverses of u - x w^rot and of the
+        // product of those outside the first opening set, then of x - w^i for the instance
+        // rows, x - w^r for the blinding rows, x, and x^n - 1.
+        let s_dinv = mem.words(n_super + 1);
         let inv_count = n_inst + b as usize + 2 + 2;
         let inv_arr = mem.words(inv_count);
-        let inv_tmp = mem.words(inv_count);
+        let inv_tmp = mem.words(n_super + 1 + inv_count);
         let tbuf = mem.next;
         let longest = plan.segments.iter().map(|(s, e)| e - s).max().unwrap_or(0);
         let tbuf_len = (64 + 32 * n_inst + longest).div_ceil(32) * 32 + 32;
@@ -230,7 +229,6 @@ impl Memory {
             n_super,
             s_d,
             s_dinv,
-            s_dtmp,
             s_basis,
             inv_count,
             inv_arr,

@@ -5,7 +5,7 @@ use std::fmt::Write;
 use ark_bn254::Fr;
 use ark_ff::{Field, One};
 
-use super::yul::{batch_inversion, fr_hex, hex, m, point_literals, rotate};
+use super::yul::{fr_hex, hex, m, point_literals, rotate};
 use super::{Gen, Memory, KIND_CALLDATA, KIND_MEMORY, KIND_QUOTIENT, Q_HEX};
 use crate::plan::{EvalSource, Poly};
 
@@ -20,12 +20,10 @@ pub(super) fn shplonk(g: &Gen<'_>, w: &mut String) -> Vec<Vec<u32>> {
         ..
     } = *g;
     let Memory {
-        s_x,
         s_v,
         s_u,
         s_xinv,
         s_quot,
-        s_pts,
         s_z0,
         s_zdiff0_inv,
         s_router,
@@ -40,9 +38,7 @@ pub(super) fn shplonk(g: &Gen<'_>, w: &mut String) -> Vec<Vec<u32>> {
         max_rotations,
         s_xinv_pows,
         n_super,
-        s_d,
         s_dinv,
-        s_dtmp,
         s_basis,
         key_mem,
         ..
@@ -50,69 +46,19 @@ pub(super) fn shplonk(g: &Gen<'_>, w: &mut String) -> Vec<Vec<u32>> {
     let l = &plan.layout;
     let q_hex = Q_HEX;
     let mut basis_next = s_basis;
-    let x = m(s_x);
     if vk.accumulator().is_some() {
         accumulator_scale(w, l.h2, s_scale);
     }
     // ---- SHPLONK ----
     let u = m(s_u);
-    for (i, &rot) in plan.super_rotations.iter().enumerate() {
-        emit!(
-            w,
-            "            mstore({:#x}, mulmod({x}, {}, r))",
-            s_pts + 32 * i,
-            fr_hex(&rotate(omega, rot))
-        );
-    }
-    let d = |rot: i32| {
-        let i = plan
-            .super_rotations
-            .iter()
-            .position(|&r| r == rot)
-            .expect("a super rotation");
-        m(s_d + 32 * i)
-    };
-    for i in 0..n_super {
-        emit!(
-            w,
-            "            mstore({:#x}, addmod({u}, sub(r, {}), r))",
-            s_d + 32 * i,
-            m(s_pts + 32 * i)
-        );
-        emit!(
-            w,
-            "            mstore({:#x}, {})",
-            s_dinv + 32 * i,
-            m(s_d + 32 * i)
-        );
-    }
-    // prod (u - x w^rot) over `rots`, into `slot`, one statement per factor.
-    let vanishing = |slot: usize, rots: &mut dyn Iterator<Item = i32>| {
-        let mut code = "            {\n                let t := 1\n".to_string();
-        for rot in rots {
-            writeln!(code, "                t := mulmod(t, {}, r)", d(rot)).expect("string");
-        }
-        write!(code, "                mstore({slot:#x}, t)\n            }}").expect("string");
-        code
-    };
+    // (The denominators u - x w^rot and their inverses came with the Lagrange values'
+    // batch inversion: `denominators`.)
     let first = &plan.rotation_sets[0];
-    let diffs0: Vec<i32> = plan
-        .super_rotations
-        .iter()
-        .copied()
-        .filter(|r| !first.rotations.contains(r))
-        .collect();
     emit!(
         w,
         "{}",
-        vanishing(s_z0, &mut first.rotations.iter().copied())
+        vanishing(g, s_z0, &mut first.rotations.iter().copied())
     );
-    emit!(
-        w,
-        "{}",
-        vanishing(s_dinv + 32 * n_super, &mut diffs0.iter().copied())
-    );
-    emit!(w, "{}", batch_inversion(s_dinv, n_super + 1, s_dtmp));
     emit!(
         w,
         "            mstore({s_zdiff0_inv:#x}, {})",
@@ -183,7 +129,7 @@ pub(super) fn shplonk(g: &Gen<'_>, w: &mut String) -> Vec<Vec<u32>> {
                 .copied()
                 .filter(|r| !set.rotations.contains(r))
                 .collect();
-            emit!(w, "{}", vanishing(s_van, &mut diffs.iter().copied()));
+            emit!(w, "{}", vanishing(g, s_van, &mut diffs.iter().copied()));
             emit!(
                 w,
                 "            mstore({s_factor:#x}, mulmod(mulmod({vpow}, {}, r), {}, r))",
@@ -202,7 +148,7 @@ pub(super) fn shplonk(g: &Gen<'_>, w: &mut String) -> Vec<Vec<u32>> {
             emit!(
                 w,
                 "{}",
-                vanishing(s_van, &mut set.rotations.iter().copied())
+                vanishing(g, s_van, &mut set.rotations.iter().copied())
             );
         }
         for j in 0..mrot {
@@ -332,6 +278,83 @@ pub(super) fn shplonk(g: &Gen<'_>, w: &mut String) -> Vec<Vec<u32>> {
     emit!(w, "            mstore(0x00, ok)");
     emit!(w, "            return(0x00, 0x20)");
     tables
+}
+
+/// The slot of `u - x w^rot`.
+fn d_slot(g: &Gen<'_>, rot: i32) -> String {
+    let i = g
+        .plan
+        .super_rotations
+        .iter()
+        .position(|&r| r == rot)
+        .expect("a super rotation");
+    m(g.mem.s_d + 32 * i)
+}
+
+/// `prod (u - x w^rot)` over `rots`, into `slot`, one statement per factor.
+fn vanishing(g: &Gen<'_>, slot: usize, rots: &mut dyn Iterator<Item = i32>) -> String {
+    let mut code = "            {\n                let t := 1\n".to_string();
+    for rot in rots {
+        writeln!(
+            code,
+            "                t := mulmod(t, {}, r)",
+            d_slot(g, rot)
+        )
+        .expect("string");
+    }
+    write!(code, "                mstore({slot:#x}, t)\n            }}").expect("string");
+    code
+}
+
+/// Emits the opening points `x w^rot`, the denominators `u - x w^rot` and, to be inverted
+/// in the Lagrange values' batch (at `s_dinv`, just before theirs), copies of them and the
+/// product of those outside the first opening set.
+pub(super) fn denominators(g: &Gen<'_>, w: &mut String) {
+    let Memory {
+        s_x,
+        s_u,
+        s_pts,
+        s_d,
+        s_dinv,
+        n_super,
+        ..
+    } = g.mem;
+    let (x, u) = (m(s_x), m(s_u));
+    for (i, &rot) in g.plan.super_rotations.iter().enumerate() {
+        emit!(
+            w,
+            "            mstore({:#x}, mulmod({x}, {}, r))",
+            s_pts + 32 * i,
+            fr_hex(&rotate(g.omega, rot))
+        );
+    }
+    for i in 0..n_super {
+        emit!(
+            w,
+            "            mstore({:#x}, addmod({u}, sub(r, {}), r))",
+            s_d + 32 * i,
+            m(s_pts + 32 * i)
+        );
+        emit!(
+            w,
+            "            mstore({:#x}, {})",
+            s_dinv + 32 * i,
+            m(s_d + 32 * i)
+        );
+    }
+    let first = &g.plan.rotation_sets[0];
+    let diffs0: Vec<i32> = g
+        .plan
+        .super_rotations
+        .iter()
+        .copied()
+        .filter(|r| !first.rotations.contains(r))
+        .collect();
+    emit!(
+        w,
+        "{}",
+        vanishing(g, s_dinv + 32 * n_super, &mut diffs0.iter().copied())
+    );
 }
 
 /// For an aggregate's key, emits the draw of `rho`, by which the proof's own pairing is scaled
