@@ -1,16 +1,21 @@
 //! Measures aggregation: a fixture cut into N segments (gas-optimized shapes), each proven for
 //! aggregation, then folded into one aggregate proof, verified natively and in the EVM.
 //!
-//! `cargo run -p zkml-aggregate --example aggregate_chain -- FIXTURE SEGMENTS [K]`
-//! prints each stage's time, the aggregation circuit's shape, the process's peak memory, the
+//! `cargo run -p zkml-aggregate --example aggregate_chain -- FIXTURE SEGMENTS [K [GROUPS
+//! [ROOT_K]]]` prints each stage's time, the aggregation circuit's shape, the process's peak memory, the
 //! proof's size and the gas of verifying it on chain. FIXTURE `deep` is twelve dense layers of
 //! width 16 (the program of the chain-contract gas benchmark in `segments/tests/chain.rs`).
+//! With GROUPS over 1 the aggregate is made in two layers: GROUPS groups of consecutive
+//! segments aggregated in 2^K rows each, then folded by a root of 2^ROOT_K rows (default K).
 
 use std::time::Instant;
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
-use zkml_aggregate::{chain_model, keygen, prove, prove_segment, verify, Shape};
+use zkml_aggregate::tree::{self, Split};
+use zkml_aggregate::{
+    chain_model, keygen, prove, prove_segment, verify, AggregateProof, AggregationKey, Shape,
+};
 use zkml_circuits::cost::{Objective, Phases};
 use zkml_circuits::VisibilityConfig;
 use zkml_segments::plan::{plan_cuts, size_segments};
@@ -32,10 +37,12 @@ fn peak_gb() -> f64 {
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (Some(name), Some(n)) = (args.first(), args.get(1).and_then(|s| s.parse().ok())) else {
-        eprintln!("usage: aggregate_chain FIXTURE SEGMENTS [K]");
+        eprintln!("usage: aggregate_chain FIXTURE SEGMENTS [K [GROUPS [ROOT_K]]]");
         std::process::exit(2);
     };
     let k: u32 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(20);
+    let groups: usize = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(1);
+    let root_k: u32 = args.get(4).and_then(|s| s.parse().ok()).unwrap_or(k);
     let (program, inputs) = if name == "deep" {
         let input = (0..16).map(|i| (i - 8) * 20).collect();
         let input = zkml_ir::Tensor::new(vec![1, 16], input).expect("input");
@@ -54,7 +61,15 @@ fn main() {
         .expect("witness");
 
     let t = Instant::now();
+    // The seed draws the secret first, so both sizes share it (generating each size is much
+    // faster than cutting a larger SRS down, which recomputes its Lagrange basis).
     let srs = zkml_prover::srs::generate(k, 1);
+    let root_srs = if root_k == k {
+        srs.clone()
+    } else {
+        zkml_prover::srs::generate(root_k, 1)
+    };
+    assert_eq!(srs.s_g2(), root_srs.s_g2(), "one secret for both sizes");
     println!("SRS 2^{k}: {:.1} s", t.elapsed().as_secs_f64());
 
     let mut snarks = Vec::new();
@@ -106,9 +121,65 @@ fn main() {
         })
         .collect();
     let model = chain_model(&vks, digest).expect("a chain");
-    let key = keygen(&srs, snarks.clone(), shape.clone(), model).expect("aggregation keys");
+    if groups > 1 {
+        // The groups are keyed and proven first and their keys let go before the root's
+        // stage, so the peak is the larger of the two stages', not their sum.
+        let sizes = Split::even(snarks.len(), groups);
+        let (split, group_keys) =
+            tree::keygen_groups(&srs, snarks.clone(), &shape, &sizes).expect("group keys");
+        for (g, group) in group_keys.iter().enumerate() {
+            println!(
+                "group {} ({} segments): 2^{} rows, {} advice, {} lookup advice, {} fixed columns",
+                g + 1,
+                sizes[g],
+                group.config.degree,
+                group.config.num_advice,
+                group.config.num_lookup_advice,
+                group.config.num_fixed
+            );
+        }
+        println!(
+            "group keys: {:.1} s (peak so far {:.2} GB)",
+            t.elapsed().as_secs_f64(),
+            peak_gb()
+        );
+        let t = Instant::now();
+        let mut rest = snarks;
+        let mut aggregates = Vec::new();
+        for (g, group) in group_keys.iter().enumerate() {
+            let tail = rest.split_off(sizes[g]);
+            aggregates.push(tree::prove_group(&srs, group, rest).expect("group aggregate"));
+            zkml_aggregate::check_snark(&srs, &aggregates[g])
+                .expect("the group aggregate verifies");
+            rest = tail;
+        }
+        println!(
+            "group proofs: {:.1} s (peak so far {:.2} GB)",
+            t.elapsed().as_secs_f64(),
+            peak_gb()
+        );
+        let protocols: Vec<_> = group_keys.iter().map(|g| g.protocol.clone()).collect();
+        drop(group_keys);
+        let t = Instant::now();
+        let root = tree::keygen_root(&root_srs, &protocols, split.root, model).expect("root keys");
+        print_key("root keys", t, &root);
+        let t = Instant::now();
+        let agg = prove(&root_srs, &root, aggregates).expect("aggregate");
+        print_proof(t, &agg);
+        check(&root, &agg);
+    } else {
+        let key = keygen(&srs, snarks.clone(), shape, model).expect("aggregation keys");
+        print_key("aggregation keys", t, &key);
+        let t = Instant::now();
+        let agg = prove(&srs, &key, snarks).expect("aggregate");
+        print_proof(t, &agg);
+        check(&key, &agg);
+    }
+}
+
+fn print_key(what: &str, t: Instant, key: &AggregationKey) {
     println!(
-        "aggregation keys: {:.1} s (2^{} rows, {} advice, {} lookup advice, {} fixed columns; peak so far {:.2} GB)",
+        "{what}: {:.1} s (root: 2^{} rows, {} advice, {} lookup advice, {} fixed columns; peak so far {:.2} GB)",
         t.elapsed().as_secs_f64(),
         key.config.degree,
         key.config.num_advice,
@@ -116,8 +187,9 @@ fn main() {
         key.config.num_fixed,
         peak_gb()
     );
-    let t = Instant::now();
-    let agg = prove(&srs, &key, snarks).expect("aggregate");
+}
+
+fn print_proof(t: Instant, agg: &AggregateProof) {
     println!(
         "aggregate proof: {:.1} s, {} bytes, {} public values (peak so far {:.2} GB)",
         t.elapsed().as_secs_f64(),
@@ -125,8 +197,11 @@ fn main() {
         agg.instances.len(),
         peak_gb()
     );
+}
+
+fn check(key: &AggregationKey, agg: &AggregateProof) {
     let t = Instant::now();
-    verify(&key.vk, &agg).expect("verifies");
+    verify(&key.vk, agg).expect("verifies");
     println!(
         "native verification: {:.1} ms",
         t.elapsed().as_secs_f64() * 1e3
@@ -144,7 +219,7 @@ fn main() {
     );
     let mut evm = zkml_contracts::evm::Evm::new();
     let at = evm.deploy_verifier(&built).expect("deploys");
-    let calldata = zkml_contracts::abi::calldata(&agg.proof, &zkml_aggregate::instance_words(&agg));
+    let calldata = zkml_contracts::abi::calldata(&agg.proof, &zkml_aggregate::instance_words(agg));
     let (out, profile) = evm.call_profiled(at, calldata.clone()).expect("calls");
     assert!(out.returned_true(), "the contract rejects the aggregate");
     println!(

@@ -170,6 +170,18 @@ pub(crate) fn build(
     circuit
 }
 
+/// The aggregation circuit over `snarks` with its witness, laid out as its key was.
+pub(crate) fn for_proving(
+    srs: &ParamsKZG<Bn256>,
+    config: AggregationConfigParams,
+    break_points: &MultiPhaseThreadBreakPoints,
+    snarks: Vec<Snark>,
+    shape: &Shape,
+) -> AggregationCircuit {
+    build(CircuitBuilderStage::Prover, config, srs, snarks, shape)
+        .use_break_points(break_points.clone())
+}
+
 /// An aggregation circuit's proving key and what rebuilding its witness needs.
 pub struct AggregationKey {
     /// halo2's proving key.
@@ -227,6 +239,25 @@ pub fn keygen(
     srs: &ParamsKZG<Bn256>,
     snarks: Vec<Snark>,
     shape: Shape,
+    model: ModelInfo,
+) -> Result<AggregationKey, AggregateError> {
+    shape.check().map_err(AggregateError::Mismatch)?;
+    shape.check_snarks(&snarks)?;
+    for (proof, s) in snarks.iter().enumerate() {
+        crate::check_snark(srs, s).map_err(|e| AggregateError::BadProof {
+            proof,
+            reason: e.to_string(),
+        })?;
+    }
+    keygen_laid_out(srs, snarks, shape, model)
+}
+
+/// [`keygen`] over proofs that are not checked: only their protocols and sizes lay the
+/// circuit out, so placeholders of the right shape serve.
+pub(crate) fn keygen_laid_out(
+    srs: &ParamsKZG<Bn256>,
+    snarks: Vec<Snark>,
+    shape: Shape,
     mut model: ModelInfo,
 ) -> Result<AggregationKey, AggregateError> {
     shape.check().map_err(AggregateError::Mismatch)?;
@@ -244,13 +275,42 @@ pub fn keygen(
             bits: snark_verifier_sdk::BITS as u32,
         },
     );
-    shape.check_snarks(&snarks)?;
-    for (proof, s) in snarks.iter().enumerate() {
-        crate::check_snark(srs, s).map_err(|e| AggregateError::BadProof {
-            proof,
-            reason: e.to_string(),
-        })?;
-    }
+    let laid = lay_out(srs, snarks, &shape)?;
+    let vk = zkml_prover::export::export_vk(
+        laid.pk.get_vk(),
+        srs,
+        model,
+        shape.aggregate_instance_len(),
+    )
+    .map_err(|e| AggregateError::Halo2(e.to_string()))?;
+    vk.check()
+        .map_err(|e| AggregateError::Halo2(format!("the exported key is inconsistent: {e}")))?;
+    Ok(AggregationKey {
+        vk,
+        pk: laid.pk,
+        config: laid.config,
+        break_points: laid.break_points,
+        shape,
+        protocols: laid.protocols,
+    })
+}
+
+/// An aggregation circuit laid out and its proving key made.
+pub(crate) struct Laid {
+    pub pk: ProvingKey<G1Affine>,
+    pub config: AggregationConfigParams,
+    pub break_points: MultiPhaseThreadBreakPoints,
+    pub protocols: Vec<PlonkProtocol<G1Affine>>,
+}
+
+/// Lays the aggregation circuit over proofs like `snarks` out in as few columns as the SRS's
+/// rows allow, and makes its proving key. Only the proofs' protocols and sizes matter: their
+/// values may be placeholders.
+pub(crate) fn lay_out(
+    srs: &ParamsKZG<Bn256>,
+    snarks: Vec<Snark>,
+    shape: &Shape,
+) -> Result<Laid, AggregateError> {
     let k = zkml_prover::srs::srs_k(srs);
     let start = AggregationConfigParams {
         degree: k,
@@ -258,22 +318,15 @@ pub fn keygen(
         ..Default::default()
     };
     let protocols = snarks.iter().map(|s| s.protocol.clone()).collect();
-    let mut circuit = build(CircuitBuilderStage::Keygen, start, srs, snarks, &shape);
+    let mut circuit = build(CircuitBuilderStage::Keygen, start, srs, snarks, shape);
     let config = circuit.calculate_params(Some(MINIMUM_ROWS));
     // One synthesis for both keys (the verifying key is built along with the proving key).
     let pk =
         keygen_pk2(srs, &circuit, true).map_err(|e| AggregateError::Halo2(format!("{e:?}")))?;
-    let vk =
-        zkml_prover::export::export_vk(pk.get_vk(), srs, model, shape.aggregate_instance_len())
-            .map_err(|e| AggregateError::Halo2(e.to_string()))?;
-    vk.check()
-        .map_err(|e| AggregateError::Halo2(format!("the exported key is inconsistent: {e}")))?;
-    Ok(AggregationKey {
-        vk,
+    Ok(Laid {
         pk,
         config,
         break_points: circuit.break_points(),
-        shape,
         protocols,
     })
 }

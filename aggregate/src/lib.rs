@@ -27,6 +27,7 @@
 
 pub mod circuit;
 pub mod snark;
+pub mod tree;
 
 use halo2_proofs::halo2curves::bn256::{Bn256, Fr, G1Affine};
 use halo2_proofs::plonk::create_proof;
@@ -35,7 +36,6 @@ use halo2_proofs::poly::kzg::multiopen::ProverSHPLONK;
 use halo2_proofs::transcript::{Challenge255, Transcript, TranscriptWriterBuffer};
 use rand::rngs::OsRng;
 use serde::{Deserialize, Serialize};
-use snark_verifier_sdk::snark_verifier::halo2_base::gates::circuit::CircuitBuilderStage;
 use snark_verifier_sdk::snark_verifier::verifier::plonk::PlonkProtocol;
 use snark_verifier_sdk::{CircuitExt, Snark};
 use thiserror::Error;
@@ -145,14 +145,7 @@ pub fn prove_unchecked(
     snarks: Vec<Snark>,
 ) -> Result<AggregateProof, AggregateError> {
     check_count(key, &snarks)?;
-    let circuit = circuit::build(
-        CircuitBuilderStage::Prover,
-        key.config,
-        srs,
-        snarks,
-        &key.shape,
-    )
-    .use_break_points(key.break_points.clone());
+    let circuit = circuit::for_proving(srs, key.config, &key.break_points, snarks, &key.shape);
     let instances = circuit.instances().concat();
     let digest = zkml_prover::prove::digest_scalar(&key.vk.key_digest());
     let mut transcript = EvmTranscriptWrite::<Vec<u8>>::init(Vec::new());

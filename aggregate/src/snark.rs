@@ -4,7 +4,7 @@
 use halo2_proofs::halo2curves::bn256::{Bn256, Fr, G1Affine};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use halo2_proofs::plonk::{create_proof, VerifyingKey};
+use halo2_proofs::plonk::{create_proof, Circuit, ProvingKey, VerifyingKey};
 use halo2_proofs::poly::commitment::ParamsProver;
 use halo2_proofs::poly::kzg::commitment::{KZGCommitmentScheme, ParamsKZG};
 use halo2_proofs::poly::kzg::multiopen::ProverSHPLONK;
@@ -39,26 +39,38 @@ pub fn prove_segment(
             e => AggregateError::Input(e.to_string()),
         })?;
     let instances = circuit.instance();
-    let mut transcript =
-        PoseidonTranscript::<NativeLoader, Vec<u8>>::from_spec(vec![], POSEIDON_SPEC.clone());
-    create_proof::<KZGCommitmentScheme<Bn256>, ProverSHPLONK<'_, Bn256>, _, _, _, _>(
-        srs,
-        &pk.pk,
-        &[circuit],
-        &[&[&instances]],
-        OsRng,
-        &mut transcript,
-    )
-    .map_err(|e| AggregateError::Halo2(format!("{e:?}")))?;
+    let proof = prove_poseidon(srs, &pk.pk, circuit, &instances)?;
     let snark = Snark::new(
         protocol(srs, pk.pk.get_vk(), instances.len()),
         vec![instances],
-        transcript.finalize(),
+        proof,
     );
     check_snark(srs, &snark).map_err(|_| {
         AggregateError::Halo2("the segment's proof does not verify: its witness is wrong".into())
     })?;
     Ok(snark)
+}
+
+/// Proves `circuit` (one instance column, `instances`) with the Poseidon transcript an
+/// aggregation circuit reads in-circuit.
+pub(crate) fn prove_poseidon<C: Circuit<Fr>>(
+    srs: &ParamsKZG<Bn256>,
+    pk: &ProvingKey<G1Affine>,
+    circuit: C,
+    instances: &[Fr],
+) -> Result<Vec<u8>, AggregateError> {
+    let mut transcript =
+        PoseidonTranscript::<NativeLoader, Vec<u8>>::from_spec(vec![], POSEIDON_SPEC.clone());
+    create_proof::<KZGCommitmentScheme<Bn256>, ProverSHPLONK<'_, Bn256>, _, _, _, _>(
+        srs,
+        pk,
+        &[circuit],
+        &[&[instances]],
+        OsRng,
+        &mut transcript,
+    )
+    .map_err(|e| AggregateError::Halo2(format!("{e:?}")))?;
+    Ok(transcript.finalize())
 }
 
 /// The protocol description the aggregation circuit verifies a segment's proofs against.

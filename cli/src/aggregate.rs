@@ -94,7 +94,7 @@ pub(crate) fn prove(
     // One SRS for the segments and the aggregation circuit: the aggregate's accumulator is
     // decided with the same G2 and s G2 as every segment's proof.
     let widest = circuits.iter().map(|c| c.k).max().unwrap_or(0);
-    let k = widest.max(AGGREGATION_LOGROWS);
+    let k = widest.max(args.aggregate_logrows.unwrap_or(AGGREGATION_LOGROWS));
     let (full, _) = crate::proving::srs_for(k, args.srs.as_deref(), stages)?;
     let mut sizes = crate::proving::SrsCuts::new(full.clone());
     let mut snarks = Vec::with_capacity(count);
@@ -143,12 +143,28 @@ pub(crate) fn prove(
         })
         .collect::<Result<_>>()?;
     let model = zkml_aggregate::chain_model(&vks, zkml_prover::keys::program_digest(program))?;
-    let key = stages.run("aggregation keys", || {
-        zkml_aggregate::keygen(&full, snarks.clone(), shape.clone(), model)
-    })?;
-    let aggregate = stages.run("aggregate proof", || {
-        zkml_aggregate::prove(&full, &key, snarks)
-    })?;
+    let groups = args.aggregate_groups.map_or(1, |g| g as usize).min(count);
+    let (key, aggregate) = if groups > 1 {
+        let sizes = zkml_aggregate::tree::Split::even(count, groups);
+        let tree = stages.run("aggregation keys (groups and root)", || {
+            zkml_aggregate::tree::keygen(&full, &full, snarks.clone(), shape.clone(), &sizes, model)
+        })?;
+        let aggregates = stages.run("group aggregates", || {
+            zkml_aggregate::tree::prove_groups(&full, &tree, snarks, |_| {})
+        })?;
+        let aggregate = stages.run("aggregate proof", || {
+            zkml_aggregate::prove(&full, &tree.root, aggregates)
+        })?;
+        (tree.root, aggregate)
+    } else {
+        let key = stages.run("aggregation keys", || {
+            zkml_aggregate::keygen(&full, snarks.clone(), shape.clone(), model)
+        })?;
+        let aggregate = stages.run("aggregate proof", || {
+            zkml_aggregate::prove(&full, &key, snarks)
+        })?;
+        (key, aggregate)
+    };
     let verified = stages.run("verify aggregate", || {
         zkml_aggregate::verify(&key.vk, &aggregate)
     });
@@ -197,6 +213,7 @@ pub(crate) fn prove(
             "verified": verified.is_ok(),
             "aggregate": verified.is_ok().then_some(&path),
             "segments": count,
+            "groups": groups,
             "aggregation_circuit": {
                 "k": key.config.degree,
                 "advice": key.config.num_advice,
@@ -211,8 +228,13 @@ pub(crate) fn prove(
     } else {
         if verified.is_ok() {
             println!(
-                "aggregate: {} ({count} segment proofs folded into one, key digest {})",
+                "aggregate: {} ({count} segment proofs folded into one{}, key digest {})",
                 path.display(),
+                if groups > 1 {
+                    format!(" in {groups} groups")
+                } else {
+                    String::new()
+                },
                 file.vk_digest
             );
         }

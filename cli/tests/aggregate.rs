@@ -94,6 +94,27 @@ fn aggregate_refuses_what_it_cannot_fold() {
     );
     assert_ne!(rc, 0, "{text}");
     assert!(text.contains("groth16 cannot be aggregated"), "{text}");
+    // Groups are for aggregates, and there is at least one.
+    for (args, says) in [
+        (&["--aggregate-groups", "2"][..], "--aggregate"),
+        (
+            &["--aggregate", "--aggregate-groups", "0"],
+            "--aggregate-groups",
+        ),
+    ] {
+        let (rc, text) = code(
+            zkml(&cache)
+                .arg("prove")
+                .args(args)
+                .arg("--input")
+                .arg(&input)
+                .arg(&model)
+                .arg("--out")
+                .arg(dir.path().join("out")),
+        );
+        assert_eq!(rc, 2, "{args:?}: {text}");
+        assert!(text.contains(says), "{args:?}: {text}");
+    }
 }
 
 /// The whole flow: prove as two segments folded into one aggregate, verify it natively and
@@ -101,6 +122,17 @@ fn aggregate_refuses_what_it_cannot_fold() {
 #[test]
 #[ignore = "proves an aggregate (about 4 minutes on 2 cores)"]
 fn prove_aggregate_verify_and_verify_evm() {
+    aggregate_flow(&[]);
+}
+
+/// The same in two layers: each segment in its own group, the root folding the two.
+#[test]
+#[ignore = "proves three aggregates (about 10 minutes on 2 cores)"]
+fn prove_a_two_layer_aggregate_verify_and_verify_evm() {
+    aggregate_flow(&["--aggregate-groups", "2"]);
+}
+
+fn aggregate_flow(extra: &[&str]) {
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("cache");
     let out = dir.path().join("out");
@@ -116,7 +148,8 @@ fn prove_aggregate_verify_and_verify_evm() {
     .arg(fixtures().join("mlp_small/input.json"))
     .arg(fixtures().join("mlp_small/model.onnx"))
     .arg("--out")
-    .arg(&out);
+    .arg(&out)
+    .args(extra);
     let run = c.output().unwrap();
     assert!(
         run.status.success(),
@@ -126,6 +159,8 @@ fn prove_aggregate_verify_and_verify_evm() {
     let summary: Value = serde_json::from_slice(&run.stdout).unwrap();
     assert_eq!(summary["verified"], true);
     assert_eq!(summary["segments"], 2);
+    let groups = if extra.is_empty() { 1 } else { 2 };
+    assert_eq!(summary["groups"], groups);
     let expected: Value = serde_json::from_str(
         &std::fs::read_to_string(fixtures().join("mlp_small/expected.json")).unwrap(),
     )

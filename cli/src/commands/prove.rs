@@ -82,6 +82,16 @@ pub struct Args {
     /// circuit has 2^20 rows or more.
     #[arg(long, conflicts_with = "segment")]
     pub aggregate: bool,
+    /// Aggregate in two layers: the segments in N groups of consecutive ones, each group
+    /// folded into an aggregate, then the groups' aggregates into one. The final aggregation
+    /// circuit then verifies N proofs whatever the number of segments, so its on-chain check
+    /// stays as cheap as for a few segments (BENCHMARKS.md, "Aggregation").
+    #[arg(long, value_name = "N", requires = "aggregate", value_parser = clap::value_parser!(u64).range(1..))]
+    pub aggregate_groups: Option<u64>,
+    /// Rows of the aggregation circuits (2^K; default 20, or the widest segment's). More rows
+    /// take fewer columns: a cheaper on-chain check, for more proving time and memory.
+    #[arg(long, value_name = "K", requires = "aggregate", value_parser = clap::value_parser!(u32).range(18..=26))]
+    pub aggregate_logrows: Option<u32>,
     /// Replace existing files even if they were not written by zkml.
     #[arg(long)]
     pub force: bool,

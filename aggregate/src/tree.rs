@@ -1,0 +1,351 @@
+//! Aggregation in two layers: consecutive groups of proofs are aggregated first, and the
+//! groups' aggregates are then folded into one root aggregate.
+//!
+//! One aggregation circuit verifies every proof it folds, so its size grows with their
+//! number, and the root's on-chain cost grows with its columns: more proofs in the same
+//! rows take more columns. In two layers the root only verifies the groups' aggregates, each
+//! of one fixed shape, so it stays small (few columns, cheap to check on chain) whatever the
+//! number of proofs, and each layer's circuit fits a machine that one circuit for all of them
+//! would not.
+//!
+//! A group's aggregate is proven with the Poseidon transcript, like a segment proof made for
+//! aggregation, and its protocol names its accumulator ([`group_protocol`]): the root
+//! verifies each group's proof in-circuit and folds the group's accumulator (the pairing its
+//! own proofs deferred) into its own, so the root's accumulator decides every proof below
+//! it. A link inside a group is constrained by the group's circuit; a link between groups
+//! stays public in both groups' aggregates and is constrained by the root. The root's public
+//! values are those of the one-layer aggregate of the same shape, in the same order, so the
+//! root's key describes the same model and its proofs are verified the same way
+//! ([`crate::verify`], the generated contract).
+//!
+//! Soundness: every proof is verified in-circuit by its group and every group's proof by
+//! the root; each fold of pairings is a random linear combination drawn after what it folds
+//! is fixed, so a false proof survives with probability at most about (number of proofs +
+//! number of groups) / r, r ≈ 2^254, on top of each proof's own soundness error.
+
+use halo2_proofs::halo2curves::bn256::{Bn256, G1Affine};
+use halo2_proofs::plonk::{ProvingKey, VerifyingKey};
+use halo2_proofs::poly::kzg::commitment::ParamsKZG;
+use snark_verifier_sdk::halo2::aggregation::{AggregationCircuit, AggregationConfigParams};
+use snark_verifier_sdk::halo2::gen_dummy_snark_from_protocol;
+use snark_verifier_sdk::snark_verifier::halo2_base::gates::flex_gate::MultiPhaseThreadBreakPoints;
+use snark_verifier_sdk::snark_verifier::system::halo2::{compile, Config};
+use snark_verifier_sdk::snark_verifier::verifier::plonk::PlonkProtocol;
+use snark_verifier_sdk::{CircuitExt, Snark, SHPLONK};
+use zkml_verifier::vk::ModelInfo;
+
+use crate::circuit::{self, lay_out, AggregationKey, Link, Shape, ACCUMULATOR_LIMBS};
+use crate::{check_snark, same_protocol, AggregateError, AggregateProof};
+
+/// The shapes of a two-layer aggregate: each group's, and the root's over the groups'
+/// aggregates.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Split {
+    /// How many consecutive proofs each group takes.
+    pub sizes: Vec<usize>,
+    /// Each group's shape: its own links inside, every other value of its proofs exposed.
+    pub groups: Vec<Shape>,
+    /// The root's shape: each group aggregate's instance (accumulator, then its exposed
+    /// values), the links between groups, and the one-layer shape's exposed values in order.
+    pub root: Shape,
+}
+
+impl Split {
+    /// Splits `shape` into consecutive groups of `sizes` proofs (each at least one, summing to
+    /// the shape's proof count).
+    pub fn new(shape: &Shape, sizes: &[usize]) -> Result<Self, String> {
+        shape.check()?;
+        let count = shape.instance_lens.len();
+        if sizes.is_empty() || sizes.contains(&0) || sizes.iter().sum::<usize>() != count {
+            return Err(format!(
+                "groups of {sizes:?} proofs do not divide {count} proofs"
+            ));
+        }
+        // The group of each proof, and the first proof of each group.
+        let group_of: Vec<usize> = sizes
+            .iter()
+            .enumerate()
+            .flat_map(|(g, &n)| std::iter::repeat_n(g, n))
+            .collect();
+        let starts: Vec<usize> = sizes
+            .iter()
+            .scan(0, |at, &n| {
+                let start = *at;
+                *at += n;
+                Some(start)
+            })
+            .collect();
+        let internal = |l: &Link| group_of[l.from.0] == group_of[l.to.0];
+        let mut groups = Vec::with_capacity(sizes.len());
+        // Where each (proof, position) not linked inside its group sits in its group's
+        // aggregate instance.
+        let mut placed = std::collections::HashMap::new();
+        for (g, (&start, &n)) in starts.iter().zip(sizes).enumerate() {
+            let local = |(p, i): (usize, usize)| (p - start, i);
+            let links: Vec<Link> = shape
+                .links
+                .iter()
+                .filter(|l| internal(l) && group_of[l.from.0] == g)
+                .map(|l| Link {
+                    from: local(l.from),
+                    to: local(l.to),
+                })
+                .collect();
+            let linked =
+                |p: usize, i: usize| links.iter().any(|l| l.from == (p, i) || l.to == (p, i));
+            let lens = shape.instance_lens[start..start + n].to_vec();
+            let exposed: Vec<(usize, usize)> = lens
+                .iter()
+                .enumerate()
+                .flat_map(|(p, &len)| (0..len).map(move |i| (p, i)))
+                .filter(|&(p, i)| !linked(p, i))
+                .collect();
+            for (k, &(p, i)) in exposed.iter().enumerate() {
+                placed.insert((p + start, i), (g, ACCUMULATOR_LIMBS + k));
+            }
+            let group = Shape {
+                instance_lens: lens,
+                links,
+                exposed,
+            };
+            group.check()?;
+            groups.push(group);
+        }
+        let at = |v: (usize, usize)| {
+            placed
+                .get(&v)
+                .copied()
+                .ok_or_else(|| format!("value {v:?} is linked inside its group"))
+        };
+        let mut links = Vec::new();
+        for l in shape.links.iter().filter(|l| !internal(l)) {
+            links.push(Link {
+                from: at(l.from)?,
+                to: at(l.to)?,
+            });
+        }
+        let exposed = shape
+            .exposed
+            .iter()
+            .map(|&e| at(e))
+            .collect::<Result<Vec<_>, _>>()?;
+        let root = Shape {
+            instance_lens: groups.iter().map(Shape::aggregate_instance_len).collect(),
+            links,
+            exposed,
+        };
+        root.check()?;
+        Ok(Self {
+            sizes: sizes.to_vec(),
+            groups,
+            root,
+        })
+    }
+
+    /// `count` proofs in `groups` groups as even as can be (the first ones one larger).
+    pub fn even(count: usize, groups: usize) -> Vec<usize> {
+        let groups = groups.clamp(1, count.max(1));
+        (0..groups)
+            .map(|g| count / groups + usize::from(g < count % groups))
+            .collect()
+    }
+}
+
+/// The protocol of a group's aggregate as the root verifies it: its instance starts with the
+/// accumulator, which the root folds into its own.
+pub fn group_protocol(
+    srs: &ParamsKZG<Bn256>,
+    vk: &VerifyingKey<G1Affine>,
+    num_instance: usize,
+) -> PlonkProtocol<G1Affine> {
+    compile(
+        srs,
+        vk,
+        Config::kzg()
+            .with_num_instance(vec![num_instance])
+            .with_accumulator_indices(AggregationCircuit::accumulator_indices()),
+    )
+}
+
+/// A group's aggregation circuit: its proving key and what rebuilding its witness needs.
+pub struct GroupKey {
+    /// halo2's proving key.
+    pub pk: ProvingKey<G1Affine>,
+    /// The circuit's configuration.
+    pub config: AggregationConfigParams,
+    /// Where the builder's threads break into columns.
+    pub break_points: MultiPhaseThreadBreakPoints,
+    /// The group's links and exposed values.
+    pub shape: Shape,
+    /// The protocols of the proofs the group aggregates.
+    pub protocols: Vec<PlonkProtocol<G1Affine>>,
+    /// The group aggregate's own protocol, as the root verifies it.
+    pub protocol: PlonkProtocol<G1Affine>,
+}
+
+/// The keys of a two-layer aggregate.
+pub struct TreeKey {
+    /// The one-layer shape the tree proves.
+    pub shape: Shape,
+    /// How the proofs are grouped.
+    pub split: Split,
+    /// Each group's key.
+    pub groups: Vec<GroupKey>,
+    /// The root's key; its exported key ([`AggregationKey::vk`]) verifies the tree's proofs.
+    pub root: AggregationKey,
+}
+
+/// Generates the keys of a two-layer aggregate over proofs like `snarks` (checked natively
+/// first) grouped by `sizes`: the groups' circuits in `group_srs`'s rows, the root's in
+/// `root_srs`'s (both cut from one SRS). `model` describes the values the root exposes, as
+/// for [`circuit::keygen`]. [`keygen_groups`] and [`keygen_root`] do the same in two steps,
+/// for callers that prove the groups before making the root's key.
+pub fn keygen(
+    group_srs: &ParamsKZG<Bn256>,
+    root_srs: &ParamsKZG<Bn256>,
+    snarks: Vec<Snark>,
+    shape: Shape,
+    sizes: &[usize],
+    model: ModelInfo,
+) -> Result<TreeKey, AggregateError> {
+    let (split, groups) = keygen_groups(group_srs, snarks, &shape, sizes)?;
+    let protocols: Vec<_> = groups.iter().map(|g| g.protocol.clone()).collect();
+    let root = keygen_root(root_srs, &protocols, split.root.clone(), model)?;
+    Ok(TreeKey {
+        shape,
+        split,
+        groups,
+        root,
+    })
+}
+
+/// The groups' keys of a two-layer aggregate (see [`keygen`]).
+pub fn keygen_groups(
+    group_srs: &ParamsKZG<Bn256>,
+    snarks: Vec<Snark>,
+    shape: &Shape,
+    sizes: &[usize],
+) -> Result<(Split, Vec<GroupKey>), AggregateError> {
+    let split = Split::new(shape, sizes).map_err(AggregateError::Mismatch)?;
+    shape.check_snarks(&snarks)?;
+    for (proof, s) in snarks.iter().enumerate() {
+        check_snark(group_srs, s).map_err(|e| AggregateError::BadProof {
+            proof,
+            reason: e.to_string(),
+        })?;
+    }
+    let mut groups = Vec::with_capacity(split.sizes.len());
+    let mut rest = snarks;
+    for group in &split.groups {
+        let tail = rest.split_off(group.instance_lens.len());
+        let laid = lay_out(group_srs, rest, group)?;
+        let protocol = group_protocol(group_srs, laid.pk.get_vk(), group.aggregate_instance_len());
+        groups.push(GroupKey {
+            pk: laid.pk,
+            config: laid.config,
+            break_points: laid.break_points,
+            shape: group.clone(),
+            protocols: laid.protocols,
+            protocol,
+        });
+        rest = tail;
+    }
+    Ok((split, groups))
+}
+
+/// The root's key of a two-layer aggregate over groups of `protocols` ([`GroupKey::protocol`])
+/// with the root shape of their [`Split`] (see [`keygen`]). The root's circuit depends on the
+/// groups' protocols only: placeholders of their shape lay it out.
+pub fn keygen_root(
+    root_srs: &ParamsKZG<Bn256>,
+    protocols: &[PlonkProtocol<G1Affine>],
+    root: Shape,
+    model: ModelInfo,
+) -> Result<AggregationKey, AggregateError> {
+    if protocols.len() != root.instance_lens.len()
+        || protocols
+            .iter()
+            .zip(&root.instance_lens)
+            .any(|(p, &n)| p.num_instance != [n] || p.accumulator_indices.len() != 1)
+    {
+        return Err(AggregateError::Mismatch(
+            "the groups' protocols do not match the root's shape".into(),
+        ));
+    }
+    let placeholders = protocols
+        .iter()
+        .map(|p| gen_dummy_snark_from_protocol::<SHPLONK>(p.clone()))
+        .collect();
+    circuit::keygen_laid_out(root_srs, placeholders, root, model)
+}
+
+/// Proves a two-layer aggregate: each group's aggregate ([`prove_groups`]), then the root over
+/// them. `progress` is told each group proven.
+pub fn prove(
+    group_srs: &ParamsKZG<Bn256>,
+    root_srs: &ParamsKZG<Bn256>,
+    key: &TreeKey,
+    snarks: Vec<Snark>,
+    progress: impl FnMut(usize),
+) -> Result<AggregateProof, AggregateError> {
+    let aggregates = prove_groups(group_srs, key, snarks, progress)?;
+    crate::prove(root_srs, &key.root, aggregates)
+}
+
+/// Proves every group's aggregate. Every proof and link is checked natively first, as
+/// [`crate::prove`] does, naming the proof at fault by its place among all of them.
+pub fn prove_groups(
+    group_srs: &ParamsKZG<Bn256>,
+    key: &TreeKey,
+    snarks: Vec<Snark>,
+    mut progress: impl FnMut(usize),
+) -> Result<Vec<Snark>, AggregateError> {
+    key.shape.check_snarks(&snarks)?;
+    for (proof, s) in snarks.iter().enumerate() {
+        let expected = key
+            .groups
+            .iter()
+            .flat_map(|g| &g.protocols)
+            .nth(proof)
+            .ok_or_else(|| AggregateError::Mismatch("more proofs than the key's".into()))?;
+        if !same_protocol(&s.protocol, expected) {
+            return Err(AggregateError::Mismatch(format!(
+                "proof {proof} was made for another key than the aggregate's segment {proof}"
+            )));
+        }
+        check_snark(group_srs, s).map_err(|e| AggregateError::BadProof {
+            proof,
+            reason: e.to_string(),
+        })?;
+    }
+    let mut rest = snarks;
+    let mut aggregates = Vec::with_capacity(key.groups.len());
+    for (g, group) in key.groups.iter().enumerate() {
+        let tail = rest.split_off(group.protocols.len());
+        aggregates.push(prove_group(group_srs, group, rest)?);
+        progress(g);
+        rest = tail;
+    }
+    Ok(aggregates)
+}
+
+/// Proves one group's aggregate with the Poseidon transcript, without checking its proofs
+/// natively: an invalid one is verified in-circuit all the same and folds an accumulator
+/// that fails its pairing. [`prove`] checks them first.
+pub fn prove_group(
+    srs: &ParamsKZG<Bn256>,
+    key: &GroupKey,
+    snarks: Vec<Snark>,
+) -> Result<Snark, AggregateError> {
+    if snarks.len() != key.protocols.len() {
+        return Err(AggregateError::Mismatch(format!(
+            "the group is of {} proofs, {} were given",
+            key.protocols.len(),
+            snarks.len()
+        )));
+    }
+    let circuit = circuit::for_proving(srs, key.config, &key.break_points, snarks, &key.shape);
+    let instances = circuit.instances().concat();
+    let proof = crate::snark::prove_poseidon(srs, &key.pk, circuit, &instances)?;
+    Ok(Snark::new(key.protocol.clone(), vec![instances], proof))
+}

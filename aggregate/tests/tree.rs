@@ -1,0 +1,141 @@
+//! Aggregates in two layers: how a chain's shape splits into groups and a root, and a root
+//! over group aggregates verified natively and on chain, deciding the pairings of every proof
+//! below it.
+
+mod common;
+
+use common::{chain, rejected, Contract};
+use halo2_proofs::halo2curves::bn256::Fr;
+use halo2_proofs::halo2curves::ff::Field;
+use zkml_aggregate::tree::{self, Split};
+use zkml_aggregate::{chain_model, verify, AggregateError, Link, Shape, ACCUMULATOR_LIMBS};
+use zkml_test_support::Fixture;
+use zkml_verifier::VerifyError;
+
+const A: usize = ACCUMULATOR_LIMBS;
+
+/// Four proofs: the first takes two inputs, the middle two a parameter hash pair each, the
+/// last makes two outputs; each passes one link commitment on.
+fn four() -> Shape {
+    Shape::chain(vec![3, 4, 4, 3], &[(2, 0), (3, 0), (3, 0)]).unwrap()
+}
+
+#[test]
+fn a_chain_splits_into_groups_and_a_root_exposing_the_same_values() {
+    let shape = four();
+    let split = Split::new(&shape, &[2, 2]).unwrap();
+    let link = |from, to| Link { from, to };
+    // Each group keeps its own link inside and exposes the rest, links to other groups
+    // included.
+    assert_eq!(split.groups[0].links, vec![link((0, 2), (1, 0))]);
+    assert_eq!(
+        split.groups[0].exposed,
+        vec![(0, 0), (0, 1), (1, 1), (1, 2), (1, 3)]
+    );
+    assert_eq!(split.groups[1].links, vec![link((0, 3), (1, 0))]);
+    assert_eq!(
+        split.groups[1].exposed,
+        vec![(0, 0), (0, 1), (0, 2), (1, 1), (1, 2)]
+    );
+    // The root links the groups' aggregates where the chain crosses from one to the next,
+    // past each one's accumulator, and exposes the chain's values in the chain's order.
+    assert_eq!(split.root.instance_lens, vec![A + 5, A + 5]);
+    assert_eq!(split.root.links, vec![link((0, A + 4), (1, A))]);
+    let values = |g: usize, at: &[usize]| at.iter().map(move |&i| (g, A + i)).collect::<Vec<_>>();
+    let expected = [values(0, &[0, 1, 2, 3]), values(1, &[1, 2, 3, 4])].concat();
+    assert_eq!(split.root.exposed, expected);
+    assert_eq!(split.root.exposed.len(), shape.exposed.len());
+
+    // Uneven groups, and one group for all.
+    let split = Split::new(&shape, &[1, 3]).unwrap();
+    assert_eq!(split.groups[0].exposed, vec![(0, 0), (0, 1), (0, 2)]);
+    assert_eq!(split.root.links, vec![link((0, A + 2), (1, A))]);
+    let split = Split::new(&shape, &[4]).unwrap();
+    assert!(split.root.links.is_empty());
+    assert_eq!(split.root.exposed.len(), shape.exposed.len());
+
+    // Groups that do not divide the proofs are refused.
+    for sizes in [&[3, 2][..], &[4, 0], &[], &[1, 1, 1]] {
+        assert!(Split::new(&shape, sizes).is_err(), "{sizes:?}");
+    }
+    assert_eq!(Split::even(12, 2), vec![6, 6]);
+    assert_eq!(Split::even(5, 2), vec![3, 2]);
+    assert_eq!(Split::even(3, 5), vec![1, 1, 1]);
+}
+
+/// Two segments in two groups of one: the link between them is the root's to constrain. The
+/// groups' accumulators are folded into the root's: a group aggregate of a proof that does
+/// not verify makes a root that does not verify.
+#[test]
+#[ignore = "proves five aggregates (about 12 minutes on 2 cores)"]
+fn a_two_layer_aggregate_verifies_and_decides_every_proof_below_it() {
+    let f = Fixture::load("mlp_small");
+    let c = chain(&f, 2, 11);
+    let shape = c.shape();
+    let model = chain_model(&c.vks, c.digest).unwrap();
+    let key = tree::keygen(
+        &c.srs,
+        &c.srs,
+        c.snarks.clone(),
+        shape.clone(),
+        &[1, 1],
+        model,
+    )
+    .unwrap();
+    for g in &key.groups {
+        assert_eq!(
+            g.protocol.accumulator_indices,
+            vec![(0..A).map(|i| (0, i)).collect::<Vec<_>>()],
+            "the root folds each group's accumulator"
+        );
+    }
+    assert_eq!(key.split.root.links.len(), 1);
+    let groups = tree::prove_groups(&c.srs, &key, c.snarks.clone(), |_| {}).unwrap();
+    let agg = zkml_aggregate::prove(&c.srs, &key.root, groups.clone()).unwrap();
+    verify(&key.root.vk, &agg).unwrap();
+    // The same public values as a one-layer aggregate: the evaluator's outputs end them.
+    assert_eq!(agg.exposed().len(), shape.exposed.len());
+    let outputs = f.output_fields();
+    let exposed = agg.exposed();
+    assert_eq!(
+        &exposed[exposed.len() - outputs.len()..],
+        outputs.as_slice()
+    );
+
+    let mut contract = Contract::deploy(&key.root.vk);
+    let (ok, gas) = contract.accepts(&agg);
+    assert!(ok, "the contract accepts the root aggregate");
+    eprintln!("on-chain verification of the root: {gas} gas");
+    let mut bad = agg.clone();
+    *bad.instances.last_mut().unwrap() += Fr::ONE;
+    assert!(rejected(&key.root.vk, &bad), "changed output");
+    assert!(
+        !contract.accepts(&bad).0,
+        "changed output accepted on chain"
+    );
+
+    // A group aggregate over a proof that does not verify (a public input changed after it
+    // was proven) is a valid proof with a failing accumulator. The root refuses it when
+    // checked natively; proven over it all the same, the root's accumulator fails.
+    let mut wrong = c.snarks[0].clone();
+    wrong.instances[0][0] += Fr::ONE;
+    let bad_group = tree::prove_group(&c.srs, &key.groups[0], vec![wrong]).unwrap();
+    let mixed = vec![bad_group, groups[1].clone()];
+    match zkml_aggregate::prove(&c.srs, &key.root, mixed.clone()) {
+        Err(AggregateError::BadProof { proof: 0, .. }) => {}
+        other => panic!("a bad group aggregate was not refused: {other:?}"),
+    }
+    let bad = zkml_aggregate::prove_unchecked(&c.srs, &key.root, mixed)
+        .expect("halo2 proves whatever witness it is given");
+    match verify(&key.root.vk, &bad) {
+        Err(AggregateError::Rejected(m)) => assert!(
+            m.contains(&VerifyError::AccumulatorCheckFailed.to_string()),
+            "{m}"
+        ),
+        other => panic!("a root over an invalid proof was not refused: {other:?}"),
+    }
+    assert!(
+        !contract.accepts(&bad).0,
+        "the contract accepts a root over an invalid proof"
+    );
+}
