@@ -227,30 +227,77 @@ pub fn keygen_groups(
     sizes: &[usize],
 ) -> Result<(Split, Vec<GroupKey>), AggregateError> {
     let split = Split::new(shape, sizes).map_err(AggregateError::Mismatch)?;
-    shape.check_snarks(&snarks)?;
-    for (proof, s) in snarks.iter().enumerate() {
-        check_snark(group_srs, s).map_err(|e| AggregateError::BadProof {
-            proof,
-            reason: e.to_string(),
-        })?;
-    }
+    check_proofs(group_srs, shape, &snarks)?;
     let mut groups = Vec::with_capacity(split.sizes.len());
     let mut rest = snarks;
     for group in &split.groups {
         let tail = rest.split_off(group.instance_lens.len());
-        let laid = lay_out(group_srs, rest, group)?;
-        let protocol = group_protocol(group_srs, laid.pk.get_vk(), group.aggregate_instance_len());
-        groups.push(GroupKey {
-            pk: laid.pk,
-            config: laid.config,
-            break_points: laid.break_points,
-            shape: group.clone(),
-            protocols: laid.protocols,
-            protocol,
-        });
+        groups.push(group_key(group_srs, rest, group)?);
         rest = tail;
     }
     Ok((split, groups))
+}
+
+/// Keys and proves each group's aggregate in turn, letting each group's proving key go once
+/// its aggregate is proven: one group's key is held at a time, where [`keygen`] holds them
+/// all. Every proof and link is checked natively first, naming the proof at fault. `progress`
+/// is told each group proven, with its key. Returns the split and the groups' aggregates,
+/// whose protocols key the root ([`keygen_root`]).
+pub fn key_and_prove_groups(
+    group_srs: &ParamsKZG<Bn256>,
+    snarks: Vec<Snark>,
+    shape: &Shape,
+    sizes: &[usize],
+    mut progress: impl FnMut(usize, &GroupKey),
+) -> Result<(Split, Vec<Snark>), AggregateError> {
+    let split = Split::new(shape, sizes).map_err(AggregateError::Mismatch)?;
+    check_proofs(group_srs, shape, &snarks)?;
+    let mut aggregates = Vec::with_capacity(split.sizes.len());
+    let mut rest = snarks;
+    for (g, group) in split.groups.iter().enumerate() {
+        let tail = rest.split_off(group.instance_lens.len());
+        // The layout needs the proofs' protocols and sizes only; the proof takes them.
+        let key = group_key(group_srs, rest.clone(), group)?;
+        aggregates.push(prove_group(group_srs, &key, rest)?);
+        progress(g, &key);
+        rest = tail;
+    }
+    Ok((split, aggregates))
+}
+
+/// Checks the proofs' links against `shape`, and each proof natively, naming the one at fault
+/// by its place among all of them.
+fn check_proofs(
+    srs: &ParamsKZG<Bn256>,
+    shape: &Shape,
+    snarks: &[Snark],
+) -> Result<(), AggregateError> {
+    shape.check_snarks(snarks)?;
+    for (proof, s) in snarks.iter().enumerate() {
+        check_snark(srs, s).map_err(|e| AggregateError::BadProof {
+            proof,
+            reason: e.to_string(),
+        })?;
+    }
+    Ok(())
+}
+
+/// One group's key, laid out over proofs like `snarks`.
+fn group_key(
+    srs: &ParamsKZG<Bn256>,
+    snarks: Vec<Snark>,
+    shape: &Shape,
+) -> Result<GroupKey, AggregateError> {
+    let laid = lay_out(srs, snarks, shape)?;
+    let protocol = group_protocol(srs, laid.pk.get_vk(), shape.aggregate_instance_len());
+    Ok(GroupKey {
+        pk: laid.pk,
+        config: laid.config,
+        break_points: laid.break_points,
+        shape: shape.clone(),
+        protocols: laid.protocols,
+        protocol,
+    })
 }
 
 /// The root's key of a two-layer aggregate over groups of `protocols` ([`GroupKey::protocol`])
@@ -300,7 +347,6 @@ pub fn prove_groups(
     snarks: Vec<Snark>,
     mut progress: impl FnMut(usize),
 ) -> Result<Vec<Snark>, AggregateError> {
-    key.shape.check_snarks(&snarks)?;
     for (proof, s) in snarks.iter().enumerate() {
         let expected = key
             .groups
@@ -313,11 +359,8 @@ pub fn prove_groups(
                 "proof {proof} was made for another key than the aggregate's segment {proof}"
             )));
         }
-        check_snark(group_srs, s).map_err(|e| AggregateError::BadProof {
-            proof,
-            reason: e.to_string(),
-        })?;
     }
+    check_proofs(group_srs, &key.shape, &snarks)?;
     let mut rest = snarks;
     let mut aggregates = Vec::with_capacity(key.groups.len());
     for (g, group) in key.groups.iter().enumerate() {

@@ -67,7 +67,7 @@ fn a_chain_splits_into_groups_and_a_root_exposing_the_same_values() {
 /// groups' accumulators are folded into the root's: a group aggregate of a proof that does
 /// not verify makes a root that does not verify.
 #[test]
-#[ignore = "proves five aggregates (about 12 minutes on 2 cores)"]
+#[ignore = "proves seven aggregates (about 15 minutes on 2 cores)"]
 fn a_two_layer_aggregate_verifies_and_decides_every_proof_below_it() {
     let f = Fixture::load("mlp_small");
     let c = chain(&f, 2, 11);
@@ -102,6 +102,20 @@ fn a_two_layer_aggregate_verifies_and_decides_every_proof_below_it() {
         outputs.as_slice()
     );
 
+    // Keyed and proven group by group (one group's key held at a time), the groups'
+    // aggregates have the protocols the tree's root key was made for.
+    let (split, in_turn) =
+        tree::key_and_prove_groups(&c.srs, c.snarks.clone(), &shape, &[1, 1], |_, _| {}).unwrap();
+    assert_eq!(split, key.split);
+    for (a, g) in in_turn.iter().zip(&key.groups) {
+        assert_eq!(
+            bincode::serialize(&a.protocol).unwrap(),
+            bincode::serialize(&g.protocol).unwrap(),
+            "a group keyed alone has the tree's protocol"
+        );
+        zkml_aggregate::check_snark(&c.srs, a).expect("a group aggregate keyed alone verifies");
+    }
+
     let mut contract = Contract::deploy(&key.root.vk);
     let (ok, gas) = contract.accepts(&agg);
     assert!(ok, "the contract accepts the root aggregate");
@@ -119,6 +133,19 @@ fn a_two_layer_aggregate_verifies_and_decides_every_proof_below_it() {
     // checked natively; proven over it all the same, the root's accumulator fails.
     let mut wrong = c.snarks[0].clone();
     wrong.instances[0][0] += Fr::ONE;
+    match tree::key_and_prove_groups(
+        &c.srs,
+        vec![wrong.clone(), c.snarks[1].clone()],
+        &shape,
+        &[1, 1],
+        |_, _| {},
+    ) {
+        Err(AggregateError::BadProof { proof: 0, .. }) => {}
+        other => panic!(
+            "a bad proof was keyed and aggregated: {:?}",
+            other.map(|_| ())
+        ),
+    }
     let bad_group = tree::prove_group(&c.srs, &key.groups[0], vec![wrong]).unwrap();
     let mixed = vec![bad_group, groups[1].clone()];
     match zkml_aggregate::prove(&c.srs, &key.root, mixed.clone()) {

@@ -145,17 +145,20 @@ pub(crate) fn prove(
     let model = zkml_aggregate::chain_model(&vks, zkml_prover::keys::program_digest(program))?;
     let groups = args.aggregate_groups.map_or(1, |g| g as usize).min(count);
     let (key, aggregate) = if groups > 1 {
+        // Group by group, each group's key let go once its aggregate is proven, then the
+        // root: one aggregation key is held at a time.
         let sizes = zkml_aggregate::tree::Split::even(count, groups);
-        let tree = stages.run("aggregation keys (groups and root)", || {
-            zkml_aggregate::tree::keygen(&full, &full, snarks.clone(), shape.clone(), &sizes, model)
+        let (split, aggregates) = stages.run("group aggregates (keys and proofs)", || {
+            zkml_aggregate::tree::key_and_prove_groups(&full, snarks, &shape, &sizes, |_, _| {})
         })?;
-        let aggregates = stages.run("group aggregates", || {
-            zkml_aggregate::tree::prove_groups(&full, &tree, snarks, |_| {})
+        let protocols: Vec<_> = aggregates.iter().map(|a| a.protocol.clone()).collect();
+        let root = stages.run("root aggregation keys", || {
+            zkml_aggregate::tree::keygen_root(&full, &protocols, split.root, model)
         })?;
         let aggregate = stages.run("aggregate proof", || {
-            zkml_aggregate::prove(&full, &tree.root, aggregates)
+            zkml_aggregate::prove(&full, &root, aggregates)
         })?;
-        (tree.root, aggregate)
+        (root, aggregate)
     } else {
         let key = stages.run("aggregation keys", || {
             zkml_aggregate::keygen(&full, snarks.clone(), shape.clone(), model)

@@ -4,7 +4,11 @@
 //! rows, range checks and table lookups: the rows a circuit pays for). For `n` segments the
 //! planner aims each cut at `i/n` of the total weight and, among the allowed cuts within an
 //! eighth of a segment's weight of that aim, takes the one with the fewest values crossing
-//! it (the link commitments hash them, and the next segment range-checks them again).
+//! it (the link commitments hash them, and the next segment range-checks them again). A cut
+//! is only taken if the cuts still to come can follow it: where a tensor too wide to hand over
+//! lives from some node to the end (a model output of wider values), every cut falls before
+//! it: the last segment then holds what follows the last allowed cut, and the cuts before it
+//! share the weight before that evenly.
 
 use std::collections::HashMap;
 use std::ops::Range;
@@ -71,6 +75,9 @@ pub struct Cutter {
     computing: Vec<usize>,
     /// Allowed cuts, with the values crossing each.
     allowed: Vec<(usize, u64)>,
+    /// room[i]: how many more cuts can follow `allowed[i]`, each segment computing (`None`:
+    /// not even the segment after it computes).
+    room: Vec<Option<usize>>,
 }
 
 impl Cutter {
@@ -95,10 +102,12 @@ impl Cutter {
                 (c, crossing)
             })
             .collect();
+        let room = room_after(&computing, &allowed);
         Ok(Self {
             cum,
             computing,
             allowed,
+            room,
         })
     }
 
@@ -116,33 +125,62 @@ impl Cutter {
         Ok(Vec::new())
     }
 
+    /// The most segments the allowed cuts make, each computing something.
+    pub fn most_segments(&self) -> usize {
+        let cuts = self
+            .allowed
+            .iter()
+            .zip(&self.room)
+            .filter(|&(&(c, _), _)| self.computing[c] > 0)
+            .filter_map(|(_, room)| room.map(|r| r + 1))
+            .max()
+            .unwrap_or(0);
+        cuts + 1
+    }
+
     /// Cuts for `segments` segments of balanced weight.
     pub fn cuts(&self, segments: usize) -> Result<Vec<usize>, SegmentError> {
         if segments <= 1 {
             return Self::cuts_trivial(segments);
         }
-        let (cum, computing, allowed) = (&self.cum, &self.computing, &self.allowed);
+        let (cum, computing) = (&self.cum, &self.computing);
         let n = cum.len() - 1;
         let total = cum[n].max(1);
         let share = total as f64 / segments as f64;
+        // Where the last cut can fall at the latest: when that is before (segments - 1) shares,
+        // the last segment holds more than a share whatever the cuts, and the others share
+        // the weight before it evenly.
+        let reach = self
+            .allowed
+            .iter()
+            .zip(&self.room)
+            .filter(|&(_, room)| room.is_some())
+            .map(|(&(c, _), _)| cum[c])
+            .max()
+            .unwrap_or(total) as f64;
+        // The weight between consecutive aims.
+        let step = share.min(reach / (segments - 1) as f64);
         let mut cuts: Vec<usize> = Vec::with_capacity(segments - 1);
         for k in 1..segments {
             let prev = cuts.last().copied().unwrap_or(0);
-            let aim = share * k as f64;
-            // A cut must leave computing nodes before it (after the previous cut) and enough
-            // after it for the segments still to come.
-            let feasible: Vec<&(usize, u64)> = allowed
+            let aim = step * k as f64;
+            // A cut must leave computing nodes before it (after the previous cut), and room
+            // after it for the cuts still to come.
+            let feasible: Vec<&(usize, u64)> = self
+                .allowed
                 .iter()
-                .filter(|&&(c, _)| {
+                .zip(&self.room)
+                .filter(|&(&(c, _), &room)| {
                     c > prev
                         && computing[c] > computing[prev]
-                        && computing[n] - computing[c] >= segments - k
+                        && room.is_some_and(|r| r >= segments - 1 - k)
                 })
+                .map(|(a, _)| a)
                 .collect();
             let distance = |c: usize| (cum[c] as f64 - aim).abs();
             let near: Vec<&&(usize, u64)> = feasible
                 .iter()
-                .filter(|&&&(c, _)| distance(c) <= share / 8.0)
+                .filter(|&&&(c, _)| distance(c) <= step / 8.0)
                 .collect();
             let pick = if near.is_empty() {
                 feasible
@@ -156,15 +194,37 @@ impl Cutter {
             };
             let Some(c) = pick else {
                 return Err(SegmentError::Plan(format!(
-                    "the program cannot be cut into {segments} segments: only {} allowed cuts \
-                 leave every segment something to compute",
-                    cuts.len()
+                    "the program cannot be cut into {segments} segments: its allowed cuts \
+                     leave at most {} segments each computing something",
+                    self.most_segments()
                 )));
             };
             cuts.push(c);
         }
         Ok(cuts)
     }
+}
+
+/// For each allowed cut (in order), how many more allowed cuts can follow it with every
+/// segment computing something, the last one included; `None` where even the segment after
+/// it computes nothing. Taking the earliest cut that leaves its segment computing is never
+/// worse, so each cut's room follows from the first such cut after it.
+fn room_after(computing: &[usize], allowed: &[(usize, u64)]) -> Vec<Option<usize>> {
+    let end = computing[computing.len() - 1];
+    let mut room: Vec<Option<usize>> = vec![None; allowed.len()];
+    let mut next = allowed.len();
+    for i in (0..allowed.len()).rev() {
+        let c = allowed[i].0;
+        // The first allowed cut after c with a computing node between them.
+        while next > i + 1 && computing[allowed[next - 1].0] > computing[c] {
+            next -= 1;
+        }
+        let follow = (next < allowed.len() && computing[allowed[next].0] > computing[c])
+            .then(|| room[next].map(|r| r + 1))
+            .flatten();
+        room[i] = follow.or((end > computing[c]).then_some(0));
+    }
+    room
 }
 
 /// The sized circuit of every segment of `cut`, for `objective`.

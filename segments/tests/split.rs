@@ -12,6 +12,7 @@ use zkml_test_support::{Fixture, MODEL_FIXTURES};
 const EXPORTED: &[&str] = &[
     "exported/gpt2",
     "exported/llama",
+    "exported/llama_decode",
     "exported/bert",
     "exported/vit",
     "exported/lstm",
@@ -144,4 +145,47 @@ fn bad_cuts_are_refused_with_reasons() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("cannot be cut into 10000"), "{e}");
+}
+
+/// LLaMA's decode step hands its new keys out as an output whose values are wider than the
+/// value range (the past keys rescaled up), so no cut may fall after the node that makes it:
+/// every cut of a chain comes before it, each leaving the cuts still to come room.
+#[test]
+fn cuts_leave_room_for_those_still_to_come() {
+    let f = Fixture::load("exported/llama_decode");
+    let p: &Program = &f.program;
+    let vis = VisibilityConfig::default();
+    let bounds = p.bounds_with(vis.param_bounds()).unwrap();
+    let last_allowed = (1..p.nodes.len())
+        .rev()
+        .find(|&c| cut_problem(p, &bounds, c).is_none())
+        .unwrap();
+    assert!(
+        last_allowed < p.nodes.len() / 2,
+        "a wide output lives from early on to the end"
+    );
+    let cutter = zkml_segments::plan::Cutter::new(p, vis).unwrap();
+    let most = cutter.most_segments();
+    for n in [2, 3, 4, most] {
+        let cuts = plan_cuts(p, vis, n).unwrap_or_else(|e| panic!("{n} segments: {e}"));
+        assert_eq!(cuts.len(), n - 1);
+        assert!(cuts.iter().all(|&c| c <= last_allowed));
+        let segments = split(p, &cuts, &bounds).unwrap();
+        assert_eq!(segments.len(), n);
+        // The segments before the last share the weight the last leaves them (as evenly as
+        // the nodes' weights allow: the inputs' range checks weigh on the first one).
+        if n <= 4 {
+            let weights: Vec<u64> = segments[..n - 1]
+                .iter()
+                .map(|s| cutter.weight(&s.nodes))
+                .collect();
+            let even = weights.iter().sum::<u64>() / (n as u64 - 1);
+            assert!(
+                weights.iter().all(|&w| 4 * w >= even),
+                "{n} segments: unbalanced {weights:?}"
+            );
+        }
+    }
+    let e = plan_cuts(p, vis, most + 1).unwrap_err().to_string();
+    assert!(e.contains(&format!("at most {most} segments")), "{e}");
 }
