@@ -98,7 +98,24 @@ pub(crate) fn prove(
     }
     let q = zkml_ir::input::quantize_inputs(program, input)
         .with_context(|| format!("input file {}", args.input_path().display()))?;
-    let witness = stages.run("evaluate once", || cut.witness(&q, &mut rand::rngs::OsRng))?;
+    let mut witness = stages.run("evaluate once", || cut.witness(&q, &mut rand::rngs::OsRng))?;
+    // What an earlier run of this proof left: its links' blinding values and its proofs.
+    let progress_dir = args.out.join("progress");
+    let progress = crate::progress::Progress::open(
+        &progress_dir,
+        program,
+        &cut,
+        &q,
+        &mut witness,
+        args.force,
+    )?;
+    if progress.saved_count() > 0 && !args.json {
+        eprintln!(
+            "going on from an earlier run: {} segment proof(s) saved in {} (each used once it verifies)",
+            progress.saved_count(),
+            progress_dir.display()
+        );
+    }
     // One SRS for all segments (cut down to each one's size): their keys share G2 and s G2,
     // so that a chain contract checks every segment with one pairing.
     let widest = circuits.iter().map(|c| c.k).max().unwrap_or(0);
@@ -145,11 +162,37 @@ pub(crate) fn prove(
         };
         let (segment, w) = (&cut.segments[i], &witness[i]);
         let label = format!("segment {}/{count}: ", i + 1);
+        let srs_i = &srs[&circuits[i].k];
+        let resumed = if progress.saved_count() > 0 {
+            stages.run(&format!("{label}check the saved proof"), || {
+                anyhow::Ok(saved_proof(
+                    &progress,
+                    i,
+                    count,
+                    &segment.program,
+                    circuits[i],
+                    cut.segment_visibility(i),
+                    srs_i,
+                ))
+            })?
+        } else {
+            None
+        };
+        if let Some((file, vk)) = resumed {
+            return Ok(Proven {
+                outputs: (i + 1 == count).then(|| file.outputs.clone()),
+                file,
+                key: zkml_verifier::Key::Halo2(vk),
+                stages,
+                gpu_peak: 0,
+                resumed: true,
+            });
+        }
         let k = cached_keys_for(
             &segment.program,
             cut.segment_visibility(i),
             circuits[i],
-            srs[&circuits[i].k].clone(),
+            srs_i.clone(),
             &label,
             &mut run,
             &mut stages,
@@ -163,18 +206,25 @@ pub(crate) fn prove(
             &mut run,
             &mut stages,
         )?;
+        let file = ProofFile::new(&proof, &segment.program, &k.pk, &k.vk);
+        progress.save(i, &file);
         Ok(Proven {
-            file: ProofFile::new(&proof, &segment.program, &k.pk, &k.vk),
+            file,
             outputs: (i + 1 == count).then(|| dequantized_outputs(&proof, &segment.program)),
             key: zkml_verifier::Key::Halo2(k.vk),
             stages,
             gpu_peak: run.gpu_peak,
+            resumed: false,
         })
     })?;
     let mut keys = Vec::with_capacity(count);
     let mut files = Vec::with_capacity(count);
     let mut last_outputs = Vec::new();
-    for p in proven {
+    let mut resumed = Vec::new();
+    for (i, p) in proven.into_iter().enumerate() {
+        if p.resumed {
+            resumed.push(i);
+        }
         stages.absorb(p.stages);
         run.gpu_peak = run.gpu_peak.max(p.gpu_peak);
         files.push(p.file);
@@ -197,7 +247,10 @@ pub(crate) fn prove(
             .collect(),
     };
     // Verified before anything is written.
-    let verified = stages.run("verify chain", || check_chain(&keys, &file, None));
+    // Against the input too (where the first segment shows it), since proofs of an earlier
+    // run may be among them.
+    let shown = (cut.visibility.inputs != zkml_circuits::Visibility::Private).then_some(input);
+    let verified = stages.run("verify chain", || check_chain(&keys, &file, shown));
     let verified_ok = verified.is_ok();
     let chain_path = args
         .output
@@ -244,6 +297,7 @@ pub(crate) fn prove(
                 "public_values": f.proof.instances.len(),
             })).collect::<Vec<_>>(),
             "cuts": cut.cuts,
+            "resumed_segments": resumed,
             "device": run.device.name(),
             "timings": stages.json(),
         }))?;
@@ -258,9 +312,30 @@ pub(crate) fn prove(
         print_outputs(&last_outputs);
         println!("verified: {}", if verified_ok { "yes" } else { "NO" });
     }
+    // Done, or wrong: either way a later run starts afresh.
+    progress.finish()?;
     verified
         .map(|_| ())
         .context("the chain just proven does not verify; nothing was written")
+}
+
+/// Segment `i`'s proof saved by an earlier run, with the verifying key it verifies under: the
+/// key cached for the segment's circuit (a saved proof without one is proven again). The last
+/// segment's is taken only where it lists the outputs, which the run prints.
+fn saved_proof(
+    progress: &crate::progress::Progress,
+    i: usize,
+    count: usize,
+    program: &Program,
+    circuit: zkml_circuits::CircuitParams,
+    visibility: zkml_circuits::VisibilityConfig,
+    srs: &zkml_prover::srs::Srs,
+) -> Option<(ProofFile, zkml_verifier::VerifyingKey)> {
+    let dir = crate::proving::key_cache_dir(program, &circuit, &visibility, srs);
+    let bytes = std::fs::read(dir.join("vk.bin")).ok()?;
+    let vk = zkml_verifier::VerifyingKey::from_bytes(&bytes).ok()?;
+    let file = progress.saved(i, program, &vk)?;
+    (i + 1 < count || !file.quantized_outputs.is_empty()).then_some((file, vk))
 }
 
 /// One segment proven by [`prove`].
@@ -271,6 +346,8 @@ struct Proven {
     outputs: Option<Vec<Vec<f64>>>,
     stages: Stages,
     gpu_peak: u64,
+    /// Whether the proof is an earlier run's.
+    resumed: bool,
 }
 
 /// How the user asked for a program to be cut: `--segments N`, `--max-logrows K` or

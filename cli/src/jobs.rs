@@ -96,11 +96,11 @@ fn digest_hex(program: &Program) -> String {
     zkml_verifier::encoding::hex0x(&zkml_prover::keys::program_digest(program))
 }
 
-fn word(f: &zkml_segments::Fr) -> String {
+pub(crate) fn word(f: &zkml_segments::Fr) -> String {
     zkml_verifier::encoding::hex0x(&zkml_segments::field_to_word(f))
 }
 
-fn parse_word(s: &str, what: &str) -> Result<zkml_segments::Fr> {
+pub(crate) fn parse_word(s: &str, what: &str) -> Result<zkml_segments::Fr> {
     let bytes: [u8; 32] = hex::decode(s.trim_start_matches("0x"))
         .ok()
         .and_then(|b| b.try_into().ok())

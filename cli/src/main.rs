@@ -52,7 +52,30 @@ enum Command {
     VerifyEvm(commands::evm::VerifyArgs),
 }
 
+/// Exit status of a run whose reader went away, as a shell reports a process ended by
+/// SIGPIPE (128 + 13).
+const CLOSED_OUTPUT: i32 = 141;
+
+/// A reader that stops early (`zkml inspect model.zkml | head`) closes the pipe, and Rust's
+/// printing then panics: end quietly instead, as other command-line tools do.
+fn end_quietly_when_the_reader_leaves() {
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(CLOSED_OUTPUT);
+        }
+        report(info)
+    }));
+}
+
 fn main() -> ExitCode {
+    end_quietly_when_the_reader_leaves();
     let cli = Cli::parse();
     let (json, result) = match cli.command {
         Command::Verify(a) => return commands::verify::run(a),

@@ -565,3 +565,84 @@ fn the_evm_verifies_a_chain_in_one_call() {
     );
     assert!(e.contains("drop --verifier"), "{e}");
 }
+
+/// `compile` and `inspect` plan cuts for the shapes `--optimize` names: the gas shapes have
+/// fewer columns, so their segments take more rows.
+#[test]
+fn cuts_are_planned_for_the_shapes_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let model = fixture("mlp", "model.onnx");
+    let input = fixture("mlp", "input.json");
+    let compile = |optimize: &str| -> Value {
+        let out = dir.path().join(format!("{optimize}.zkml"));
+        let args = [
+            "compile",
+            s(&model),
+            "--calibration",
+            s(&input),
+            "-o",
+            s(&out),
+            "--segments",
+            "2",
+            "--optimize",
+            optimize,
+        ];
+        run_json(&cache, &args)
+    };
+    let rows = |v: &Value, key: &str| -> Vec<u64> {
+        v[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k.as_u64().unwrap())
+            .collect()
+    };
+    let (fast, cheap) = (compile("proving"), compile("evm-gas"));
+    let (fast_k, cheap_k) = (
+        rows(&fast, "segment_logrows"),
+        rows(&cheap, "segment_logrows"),
+    );
+    assert_eq!((fast_k.len(), cheap_k.len()), (2, 2));
+    assert!(
+        cheap_k.iter().zip(&fast_k).all(|(c, f)| c > f),
+        "{cheap_k:?} against {fast_k:?}"
+    );
+    // inspect shows the same plans.
+    let program = dir.path().join("proving.zkml");
+    for (optimize, expected) in [("proving", &fast_k), ("evm-gas", &cheap_k)] {
+        let shown = run_json(
+            &cache,
+            &[
+                "inspect",
+                s(&program),
+                "--segments",
+                "2",
+                "--optimize",
+                optimize,
+            ],
+        );
+        let ks: Vec<u64> = shown["segments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["k"].as_u64().unwrap())
+            .collect();
+        assert_eq!(&ks, expected, "{optimize}");
+    }
+    // Without a cut to plan, the flag has nothing to do.
+    let e = fails(
+        &cache,
+        &[
+            "compile",
+            s(&model),
+            "-o",
+            s(&dir.path().join("x.zkml")),
+            "--optimize",
+            "evm-gas",
+        ],
+        1,
+    );
+    assert!(e.contains("--optimize chooses the shapes"), "{e}");
+    assert!(!dir.path().join("x.zkml").exists());
+}

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use serde_json::json;
 
 use crate::common::{compile_model, import, print_json, write_output, ModelArgs};
@@ -31,6 +31,10 @@ pub struct Args {
     /// record them (as --segments does).
     #[arg(long, value_name = "GB", conflicts_with = "segments")]
     pub max_memory: Option<f64>,
+    /// The circuit shapes the cuts are planned for (as `prove --optimize`): plan with the
+    /// shapes the program will be proven with, since fewer columns take more rows.
+    #[arg(long, value_enum, default_value = "proving")]
+    pub optimize: crate::proving::OptimizeArg,
     /// Replace the output file even if it was not written by zkml.
     #[arg(long)]
     pub force: bool,
@@ -40,6 +44,11 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
+    let cut_asked =
+        args.segments.is_some() || args.max_logrows.is_some() || args.max_memory.is_some();
+    if args.optimize != crate::proving::OptimizeArg::Proving && !cut_asked {
+        bail!("--optimize chooses the shapes the cuts are planned for: give --segments, --max-logrows or --max-memory with it (the shapes themselves are chosen at setup and prove)");
+    }
     let mut stages = Stages::new(args.json);
     let calibration = args.model_args.calibration_inputs()?;
     let model = import(
@@ -55,11 +64,11 @@ pub fn run(args: Args) -> Result<()> {
         max_memory: args.max_memory,
         whole: None,
     };
-    let cuts = if request.segments.is_some()
-        || request.max_logrows.is_some()
-        || request.max_memory.is_some()
-    {
-        let visibility = crate::proving::VisibilityArgs::default();
+    let cuts = if cut_asked {
+        let visibility = crate::proving::VisibilityArgs {
+            optimize: args.optimize,
+            ..Default::default()
+        };
         let (cut, circuits) = stages.run("plan segments", || {
             crate::chain::plan(&program, &visibility, zkml_prover::Device::Cpu, request)
         })?;

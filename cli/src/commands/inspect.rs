@@ -31,6 +31,10 @@ pub struct Args {
     /// For a program: show how `prove --max-memory GB` would cut it.
     #[arg(long, value_name = "GB", conflicts_with_all = ["segments", "max_logrows"])]
     pub max_memory: Option<f64>,
+    /// For a program cut into segments: the circuit shapes to size them for (as `prove
+    /// --optimize`).
+    #[arg(long, value_enum, default_value = "proving")]
+    pub optimize: crate::proving::OptimizeArg,
     /// Print one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
@@ -435,12 +439,12 @@ fn inspect_segments(args: &Args, program: &zkml_ir::Program) -> Result<()> {
         max_memory: args.max_memory,
         whole: None,
     };
-    let (cut, circuits) = crate::chain::plan(
-        program,
-        &crate::proving::VisibilityArgs::default(),
-        zkml_prover::Device::Cpu,
-        request,
-    )?;
+    let visibility = crate::proving::VisibilityArgs {
+        optimize: args.optimize,
+        ..Default::default()
+    };
+    let (cut, circuits) =
+        crate::chain::plan(program, &visibility, zkml_prover::Device::Cpu, request)?;
     let values = |ids: &[usize]| -> usize {
         ids.iter()
             .map(|&j| zkml_ir::tensor::numel(&program.nodes[j].shape))
