@@ -50,11 +50,16 @@ pub struct Evm {
     nonce: u64,
     /// Contracts of any size may be deployed (measurements only).
     no_code_limit: bool,
+    /// Gas each transaction may use: [`GAS_LIMIT`] but when measuring.
+    gas_limit: u64,
 }
 
 const CALLER: Address = Address::new([0x11; 20]);
 /// The per-transaction gas cap of current mainnet rules (EIP-7825).
 pub const GAS_LIMIT: u64 = 1 << 24;
+
+/// Gas a transaction may use in [`Evm::beyond_the_cap`].
+pub const MEASURING_GAS_LIMIT: u64 = 1 << 32;
 
 impl Default for Evm {
     fn default() -> Self {
@@ -77,6 +82,18 @@ impl Evm {
             db,
             nonce: 0,
             no_code_limit: false,
+            gas_limit: GAS_LIMIT,
+        }
+    }
+
+    /// An empty chain whose transactions may use up to [`MEASURING_GAS_LIMIT`] gas and deploy
+    /// contracts of any size: for measuring what a verification over one transaction's cap
+    /// would take. Mainnet would refuse such a transaction.
+    pub fn beyond_the_cap() -> Self {
+        Self {
+            no_code_limit: true,
+            gas_limit: MEASURING_GAS_LIMIT,
+            ..Self::new()
         }
     }
 
@@ -103,12 +120,12 @@ impl Evm {
             .caller(CALLER)
             .kind(kind)
             .data(Bytes::from(data))
-            .gas_limit(GAS_LIMIT)
+            .gas_limit(self.gas_limit)
             .gas_price(0)
             .nonce(self.nonce)
             .build()
             .map_err(|e| EvmError::Transaction(format!("{e:?}")))?;
-        let no_code_limit = self.no_code_limit;
+        let (no_code_limit, gas_limit) = (self.no_code_limit, self.gas_limit);
         let ctx = Context::mainnet()
             .with_db(&mut self.db)
             .modify_cfg_chained(|c| {
@@ -116,6 +133,9 @@ impl Evm {
                 if no_code_limit {
                     c.limit_contract_code_size = Some(usize::MAX / 2);
                     c.limit_contract_initcode_size = Some(usize::MAX / 2);
+                }
+                if gas_limit > GAS_LIMIT {
+                    c.tx_gas_limit_cap = Some(gas_limit);
                 }
             });
         let result = match profile {

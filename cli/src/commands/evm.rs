@@ -557,14 +557,28 @@ fn verify_chain(args: &VerifyArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // A segment verifier that runs out of gas makes the chain return false with what little
+    // gas is left: then what the call would take is measured beyond the cap.
+    let limit = zkml_contracts::evm::GAS_LIMIT;
+    let out_of_gas = !outcome.returned_true() && outcome.gas_used >= limit - limit / 64;
+    let needed = if out_of_gas {
+        stages
+            .run("measure beyond one transaction's gas", || {
+                let mut evm = Evm::beyond_the_cap();
+                let addr = evm.deploy_chain(&built)?;
+                evm.call(addr, calldata.clone())
+            })
+            .ok()
+            .filter(|o| o.returned_true())
+            .map(|o| o.gas_used)
+    } else {
+        None
+    };
     let reason = if !outcome.returned_true() {
-        // A segment verifier that runs out of gas makes the chain return false with what
-        // little gas is left.
-        let limit = zkml_contracts::evm::GAS_LIMIT;
-        Some(if outcome.gas_used >= limit - limit / 64 {
-            format!("the chain verifier ran out of gas: it needs more than the {limit} gas of one transaction (a chain proven with --optimize evm-gas costs less)")
-        } else {
-            "the chain verifier returned false".to_string()
+        Some(match (out_of_gas, needed) {
+            (true, Some(gas)) => format!("the chain verifier needs {gas} gas, more than the {limit} of one transaction (it accepts the chain given that much; a chain proven with --optimize evm-gas, or an aggregate, costs less)"),
+            (true, None) => format!("the chain verifier ran out of gas: it needs more than the {limit} gas of one transaction (a chain proven with --optimize evm-gas costs less)"),
+            (false, _) => "the chain verifier returned false".to_string(),
         })
     } else {
         crate::chain::check_chain(&keys, &file, None).err().map(|e| {
@@ -578,6 +592,7 @@ fn verify_chain(args: &VerifyArgs) -> ExitCode {
                 "verified": reason.is_none(),
                 "segments": keys.len(),
                 "gas_used": outcome.gas_used,
+                "gas_needed": needed,
                 "calldata_bytes": calldata.len(),
                 "error": reason,
             })
