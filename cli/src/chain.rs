@@ -163,7 +163,7 @@ pub(crate) fn prove(
         let (segment, w) = (&cut.segments[i], &witness[i]);
         let label = format!("segment {}/{count}: ", i + 1);
         let srs_i = &srs[&circuits[i].k];
-        let resumed = if progress.saved_count() > 0 {
+        let resumed = if progress.has_saved(i) {
             stages.run(&format!("{label}check the saved proof"), || {
                 anyhow::Ok(saved_proof(
                     &progress,

@@ -176,6 +176,7 @@ impl Progress {
                     is_state,
                     &[],
                 )?;
+                keep_private(&state_path)?;
             }
         }
         Ok(progress)
@@ -184,6 +185,11 @@ impl Progress {
     /// How many segments an earlier run has proven (to be checked before use).
     pub fn saved_count(&self) -> usize {
         self.saved.iter().flatten().count()
+    }
+
+    /// Whether an earlier run saved segment `i`'s proof (to be checked before use).
+    pub fn has_saved(&self, i: usize) -> bool {
+        self.saved.get(i).is_some_and(Option::is_some)
     }
 
     /// Segment `i`'s saved proof, when it verifies under `vk` as a proof of `program`.
@@ -253,4 +259,17 @@ fn earlier_count(state: &Path) -> usize {
         .ok()
         .and_then(|b| serde_json::from_slice::<State>(&b).ok())
         .map_or(0, |s| s.links.len() + 1)
+}
+
+/// Makes a file of secrets readable by its owner only.
+#[cfg(unix)]
+fn keep_private(path: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+        .with_context(|| format!("cannot make {} private", path.display()))
+}
+
+#[cfg(not(unix))]
+fn keep_private(_: &Path) -> Result<()> {
+    Ok(())
 }

@@ -87,6 +87,15 @@ fn a_stopped_chain_proof_goes_on_where_it_stopped() {
     }
     let state = std::fs::read_to_string(progress.join("state.json")).unwrap();
     assert!(state.contains("zkml-chain-progress"), "{state}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(progress.join("state.json"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "the links' blinding values are secret");
+    }
 
     std::fs::remove_file(&chain).unwrap();
     let again = prove(&cache, &out, &chain, &input);
