@@ -277,6 +277,8 @@ pub(crate) fn prove(
             )
         })?;
     }
+    // Written, or wrong (a later run starts afresh): the progress is of no more use.
+    progress.finish();
     if args.json {
         print_json(&json!({
             "outputs": last_outputs,
@@ -312,8 +314,6 @@ pub(crate) fn prove(
         print_outputs(&last_outputs);
         println!("verified: {}", if verified_ok { "yes" } else { "NO" });
     }
-    // Done, or wrong: either way a later run starts afresh.
-    progress.finish()?;
     verified
         .map(|_| ())
         .context("the chain just proven does not verify; nothing was written")

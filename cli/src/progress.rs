@@ -3,31 +3,40 @@
 //! same command is run again.
 //!
 //! `DIR/progress/state.json` names what the run proves (the program, the quantized input, the
-//! cuts and the visibility) and holds the blinding values of its links. Each segment's proof
-//! is written beside it (`segment-I.proof.json`) as soon as it is made. A later run of the
-//! same program on the same input, cut the same way, takes the same blinding values and every
-//! saved proof that verifies under its segment's verifying key, and proves only the rest. The
-//! folder is removed once the chain has been verified and written.
+//! cuts and the visibility), a random run identifier, and the blinding values of its links.
+//! Each segment's proof is saved beside it with the run identifier
+//! (`segment-I.saved.json`) as soon as it is made. A later run of the same program on the same
+//! input, cut the same way, takes the same blinding values and every proof saved by that run
+//! that verifies under its segment's verifying key and reads as it would be written now, and
+//! proves only the rest. The folder is removed once the chain has been verified and written.
 //!
-//! The state file holds secrets: a link's blinding value is what keeps a private boundary
-//! hidden, as in the witness files of `zkml witness`.
+//! One run at a time: `lock` holds the process id of the run using the folder, and a second run
+//! into the same folder is refused while that process lives.
+//!
+//! The state file holds secrets (a link's blinding value is what keeps a private boundary
+//! hidden, as in the witness files of `zkml witness`): the folder and the file are readable by
+//! their owner only.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
+use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use zkml_circuits::VisibilityConfig;
 use zkml_ir::{Program, Tensor};
 use zkml_segments::{CutProgram, SegmentWitness};
 
-use crate::common::write_output;
 use crate::jobs::{parse_word, word};
 use crate::proving::ProofFile;
 
 /// The `format` of a progress state file.
 pub const PROGRESS_FORMAT: &str = "zkml-chain-progress";
+/// The `format` of a saved segment proof.
+pub const SAVED_FORMAT: &str = "zkml-chain-progress-proof";
 
 const STATE: &str = "state.json";
+const LOCK: &str = "lock";
 
 /// `DIR/progress/state.json`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -36,6 +45,8 @@ struct State {
     format: String,
     /// Format version (1).
     version: u32,
+    /// Random, drawn when the run starts: the saved proofs carry it.
+    run: String,
     /// Keccak-256 of the whole program.
     program_digest: String,
     /// Keccak-256 of the quantized inputs (shapes and values).
@@ -49,8 +60,8 @@ struct State {
 }
 
 impl State {
-    /// Whether it describes the same proof as `other` (the links aside).
-    fn same_run(&self, other: &State) -> bool {
+    /// Whether it describes the same proof as `other` (run and links aside).
+    fn same_proof(&self, other: &State) -> bool {
         (
             &self.program_digest,
             &self.input_digest,
@@ -67,20 +78,34 @@ impl State {
     }
 }
 
-/// The progress of one chain proof.
+/// `DIR/progress/segment-I.saved.json`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct Saved {
+    /// Always `zkml-chain-progress-proof`.
+    format: String,
+    /// Format version (1).
+    version: u32,
+    /// The run that made it.
+    run: String,
+    /// The proof, as the chain file will hold it.
+    proof: ProofFile,
+}
+
+/// The progress of one chain proof; the folder stays locked until it is dropped.
 pub struct Progress {
     dir: PathBuf,
-    force: bool,
-    /// Proofs an earlier run saved, by segment (not yet checked).
+    run: String,
+    /// Proofs the same run saved earlier, by segment (not yet checked).
     saved: Vec<Option<ProofFile>>,
+    _lock: Lock,
 }
 
-fn is_state(b: &[u8]) -> bool {
-    serde_json::from_slice::<serde_json::Value>(b).is_ok_and(|v| v["format"] == PROGRESS_FORMAT)
+fn has_format(b: &[u8], format: &str) -> bool {
+    serde_json::from_slice::<serde_json::Value>(b).is_ok_and(|v| v["format"] == format)
 }
 
-fn proof_name(i: usize) -> String {
-    format!("segment-{i}.proof.json")
+fn saved_name(i: usize) -> String {
+    format!("segment-{i}.saved.json")
 }
 
 /// Keccak-256 of quantized inputs, shapes and values.
@@ -98,10 +123,20 @@ fn input_digest(inputs: &[Tensor]) -> String {
     zkml_verifier::encoding::hex0x(&zkml_prover::keys::keccak(&bytes))
 }
 
+/// The links' blinding values a state file holds (`None` when one does not parse).
+fn links_of(state: &State) -> Option<Vec<zkml_segments::Fr>> {
+    state
+        .links
+        .iter()
+        .map(|l| parse_word(l, "link").ok())
+        .collect()
+}
+
 impl Progress {
     /// The progress of proving `cut` on `inputs` in `dir`: an earlier run's when it proved the
     /// same (its links' blinding values then replace those of `witness`), else a new one
-    /// (written now, with `witness`'s). An earlier run's files for anything else are replaced.
+    /// (written now, with `witness`'s). Files an earlier run left for anything else are
+    /// removed; a state file zkml did not write is kept, and refused unless `force`.
     pub fn open(
         dir: &Path,
         program: &Program,
@@ -116,10 +151,15 @@ impl Progress {
                 dir.display()
             );
         }
+        create_private_dir(dir)?;
+        let lock = Lock::take(dir)?;
         let count = witness.len();
+        let mut run = [0u8; 16];
+        rand::rngs::OsRng.fill_bytes(&mut run);
         let fresh = State {
             format: PROGRESS_FORMAT.into(),
             version: 1,
+            run: hex::encode(run),
             program_digest: zkml_verifier::encoding::hex0x(&zkml_prover::keys::program_digest(
                 program,
             )),
@@ -132,24 +172,27 @@ impl Progress {
                 .collect(),
         };
         let state_path = dir.join(STATE);
-        let earlier = std::fs::read(&state_path)
-            .ok()
+        let existing = std::fs::read(&state_path).ok();
+        if let Some(b) = &existing {
+            if !has_format(b, PROGRESS_FORMAT) && !force {
+                bail!(
+                    "refusing to overwrite {}: zkml did not write it (use --force to replace it)",
+                    state_path.display()
+                );
+            }
+        }
+        let earlier = existing
             .and_then(|b| serde_json::from_slice::<State>(&b).ok())
-            .filter(|s| s.format == PROGRESS_FORMAT && s.version == 1 && s.same_run(&fresh));
+            .filter(|s| s.version == 1 && s.same_proof(&fresh))
+            .and_then(|s| links_of(&s).map(|links| (s, links)));
         let mut progress = Progress {
             dir: dir.to_path_buf(),
-            force,
+            run: fresh.run.clone(),
             saved: vec![None; count],
+            _lock: lock,
         };
         match earlier {
-            Some(state) => {
-                let links = state
-                    .links
-                    .iter()
-                    .enumerate()
-                    .map(|(i, l)| parse_word(l, &format!("links[{i}]")))
-                    .collect::<Result<Vec<_>>>()
-                    .with_context(|| format!("{} is damaged", state_path.display()))?;
+            Some((state, links)) => {
                 for (i, w) in witness.iter_mut().enumerate() {
                     if i > 0 {
                         w.blinding.inputs = links[i - 1];
@@ -159,40 +202,40 @@ impl Progress {
                     }
                 }
                 for (i, slot) in progress.saved.iter_mut().enumerate() {
-                    *slot = std::fs::read(dir.join(proof_name(i)))
+                    *slot = std::fs::read(dir.join(saved_name(i)))
                         .ok()
-                        .and_then(|b| serde_json::from_slice(&b).ok());
+                        .and_then(|b| serde_json::from_slice::<Saved>(&b).ok())
+                        .filter(|s| s.format == SAVED_FORMAT && s.run == state.run)
+                        .map(|s| s.proof)
+                        // The last proof is taken only where it lists the outputs, which the
+                        // run prints (private outputs are not in a proof file).
+                        .filter(|p| i + 1 < count || !p.quantized_outputs.is_empty());
                 }
+                progress.run = state.run;
+                // Written by an earlier build, perhaps readable by others.
+                keep_private(&state_path)?;
             }
             None => {
-                std::fs::create_dir_all(dir)
-                    .with_context(|| format!("cannot create {}", dir.display()))?;
                 // Proofs of another run are of no use to this one.
-                progress.remove_proofs(count.max(earlier_count(&state_path)));
-                write_output(
-                    &state_path,
-                    serde_json::to_string_pretty(&fresh)?.as_bytes(),
-                    force,
-                    is_state,
-                    &[],
-                )?;
-                keep_private(&state_path)?;
+                progress.remove_saved();
+                write_private(&state_path, &serde_json::to_vec_pretty(&fresh)?)?;
             }
         }
         Ok(progress)
     }
 
-    /// How many segments an earlier run has proven (to be checked before use).
+    /// How many segments the same run proved before (to be checked before use).
     pub fn saved_count(&self) -> usize {
         self.saved.iter().flatten().count()
     }
 
-    /// Whether an earlier run saved segment `i`'s proof (to be checked before use).
+    /// Whether the same run proved segment `i` before (to be checked before use).
     pub fn has_saved(&self, i: usize) -> bool {
         self.saved.get(i).is_some_and(Option::is_some)
     }
 
-    /// Segment `i`'s saved proof, when it verifies under `vk` as a proof of `program`.
+    /// Segment `i`'s saved proof, when it verifies under `vk` as a proof of `program` and its
+    /// readable parts are what a new proof file would say.
     pub fn saved(
         &self,
         i: usize,
@@ -200,11 +243,22 @@ impl Progress {
         vk: &zkml_verifier::VerifyingKey,
     ) -> Option<ProofFile> {
         let file = self.saved.get(i)?.as_ref()?;
-        let digest = zkml_verifier::encoding::hex0x(&zkml_prover::keys::program_digest(program));
-        if !file.program_digest.eq_ignore_ascii_case(&digest) {
+        let hex = zkml_verifier::encoding::hex0x;
+        if !file
+            .program_digest
+            .eq_ignore_ascii_case(&hex(&zkml_prover::keys::program_digest(program)))
+            || !file.vk_digest.eq_ignore_ascii_case(&hex(&vk.key_digest()))
+        {
             return None;
         }
         let (bytes, instances) = file.decode().ok()?;
+        let words: Vec<[u8; 32]> = instances
+            .iter()
+            .map(zkml_verifier::encoding::fr_to_be)
+            .collect();
+        if file.public != crate::proving::public_entries(&vk.model, &words) {
+            return None;
+        }
         zkml_verifier::verify_with_key(vk, &bytes, &instances).ok()?;
         Some(file.clone())
     }
@@ -212,60 +266,166 @@ impl Progress {
     /// Saves segment `i`'s proof; a proof that cannot be saved is only proven again by a
     /// later run, so this warns instead of failing.
     pub fn save(&self, i: usize, file: &ProofFile) {
-        let written = serde_json::to_string_pretty(file)
+        let saved = Saved {
+            format: SAVED_FORMAT.into(),
+            version: 1,
+            run: self.run.clone(),
+            proof: file.clone(),
+        };
+        let path = self.dir.join(saved_name(i));
+        let written = serde_json::to_vec(&saved)
             .map_err(anyhow::Error::from)
-            .and_then(|text| {
-                write_output(
-                    &self.dir.join(proof_name(i)),
-                    text.as_bytes(),
-                    self.force,
-                    crate::commands::prove::proof_file_bytes,
-                    &[],
-                )
-            });
+            .and_then(|bytes| write_new(&path, &bytes, 0o644));
         if let Err(e) = written {
             eprintln!("warning: cannot save segment {}'s proof: {e:#}", i + 1);
         }
     }
 
-    /// Removes the progress (its own files only, then the folder if nothing else is in it).
-    pub fn finish(self) -> Result<()> {
-        self.remove_proofs(self.saved.len());
+    /// Removes the progress: its own files, then the folder if nothing else is in it. What
+    /// cannot be removed is named in a warning.
+    pub fn finish(self) {
+        self.remove_saved();
         let state = self.dir.join(STATE);
-        if state.exists() {
-            std::fs::remove_file(&state)
-                .with_context(|| format!("cannot remove {}", state.display()))?;
+        if let Err(e) = std::fs::remove_file(&state) {
+            if e.kind() != std::io::ErrorKind::NotFound {
+                eprintln!(
+                    "warning: cannot remove {} (it holds the links' blinding values): {e}",
+                    state.display()
+                );
+            }
         }
-        let _ = std::fs::remove_dir(&self.dir);
-        Ok(())
+        let dir = self.dir.clone();
+        drop(self);
+        let _ = std::fs::remove_dir(&dir);
     }
 
-    /// Removes the proof files of segments `0..count` that zkml wrote.
-    fn remove_proofs(&self, count: usize) {
-        for i in 0..count {
-            let path = self.dir.join(proof_name(i));
-            let ours =
-                std::fs::read(&path).is_ok_and(|b| crate::commands::prove::proof_file_bytes(&b));
-            if ours {
-                let _ = std::fs::remove_file(&path);
+    /// Removes the saved proofs (files of that name and format only).
+    fn remove_saved(&self) {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with("segment-")
+                && name.ends_with(".saved.json")
+                && std::fs::read(entry.path()).is_ok_and(|b| has_format(&b, SAVED_FORMAT))
+            {
+                let _ = std::fs::remove_file(entry.path());
             }
         }
     }
 }
 
-/// The number of segments of the run a state file describes (0 when there is none).
-fn earlier_count(state: &Path) -> usize {
-    std::fs::read(state)
-        .ok()
-        .and_then(|b| serde_json::from_slice::<State>(&b).ok())
-        .map_or(0, |s| s.links.len() + 1)
+/// The folder's lock: a file holding the process id of the run using it, removed when dropped.
+struct Lock {
+    path: PathBuf,
 }
 
-/// Makes a file of secrets readable by its owner only.
+impl Lock {
+    /// Takes the lock of `dir`, or says which living process holds it; the lock of a process
+    /// that ended without removing it is taken over.
+    fn take(dir: &Path) -> Result<Lock> {
+        let path = dir.join(LOCK);
+        for _ in 0..2 {
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+            {
+                Ok(mut f) => {
+                    write!(f, "{}", std::process::id())
+                        .with_context(|| format!("cannot write {}", path.display()))?;
+                    return Ok(Lock { path });
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let holder = std::fs::read_to_string(&path)
+                        .ok()
+                        .and_then(|s| s.trim().parse::<u32>().ok());
+                    if let Some(pid) = holder.filter(|&p| alive(p)) {
+                        bail!(
+                            "another zkml run (process {pid}) is proving a chain into {}: wait for it to end, or give another --out (if no such run is going on, remove {})",
+                            dir.display(),
+                            path.display()
+                        );
+                    }
+                    std::fs::remove_file(&path)
+                        .with_context(|| format!("cannot remove the stale {}", path.display()))?;
+                }
+                Err(e) => {
+                    return Err(e).with_context(|| format!("cannot create {}", path.display()))
+                }
+            }
+        }
+        bail!("cannot take the lock {}", path.display())
+    }
+}
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Whether process `pid` is running. Where that cannot be told (no `/proc`), it is taken to
+/// be, so a stale lock is removed by hand.
+fn alive(pid: u32) -> bool {
+    let proc = Path::new("/proc");
+    !proc.join("self").exists() || proc.join(pid.to_string()).exists()
+}
+
+/// Creates `dir` (its parents as usual), readable by its owner only.
+fn create_private_dir(dir: &Path) -> Result<()> {
+    if dir.is_dir() {
+        return keep_private(dir);
+    }
+    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
+    }
+    let mut builder = std::fs::DirBuilder::new();
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder
+        .create(dir)
+        .with_context(|| format!("cannot create {}", dir.display()))
+}
+
+/// Writes `bytes` to `path` through a temporary file created readable by its owner only.
+fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_new(path, bytes, 0o600)
+}
+
+/// Writes `bytes` to `path` through a temporary file (created with `mode` where there are
+/// modes) and a rename.
+fn write_new(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+    let name = path
+        .file_name()
+        .map_or_else(|| "file".into(), |n| n.to_string_lossy().into_owned());
+    let tmp = path.with_file_name(format!(".{name}.{}.partial", std::process::id()));
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, mode);
+    #[cfg(not(unix))]
+    let _ = mode;
+    let written = options
+        .open(&tmp)
+        .and_then(|mut f| f.write_all(bytes).and_then(|()| f.sync_all()))
+        .and_then(|()| std::fs::rename(&tmp, path));
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e).with_context(|| format!("cannot write {}", path.display()));
+    }
+    Ok(())
+}
+
+/// Makes a file or folder of secrets readable by its owner only.
 #[cfg(unix)]
 fn keep_private(path: &Path) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+    let mode = if path.is_dir() { 0o700 } else { 0o600 };
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
         .with_context(|| format!("cannot make {} private", path.display()))
 }
 

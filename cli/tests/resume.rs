@@ -1,7 +1,8 @@
 //! A one-shot chain proof that stops before it is done goes on where it stopped when run again:
 //! the segment proofs it made are kept in `DIR/progress` with its links' blinding values, and
 //! a later run of the same command proves only the rest. A saved proof that does not verify,
-//! or the progress of another input, is not used.
+//! one saved by another run, the progress of another input (private inputs included) or a
+//! damaged state file is not used; two runs never share the folder.
 
 mod common;
 
@@ -18,6 +19,16 @@ const SEGMENTS: &str = "3";
 
 /// `prove --segments 3` into `out`, its chain file at `chain`; the finished command.
 fn prove(cache: &Path, out: &Path, chain: &Path, input: &Path) -> std::process::Output {
+    prove_with(cache, out, chain, input, &[])
+}
+
+fn prove_with(
+    cache: &Path,
+    out: &Path,
+    chain: &Path,
+    input: &Path,
+    extra: &[&str],
+) -> std::process::Output {
     zkml(cache)
         .args(["prove", s(&fixture("model.onnx")), "--input", s(input)])
         .args([
@@ -29,6 +40,7 @@ fn prove(cache: &Path, out: &Path, chain: &Path, input: &Path) -> std::process::
             SEGMENTS,
             "--json",
         ])
+        .args(extra)
         .output()
         .unwrap()
 }
@@ -83,18 +95,19 @@ fn a_stopped_chain_proof_goes_on_where_it_stopped() {
     assert_eq!(std::fs::read(&chain).unwrap(), b"my notes");
     let progress = out.join("progress");
     for i in 0..3 {
-        assert!(progress.join(format!("segment-{i}.proof.json")).exists());
+        assert!(progress.join(format!("segment-{i}.saved.json")).exists());
     }
     let state = std::fs::read_to_string(progress.join("state.json")).unwrap();
     assert!(state.contains("zkml-chain-progress"), "{state}");
+    // The run has ended: its lock is gone.
+    assert!(!progress.join("lock").exists());
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(progress.join("state.json"))
-            .unwrap()
-            .permissions()
-            .mode();
-        assert_eq!(mode & 0o777, 0o600, "the links' blinding values are secret");
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let secret = "the links' blinding values are secret";
+        assert_eq!(mode(&progress.join("state.json")), 0o600, "{secret}");
+        assert_eq!(mode(&progress), 0o700, "{secret}");
     }
 
     std::fs::remove_file(&chain).unwrap();
@@ -143,13 +156,14 @@ fn a_damaged_saved_proof_is_proven_again() {
     let out = dir.path().join("out");
     let input = fixture("input.json");
     stopped_run(&cache, &out, &input);
-    let saved = out.join("progress/segment-1.proof.json");
+    let saved = out.join("progress/segment-1.saved.json");
     let mut file: Value = serde_json::from_slice(&std::fs::read(&saved).unwrap()).unwrap();
-    let proof = file["proof"].as_str().unwrap().to_string();
+    let proof = file["proof"]["proof"].as_str().unwrap().to_string();
     // A byte in the middle of the proof.
     let at = proof.len() / 2;
     let flipped = if &proof[at..at + 1] == "0" { "1" } else { "0" };
-    file["proof"] = Value::String(format!("{}{flipped}{}", &proof[..at], &proof[at + 1..]));
+    file["proof"]["proof"] =
+        Value::String(format!("{}{flipped}{}", &proof[..at], &proof[at + 1..]));
     std::fs::write(&saved, serde_json::to_vec(&file).unwrap()).unwrap();
 
     let chain = out.join("chain.json");
@@ -194,11 +208,10 @@ fn progress_of_another_input_is_discarded() {
     assert!(!out.join("progress").exists());
 }
 
-/// A saved proof from another run of the same input verifies under its key but carries
-/// other blinding values: the chain does not link, the run says so and drops the progress, and
-/// the run after it proves everything afresh.
+/// A saved proof from another run of the same input verifies under its key but carries other
+/// blinding values: it is not used (it names another run), and the chain links.
 #[test]
-fn a_saved_proof_of_another_run_breaks_no_chain() {
+fn a_saved_proof_of_another_run_is_not_used() {
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("cache");
     let input = fixture("input.json");
@@ -206,19 +219,89 @@ fn a_saved_proof_of_another_run_breaks_no_chain() {
     stopped_run(&cache, &a, &input);
     stopped_run(&cache, &b, &input);
     std::fs::copy(
-        b.join("progress/segment-1.proof.json"),
-        a.join("progress/segment-1.proof.json"),
+        b.join("progress/segment-1.saved.json"),
+        a.join("progress/segment-1.saved.json"),
     )
     .unwrap();
     let chain = a.join("chain.json");
-    let mixed = prove(&cache, &a, &chain, &input);
-    assert!(!mixed.status.success());
-    let err = String::from_utf8_lossy(&mixed.stderr);
-    assert!(err.contains("does not verify"), "{err}");
-    assert!(!err.contains("panicked"), "{err}");
-    assert!(!chain.exists());
-    assert!(!a.join("progress").exists());
     let again = json(&prove(&cache, &a, &chain, &input));
-    assert_eq!(proven_and_resumed(&again), (vec![1, 2, 3], vec![]));
+    assert_eq!(proven_and_resumed(&again), (vec![2], vec![1, 3]), "{again}");
     assert_eq!(again["verified"], true);
+    assert!(!a.join("progress").exists());
+}
+
+/// With private inputs the input file is not checked against the chain: the state's digest of
+/// the input is what keeps another input's proofs out.
+#[test]
+fn private_inputs_of_another_value_start_afresh() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let out = dir.path().join("out");
+    let input = fixture("input.json");
+    let private = ["--input-visibility", "private"];
+    let chain = out.join("chain.json");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(&chain, b"in the way").unwrap();
+    let stopped = prove_with(&cache, &out, &chain, &input, &private);
+    assert!(!stopped.status.success());
+    std::fs::remove_file(&chain).unwrap();
+    let other_input = dir.path().join("other.json");
+    let mut other: Value = serde_json::from_slice(&std::fs::read(&input).unwrap()).unwrap();
+    for v in other["input_data"][0].as_array_mut().unwrap() {
+        *v = Value::from(-v.as_f64().unwrap());
+    }
+    std::fs::write(&other_input, serde_json::to_vec(&other).unwrap()).unwrap();
+    let done = json(&prove_with(&cache, &out, &chain, &other_input, &private));
+    assert_eq!(done["resumed_segments"], serde_json::json!([]), "{done}");
+    let fresh = json(&prove(
+        &cache,
+        &dir.path().join("fresh"),
+        &dir.path().join("fresh/chain.json"),
+        &other_input,
+    ));
+    assert_eq!(done["outputs"], fresh["outputs"]);
+}
+
+/// A damaged state file is replaced: the run starts afresh instead of failing for good.
+#[test]
+fn a_damaged_state_starts_afresh() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let out = dir.path().join("out");
+    let input = fixture("input.json");
+    stopped_run(&cache, &out, &input);
+    let state_path = out.join("progress/state.json");
+    let mut state: Value = serde_json::from_slice(&std::fs::read(&state_path).unwrap()).unwrap();
+    state["links"][0] = Value::String("0xnot a word".into());
+    std::fs::write(&state_path, serde_json::to_vec(&state).unwrap()).unwrap();
+    let done = json(&prove(&cache, &out, &out.join("chain.json"), &input));
+    assert_eq!(done["resumed_segments"], serde_json::json!([]), "{done}");
+    assert_eq!(done["verified"], true);
+}
+
+/// A second run into a folder a living run holds is refused; the lock of a run that ended
+/// without removing it is taken over.
+#[test]
+fn one_run_at_a_time_proves_into_a_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let out = dir.path().join("out");
+    let input = fixture("input.json");
+    let chain = out.join("chain.json");
+    let lock = out.join("progress/lock");
+    std::fs::create_dir_all(out.join("progress")).unwrap();
+    // This test's own process: alive.
+    std::fs::write(&lock, std::process::id().to_string()).unwrap();
+    let refused = prove(&cache, &out, &chain, &input);
+    assert_eq!(refused.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(err.contains("another zkml run"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(lock.exists(), "the living run's lock stays");
+    assert!(!chain.exists());
+    // A process id no process has (beyond Linux's largest).
+    std::fs::write(&lock, "4194305").unwrap();
+    let done = json(&prove(&cache, &out, &chain, &input));
+    assert_eq!(done["verified"], true);
+    assert!(!out.join("progress").exists());
 }

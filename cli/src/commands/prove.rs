@@ -223,8 +223,9 @@ pub(crate) fn cache_keys(
             }
         }
     };
-    put("pk.bin", &|f| pk.write_to(f).map(|_| ()))?;
+    // The verifying key first: a run that goes on from saved proofs needs only it.
     put("vk.bin", &|f| std::io::Write::write_all(f, &vk.to_bytes()))?;
+    put("pk.bin", &|f| pk.write_to(f).map(|_| ()))?;
     Ok(())
 }
 
