@@ -576,7 +576,7 @@ fn verify_chain(args: &VerifyArgs) -> ExitCode {
     };
     let reason = if !outcome.returned_true() {
         Some(match (out_of_gas, needed) {
-            (true, Some(gas)) => format!("the chain verifier needs {gas} gas, more than the {limit} of one transaction (it accepts the chain given that much; a chain proven with --optimize evm-gas, or an aggregate, costs less)"),
+            (true, Some(gas)) => format!("the chain verifier needs {gas} gas, more than the {limit} of one transaction (given that much, it accepts the chain). Hashed inputs or outputs instead of many public values, the --optimize evm-gas shapes, or one aggregate proof (prove --aggregate) cost less"),
             (true, None) => format!("the chain verifier ran out of gas: it needs more than the {limit} gas of one transaction (a chain proven with --optimize evm-gas costs less)"),
             (false, _) => "the chain verifier returned false".to_string(),
         })
