@@ -135,7 +135,8 @@ pub(crate) fn prove(
     drop(sizes);
     // Segments are proven side by side while their estimates, with what this process
     // already holds, stay within the budget (one at a time on a GPU).
-    let budget = gigabytes(request.max_memory.unwrap_or(DEFAULT_MEMORY_BUDGET_GB));
+    let asked = Request::effective(program, request);
+    let budget = gigabytes(asked.max_memory.unwrap_or(DEFAULT_MEMORY_BUDGET_GB));
     let room = ((budget as f64 * zkml_segments::plan::MEMORY_HEADROOM) as u64)
         .saturating_sub(crate::schedule::resident_now());
     let costs: Vec<u64> = circuits
@@ -362,8 +363,61 @@ pub(crate) struct Request {
 }
 
 impl Request {
-    fn asked(&self) -> bool {
+    pub fn asked(&self) -> bool {
         self.segments.is_some() || self.max_logrows.is_some() || self.max_memory.is_some()
+    }
+
+    /// The request as the flags that make it (`"--max-memory 16"`), recorded with the cuts
+    /// planned for it; empty when nothing is asked.
+    pub fn flags(&self) -> String {
+        match (self.segments, self.max_logrows, self.max_memory) {
+            (Some(n), _, _) => format!("--segments {n}"),
+            (None, Some(k), _) => format!("--max-logrows {k}"),
+            (None, None, Some(gb)) => format!("--max-memory {gb}"),
+            (None, None, None) => String::new(),
+        }
+    }
+
+    /// The budget each segment's shape is chosen within: the one asked, or the default memory
+    /// budget for a count of segments or nothing.
+    pub fn shape_budget(&self) -> Result<Budget> {
+        Ok(match (self.segments, self.max_logrows, self.max_memory) {
+            (None, Some(k), _) => Budget::Logrows(k),
+            (None, None, Some(gb)) => {
+                if !(gb > 0.0 && gb.is_finite()) {
+                    bail!("--max-memory takes a positive number of gigabytes, not {gb}");
+                }
+                Budget::Memory(gigabytes(gb))
+            }
+            _ => Budget::Memory(gigabytes(DEFAULT_MEMORY_BUDGET_GB)),
+        })
+    }
+
+    /// What `program` is cut by: `asked`, or the request its planned cuts were planned within
+    /// when nothing is asked.
+    pub fn effective(program: &Program, asked: Request) -> Request {
+        if asked.asked() {
+            return asked;
+        }
+        zkml_ir::segment::planned_request(program)
+            .and_then(Request::from_flags)
+            .map_or(asked, |recorded| Request {
+                whole: asked.whole,
+                ..recorded
+            })
+    }
+
+    /// The request `flags` recorded, where they are one.
+    fn from_flags(flags: &str) -> Option<Request> {
+        let (flag, value) = flags.split_once(' ')?;
+        let mut request = Request::default();
+        match flag {
+            "--segments" => request.segments = Some(value.parse().ok()?),
+            "--max-logrows" => request.max_logrows = Some(value.parse().ok()?),
+            "--max-memory" => request.max_memory = Some(value.parse().ok()?),
+            _ => return None,
+        }
+        Some(request)
     }
 }
 
@@ -386,29 +440,31 @@ pub(crate) fn plan(
 ) -> Result<(CutProgram, Vec<zkml_circuits::CircuitParams>)> {
     let visibility = flags.config();
     let (objective, phases) = (flags.objective(), flags.phases(device));
-    // Cuts given (a count, or recorded at compile time): each segment takes the best shape
-    // within the default memory budget, where one fits.
-    let sized = |cuts: Vec<usize>| -> Result<(CutProgram, Vec<zkml_circuits::CircuitParams>)> {
+    // Cuts recorded at compile time are used as they are when nothing is asked or the same
+    // request is: each segment then takes the best shape within that request's budget (the
+    // default memory budget for a count), where one fits. Another request plans afresh.
+    let recorded = zkml_ir::segment::planned_cuts(program)?;
+    let planned_for = zkml_ir::segment::planned_request(program).unwrap_or_default();
+    let sized = |cuts: Vec<usize>,
+                 within: Budget|
+     -> Result<(CutProgram, Vec<zkml_circuits::CircuitParams>)> {
         let cut = CutProgram::new(program.clone(), visibility, cuts)?;
-        let within = Budget::Memory(gigabytes(DEFAULT_MEMORY_BUDGET_GB));
         let resident = zkml_segments::plan::resident_bytes(program);
         let circuits = size_segments_fitting(&cut, objective, phases, within, resident)?;
         Ok((cut, circuits))
     };
-    let budget = match (request.segments, request.max_logrows, request.max_memory) {
-        (Some(n), _, _) => return sized(plan_cuts(program, visibility, n)?),
-        (None, Some(k), _) => Budget::Logrows(k),
-        (None, None, Some(gb)) => {
-            if !(gb > 0.0 && gb.is_finite()) {
-                bail!("--max-memory takes a positive number of gigabytes, not {gb}");
-            }
-            Budget::Memory(gigabytes(gb))
+    match recorded {
+        Some(cuts) if !request.asked() || request.flags() == planned_for => {
+            let within = Request::effective(program, request).shape_budget()?;
+            return sized(cuts, within);
         }
-        (None, None, None) => match zkml_ir::segment::planned_cuts(program)? {
-            Some(cuts) => return sized(cuts),
-            None => bail!("neither --segments, --max-logrows nor --max-memory was given, and the program was not compiled with cuts"),
-        },
-    };
+        None if !request.asked() => bail!("neither --segments, --max-logrows nor --max-memory was given, and the program was not compiled with cuts"),
+        _ => {}
+    }
+    if let Some(n) = request.segments {
+        return sized(plan_cuts(program, visibility, n)?, request.shape_budget()?);
+    }
+    let budget = request.shape_budget()?;
     Ok(match request.whole {
         Some(whole) => plan_sized(program, visibility, budget, objective, phases, whole)?,
         None => plan_for(program, visibility, budget, objective, phases)?,

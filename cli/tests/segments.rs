@@ -646,3 +646,131 @@ fn cuts_are_planned_for_the_shapes_asked() {
     assert!(e.contains("--optimize chooses the shapes"), "{e}");
     assert!(!dir.path().join("x.zkml").exists());
 }
+
+/// Cuts planned within a budget are proven within it: `prove` without flags sizes each segment
+/// (or the one circuit) within what `compile` was given, not within the default 8 GB, and the
+/// same request again takes the recorded cuts.
+#[test]
+fn planned_cuts_are_proven_within_their_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let compile = |name: &str, budget: &str| -> (PathBuf, Value) {
+        let out = dir.path().join(format!("{name}-{budget}.zkml"));
+        let v = run_json(
+            &cache,
+            &[
+                "compile",
+                s(&fixture(name, "model.onnx")),
+                "--calibration",
+                s(&fixture(name, "input.json")),
+                "-o",
+                s(&out),
+                "--max-memory",
+                budget,
+                "--optimize",
+                "evm-gas",
+            ],
+        );
+        (out, v)
+    };
+    let ks = |rows: &Value| -> Vec<u64> {
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["k"].as_u64().unwrap())
+            .collect()
+    };
+    // LeNet in 0.3 GB: three segments of 2^14 rows, where the gas shapes within 8 GB are
+    // taller.
+    let (lenet, planned) = compile("lenet", "0.3");
+    let planned_k: Vec<u64> = planned["segment_logrows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k.as_u64().unwrap())
+        .collect();
+    assert_eq!(planned["cuts"].as_array().unwrap().len(), 2, "{planned}");
+    let within_default = run_json(
+        &cache,
+        &[
+            "inspect",
+            s(&lenet),
+            "--segments",
+            "3",
+            "--optimize",
+            "evm-gas",
+        ],
+    );
+    assert!(
+        ks(&within_default["segments"])
+            .iter()
+            .zip(&planned_k)
+            .any(|(d, p)| d > p),
+        "{within_default}"
+    );
+    let out = dir.path().join("lenet-run");
+    let input = fixture("lenet", "input.json");
+    let chain = run_json(
+        &cache,
+        &[
+            "prove",
+            s(&lenet),
+            "--input",
+            s(&input),
+            "--optimize",
+            "evm-gas",
+            "--out",
+            s(&out),
+        ],
+    );
+    assert_eq!(chain["verified"], true);
+    assert_eq!(chain["cuts"], planned["cuts"]);
+    assert_eq!(ks(&chain["segments"]), planned_k);
+    // inspect with the same request shows the recorded cuts in the same shapes.
+    let same = run_json(
+        &cache,
+        &[
+            "inspect",
+            s(&lenet),
+            "--max-memory",
+            "0.3",
+            "--optimize",
+            "evm-gas",
+        ],
+    );
+    assert_eq!(same["cuts"], planned["cuts"]);
+    assert_eq!(ks(&same["segments"]), planned_k);
+    // One segment: the MLP in 0.1 GB is one circuit of 2^12 rows (2^17 within 8 GB).
+    let (mlp, planned) = compile("mlp", "0.1");
+    assert_eq!(planned["cuts"], serde_json::json!([]));
+    let proof = run_json(
+        &cache,
+        &[
+            "prove",
+            s(&mlp),
+            "--input",
+            s(&fixture("mlp", "input.json")),
+            "--optimize",
+            "evm-gas",
+            "--out",
+            s(&dir.path().join("mlp-run")),
+        ],
+    );
+    assert_eq!(proof["verified"], true);
+    assert_eq!(proof["circuit"]["k"], planned["segment_logrows"][0]);
+    let default = run_json(
+        &cache,
+        &[
+            "inspect",
+            s(&mlp),
+            "--segments",
+            "1",
+            "--optimize",
+            "evm-gas",
+        ],
+    );
+    assert!(
+        default["segments"][0]["k"].as_u64() > proof["circuit"]["k"].as_u64(),
+        "{default}"
+    );
+}

@@ -33,6 +33,10 @@ pub const SEGMENT_KEY: &str = "segment";
 /// nodes before which it is cut, comma-separated (empty: one segment).
 pub const CUTS_KEY: &str = "cuts";
 
+/// Metadata key holding what the planned cuts were planned within, as the compiler's flags
+/// (`"--max-memory 16"`): proving within the same request uses the cuts as they are.
+pub const CUT_REQUEST_KEY: &str = "cut_request";
+
 /// One segment of a cut program.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Segment {
@@ -296,6 +300,7 @@ impl<'a> SegmentBuilder<'a> {
         }
         let mut metadata = self.whole.metadata.clone();
         metadata.remove(CUTS_KEY);
+        metadata.remove(CUT_REQUEST_KEY);
         metadata.insert(SEGMENT_KEY.into(), format!("{s}/{count}"));
         let mut program = Program {
             value_bits: self.whole.value_bits,
@@ -326,10 +331,10 @@ impl<'a> SegmentBuilder<'a> {
     }
 }
 
-/// Records `cuts` (nodes before which to cut, ascending) as the program's planned cuts. Whether
-/// the program can be cut there depends on the parameters' bounds, so [`split`] checks that
-/// when the cuts are used.
-pub fn set_cuts(program: &mut Program, cuts: &[usize]) -> Result<(), IrError> {
+/// Records `cuts` (nodes before which to cut, ascending) as the program's planned cuts, planned
+/// within `request` (see [`CUT_REQUEST_KEY`]). Whether the program can be cut there depends on
+/// the parameters' bounds, so [`split`] checks that when the cuts are used.
+pub fn set_cuts(program: &mut Program, cuts: &[usize], request: &str) -> Result<(), IrError> {
     let mut previous = 0;
     for &cut in cuts {
         if cut <= previous || cut >= program.nodes.len() {
@@ -345,7 +350,15 @@ pub fn set_cuts(program: &mut Program, cuts: &[usize]) -> Result<(), IrError> {
     }
     let list: Vec<String> = cuts.iter().map(usize::to_string).collect();
     program.metadata.insert(CUTS_KEY.into(), list.join(","));
+    program
+        .metadata
+        .insert(CUT_REQUEST_KEY.into(), request.to_string());
     Ok(())
+}
+
+/// What the planned cuts were planned within (see [`set_cuts`]), where it was recorded.
+pub fn planned_request(program: &Program) -> Option<&str> {
+    program.metadata.get(CUT_REQUEST_KEY).map(String::as_str)
 }
 
 /// The cuts the program was compiled with, if any (see [`set_cuts`]); an error for a list
@@ -428,12 +441,17 @@ mod tests {
         // Planned cuts are recorded in the program, and not handed on to its segments.
         let mut planned = p.clone();
         assert_eq!(planned_cuts(&planned).unwrap(), None);
-        set_cuts(&mut planned, &[cut]).unwrap();
+        assert_eq!(planned_request(&planned), None);
+        set_cuts(&mut planned, &[cut], "--max-memory 16").unwrap();
         assert_eq!(planned_cuts(&planned).unwrap(), Some(vec![cut]));
-        assert!(set_cuts(&mut planned.clone(), &[cut, cut]).is_err());
-        assert!(set_cuts(&mut planned.clone(), &[0]).is_err());
+        assert_eq!(planned_request(&planned), Some("--max-memory 16"));
+        assert!(set_cuts(&mut planned.clone(), &[cut, cut], "").is_err());
+        assert!(set_cuts(&mut planned.clone(), &[0], "").is_err());
         let resplit = split(&planned, &[cut], &bounds).unwrap();
-        assert!(!resplit[0].program.metadata.contains_key(CUTS_KEY));
+        for segment in &resplit {
+            assert!(!segment.program.metadata.contains_key(CUTS_KEY));
+            assert!(!segment.program.metadata.contains_key(CUT_REQUEST_KEY));
+        }
         planned.metadata.insert(CUTS_KEY.into(), "3,x".into());
         assert!(planned_cuts(&planned).is_err());
         // The program input keeps its domain; the computed tensor is bounded as before.

@@ -23,12 +23,13 @@ pub struct Args {
     /// and outputs, fixed parameters); `setup` names any cut another visibility rules out.
     #[arg(long, value_name = "N", conflicts_with = "max_logrows")]
     pub segments: Option<usize>,
-    /// Plan the fewest segments whose circuits have at most 2^K rows, and record them (as
-    /// --segments does).
+    /// Plan the fewest segments whose circuits have at most 2^K rows, and record them with
+    /// the bound (as --segments does): `setup` and `prove` size each segment within it.
     #[arg(long, value_name = "K", conflicts_with = "max_memory")]
     pub max_logrows: Option<u32>,
     /// Plan the fewest segments each estimated to prove within this many gigabytes, and
-    /// record them (as --segments does).
+    /// record them with the budget (as --segments does): `setup` and `prove` size each
+    /// segment within it.
     #[arg(long, value_name = "GB", conflicts_with = "segments")]
     pub max_memory: Option<f64>,
     /// The circuit shapes the cuts are planned for (as `prove --optimize`): plan with the
@@ -72,7 +73,7 @@ pub fn run(args: Args) -> Result<()> {
         let (cut, circuits) = stages.run("plan segments", || {
             crate::chain::plan(&program, &visibility, zkml_prover::Device::Cpu, request)
         })?;
-        zkml_ir::segment::set_cuts(&mut program, &cut.cuts)?;
+        zkml_ir::segment::set_cuts(&mut program, &cut.cuts, &request.flags())?;
         Some((cut.cuts, circuits.iter().map(|c| c.k).collect::<Vec<_>>()))
     } else {
         None

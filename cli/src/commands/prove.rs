@@ -61,8 +61,9 @@ pub struct Args {
     /// Cut the program into the fewest segments each estimated to prove within this many
     /// gigabytes of memory (as --segments does; the estimate is `inspect --segments`'
     /// memory column). Without any of these flags, a program compiled with cuts is
-    /// proven as those segments, and one whose single circuit is estimated above 8 GB as
-    /// segments within 8 GB. Segments are proven side by side (up to one per core) while
+    /// proven as those segments within the budget they were planned for (as with the same
+    /// flags again; other flags plan afresh), and one whose single circuit is estimated above
+    /// 8 GB as segments within 8 GB. Segments are proven side by side (up to one per core) while
     /// their estimates and what the process holds fit the budget (8 GB unless given).
     #[arg(long, value_name = "GB", conflicts_with_all = ["segments", "max_logrows"])]
     pub max_memory: Option<f64>,
@@ -440,8 +441,18 @@ pub fn run(args: Args) -> Result<()> {
     }
     let mut sized = None;
     if request.is_none() && backend != BackendArg::Groth16 && args.pk.is_none() {
-        let budget = crate::chain::DEFAULT_MEMORY_BUDGET_GB;
-        let within = zkml_segments::plan::Budget::Memory(crate::chain::gigabytes(budget));
+        // Within the budget the program was compiled for (`compile --max-memory`, cut into
+        // one segment), or the default one.
+        let recorded = crate::chain::Request::effective(&program, args.request());
+        let over = if recorded.asked() {
+            recorded
+        } else {
+            crate::chain::Request {
+                max_memory: Some(crate::chain::DEFAULT_MEMORY_BUDGET_GB),
+                ..Default::default()
+            }
+        };
+        let within = over.shape_budget()?;
         let resident = zkml_segments::plan::resident_bytes(&program);
         let fits = |c: &zkml_circuits::CircuitParams| within.fits(c, resident);
         let circuit = stages.run("size circuit", || {
@@ -451,15 +462,15 @@ pub fn run(args: Args) -> Result<()> {
         if !fits(&circuit) {
             if !args.json {
                 eprintln!(
-                    "one circuit of 2^{} rows would take about {:.1} GB to prove: proving it as segments of at most {budget} GB each (--max-memory sets the budget, --segments the count)",
+                    "one circuit of 2^{} rows would take about {:.1} GB to prove: proving it as segments within {} (--max-memory sets the budget, --segments the count)",
                     circuit.k,
-                    need as f64 / 1e9
+                    need as f64 / 1e9,
+                    over.flags()
                 );
             }
             request = Some(crate::chain::Request {
-                max_memory: Some(budget),
                 whole: Some(circuit),
-                ..Default::default()
+                ..over
             });
         } else {
             sized = Some(circuit);
