@@ -141,10 +141,17 @@ fn a_stopped_chain_proof_goes_on_where_it_stopped() {
 
 /// Leaves `out/progress` as a run stopped after all its proofs leaves it.
 fn stopped_run(cache: &Path, out: &Path, input: &Path) {
+    stopped_run_with(cache, out, input, &[]);
+}
+
+/// [`stopped_run`] with `extra` flags.
+fn stopped_run_with(cache: &Path, out: &Path, input: &Path, extra: &[&str]) {
     let chain = out.join("chain.json");
     std::fs::create_dir_all(out).unwrap();
     std::fs::write(&chain, b"in the way").unwrap();
-    assert!(!prove(cache, out, &chain, input).status.success());
+    assert!(!prove_with(cache, out, &chain, input, extra)
+        .status
+        .success());
     std::fs::remove_file(&chain).unwrap();
 }
 
@@ -240,11 +247,7 @@ fn private_inputs_of_another_value_start_afresh() {
     let input = fixture("input.json");
     let private = ["--input-visibility", "private"];
     let chain = out.join("chain.json");
-    std::fs::create_dir_all(&out).unwrap();
-    std::fs::write(&chain, b"in the way").unwrap();
-    let stopped = prove_with(&cache, &out, &chain, &input, &private);
-    assert!(!stopped.status.success());
-    std::fs::remove_file(&chain).unwrap();
+    stopped_run_with(&cache, &out, &input, &private);
     let other_input = dir.path().join("other.json");
     let mut other: Value = serde_json::from_slice(&std::fs::read(&input).unwrap()).unwrap();
     for v in other["input_data"][0].as_array_mut().unwrap() {
