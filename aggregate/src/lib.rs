@@ -42,7 +42,7 @@ use thiserror::Error;
 use zkml_prover::transcript::EvmTranscriptWrite;
 
 pub use circuit::{chain_model, keygen, AggregationKey, Link, Shape, ACCUMULATOR_LIMBS};
-pub use snark::{check_snark, protocol, prove_segment};
+pub use snark::{check_snark, protocol, prove_segment, resume_segment};
 
 /// Why aggregation or its verification failed.
 #[derive(Debug, Error)]

@@ -51,6 +51,33 @@ pub fn prove_segment(
     Ok(snark)
 }
 
+/// A proof made earlier by [`prove_segment`] (its bytes and instance column), taken again when
+/// its instance is the one `inputs` and `blinding` give now and it verifies under `pk`: the
+/// protocol is derived from `pk`, never read with the proof. `None` where it is not such a
+/// proof.
+pub fn resume_segment(
+    program: &Program,
+    inputs: &[Tensor],
+    blinding: Blinding,
+    pk: &ProvingKeyFile,
+    srs: &ParamsKZG<Bn256>,
+    proof: Vec<u8>,
+    instances: Vec<Fr>,
+) -> Option<Snark> {
+    let (circuit, _) =
+        zkml_prover::prove::segment_circuit(program, inputs, blinding, pk, srs).ok()?;
+    if circuit.instance() != instances {
+        return None;
+    }
+    let snark = Snark::new(
+        protocol(srs, pk.pk.get_vk(), instances.len()),
+        vec![instances],
+        proof,
+    );
+    check_snark(srs, &snark).ok()?;
+    Some(snark)
+}
+
 /// Proves `circuit` (one instance column, `instances`) with the Poseidon transcript an
 /// aggregation circuit reads in-circuit.
 pub(crate) fn prove_poseidon<C: Circuit<Fr>>(

@@ -23,7 +23,7 @@
 //! is fixed, so a false proof survives with probability at most about (number of proofs +
 //! number of groups) / r, r ≈ 2^254, on top of each proof's own soundness error.
 
-use halo2_proofs::halo2curves::bn256::{Bn256, G1Affine};
+use halo2_proofs::halo2curves::bn256::{Bn256, Fr, G1Affine};
 use halo2_proofs::plonk::{ProvingKey, VerifyingKey};
 use halo2_proofs::poly::kzg::commitment::ParamsKZG;
 use snark_verifier_sdk::halo2::aggregation::{AggregationCircuit, AggregationConfigParams};
@@ -240,15 +240,21 @@ pub fn keygen_groups(
 
 /// Keys and proves each group's aggregate in turn, letting each group's proving key go once
 /// its aggregate is proven: one group's key is held at a time, where [`keygen`] holds them
-/// all. Every proof and link is checked natively first, naming the proof at fault. `progress`
-/// is told each group proven, with its key. Returns the split and the groups' aggregates,
-/// whose protocols key the root ([`keygen_root`]).
+/// all. Every proof and link is checked natively first, naming the proof at fault.
+///
+/// `saved` may give a group's aggregate made earlier (its proof and instance column): it is
+/// taken instead of proving the group again when it verifies under the group's key made now
+/// (its protocol is never read with it) and exposes the values the group's proofs expose.
+/// `progress` is told each group done, with its key, its aggregate and whether it was saved.
+/// Returns the split and the groups' aggregates, whose protocols key the root
+/// ([`keygen_root`]).
 pub fn key_and_prove_groups(
     group_srs: &ParamsKZG<Bn256>,
     snarks: Vec<Snark>,
     shape: &Shape,
     sizes: &[usize],
-    mut progress: impl FnMut(usize, &GroupKey),
+    saved: impl Fn(usize) -> Option<(Vec<u8>, Vec<Fr>)>,
+    mut progress: impl FnMut(usize, &GroupKey, &Snark, bool),
 ) -> Result<(Split, Vec<Snark>), AggregateError> {
     let split = Split::new(shape, sizes).map_err(AggregateError::Mismatch)?;
     check_proofs(group_srs, shape, &snarks)?;
@@ -258,8 +264,22 @@ pub fn key_and_prove_groups(
         let tail = rest.split_off(group.instance_lens.len());
         // The layout needs the proofs' protocols and sizes only; the proof takes them.
         let key = group_key(group_srs, rest.clone(), group)?;
-        aggregates.push(prove_group(group_srs, &key, rest)?);
-        progress(g, &key);
+        let exposed: Vec<Fr> = group
+            .exposed
+            .iter()
+            .map(|&(p, i)| rest[p].instances[0][i])
+            .collect();
+        let resumed = saved(g)
+            .filter(|(_, instances)| instances.get(ACCUMULATOR_LIMBS..) == Some(&exposed[..]))
+            .map(|(proof, instances)| Snark::new(key.protocol.clone(), vec![instances], proof))
+            .filter(|s| check_snark(group_srs, s).is_ok());
+        let was_saved = resumed.is_some();
+        let aggregate = match resumed {
+            Some(s) => s,
+            None => prove_group(group_srs, &key, rest)?,
+        };
+        progress(g, &key, &aggregate, was_saved);
+        aggregates.push(aggregate);
         rest = tail;
     }
     Ok((split, aggregates))

@@ -104,8 +104,16 @@ fn a_two_layer_aggregate_verifies_and_decides_every_proof_below_it() {
 
     // Keyed and proven group by group (one group's key held at a time), the groups'
     // aggregates have the protocols the tree's root key was made for.
-    let (split, in_turn) =
-        tree::key_and_prove_groups(&c.srs, c.snarks.clone(), &shape, &[1, 1], |_, _| {}).unwrap();
+    let none = |_: usize| -> Option<(Vec<u8>, Vec<Fr>)> { None };
+    let (split, in_turn) = tree::key_and_prove_groups(
+        &c.srs,
+        c.snarks.clone(),
+        &shape,
+        &[1, 1],
+        none,
+        |_, _, _, saved| assert!(!saved),
+    )
+    .unwrap();
     assert_eq!(split, key.split);
     for (a, g) in in_turn.iter().zip(&key.groups) {
         assert_eq!(
@@ -114,6 +122,45 @@ fn a_two_layer_aggregate_verifies_and_decides_every_proof_below_it() {
             "a group keyed alone has the tree's protocol"
         );
         zkml_aggregate::check_snark(&c.srs, a).expect("a group aggregate keyed alone verifies");
+    }
+
+    // Saved group aggregates are taken again where they verify under the group's key and
+    // expose its proofs' values; a damaged one (a flipped proof byte, or a changed exposed
+    // value) is proven again.
+    let saved_as = |damage: Option<usize>| {
+        let in_turn = in_turn.clone();
+        move |g: usize| -> Option<(Vec<u8>, Vec<Fr>)> {
+            let mut proof = in_turn[g].proof.clone();
+            let middle = proof.len() / 2;
+            let mut instances = in_turn[g].instances[0].clone();
+            match damage {
+                Some(0) if g == 0 => proof[middle] ^= 1,
+                Some(1) if g == 1 => *instances.last_mut().unwrap() += Fr::ONE,
+                _ => {}
+            }
+            Some((proof, instances))
+        }
+    };
+    for (damage, expected) in [
+        (None, [true, true]),
+        (Some(0), [false, true]),
+        (Some(1), [true, false]),
+    ] {
+        let mut taken = Vec::new();
+        let (_, again) = tree::key_and_prove_groups(
+            &c.srs,
+            c.snarks.clone(),
+            &shape,
+            &[1, 1],
+            saved_as(damage),
+            |_, _, _, saved| taken.push(saved),
+        )
+        .unwrap();
+        assert_eq!(taken, expected, "damage {damage:?}");
+        for (g, a) in again.iter().enumerate() {
+            zkml_aggregate::check_snark(&c.srs, a).expect("each group aggregate verifies");
+            assert_eq!(a.proof == in_turn[g].proof, expected[g], "group {g}");
+        }
     }
 
     let mut contract = Contract::deploy(&key.root.vk);
@@ -138,7 +185,8 @@ fn a_two_layer_aggregate_verifies_and_decides_every_proof_below_it() {
         vec![wrong.clone(), c.snarks[1].clone()],
         &shape,
         &[1, 1],
-        |_, _| {},
+        none,
+        |_, _, _, _| {},
     ) {
         Err(AggregateError::BadProof { proof: 0, .. }) => {}
         other => panic!(

@@ -83,7 +83,26 @@ pub(crate) fn prove(
     let count = cut.len();
     let q = zkml_ir::input::quantize_inputs(program, input)
         .with_context(|| format!("input file {}", args.input_path().display()))?;
-    let witness = stages.run("evaluate once", || cut.witness(&q, &mut rand::rngs::OsRng))?;
+    let mut witness = stages.run("evaluate once", || cut.witness(&q, &mut rand::rngs::OsRng))?;
+    let groups = args.aggregate_groups.map_or(1, |g| g as usize).min(count);
+    // What an earlier run of this aggregate left (see `crate::progress`): its links' blinding
+    // values, its segments' proofs and its groups' aggregates.
+    let kind = format!(
+        "aggregate in {groups} group(s), 2^{} rows",
+        args.aggregate_logrows.unwrap_or(AGGREGATION_LOGROWS)
+    );
+    let progress = crate::progress::Progress::open(
+        &args.out.join("progress"),
+        &kind,
+        program,
+        &cut,
+        &q,
+        &mut witness,
+        args.force,
+    )?;
+    if !args.json {
+        progress.announce();
+    }
     let trace = zkml_ir::evaluate(program, &q)?;
     let outputs: Vec<Vec<f64>> = trace
         .outputs()
@@ -99,6 +118,7 @@ pub(crate) fn prove(
     let mut sizes = crate::proving::SrsCuts::new(full.clone());
     let mut snarks = Vec::with_capacity(count);
     let mut keys = Vec::with_capacity(count);
+    let mut resumed_segments = Vec::new();
     for (i, segment) in cut.segments.iter().enumerate() {
         let label = format!("segment {}/{count}: ", i + 1);
         let srs = sizes.for_k(circuits[i].k)?;
@@ -112,9 +132,42 @@ pub(crate) fn prove(
             stages,
         )?;
         let w = &witness[i];
-        let snark = stages.run(&format!("{label}prove for aggregation"), || {
-            zkml_aggregate::prove_segment(&segment.program, &w.inputs, w.blinding, &k.pk, &k.srs)
-        })?;
+        let name = format!("segment-{i}");
+        let resumed = match progress.saved_snark(&name) {
+            Some((proof, instances)) => {
+                stages.run(&format!("{label}check the saved proof"), || {
+                    anyhow::Ok(zkml_aggregate::resume_segment(
+                        &segment.program,
+                        &w.inputs,
+                        w.blinding,
+                        &k.pk,
+                        &k.srs,
+                        proof,
+                        instances,
+                    ))
+                })?
+            }
+            None => None,
+        };
+        let snark = match resumed {
+            Some(s) => {
+                resumed_segments.push(i + 1);
+                s
+            }
+            None => {
+                let s = stages.run(&format!("{label}prove for aggregation"), || {
+                    zkml_aggregate::prove_segment(
+                        &segment.program,
+                        &w.inputs,
+                        w.blinding,
+                        &k.pk,
+                        &k.srs,
+                    )
+                })?;
+                progress.save_snark(&name, &s.proof, &s.instances[0]);
+                s
+            }
+        };
         if let Some(dir) = &k.cache {
             if let Err(e) = cache_keys(dir, &k.pk, &k.vk) {
                 eprintln!("warning: cannot cache the keys in {}: {e:#}", dir.display());
@@ -143,13 +196,30 @@ pub(crate) fn prove(
         })
         .collect::<Result<_>>()?;
     let model = zkml_aggregate::chain_model(&vks, zkml_prover::keys::program_digest(program))?;
-    let groups = args.aggregate_groups.map_or(1, |g| g as usize).min(count);
+    let mut resumed_groups = Vec::new();
     let (key, aggregate) = if groups > 1 {
         // Group by group, each group's key let go once its aggregate is proven, then the
         // root: one aggregation key is held at a time.
         let sizes = zkml_aggregate::tree::Split::even(count, groups);
         let (split, aggregates) = stages.run("group aggregates (keys and proofs)", || {
-            zkml_aggregate::tree::key_and_prove_groups(&full, snarks, &shape, &sizes, |_, _| {})
+            zkml_aggregate::tree::key_and_prove_groups(
+                &full,
+                snarks,
+                &shape,
+                &sizes,
+                |g| progress.saved_snark(&format!("group-{g}")),
+                |g, _, aggregate, saved| {
+                    if saved {
+                        resumed_groups.push(g + 1);
+                    } else {
+                        progress.save_snark(
+                            &format!("group-{g}"),
+                            &aggregate.proof,
+                            &aggregate.instances[0],
+                        );
+                    }
+                },
+            )
         })?;
         let protocols: Vec<_> = aggregates.iter().map(|a| a.protocol.clone()).collect();
         let root = stages.run("root aggregation keys", || {
@@ -210,6 +280,8 @@ pub(crate) fn prove(
             )
         })?;
     }
+    // Written, or not verified (a rerun then starts afresh): the progress has served.
+    progress.finish();
     if args.json {
         print_json(&json!({
             "outputs": outputs,
@@ -224,6 +296,8 @@ pub(crate) fn prove(
                 "fixed": key.config.num_fixed,
             },
             "proof_bytes": aggregate.proof.len(),
+            "resumed_segments": resumed_segments,
+            "resumed_groups": resumed_groups,
             "public_values": aggregate.instances.len(),
             "vk_digest": file.vk_digest,
             "timings": stages.json(),

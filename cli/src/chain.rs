@@ -100,21 +100,17 @@ pub(crate) fn prove(
         .with_context(|| format!("input file {}", args.input_path().display()))?;
     let mut witness = stages.run("evaluate once", || cut.witness(&q, &mut rand::rngs::OsRng))?;
     // What an earlier run of this proof left: its links' blinding values and its proofs.
-    let progress_dir = args.out.join("progress");
     let progress = crate::progress::Progress::open(
-        &progress_dir,
+        &args.out.join("progress"),
+        crate::progress::CHAIN,
         program,
         &cut,
         &q,
         &mut witness,
         args.force,
     )?;
-    if progress.saved_count() > 0 && !args.json {
-        eprintln!(
-            "going on from an earlier run: {} segment proof(s) saved in {} (each used once it verifies)",
-            progress.saved_count(),
-            progress_dir.display()
-        );
+    if !args.json {
+        progress.announce();
     }
     // One SRS for all segments (cut down to each one's size): their keys share G2 and s G2,
     // so that a chain contract checks every segment with one pairing.

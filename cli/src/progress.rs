@@ -10,6 +10,11 @@
 //! that verifies under its segment's verifying key and reads as it would be written now, and
 //! proves only the rest. The folder is removed once the chain has been verified and written.
 //!
+//! An aggregate (`prove --aggregate`) keeps its progress the same way: each segment's proof for
+//! aggregation (`segment-I.snark.json`) and each group's aggregate (`group-G.snark.json`), used
+//! again only where their public values are what this run's witness gives and they verify.
+//! The state names which of the two a run makes, so one never takes the other's proofs.
+//!
 //! One run at a time: `lock` holds the process id of the run using the folder, and a second run
 //! into the same folder is refused while that process lives.
 //!
@@ -36,6 +41,13 @@ pub const PROGRESS_FORMAT: &str = "zkml-chain-progress";
 pub const SAVED_FORMAT: &str = "zkml-chain-progress-proof";
 
 const STATE: &str = "state.json";
+
+/// The kind of a chain proof's progress.
+pub const CHAIN: &str = "chain";
+
+fn chain_kind() -> String {
+    CHAIN.into()
+}
 const LOCK: &str = "lock";
 
 /// `DIR/progress/state.json`.
@@ -47,6 +59,9 @@ struct State {
     version: u32,
     /// Random, drawn when the run starts: the saved proofs carry it.
     run: String,
+    /// What the run makes: [`CHAIN`], or an aggregate and its grouping.
+    #[serde(default = "chain_kind")]
+    kind: String,
     /// Keccak-256 of the whole program.
     program_digest: String,
     /// Keccak-256 of the quantized inputs (shapes and values).
@@ -63,12 +78,14 @@ impl State {
     /// Whether it describes the same proof as `other` (run and links aside).
     fn same_proof(&self, other: &State) -> bool {
         (
+            &self.kind,
             &self.program_digest,
             &self.input_digest,
             &self.cuts,
             &self.visibility,
             self.links.len(),
         ) == (
+            &other.kind,
             &other.program_digest,
             &other.input_digest,
             &other.cuts,
@@ -89,6 +106,26 @@ struct Saved {
     run: String,
     /// The proof, as the chain file will hold it.
     proof: ProofFile,
+}
+
+/// `DIR/progress/NAME.snark.json`: a proof made for aggregation (a segment's, or a group's
+/// aggregate), without its protocol, which the run derives from its own keys.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct SavedSnark {
+    /// Always `zkml-chain-progress-proof`.
+    format: String,
+    /// Format version (1).
+    version: u32,
+    /// The run that made it.
+    run: String,
+    /// The proof, `0x` hex.
+    proof: String,
+    /// Its one instance column, 32-byte hex words.
+    instances: Vec<String>,
+}
+
+fn snark_name(name: &str) -> String {
+    format!("{name}.snark.json")
 }
 
 /// The progress of one chain proof; the folder stays locked until it is dropped.
@@ -133,12 +170,14 @@ fn links_of(state: &State) -> Option<Vec<zkml_segments::Fr>> {
 }
 
 impl Progress {
-    /// The progress of proving `cut` on `inputs` in `dir`: an earlier run's when it proved the
-    /// same (its links' blinding values then replace those of `witness`), else a new one
-    /// (written now, with `witness`'s). Files an earlier run left for anything else are
-    /// removed; a state file zkml did not write is kept, and refused unless `force`.
+    /// The progress of proving `cut` on `inputs` in `dir`, making `kind` ([`CHAIN`] or an
+    /// aggregate's description): an earlier run's when it proved the same (its links' blinding
+    /// values then replace those of `witness`), else a new one (written now, with
+    /// `witness`'s). Files an earlier run left for anything else are removed; a state file
+    /// zkml did not write is kept, and refused unless `force`.
     pub fn open(
         dir: &Path,
+        kind: &str,
         program: &Program,
         cut: &CutProgram,
         inputs: &[Tensor],
@@ -160,6 +199,7 @@ impl Progress {
             format: PROGRESS_FORMAT.into(),
             version: 1,
             run: hex::encode(run),
+            kind: kind.into(),
             program_digest: zkml_verifier::encoding::hex0x(&zkml_prover::keys::program_digest(
                 program,
             )),
@@ -229,6 +269,17 @@ impl Progress {
         self.saved.iter().flatten().count()
     }
 
+    /// Says on stderr how many proofs an earlier run saved, where there are any.
+    pub fn announce(&self) {
+        let saved = self.saved_count() + self.saved_snark_count();
+        if saved > 0 {
+            eprintln!(
+                "going on from an earlier run: {saved} proof(s) saved in {} (each used once it verifies)",
+                self.dir.display()
+            );
+        }
+    }
+
     /// Whether the same run proved segment `i` before (to be checked before use).
     pub fn has_saved(&self, i: usize) -> bool {
         self.saved.get(i).is_some_and(Option::is_some)
@@ -261,6 +312,56 @@ impl Progress {
         }
         zkml_verifier::verify_with_key(vk, &bytes, &instances).ok()?;
         Some(file.clone())
+    }
+
+    /// The proof saved as `name` by the same run (its bytes and instance column), to be checked
+    /// before use.
+    pub fn saved_snark(&self, name: &str) -> Option<(Vec<u8>, Vec<zkml_segments::Fr>)> {
+        let b = std::fs::read(self.dir.join(snark_name(name))).ok()?;
+        let saved: SavedSnark = serde_json::from_slice(&b).ok()?;
+        if saved.format != SAVED_FORMAT || saved.version != 1 || saved.run != self.run {
+            return None;
+        }
+        let proof = hex::decode(saved.proof.strip_prefix("0x")?).ok()?;
+        let instances = saved
+            .instances
+            .iter()
+            .map(|w| parse_word(w, "instance").ok())
+            .collect::<Option<Vec<_>>>()?;
+        Some((proof, instances))
+    }
+
+    /// How many proofs for aggregation the same run saved (to be checked before use).
+    pub fn saved_snark_count(&self) -> usize {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return 0;
+        };
+        entries
+            .flatten()
+            .filter_map(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                name.strip_suffix(".snark.json").map(str::to_string)
+            })
+            .filter(|name| self.saved_snark(name).is_some())
+            .count()
+    }
+
+    /// Saves a proof for aggregation as `name` (warning where it cannot, as [`Progress::save`]).
+    pub fn save_snark(&self, name: &str, proof: &[u8], instances: &[zkml_segments::Fr]) {
+        let saved = SavedSnark {
+            format: SAVED_FORMAT.into(),
+            version: 1,
+            run: self.run.clone(),
+            proof: format!("0x{}", hex::encode(proof)),
+            instances: instances.iter().map(word).collect(),
+        };
+        let path = self.dir.join(snark_name(name));
+        let written = serde_json::to_vec(&saved)
+            .map_err(anyhow::Error::from)
+            .and_then(|bytes| write_new(&path, &bytes, 0o644));
+        if let Err(e) = written {
+            eprintln!("warning: cannot save {name}'s proof: {e:#}");
+        }
     }
 
     /// Saves segment `i`'s proof; a proof that cannot be saved is only proven again by a
@@ -307,8 +408,7 @@ impl Progress {
         for entry in entries.flatten() {
             let name = entry.file_name();
             let name = name.to_string_lossy();
-            if name.starts_with("segment-")
-                && name.ends_with(".saved.json")
+            if (name.ends_with(".saved.json") || name.ends_with(".snark.json"))
                 && std::fs::read(entry.path()).is_ok_and(|b| has_format(&b, SAVED_FORMAT))
             {
                 let _ = std::fs::remove_file(entry.path());
@@ -432,4 +532,67 @@ fn keep_private(path: &Path) -> Result<()> {
 #[cfg(not(unix))]
 fn keep_private(_: &Path) -> Result<()> {
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use zkml_segments::Fr;
+
+    fn opened(dir: &Path, kind: &str) -> (Progress, Vec<SegmentWitness>) {
+        let program = zkml_test_support::deep_program(4, 3);
+        let cut =
+            CutProgram::new(program.clone(), VisibilityConfig::default(), vec![5, 9]).unwrap();
+        let inputs = [Tensor::new(vec![1, 4], vec![1, -2, 3, 4]).unwrap()];
+        let mut witness = cut.witness(&inputs, &mut rand::rngs::OsRng).unwrap();
+        let progress =
+            Progress::open(dir, kind, &program, &cut, &inputs, &mut witness, false).unwrap();
+        (progress, witness)
+    }
+
+    /// Proofs saved for aggregation come back to the same run's progress only: the same kind
+    /// of run takes them with the links' blinding values, another kind starts afresh.
+    #[test]
+    fn saved_proofs_serve_the_same_kind_of_run_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let dir = dir.path().join("progress");
+        let aggregate = "aggregate in 2 group(s), 2^20 rows";
+        let (first, before) = opened(&dir, aggregate);
+        let instances = vec![Fr::from(5), Fr::from(7)];
+        first.save_snark("segment-1", &[1, 2, 3], &instances);
+        assert_eq!(first.saved_snark_count(), 1);
+        drop(first);
+
+        let (again, witness) = opened(&dir, aggregate);
+        assert_eq!(
+            again.saved_snark("segment-1"),
+            Some((vec![1, 2, 3], instances.clone()))
+        );
+        assert_eq!(again.saved_snark("segment-0"), None);
+        let links =
+            |w: &[SegmentWitness]| -> Vec<Fr> { w.iter().map(|s| s.blinding.outputs).collect() };
+        assert_eq!(links(&witness), links(&before));
+        drop(again);
+
+        // A proof another run saved (its run id) is not taken.
+        let path = dir.join(snark_name("segment-1"));
+        let mut file: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        file["run"] = serde_json::Value::String("another run".into());
+        std::fs::write(&path, serde_json::to_vec(&file).unwrap()).unwrap();
+        let (foreign, _) = opened(&dir, aggregate);
+        assert_eq!(foreign.saved_snark("segment-1"), None);
+        assert_eq!(foreign.saved_snark_count(), 0);
+        foreign.save_snark("segment-1", &[1, 2, 3], &instances);
+        assert!(foreign.saved_snark("segment-1").is_some(), "saved over");
+        drop(foreign);
+
+        // A chain (or an aggregate grouped otherwise) starts afresh and removes them.
+        let (chain, witness) = opened(&dir, CHAIN);
+        assert_eq!(chain.saved_snark("segment-1"), None);
+        assert!(!path.exists());
+        assert_ne!(links(&witness), links(&before));
+        chain.finish();
+        assert!(!dir.exists(), "the progress is removed when it has served");
+    }
 }

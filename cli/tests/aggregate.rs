@@ -117,17 +117,18 @@ fn aggregate_refuses_what_it_cannot_fold() {
     }
 }
 
-/// The whole flow: prove as two segments folded into one aggregate, verify it natively and
-/// in the EVM, and reject it tampered or under another verifier.
+/// The whole flow: prove as two segments folded into one aggregate (a first run stopped, the
+/// second going on from its proofs), verify it natively and in the EVM, and reject it
+/// tampered or under another verifier.
 #[test]
-#[ignore = "proves an aggregate (about 4 minutes on 2 cores)"]
+#[ignore = "proves an aggregate, stopped and resumed (about 7 minutes on 2 cores)"]
 fn prove_aggregate_verify_and_verify_evm() {
     aggregate_flow(&[]);
 }
 
 /// The same in two layers: each segment in its own group, the root folding the two.
 #[test]
-#[ignore = "proves three aggregates (about 10 minutes on 2 cores)"]
+#[ignore = "proves three aggregates, stopped and resumed (about 14 minutes on 2 cores)"]
 fn prove_a_two_layer_aggregate_verify_and_verify_evm() {
     aggregate_flow(&["--aggregate-groups", "2"]);
 }
@@ -136,21 +137,36 @@ fn aggregate_flow(extra: &[&str]) {
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("cache");
     let out = dir.path().join("out");
-    let mut c = zkml(&cache);
-    c.args([
-        "prove",
-        "--aggregate",
-        "--segments",
-        "2",
-        "--json",
-        "--input",
-    ])
-    .arg(fixtures().join("mlp_small/input.json"))
-    .arg(fixtures().join("mlp_small/model.onnx"))
-    .arg("--out")
-    .arg(&out)
-    .args(extra);
-    let run = c.output().unwrap();
+    let prove = || {
+        let mut c = zkml(&cache);
+        c.args([
+            "prove",
+            "--aggregate",
+            "--segments",
+            "2",
+            "--json",
+            "--input",
+        ])
+        .arg(fixtures().join("mlp_small/input.json"))
+        .arg(fixtures().join("mlp_small/model.onnx"))
+        .arg("--out")
+        .arg(&out)
+        .args(extra);
+        c.output().unwrap()
+    };
+    // A first run stopped at the end (a file of the user's is in the aggregate's way) keeps
+    // its proofs; the second takes them and proves only the aggregate.
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join("aggregate.json"), b"in the way").unwrap();
+    let stopped = prove();
+    assert_eq!(stopped.status.code(), Some(1));
+    assert_eq!(
+        std::fs::read(out.join("aggregate.json")).unwrap(),
+        b"in the way"
+    );
+    assert!(out.join("progress/state.json").exists());
+    std::fs::remove_file(out.join("aggregate.json")).unwrap();
+    let run = prove();
     assert!(
         run.status.success(),
         "{}",
@@ -161,6 +177,10 @@ fn aggregate_flow(extra: &[&str]) {
     assert_eq!(summary["segments"], 2);
     let groups = if extra.is_empty() { 1 } else { 2 };
     assert_eq!(summary["groups"], groups);
+    assert_eq!(summary["resumed_segments"], serde_json::json!([1, 2]));
+    let resumed_groups: Vec<usize> = if groups > 1 { vec![1, 2] } else { vec![] };
+    assert_eq!(summary["resumed_groups"], serde_json::json!(resumed_groups));
+    assert!(!out.join("progress").exists(), "the progress is removed");
     let expected: Value = serde_json::from_str(
         &std::fs::read_to_string(fixtures().join("mlp_small/expected.json")).unwrap(),
     )
