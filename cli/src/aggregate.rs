@@ -114,8 +114,8 @@ pub(crate) fn prove(
     // decided with the same G2 and s G2 as every segment's proof.
     let widest = circuits.iter().map(|c| c.k).max().unwrap_or(0);
     let k = widest.max(args.aggregate_logrows.unwrap_or(AGGREGATION_LOGROWS));
-    let (full, _) = crate::proving::srs_for(k, args.srs.as_deref(), stages)?;
-    let mut sizes = crate::proving::SrsCuts::new(full.clone());
+    let (full, source) = crate::proving::srs_for(k, args.srs.as_deref(), stages)?;
+    let mut sizes = crate::proving::SrsCuts::new(full.clone(), &source);
     let mut snarks = Vec::with_capacity(count);
     let mut keys = Vec::with_capacity(count);
     let mut resumed_segments = Vec::new();

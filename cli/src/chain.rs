@@ -115,8 +115,8 @@ pub(crate) fn prove(
     // One SRS for all segments (cut down to each one's size): their keys share G2 and s G2,
     // so that a chain contract checks every segment with one pairing.
     let widest = circuits.iter().map(|c| c.k).max().unwrap_or(0);
-    let (full_srs, _) = crate::proving::srs_for(widest, args.srs.as_deref(), stages)?;
-    let mut sizes = crate::proving::SrsCuts::new(full_srs);
+    let (full_srs, srs_source) = crate::proving::srs_for(widest, args.srs.as_deref(), stages)?;
+    let mut sizes = crate::proving::SrsCuts::new(full_srs, &srs_source);
     let mut srs = std::collections::BTreeMap::new();
     for k in circuits
         .iter()

@@ -167,8 +167,8 @@ pub fn setup(
     let mut gpu_peak = 0;
     // One SRS for all segments, cut down to each one's size (see `crate::chain`).
     let srs_k = circuits.iter().map(|c| c.k).max().unwrap_or(0);
-    let (full_srs, _) = crate::proving::srs_for(srs_k, args.srs.as_deref(), stages)?;
-    let mut sizes = crate::proving::SrsCuts::new(full_srs);
+    let (full_srs, source) = crate::proving::srs_for(srs_k, args.srs.as_deref(), stages)?;
+    let mut sizes = crate::proving::SrsCuts::new(full_srs, &source);
     for (i, (segment, circuit)) in cut.segments.iter().zip(&circuits).enumerate() {
         let label = format!("segment {}/{count}: ", i + 1);
         let srs = stages.run(&format!("{label}SRS of 2^{} rows", circuit.k), || {

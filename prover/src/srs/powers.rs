@@ -17,6 +17,7 @@ use halo2_proofs::halo2curves::bn256::{Bn256, Fr, G1Affine, G2Affine, G1};
 use halo2_proofs::halo2curves::ff::{BatchInvert, Field, PrimeField};
 use halo2_proofs::halo2curves::group::prime::PrimeCurveAffine;
 use halo2_proofs::halo2curves::group::{Curve, Group};
+use halo2_proofs::poly::commitment::{Params, ParamsProver};
 use halo2_proofs::poly::kzg::commitment::ParamsKZG;
 use rand::RngCore;
 use rand_chacha::rand_core::SeedableRng;
@@ -97,7 +98,34 @@ pub(crate) fn setup(k: u32, rng: impl RngCore) -> ParamsKZG<Bn256> {
         }
     });
     let g = base.mul_all(&powers);
+    let g_lagrange = lagrange(&base, k, s);
+    from_points(k, g, g_lagrange, s)
+}
 
+/// `larger`, a setup for the secret that `rng` draws, at `2^k` points: its first `2^k` powers
+/// kept and the Lagrange points of the smaller domain computed from the secret, which costs
+/// half a setup of that size where downsizing (`ParamsKZG::downsize`) recomputes them by an FFT
+/// over G1. `None` when `larger` is not that secret's (its `[s] G2` differs) or is smaller.
+pub(crate) fn cut(
+    k: u32,
+    rng: impl RngCore,
+    larger: &ParamsKZG<Bn256>,
+) -> Option<ParamsKZG<Bn256>> {
+    let s = Fr::random(rng);
+    if larger.k() < k
+        || larger.g2() != G2Affine::generator()
+        || larger.s_g2() != (G2Affine::generator() * s).to_affine()
+    {
+        return None;
+    }
+    let g = larger.get_g()[..1usize << k].to_vec();
+    let g_lagrange = lagrange(&FixedBase::generator(), k, s);
+    Some(from_points(k, g, g_lagrange, s))
+}
+
+/// The Lagrange points `[L_i(s)] G1` over the `2^k`-th roots of unity.
+fn lagrange(base: &FixedBase, k: u32, s: Fr) -> Vec<G1Affine> {
+    let n = 1usize << k;
     // L_i(s) = (s^n - 1) / n * w^i / (s - w^i), with w the n-th root of unity.
     let mut w = Fr::ROOT_OF_UNITY;
     for _ in k..Fr::S {
@@ -124,8 +152,11 @@ pub(crate) fn setup(k: u32, rng: impl RngCore) -> ParamsKZG<Bn256> {
     for (l, r) in lagrange.iter_mut().zip(&roots) {
         *l *= multiplier * r;
     }
-    let g_lagrange = base.mul_all(&lagrange);
+    base.mul_all(&lagrange)
+}
 
+/// The parameters of `2^k` points from their G1 points and the secret.
+fn from_points(k: u32, g: Vec<G1Affine>, g_lagrange: Vec<G1Affine>, s: Fr) -> ParamsKZG<Bn256> {
     let g2 = G2Affine::generator();
     let s_g2 = (g2 * s).to_affine();
     // `from_parts` builds the parameters from their points (the receiver is not read).
@@ -153,6 +184,20 @@ mod tests {
             let library = ParamsKZG::<Bn256>::setup(k, ChaCha20Rng::seed_from_u64(seed));
             assert!(bytes(&ours) == bytes(&library), "k = {k}, seed {seed}");
         }
+    }
+
+    #[test]
+    fn a_cut_from_the_secret_is_the_downsized_setup() {
+        let larger = setup(7, ChaCha20Rng::seed_from_u64(21));
+        for k in [0, 3, 6, 7] {
+            let cut = cut(k, ChaCha20Rng::seed_from_u64(21), &larger).unwrap();
+            let mut downsized = larger.clone();
+            downsized.downsize(k);
+            assert!(bytes(&cut) == bytes(&downsized), "k = {k}");
+        }
+        // Another secret, or a size the setup does not have, gives nothing.
+        assert!(cut(3, ChaCha20Rng::seed_from_u64(22), &larger).is_none());
+        assert!(cut(8, ChaCha20Rng::seed_from_u64(21), &larger).is_none());
     }
 
     #[test]
