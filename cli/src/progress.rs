@@ -241,15 +241,18 @@ impl Progress {
                         w.blinding.outputs = links[i];
                     }
                 }
-                for (i, slot) in progress.saved.iter_mut().enumerate() {
-                    *slot = std::fs::read(dir.join(saved_name(i)))
-                        .ok()
-                        .and_then(|b| serde_json::from_slice::<Saved>(&b).ok())
-                        .filter(|s| s.format == SAVED_FORMAT && s.run == state.run)
-                        .map(|s| s.proof)
-                        // The last proof is taken only where it lists the outputs, which the
-                        // run prints (private outputs are not in a proof file).
-                        .filter(|p| i + 1 < count || !p.quantized_outputs.is_empty());
+                // Proof files are a chain's; an aggregate's proofs are read when asked for.
+                if state.kind == CHAIN {
+                    for (i, slot) in progress.saved.iter_mut().enumerate() {
+                        *slot = std::fs::read(dir.join(saved_name(i)))
+                            .ok()
+                            .and_then(|b| serde_json::from_slice::<Saved>(&b).ok())
+                            .filter(|s| s.format == SAVED_FORMAT && s.run == state.run)
+                            .map(|s| s.proof)
+                            // The last proof is taken only where it lists the outputs, which the
+                            // run prints (private outputs are not in a proof file).
+                            .filter(|p| i + 1 < count || !p.quantized_outputs.is_empty());
+                    }
                 }
                 progress.run = state.run;
                 // Written by an earlier build, perhaps readable by others.
@@ -355,13 +358,7 @@ impl Progress {
             proof: format!("0x{}", hex::encode(proof)),
             instances: instances.iter().map(word).collect(),
         };
-        let path = self.dir.join(snark_name(name));
-        let written = serde_json::to_vec(&saved)
-            .map_err(anyhow::Error::from)
-            .and_then(|bytes| write_new(&path, &bytes, 0o644));
-        if let Err(e) = written {
-            eprintln!("warning: cannot save {name}'s proof: {e:#}");
-        }
+        self.keep(&snark_name(name), &saved, name);
     }
 
     /// Saves segment `i`'s proof; a proof that cannot be saved is only proven again by a
@@ -373,12 +370,17 @@ impl Progress {
             run: self.run.clone(),
             proof: file.clone(),
         };
-        let path = self.dir.join(saved_name(i));
-        let written = serde_json::to_vec(&saved)
+        self.keep(&saved_name(i), &saved, &format!("segment {}", i + 1));
+    }
+
+    /// Writes `saved` as the new file `file` of the progress folder, warning (about `what`'s
+    /// proof) where it cannot: an unsaved proof is only proven again by a later run.
+    fn keep(&self, file: &str, saved: &impl Serialize, what: &str) {
+        let written = serde_json::to_vec(saved)
             .map_err(anyhow::Error::from)
-            .and_then(|bytes| write_new(&path, &bytes, 0o644));
+            .and_then(|bytes| write_new(&self.dir.join(file), &bytes, 0o644));
         if let Err(e) = written {
-            eprintln!("warning: cannot save segment {}'s proof: {e:#}", i + 1);
+            eprintln!("warning: cannot save {what}'s proof: {e:#}");
         }
     }
 
@@ -561,6 +563,15 @@ mod tests {
         let instances = vec![Fr::from(5), Fr::from(7)];
         first.save_snark("segment-1", &[1, 2, 3], &instances);
         assert_eq!(first.saved_snark_count(), 1);
+        // A chain's proof file in an aggregate's progress is not taken for a segment's proof.
+        let file: ProofFile = serde_json::from_value(serde_json::json!({
+            "format": "zkml-proof", "version": 1, "proof": "0x01", "instances": [],
+            "public": [], "outputs": [], "quantized_outputs": [[1]],
+            "vk_digest": "0x00", "program_digest": "0x00",
+        }))
+        .unwrap();
+        first.save(0, &file);
+        assert!(dir.join(saved_name(0)).exists());
         drop(first);
 
         let (again, witness) = opened(&dir, aggregate);
@@ -569,6 +580,7 @@ mod tests {
             Some((vec![1, 2, 3], instances.clone()))
         );
         assert_eq!(again.saved_snark("segment-0"), None);
+        assert!(!again.has_saved(0));
         let links =
             |w: &[SegmentWitness]| -> Vec<Fr> { w.iter().map(|s| s.blinding.outputs).collect() };
         assert_eq!(links(&witness), links(&before));
