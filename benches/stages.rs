@@ -124,6 +124,19 @@ fn srs_setup(c: &mut Criterion) {
             b.iter(|| ParamsKZG::<Bn256>::setup(k, ChaCha20Rng::seed_from_u64(1)))
         });
     }
+    // An SRS cut to half its size, as a chain's smaller segments take it: by the library's
+    // downsizing (an FFT over G1 for the Lagrange points) and from the secret of an SRS this
+    // process generated.
+    let seed = srs::LocalSeed::random();
+    for k in [12u32, 14] {
+        let full = seed.generate(k + 1);
+        group.bench_function(format!("cut to 2^{k}, FFT"), |b| {
+            b.iter(|| srs::for_k(&full, k).unwrap())
+        });
+        group.bench_function(format!("cut to 2^{k}, from the secret"), |b| {
+            b.iter(|| seed.cut(&full, k).unwrap())
+        });
+    }
     group.finish();
 }
 

@@ -121,7 +121,9 @@ pub(crate) fn prove(
     let mut resumed_segments = Vec::new();
     for (i, segment) in cut.segments.iter().enumerate() {
         let label = format!("segment {}/{count}: ", i + 1);
-        let srs = sizes.for_k(circuits[i].k)?;
+        let srs = stages.run(&format!("{label}SRS of 2^{} rows", circuits[i].k), || {
+            sizes.for_k(circuits[i].k)
+        })?;
         let k = cached_keys_for(
             &segment.program,
             cut.segment_visibility(i),
