@@ -50,6 +50,14 @@ pub struct AggregateFile {
     /// (the first segment's public inputs, the last one's public outputs, parameter hashes,
     /// as the segments' keys list them).
     pub instances: Vec<String>,
+    /// The model's outputs, dequantized, one flat list per output, when the aggregate proves
+    /// them (public or hashed outputs; empty when they are private), as in a proof file.
+    /// Files written before the field was added lack it: their outputs are left unchecked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outputs: Option<Vec<Vec<f64>>>,
+    /// The same outputs as the program's integers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quantized_outputs: Option<Vec<Vec<i64>>>,
 }
 
 /// Whether `b` is an aggregate file.
@@ -85,12 +93,25 @@ pub(crate) fn prove(
         .with_context(|| format!("input file {}", args.input_path().display()))?;
     let mut witness = stages.run("evaluate once", || cut.witness(&q, &mut rand::rngs::OsRng))?;
     let groups = args.aggregate_groups.map_or(1, |g| g as usize).min(count);
+    if groups < 2 && args.aggregate_root_logrows.is_some() {
+        bail!(
+            "--aggregate-root-logrows sizes the root of a two-layer aggregate, but the program \
+             has {count} segment(s) in {groups} group: there is one layer (size it with \
+             --aggregate-logrows)"
+        );
+    }
+    // Rows of the aggregation circuits: the groups' (or the one layer's) at least the widest
+    // segment's, and the root's as asked.
+    let widest = circuits.iter().map(|c| c.k).max().unwrap_or(0);
+    let group_k = widest.max(args.aggregate_logrows.unwrap_or(AGGREGATION_LOGROWS));
+    let root_k = args.aggregate_root_logrows.unwrap_or(group_k);
     // What an earlier run of this aggregate left (see `crate::progress`): its links' blinding
     // values, its segments' proofs and its groups' aggregates.
-    let kind = format!(
-        "aggregate in {groups} group(s), 2^{} rows",
-        args.aggregate_logrows.unwrap_or(AGGREGATION_LOGROWS)
-    );
+    let kind = if groups > 1 {
+        format!("aggregate in {groups} groups of 2^{group_k} rows, root of 2^{root_k} rows")
+    } else {
+        format!("aggregate in one group, 2^{group_k} rows")
+    };
     let progress = crate::progress::Progress::open(
         &args.out.join("progress"),
         &kind,
@@ -110,11 +131,14 @@ pub(crate) fn prove(
         .zip(&program.outputs)
         .map(|(t, &o)| zkml_ir::input::dequantize_tensor(t, program.nodes[o].scale))
         .collect();
-    // One SRS for the segments and the aggregation circuit: the aggregate's accumulator is
-    // decided with the same G2 and s G2 as every segment's proof.
-    let widest = circuits.iter().map(|c| c.k).max().unwrap_or(0);
-    let k = widest.max(args.aggregate_logrows.unwrap_or(AGGREGATION_LOGROWS));
-    let (full, source) = crate::proving::srs_for(k, args.srs.as_deref(), stages)?;
+    let quantized: Vec<Vec<i64>> = trace
+        .outputs()
+        .into_iter()
+        .map(|t| t.data().to_vec())
+        .collect();
+    // One SRS, cut to each size, for the segments and the aggregation circuits: the
+    // aggregate's accumulator is decided with the same G2 and s G2 as every proof's.
+    let (full, source) = crate::proving::srs_for(group_k.max(root_k), args.srs.as_deref(), stages)?;
     let mut sizes = crate::proving::SrsCuts::new(full.clone(), &source);
     let mut snarks = Vec::with_capacity(count);
     let mut keys = Vec::with_capacity(count);
@@ -178,7 +202,6 @@ pub(crate) fn prove(
         snarks.push(snark);
         keys.push(zkml_verifier::Key::Halo2(k.vk));
     }
-    drop(sizes);
     zkml_verifier::chain::check_keys(&keys)?;
     let links: Vec<(usize, usize)> = keys
         .windows(2)
@@ -202,13 +225,29 @@ pub(crate) fn prove(
     let (key, aggregate) = if groups > 1 {
         // Group by group, each group's key let go once its aggregate is proven, then the
         // root: one aggregation key is held at a time.
-        let sizes = zkml_aggregate::tree::Split::even(count, groups);
+        // The groups' and the root's sizes, cut from the full SRS where they are smaller.
+        let mut cut = |k: u32, what: &str| -> Result<Option<zkml_prover::srs::Srs>> {
+            if k >= group_k.max(root_k) {
+                return Ok(None);
+            }
+            stages
+                .run(&format!("SRS of 2^{k} rows for the {what}"), || {
+                    sizes.for_k(k)
+                })
+                .map(Some)
+        };
+        let group_srs = cut(group_k, "groups")?;
+        let root_srs = cut(root_k, "root")?;
+        drop(sizes);
+        let group_srs = group_srs.as_ref().unwrap_or(&full);
+        let root_srs = root_srs.as_ref().unwrap_or(&full);
+        let split_sizes = zkml_aggregate::tree::Split::even(count, groups);
         let (split, aggregates) = stages.run("group aggregates (keys and proofs)", || {
             zkml_aggregate::tree::key_and_prove_groups(
-                &full,
+                group_srs,
                 snarks,
                 &shape,
-                &sizes,
+                &split_sizes,
                 |g| progress.saved_snark(&format!("group-{g}")),
                 |g, _, aggregate, saved| {
                     if saved {
@@ -225,13 +264,14 @@ pub(crate) fn prove(
         })?;
         let protocols: Vec<_> = aggregates.iter().map(|a| a.protocol.clone()).collect();
         let root = stages.run("root aggregation keys", || {
-            zkml_aggregate::tree::keygen_root(&full, &protocols, split.root, model)
+            zkml_aggregate::tree::keygen_root(root_srs, &protocols, split.root, model)
         })?;
         let aggregate = stages.run("aggregate proof", || {
-            zkml_aggregate::prove(&full, &root, aggregates)
+            zkml_aggregate::prove(root_srs, &root, aggregates)
         })?;
         (root, aggregate)
     } else {
+        drop(sizes);
         let key = stages.run("aggregation keys", || {
             zkml_aggregate::keygen(&full, snarks.clone(), shape.clone(), model)
         })?;
@@ -244,6 +284,11 @@ pub(crate) fn prove(
         zkml_aggregate::verify(&key.vk, &aggregate)
     });
     let vk_bytes = key.vk.to_bytes();
+    // Private outputs stay out of the file, as they do out of a proof file.
+    let listed = matches!(
+        key.vk.model.outputs,
+        zkml_verifier::vk::VisibilityInfo::Public | zkml_verifier::vk::VisibilityInfo::Hashed
+    );
     let path = args
         .output
         .clone()
@@ -262,6 +307,8 @@ pub(crate) fn prove(
             .iter()
             .map(|f| crate::proving::word_hex(&zkml_prover::prove::fr_to_word(f)))
             .collect(),
+        outputs: Some(if listed { outputs.clone() } else { Vec::new() }),
+        quantized_outputs: Some(if listed { quantized } else { Vec::new() }),
     };
     if verified.is_ok() {
         stages.run("write artifacts", || -> Result<()> {
@@ -291,6 +338,7 @@ pub(crate) fn prove(
             "aggregate": verified.is_ok().then_some(&path),
             "segments": count,
             "groups": groups,
+            "group_circuits_k": (groups > 1).then_some(group_k),
             "aggregation_circuit": {
                 "k": key.config.degree,
                 "advice": key.config.num_advice,
@@ -386,46 +434,75 @@ fn read(path: &Path, text: &str, vk: Option<&Path>) -> Result<Read> {
 }
 
 /// `verify` of an aggregate file: exit 0 when valid, 1 when invalid (a verifier other than the
-/// pinned one included), 2 on unreadable input.
+/// pinned one, outputs that are not the proven ones, or a proof made for another input than
+/// `input`'s, included), 2 on unreadable input.
 pub fn verify(
     path: &Path,
     text: &str,
     vk: Option<&Path>,
     digest: Option<[u8; 32]>,
+    input: Option<&Path>,
     json: bool,
 ) -> ExitCode {
-    let r = match read(path, text, vk) {
-        Ok(r) => r,
+    let read = read(path, text, vk).and_then(|r| {
+        let input = input.map(crate::common::read_input).transpose()?;
+        Ok((r, input))
+    });
+    let (r, input) = match read {
+        Ok(v) => v,
         Err(e) => {
             report_error(&e, json);
             return ExitCode::from(2);
         }
     };
+    let start = std::time::Instant::now();
     let outcome = match digest {
-        Some(d) if d != r.vk_digest => Err(format!(
+        Some(d) if d != r.vk_digest => Err(anyhow::anyhow!(
             "the verifying key {} is not the one pinned (its digest is {})",
             r.vk_path.display(),
             zkml_verifier::encoding::hex0x(&r.vk_digest)
         )),
-        _ => zkml_aggregate::verify(&r.vk, &r.proof).map_err(|e| e.to_string()),
+        _ => zkml_aggregate::verify(&r.vk, &r.proof)
+            .map_err(anyhow::Error::from)
+            .and_then(|()| claims(&r, input.as_deref())),
     };
+    let secs = start.elapsed().as_secs_f64();
     if json {
         let _ = print_json(&json!({
             "verified": outcome.is_ok(),
-            "error": outcome.as_ref().err(),
+            "error": outcome.as_ref().err().map(|e| format!("{e:#}")),
+            "seconds": secs,
             "segments": r.file.segments,
             "vk_digest": zkml_verifier::encoding::hex0x(&r.vk_digest),
+            "vk_pinned": digest.is_some(),
             "public_values": r.proof.exposed().len(),
+            "outputs": outcome.as_ref().ok().map(|c| c.outputs),
+            "input": outcome.as_ref().ok().map(|c| c.input),
+            "parameters_hash": outcome.as_ref().ok().and_then(|c| c.parameters_hash.clone()),
         }));
     } else {
         match &outcome {
-            Ok(()) => println!(
-                "aggregate of {} segment proofs: valid (key digest {}, {} public values besides the accumulator)",
-                r.file.segments,
-                zkml_verifier::encoding::hex0x(&r.vk_digest),
-                r.proof.exposed().len()
-            ),
-            Err(e) => println!("aggregate: INVALID ({e})"),
+            Ok(c) => {
+                println!(
+                    "aggregate of {} segment proofs: valid ({secs:.3} s, key digest {}{}, {} public values besides the accumulator)",
+                    r.file.segments,
+                    zkml_verifier::encoding::hex0x(&r.vk_digest),
+                    if digest.is_some() { ", the pinned one" } else { "" },
+                    r.proof.exposed().len()
+                );
+                if let Some(outputs) = r.file.outputs.as_deref().filter(|o| !o.is_empty()) {
+                    crate::commands::prove::print_outputs(outputs);
+                }
+                let describe = crate::commands::verify::describe;
+                println!("{}", describe(c.outputs, "outputs in the aggregate file"));
+                if input.is_some() {
+                    println!("{}", describe(c.input, "input file"));
+                }
+                if let Some(h) = &c.parameters_hash {
+                    println!("parameter hash: {h}");
+                }
+            }
+            Err(e) => println!("aggregate: INVALID ({e:#})"),
         }
     }
     if outcome.is_ok() {
@@ -433,6 +510,26 @@ pub fn verify(
     } else {
         ExitCode::from(1)
     }
+}
+
+/// What a verified aggregate says of the outputs its file lists and of `input`: the file's
+/// program is the key's, public outputs equal the proven ones, hashed ones hash to the proven
+/// hash, and the same for the input file when one is given.
+fn claims(r: &Read, input: Option<&[Vec<f64>]>) -> Result<crate::claims::Claims> {
+    let program = zkml_verifier::encoding::hex0x(&r.vk.model.program_digest);
+    if !r.file.program_digest.eq_ignore_ascii_case(&program) {
+        bail!(
+            "the aggregate file names program {}, but its verifying key is for program {program}",
+            r.file.program_digest
+        );
+    }
+    let listed = match (&r.file.outputs, &r.file.quantized_outputs) {
+        (Some(outputs), Some(quantized)) => Some(crate::claims::Listed { outputs, quantized }),
+        (None, None) => None,
+        _ => bail!("the aggregate file lists outputs without their quantized values"),
+    };
+    let words = zkml_aggregate::instance_words(&r.proof);
+    crate::claims::check_values(&r.vk.model, &words, listed, input)
 }
 
 /// `verify-evm` of an aggregate file: the verifier generated from its key, compiled, deployed

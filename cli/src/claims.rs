@@ -25,7 +25,7 @@ pub enum Binding {
 /// The verdict on the claims.
 #[derive(Clone, Debug, Serialize)]
 pub struct Claims {
-    /// The outputs listed in the proof file.
+    /// The outputs listed in the file.
     pub outputs: Binding,
     /// The input file, when one was given.
     pub input: Binding,
@@ -50,6 +50,13 @@ fn hash_word(values: &[(i128, u32)]) -> Option<[u8; 32]> {
     Some(zkml_prover::prove::fr_to_word(&h))
 }
 
+/// Outputs a file lists beside its proof: dequantized, and as the program's integers.
+#[derive(Clone, Copy, Debug)]
+pub struct Listed<'a> {
+    pub outputs: &'a [Vec<f64>],
+    pub quantized: &'a [Vec<i64>],
+}
+
 /// Checks the file's outputs (and `input`, if given) against an instance verified with the
 /// key whose digest is `key_digest` and whose public values mean `info`.
 pub fn check(
@@ -59,18 +66,6 @@ pub fn check(
     instances: &[[u8; 32]],
     input: Option<&[Vec<f64>]>,
 ) -> Result<Claims> {
-    let mut claims = Claims {
-        outputs: Binding::Unproven,
-        input: if input.is_some() {
-            Binding::Unproven
-        } else {
-            Binding::NotChecked
-        },
-        parameters_hash: None,
-    };
-    if file.outputs.len() != file.quantized_outputs.len() {
-        bail!("the proof file lists outputs inconsistently");
-    }
     // Every field the file reports on is this key's and this instance's.
     let digest = hex::encode(key_digest);
     if !file
@@ -97,6 +92,42 @@ pub fn check(
     if file.public != crate::proving::public_entries(info, instances) {
         bail!("the proof file's readable 'public' account differs from the proven instance");
     }
+    let listed = Listed {
+        outputs: &file.outputs,
+        quantized: &file.quantized_outputs,
+    };
+    check_values(info, instances, Some(listed), input)
+}
+
+/// Checks `listed` outputs (when a file lists them) and `input` (if given) against an
+/// instance verified with a key whose public values mean `info`.
+pub fn check_values(
+    info: &ModelInfo,
+    instances: &[[u8; 32]],
+    listed: Option<Listed<'_>>,
+    input: Option<&[Vec<f64>]>,
+) -> Result<Claims> {
+    let mut claims = Claims {
+        outputs: if listed.is_some() {
+            Binding::Unproven
+        } else {
+            Binding::NotChecked
+        },
+        input: if input.is_some() {
+            Binding::Unproven
+        } else {
+            Binding::NotChecked
+        },
+        parameters_hash: None,
+    };
+    let none = Listed {
+        outputs: &[],
+        quantized: &[],
+    };
+    let file = listed.unwrap_or(none);
+    if file.outputs.len() != file.quantized.len() {
+        bail!("the file lists outputs inconsistently");
+    }
     let proven_outputs: usize = info
         .public
         .iter()
@@ -112,16 +143,16 @@ pub fn check(
             _ => 0,
         })
         .sum();
-    if file.outputs.len() != proven_outputs {
+    if listed.is_some() && file.outputs.len() != proven_outputs {
         if proven_outputs == 0 {
             bail!(
-                "the proof file lists {} outputs, but the outputs are private in this proof: \
+                "the file lists {} outputs, but the outputs are private in this proof: \
                  nothing about them is proven",
                 file.outputs.len()
             );
         }
         bail!(
-            "the proof file lists {} outputs, but the verifying key proves {proven_outputs}",
+            "the file lists {} outputs, but the verifying key proves {proven_outputs}",
             file.outputs.len()
         );
     }
@@ -142,15 +173,15 @@ pub fn check(
             PublicPart::Values {
                 class: ValueClass::Outputs,
                 tensor,
-            } => {
-                let Some(q) = file.quantized_outputs.get(output_index) else {
-                    bail!("the proof file lacks output '{}'", tensor.name);
+            } if listed.is_some() => {
+                let Some(q) = file.quantized.get(output_index) else {
+                    bail!("the file lacks output '{}'", tensor.name);
                 };
                 let floats = &file.outputs[output_index];
                 output_index += 1;
                 if q.len() != n || q.iter().zip(slice).any(|(&v, w)| value_word(v) != *w) {
                     bail!(
-                        "output '{}' in the proof file differs from the proven output",
+                        "output '{}' in the file differs from the proven output",
                         tensor.name
                     );
                 }
@@ -160,20 +191,20 @@ pub fn check(
             PublicPart::Hash {
                 class: ValueClass::Outputs,
                 tensors,
-            } => {
+            } if listed.is_some() => {
                 let mut items = Vec::new();
                 for (k, (t, bits)) in tensors.iter().enumerate() {
-                    let Some(q) = file.quantized_outputs.get(k) else {
-                        bail!("the proof file lacks output '{}'", t.name);
+                    let Some(q) = file.quantized.get(k) else {
+                        bail!("the file lacks output '{}'", t.name);
                     };
                     if q.len() as u64 != t.len() {
-                        bail!("output '{}' in the proof file has the wrong length", t.name);
+                        bail!("output '{}' in the file has the wrong length", t.name);
                     }
                     check_dequantized(&t.name, q, &file.outputs[k], t.scale)?;
                     items.extend(q.iter().map(|&v| (i128::from(v), *bits)));
                 }
                 if hash_word(&items).as_ref() != Some(&slice[0]) {
-                    bail!("the outputs in the proof file do not hash to the proven output hash");
+                    bail!("the outputs in the file do not hash to the proven output hash");
                 }
                 claims.outputs = Binding::HashMatches;
             }
@@ -217,9 +248,19 @@ pub fn check(
                 class: ValueClass::Parameters,
                 ..
             } => bail!("the verifying key lists parameters as public values"),
-            // Links between segments are the chain's to check (zkml_verifier::chain), and an
-            // aggregate's accumulator the verifier's (it decides its pairing).
-            PublicPart::Link { .. } | PublicPart::Accumulator { .. } => {}
+            // Outputs a file does not list are left unchecked; links between segments are the
+            // chain's to check (zkml_verifier::chain), and an aggregate's accumulator the
+            // verifier's (it decides its pairing).
+            PublicPart::Values {
+                class: ValueClass::Outputs,
+                ..
+            }
+            | PublicPart::Hash {
+                class: ValueClass::Outputs,
+                ..
+            }
+            | PublicPart::Link { .. }
+            | PublicPart::Accumulator { .. } => {}
         }
     }
     if input.is_some() && claims.input == Binding::Unproven {
@@ -259,7 +300,7 @@ fn check_dequantized(name: &str, q: &[i64], floats: &[f64], scale: i32) -> Resul
             .zip(floats)
             .any(|(&v, &f)| zkml_ir::rounding::dequantize(v, scale) != f)
     {
-        bail!("output '{name}' in the proof file does not match its quantized values");
+        bail!("output '{name}' in the file does not match its quantized values");
     }
     Ok(())
 }

@@ -101,6 +101,21 @@ fn aggregate_refuses_what_it_cannot_fold() {
             &["--aggregate", "--aggregate-groups", "0"],
             "--aggregate-groups",
         ),
+        // A root is sized only where there are groups.
+        (
+            &["--aggregate", "--aggregate-root-logrows", "21"],
+            "--aggregate-groups",
+        ),
+        (
+            &[
+                "--aggregate",
+                "--aggregate-groups",
+                "2",
+                "--aggregate-root-logrows",
+                "17",
+            ],
+            "--aggregate-root-logrows",
+        ),
     ] {
         let (rc, text) = code(
             zkml(&cache)
@@ -117,6 +132,32 @@ fn aggregate_refuses_what_it_cannot_fold() {
     }
 }
 
+#[test]
+fn a_root_is_sized_only_for_two_layers() {
+    // One segment makes one group: there is no root to size.
+    let dir = tempfile::tempdir().unwrap();
+    let (rc, text) = code(
+        zkml(&dir.path().join("cache"))
+            .args([
+                "prove",
+                "--aggregate",
+                "--aggregate-groups",
+                "2",
+                "--aggregate-root-logrows",
+                "21",
+                "--input",
+            ])
+            .arg(fixtures().join("mlp_small/input.json"))
+            .arg(fixtures().join("mlp_small/model.onnx"))
+            .arg("--out")
+            .arg(dir.path().join("out")),
+    );
+    assert_ne!(rc, 0, "{text}");
+    assert!(text.contains("one layer"), "{text}");
+    assert!(!text.contains("panicked"), "{text}");
+    assert!(!dir.path().join("out/aggregate.json").exists());
+}
+
 /// The whole flow: prove as two segments folded into one aggregate (a first run stopped, the
 /// second going on from its proofs), verify it natively and in the EVM, and reject it
 /// tampered or under another verifier.
@@ -130,7 +171,15 @@ fn prove_aggregate_verify_and_verify_evm() {
 #[test]
 #[ignore = "proves three aggregates, stopped and resumed (about 14 minutes on 2 cores)"]
 fn prove_a_two_layer_aggregate_verify_and_verify_evm() {
-    aggregate_flow(&["--aggregate-groups", "2"]);
+    // The groups in fewer rows than the root: two SRS sizes cut from one.
+    aggregate_flow(&[
+        "--aggregate-groups",
+        "2",
+        "--aggregate-logrows",
+        "19",
+        "--aggregate-root-logrows",
+        "20",
+    ]);
 }
 
 fn aggregate_flow(extra: &[&str]) {
@@ -194,6 +243,68 @@ fn aggregate_flow(extra: &[&str]) {
     let file = out.join("aggregate.json");
     let (rc, text) = code(zkml(&cache).args(["verify", "--proof"]).arg(&file));
     assert_eq!(rc, 0, "{text}");
+    assert!(
+        text.contains("outputs in the aggregate file: proven"),
+        "{text}"
+    );
+    // The input it was proven on, and another one.
+    let input = fixtures().join("mlp_small/input.json");
+    let (rc, text) = code(
+        zkml(&cache)
+            .args(["verify", "--json", "--input"])
+            .arg(&input)
+            .arg("--proof")
+            .arg(&file),
+    );
+    assert_eq!(rc, 0, "{text}");
+    let checked: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(checked["outputs"], "proven", "{text}");
+    assert_eq!(checked["input"], "proven", "{text}");
+    let mut other: Value = serde_json::from_str(&std::fs::read_to_string(&input).unwrap()).unwrap();
+    let first = other["input_data"][0][0].as_f64().unwrap();
+    other["input_data"][0][0] = Value::from(first + 1.0);
+    let other_input = dir.path().join("other_input.json");
+    std::fs::write(&other_input, other.to_string()).unwrap();
+    let (rc, text) = code(
+        zkml(&cache)
+            .args(["verify", "--input"])
+            .arg(&other_input)
+            .arg("--proof")
+            .arg(&file),
+    );
+    assert_eq!(rc, 1, "{text}");
+    assert!(text.contains("different input"), "{text}");
+    // Outputs edited in the file (floats and integers alike): not the proven ones.
+    let mut edited: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let at = edited["quantized_outputs"][0]
+        .as_array()
+        .unwrap()
+        .iter()
+        .position(|q| q.as_i64() != Some(0))
+        .expect("a non-zero output");
+    let q = edited["quantized_outputs"][0][at].as_i64().unwrap();
+    // A power of two: the ratio and the product are exact.
+    let unit = edited["outputs"][0][at].as_f64().unwrap() / q as f64;
+    edited["quantized_outputs"][0][at] = Value::from(q + 1);
+    edited["outputs"][0][at] = Value::from((q + 1) as f64 * unit);
+    let edited_file = out.join("edited.json");
+    std::fs::write(&edited_file, edited.to_string()).unwrap();
+    let (rc, text) = code(zkml(&cache).args(["verify", "--proof"]).arg(&edited_file));
+    assert_eq!(rc, 1, "{text}");
+    assert!(text.contains("INVALID"), "{text}");
+    // A file written before outputs were listed still verifies, its outputs unchecked.
+    let mut unlisted = edited;
+    let fields = unlisted.as_object_mut().unwrap();
+    fields.remove("outputs");
+    fields.remove("quantized_outputs");
+    let unlisted_file = out.join("unlisted.json");
+    std::fs::write(&unlisted_file, unlisted.to_string()).unwrap();
+    let (rc, text) = code(zkml(&cache).args(["verify", "--proof"]).arg(&unlisted_file));
+    assert_eq!(rc, 0, "{text}");
+    assert!(
+        text.contains("outputs in the aggregate file: not checked"),
+        "{text}"
+    );
     let (rc, text) = code(
         zkml(&cache)
             .args(["verify-evm", "--json", "--proof"])

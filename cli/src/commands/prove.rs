@@ -93,6 +93,11 @@ pub struct Args {
     /// take fewer columns: a cheaper on-chain check, for more proving time and memory.
     #[arg(long, value_name = "K", requires = "aggregate", value_parser = clap::value_parser!(u32).range(18..=26))]
     pub aggregate_logrows: Option<u32>,
+    /// Rows of the root of a two-layer aggregate (2^K; default that of the groups' circuits).
+    /// The root alone is checked on chain: more rows for it give fewer columns, a cheaper
+    /// check, for the memory and time of that one circuit.
+    #[arg(long, value_name = "K", requires = "aggregate_groups", value_parser = clap::value_parser!(u32).range(18..=26))]
+    pub aggregate_root_logrows: Option<u32>,
     /// Replace existing files even if they were not written by zkml.
     #[arg(long)]
     pub force: bool,

@@ -143,9 +143,9 @@ pub fn run(args: Args) -> ExitCode {
         }
     };
     if crate::aggregate::aggregate_file_bytes(text.as_bytes()) {
-        if args.chain_digest.is_some() || args.input.is_some() {
+        if args.chain_digest.is_some() {
             let e = anyhow::anyhow!(
-                "{} is an aggregate file: pin its verifier with --vk-digest (--chain-digest and --input apply to proof and chain files)",
+                "{} is an aggregate file: pin its verifier with --vk-digest (--chain-digest pins a chain file's keys)",
                 args.proof.display()
             );
             crate::common::report_error(&e, args.json);
@@ -156,6 +156,7 @@ pub fn run(args: Args) -> ExitCode {
             &text,
             args.vk.as_deref(),
             args.vk_digest,
+            args.input.as_deref(),
             args.json,
         );
     }
