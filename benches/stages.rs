@@ -13,7 +13,7 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use halo2_proofs::arithmetic::best_multiexp;
 use halo2_proofs::halo2curves::bn256::{Bn256, Fr, G1Affine};
 use halo2_proofs::halo2curves::ff::Field;
-use halo2_proofs::poly::commitment::ParamsProver;
+use halo2_proofs::poly::commitment::{Params, ParamsProver};
 use halo2_proofs::poly::kzg::commitment::ParamsKZG;
 use halo2_proofs::poly::EvaluationDomain;
 use rand::SeedableRng;
@@ -124,13 +124,21 @@ fn srs_setup(c: &mut Criterion) {
             b.iter(|| ParamsKZG::<Bn256>::setup(k, ChaCha20Rng::seed_from_u64(1)))
         });
     }
-    // An SRS cut to half its size, as a chain's smaller segments take it: by the library's
-    // downsizing (an FFT over G1 for the Lagrange points) and from the secret of an SRS this
-    // process generated.
+    // An SRS cut to half its size, as a chain's smaller segments take it: by an FFT over G1
+    // for the Lagrange points (the library's downsizing, with its constant-time point
+    // multiplications, and zkml's, which splits the twiddles along the endomorphism and
+    // multiplies in variable time), and from the secret of an SRS this process generated.
     let seed = srs::LocalSeed::random();
     for k in [12u32, 14] {
         let full = seed.generate(k + 1);
-        group.bench_function(format!("cut to 2^{k}, FFT"), |b| {
+        group.bench_function(format!("cut to 2^{k}, library FFT"), |b| {
+            b.iter(|| {
+                let mut p = full.clone();
+                p.downsize(k);
+                p
+            })
+        });
+        group.bench_function(format!("cut to 2^{k}, zkml FFT"), |b| {
             b.iter(|| srs::for_k(&full, k).unwrap())
         });
         group.bench_function(format!("cut to 2^{k}, from the secret"), |b| {
