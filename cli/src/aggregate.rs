@@ -125,17 +125,8 @@ pub(crate) fn prove(
         progress.announce();
     }
     let trace = zkml_ir::evaluate(program, &q)?;
-    let outputs: Vec<Vec<f64>> = trace
-        .outputs()
-        .into_iter()
-        .zip(&program.outputs)
-        .map(|(t, &o)| zkml_ir::input::dequantize_tensor(t, program.nodes[o].scale))
-        .collect();
-    let quantized: Vec<Vec<i64>> = trace
-        .outputs()
-        .into_iter()
-        .map(|t| t.data().to_vec())
-        .collect();
+    let (outputs, quantized) = crate::proving::listed_outputs(trace.outputs(), program);
+    drop(trace);
     // One SRS, cut to each size, for the segments and the aggregation circuits: the
     // aggregate's accumulator is decided with the same G2 and s G2 as every proof's.
     let (full, source) = crate::proving::srs_for(group_k.max(root_k), args.srs.as_deref(), stages)?;
@@ -285,10 +276,7 @@ pub(crate) fn prove(
     });
     let vk_bytes = key.vk.to_bytes();
     // Private outputs stay out of the file, as they do out of a proof file.
-    let listed = matches!(
-        key.vk.model.outputs,
-        zkml_verifier::vk::VisibilityInfo::Public | zkml_verifier::vk::VisibilityInfo::Hashed
-    );
+    let listed = crate::proving::lists_outputs(&key.vk.model);
     let path = args
         .output
         .clone()

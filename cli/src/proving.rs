@@ -164,7 +164,7 @@ pub struct SrsSource {
 /// One SRS and its cuts to the smaller sizes a chain's segments need, each cut made once per
 /// run and kept in the SRS cache ([`SrsCache::cut`]). Cutting an SRS this run generated takes
 /// seconds (its Lagrange points computed from the secret); cutting any other recomputes the
-/// Lagrange basis by an FFT over G1, minutes at 2^17 and tens of minutes at 2^19.
+/// Lagrange basis by an FFT over G1, about a minute at 2^17 and a few at 2^19.
 pub(crate) struct SrsCuts {
     full: Srs,
     seed: Option<srs::LocalSeed>,
@@ -291,12 +291,34 @@ fn halo2_name() -> String {
 
 /// The proof's outputs as reals.
 pub fn dequantized_outputs(proof: &zkml_prover::Proof, program: &Program) -> Vec<Vec<f64>> {
-    proof
-        .outputs
-        .iter()
+    listed_outputs(&proof.outputs, program).0
+}
+
+/// Whether a shared file (proof or aggregate) lists the outputs: when the key proves them,
+/// public or hashed, so that a recipient can check them against the proven values or hash.
+/// Private outputs stay out of the file.
+pub fn lists_outputs(model: &zkml_verifier::vk::ModelInfo) -> bool {
+    matches!(
+        model.outputs,
+        zkml_verifier::vk::VisibilityInfo::Public | zkml_verifier::vk::VisibilityInfo::Hashed
+    )
+}
+
+/// `outputs` dequantized at the program's output scales, and as integers.
+pub(crate) fn listed_outputs<'t>(
+    outputs: impl IntoIterator<Item = &'t zkml_ir::Tensor>,
+    program: &Program,
+) -> (Vec<Vec<f64>>, Vec<Vec<i64>>) {
+    outputs
+        .into_iter()
         .zip(&program.outputs)
-        .map(|(t, &o)| zkml_ir::input::dequantize_tensor(t, program.nodes[o].scale))
-        .collect()
+        .map(|(t, &o)| {
+            (
+                zkml_ir::input::dequantize_tensor(t, program.nodes[o].scale),
+                t.data().to_vec(),
+            )
+        })
+        .unzip()
 }
 
 /// `0x`-prefixed hex of a 32-byte word.
@@ -319,19 +341,10 @@ impl ProofFile {
         pk: &ProvingKeyFile,
         vk: &zkml_verifier::VerifyingKey,
     ) -> Self {
-        // Private outputs stay out of the file (it is meant to be shared); hashed outputs are
-        // listed so that a recipient can check them against the proven hash.
-        let listed = matches!(
-            vk.model.outputs,
-            zkml_verifier::vk::VisibilityInfo::Public | zkml_verifier::vk::VisibilityInfo::Hashed
-        );
-        let (outputs, quantized_outputs) = if listed {
-            (
-                dequantized_outputs(proof, program),
-                proof.outputs.iter().map(|t| t.data().to_vec()).collect(),
-            )
+        let (outputs, quantized_outputs) = if lists_outputs(&vk.model) {
+            listed_outputs(&proof.outputs, program)
         } else {
-            (Vec::new(), Vec::new())
+            Default::default()
         };
         let words = proof.instance_words();
         let public = public_entries(&vk.model, &words);
