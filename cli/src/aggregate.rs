@@ -233,6 +233,10 @@ pub(crate) fn prove(
         let group_srs = group_srs.as_ref().unwrap_or(&full);
         let root_srs = root_srs.as_ref().unwrap_or(&full);
         let split_sizes = zkml_aggregate::tree::Split::even(count, groups);
+        // Each group's time (its key and aggregate proof; the first also checks every
+        // segment proof natively), reported after the stage.
+        let mut group_times = Vec::with_capacity(groups);
+        let mut since = std::time::Instant::now();
         let (split, aggregates) = stages.run("group aggregates (keys and proofs)", || {
             zkml_aggregate::tree::key_and_prove_groups(
                 group_srs,
@@ -241,6 +245,8 @@ pub(crate) fn prove(
                 &split_sizes,
                 |g| progress.saved_snark(&format!("group-{g}")),
                 |g, _, aggregate, saved| {
+                    group_times.push(since.elapsed().as_secs_f64());
+                    since = std::time::Instant::now();
                     if saved {
                         resumed_groups.push(g + 1);
                     } else {
@@ -253,6 +259,22 @@ pub(crate) fn prove(
                 },
             )
         })?;
+        for (g, (secs, size)) in group_times.iter().zip(&split_sizes).enumerate() {
+            let what = if resumed_groups.contains(&(g + 1)) {
+                "key, saved aggregate checked"
+            } else {
+                "key and aggregate proof"
+            };
+            let plural = if *size == 1 { "" } else { "s" };
+            stages.record(
+                &format!(
+                    "group {}/{} of {size} segment{plural}: {what}",
+                    g + 1,
+                    split_sizes.len()
+                ),
+                *secs,
+            );
+        }
         let protocols: Vec<_> = aggregates.iter().map(|a| a.protocol.clone()).collect();
         let root = stages.run("root aggregation keys", || {
             zkml_aggregate::tree::keygen_root(root_srs, &protocols, split.root, model)

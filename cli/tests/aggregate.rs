@@ -229,6 +229,16 @@ fn aggregate_flow(extra: &[&str]) {
     assert_eq!(summary["resumed_segments"], serde_json::json!([1, 2]));
     let resumed_groups: Vec<usize> = if groups > 1 { vec![1, 2] } else { vec![] };
     assert_eq!(summary["resumed_groups"], serde_json::json!(resumed_groups));
+    // Each group is timed on its own (both resumed here: their keys made, their saved
+    // aggregates checked).
+    for g in 1..=groups {
+        let name = format!("group {g}/{groups} of 1 segment: key, saved aggregate checked");
+        assert!(
+            (groups == 1) != summary["timings"][&name].is_number(),
+            "{name}: {}",
+            summary["timings"]
+        );
+    }
     assert!(!out.join("progress").exists(), "the progress is removed");
     let expected: Value = serde_json::from_str(
         &std::fs::read_to_string(fixtures().join("mlp_small/expected.json")).unwrap(),
