@@ -3,7 +3,7 @@
 //! public exposed.
 
 use halo2_proofs::halo2curves::bn256::{Bn256, G1Affine};
-use halo2_proofs::plonk::{keygen_pk2, ProvingKey};
+use halo2_proofs::plonk::{keygen_pk, keygen_pk2, keygen_vk_custom, ProvingKey, VerifyingKey};
 use halo2_proofs::poly::kzg::commitment::ParamsKZG;
 use serde::{Deserialize, Serialize};
 use snark_verifier_sdk::halo2::aggregation::{
@@ -303,14 +303,17 @@ pub(crate) struct Laid {
     pub protocols: Vec<PlonkProtocol<G1Affine>>,
 }
 
-/// Lays the aggregation circuit over proofs like `snarks` out in as few columns as the SRS's
-/// rows allow, and makes its proving key. Only the proofs' protocols and sizes matter: their
-/// values may be placeholders.
-pub(crate) fn lay_out(
-    srs: &ParamsKZG<Bn256>,
-    snarks: Vec<Snark>,
-    shape: &Shape,
-) -> Result<Laid, AggregateError> {
+/// An aggregation circuit laid out over proofs like some, in as few columns as the SRS's rows
+/// allow; no key made yet.
+pub(crate) struct Layout {
+    pub circuit: AggregationCircuit,
+    pub config: AggregationConfigParams,
+    pub protocols: Vec<PlonkProtocol<G1Affine>>,
+}
+
+/// Lays the aggregation circuit over proofs like `snarks` out. Only the proofs' protocols and
+/// sizes matter: their values may be placeholders.
+pub(crate) fn layout(srs: &ParamsKZG<Bn256>, snarks: Vec<Snark>, shape: &Shape) -> Layout {
     let k = zkml_prover::srs::srs_k(srs);
     let start = AggregationConfigParams {
         degree: k,
@@ -320,16 +323,59 @@ pub(crate) fn lay_out(
     let protocols = snarks.iter().map(|s| s.protocol.clone()).collect();
     let mut circuit = build(CircuitBuilderStage::Keygen, start, srs, snarks, shape);
     let config = circuit.calculate_params(Some(MINIMUM_ROWS));
-    // One synthesis for both keys (the verifying key is built along with the proving key).
-    let pk =
-        keygen_pk2(srs, &circuit, true).map_err(|e| AggregateError::Halo2(format!("{e:?}")))?;
-    Ok(Laid {
-        pk,
+    Layout {
+        circuit,
         config,
-        break_points: circuit.break_points(),
         protocols,
-    })
+    }
+}
+
+impl Layout {
+    /// Makes the proving key, the verifying key along with it in one synthesis.
+    pub fn keys(self, srs: &ParamsKZG<Bn256>) -> Result<Laid, AggregateError> {
+        let pk = keygen_pk2(srs, &self.circuit, true).map_err(halo2)?;
+        Ok(self.laid(pk))
+    }
+
+    /// Makes the verifying key alone: the fixed and permutation columns committed, none of
+    /// the proving key's extended polynomials computed.
+    pub fn vk(&self, srs: &ParamsKZG<Bn256>) -> Result<VerifyingKey<G1Affine>, AggregateError> {
+        keygen_vk_custom(srs, &self.circuit, true).map_err(halo2)
+    }
+
+    /// Makes the proving key from the verifying key [`Layout::vk`] made.
+    pub fn keys_from(
+        self,
+        srs: &ParamsKZG<Bn256>,
+        vk: VerifyingKey<G1Affine>,
+    ) -> Result<Laid, AggregateError> {
+        let pk = keygen_pk(srs, vk, &self.circuit).map_err(halo2)?;
+        Ok(self.laid(pk))
+    }
+
+    fn laid(self, pk: ProvingKey<G1Affine>) -> Laid {
+        Laid {
+            pk,
+            config: self.config,
+            break_points: self.circuit.break_points(),
+            protocols: self.protocols,
+        }
+    }
+}
+
+fn halo2(e: halo2_proofs::plonk::Error) -> AggregateError {
+    AggregateError::Halo2(format!("{e:?}"))
+}
+
+/// Lays the aggregation circuit over proofs like `snarks` out ([`layout`]) and makes its
+/// proving key.
+pub(crate) fn lay_out(
+    srs: &ParamsKZG<Bn256>,
+    snarks: Vec<Snark>,
+    shape: &Shape,
+) -> Result<Laid, AggregateError> {
+    layout(srs, snarks, shape).keys(srs)
 }
 
 /// Rows kept free at the bottom of each column for halo2's blinding.
-const MINIMUM_ROWS: usize = 20;
+pub(crate) const MINIMUM_ROWS: usize = 20;

@@ -26,6 +26,7 @@
 #![deny(missing_docs)]
 
 pub mod circuit;
+pub mod cost;
 pub mod snark;
 pub mod tree;
 
@@ -37,12 +38,14 @@ use halo2_proofs::transcript::{Challenge255, Transcript, TranscriptWriterBuffer}
 use rand::rngs::OsRng;
 use serde::{Deserialize, Serialize};
 use snark_verifier_sdk::snark_verifier::verifier::plonk::PlonkProtocol;
-use snark_verifier_sdk::{CircuitExt, Snark};
+use snark_verifier_sdk::CircuitExt;
 use thiserror::Error;
 use zkml_prover::transcript::EvmTranscriptWrite;
 
 pub use circuit::{chain_model, keygen, AggregationKey, Link, Shape, ACCUMULATOR_LIMBS};
 pub use snark::{check_snark, protocol, prove_segment, resume_segment};
+pub use snark_verifier_sdk::halo2::aggregation::AggregationConfigParams;
+pub use snark_verifier_sdk::Snark;
 
 /// Why aggregation or its verification failed.
 #[derive(Debug, Error)]

@@ -35,6 +35,7 @@ use snark_verifier_sdk::{CircuitExt, Snark, SHPLONK};
 use zkml_verifier::vk::ModelInfo;
 
 use crate::circuit::{self, lay_out, AggregationKey, Link, Shape, ACCUMULATOR_LIMBS};
+use crate::cost::ProofCells;
 use crate::{check_snark, same_protocol, AggregateError, AggregateProof};
 
 /// The shapes of a two-layer aggregate: each group's, and the root's over the groups'
@@ -151,6 +152,67 @@ impl Split {
     }
 }
 
+/// Consecutive groups of proofs and what their aggregation circuits are estimated to take.
+#[derive(Clone, Debug)]
+pub struct GroupPlan {
+    /// How many consecutive proofs each group takes ([`Split::even`]).
+    pub sizes: Vec<usize>,
+    /// Each group's circuit, as its cells lay out at the rows asked.
+    pub configs: Vec<AggregationConfigParams>,
+    /// Each group's estimated proving memory, in bytes ([`crate::cost::memory_estimate`]).
+    pub estimates: Vec<u64>,
+}
+
+impl GroupPlan {
+    /// The proofs of `cells` in `groups` even groups, each circuit in 2^`k` rows.
+    pub fn even(cells: &ProofCells, groups: usize, k: u32) -> Self {
+        let sizes = Split::even(cells.len(), groups);
+        let mut configs = Vec::with_capacity(sizes.len());
+        let mut start = 0;
+        for &n in &sizes {
+            configs.push(cells.group(start..start + n).config(k));
+            start += n;
+        }
+        let estimates = configs.iter().map(crate::cost::memory_estimate).collect();
+        Self {
+            sizes,
+            configs,
+            estimates,
+        }
+    }
+
+    /// The largest group's estimate.
+    pub fn peak(&self) -> u64 {
+        self.estimates.iter().copied().max().unwrap_or(0)
+    }
+
+    /// The group with the largest estimate (the first of equals).
+    pub fn peak_group(&self) -> usize {
+        let peak = self.peak();
+        self.estimates.iter().position(|&e| e == peak).unwrap_or(0)
+    }
+
+    /// The fewest even groups, at least `min_groups`, whose circuits of 2^`k` rows are each
+    /// estimated within `budget` bytes; or, where none are, the plan of one proof per group
+    /// (the least any grouping takes), as the error.
+    pub fn fewest(
+        cells: &ProofCells,
+        k: u32,
+        budget: u64,
+        min_groups: usize,
+    ) -> Result<Self, Self> {
+        let count = cells.len().max(1);
+        let mut plan = Self::even(cells, min_groups.clamp(1, count), k);
+        while plan.peak() > budget {
+            if plan.sizes.len() >= count {
+                return Err(plan);
+            }
+            plan = Self::even(cells, plan.sizes.len() + 1, k);
+        }
+        Ok(plan)
+    }
+}
+
 /// The protocol of a group's aggregate as the root verifies it: its instance starts with the
 /// accumulator, which the root folds into its own.
 pub fn group_protocol(
@@ -243,18 +305,18 @@ pub fn keygen_groups(
 /// all. Every proof and link is checked natively first, naming the proof at fault.
 ///
 /// `saved` may give a group's aggregate made earlier (its proof and instance column): it is
-/// taken instead of proving the group again when it verifies under the group's key made now
-/// (its protocol is never read with it) and exposes the values the group's proofs expose.
-/// `progress` is told each group done, with its key, its aggregate and whether it was saved.
-/// Returns the split and the groups' aggregates, whose protocols key the root
-/// ([`keygen_root`]).
+/// taken instead of proving the group again when it verifies under the group's verifying key
+/// made now (its protocol is never read with it) and exposes the values the group's proofs
+/// expose; the group's proving key is then not made. `progress` is told each group done, with
+/// its circuit's shape, its aggregate and whether it was saved. Returns the split and the
+/// groups' aggregates, whose protocols key the root ([`keygen_root`]).
 pub fn key_and_prove_groups(
     group_srs: &ParamsKZG<Bn256>,
     snarks: Vec<Snark>,
     shape: &Shape,
     sizes: &[usize],
     saved: impl Fn(usize) -> Option<(Vec<u8>, Vec<Fr>)>,
-    mut progress: impl FnMut(usize, &GroupKey, &Snark, bool),
+    mut progress: impl FnMut(usize, &AggregationConfigParams, &Snark, bool),
 ) -> Result<(Split, Vec<Snark>), AggregateError> {
     let split = Split::new(shape, sizes).map_err(AggregateError::Mismatch)?;
     check_proofs(group_srs, shape, &snarks)?;
@@ -263,22 +325,33 @@ pub fn key_and_prove_groups(
     for (g, group) in split.groups.iter().enumerate() {
         let tail = rest.split_off(group.instance_lens.len());
         // The layout needs the proofs' protocols and sizes only; the proof takes them.
-        let key = group_key(group_srs, rest.clone(), group)?;
+        let layout = circuit::layout(group_srs, rest.clone(), group);
+        let config = layout.config;
         let exposed: Vec<Fr> = group
             .exposed
             .iter()
             .map(|&(p, i)| rest[p].instances[0][i])
             .collect();
-        let resumed = saved(g)
-            .filter(|(_, instances)| instances.get(ACCUMULATOR_LIMBS..) == Some(&exposed[..]))
-            .map(|(proof, instances)| Snark::new(key.protocol.clone(), vec![instances], proof))
-            .filter(|s| check_snark(group_srs, s).is_ok());
-        let was_saved = resumed.is_some();
-        let aggregate = match resumed {
-            Some(s) => s,
-            None => prove_group(group_srs, &key, rest)?,
+        let saved = saved(g)
+            .filter(|(_, instances)| instances.get(ACCUMULATOR_LIMBS..) == Some(&exposed[..]));
+        let (aggregate, was_saved) = match saved {
+            Some((proof, instances)) => {
+                let vk = layout.vk(group_srs)?;
+                let protocol = group_protocol(group_srs, &vk, group.aggregate_instance_len());
+                let resumed = Snark::new(protocol, vec![instances], proof);
+                if check_snark(group_srs, &resumed).is_ok() {
+                    (resumed, true)
+                } else {
+                    let key = GroupKey::new(group_srs, layout.keys_from(group_srs, vk)?, group);
+                    (prove_group(group_srs, &key, rest)?, false)
+                }
+            }
+            None => {
+                let key = GroupKey::new(group_srs, layout.keys(group_srs)?, group);
+                (prove_group(group_srs, &key, rest)?, false)
+            }
         };
-        progress(g, &key, &aggregate, was_saved);
+        progress(g, &config, &aggregate, was_saved);
         aggregates.push(aggregate);
         rest = tail;
     }
@@ -308,16 +381,21 @@ fn group_key(
     snarks: Vec<Snark>,
     shape: &Shape,
 ) -> Result<GroupKey, AggregateError> {
-    let laid = lay_out(srs, snarks, shape)?;
-    let protocol = group_protocol(srs, laid.pk.get_vk(), shape.aggregate_instance_len());
-    Ok(GroupKey {
-        pk: laid.pk,
-        config: laid.config,
-        break_points: laid.break_points,
-        shape: shape.clone(),
-        protocols: laid.protocols,
-        protocol,
-    })
+    Ok(GroupKey::new(srs, lay_out(srs, snarks, shape)?, shape))
+}
+
+impl GroupKey {
+    fn new(srs: &ParamsKZG<Bn256>, laid: circuit::Laid, shape: &Shape) -> Self {
+        let protocol = group_protocol(srs, laid.pk.get_vk(), shape.aggregate_instance_len());
+        Self {
+            pk: laid.pk,
+            config: laid.config,
+            break_points: laid.break_points,
+            shape: shape.clone(),
+            protocols: laid.protocols,
+            protocol,
+        }
+    }
 }
 
 /// The root's key of a two-layer aggregate over groups of `protocols` ([`GroupKey::protocol`])
@@ -411,4 +489,81 @@ pub fn prove_group(
     let instances = circuit.instances().concat();
     let proof = crate::snark::prove_poseidon(srs, &key.pk, circuit, &instances)?;
     Ok(Snark::new(key.protocol.clone(), vec![instances], proof))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use crate::cost::Cells;
+
+    /// Proofs that each take `columns` advice columns of 2^20 rows alone, and fold for free.
+    fn proofs(columns: &[u64]) -> ProofCells {
+        let rows = (1u64 << 20) - crate::circuit::MINIMUM_ROWS as u64;
+        ProofCells {
+            alone: columns
+                .iter()
+                .map(|&c| Cells {
+                    advice: c * rows,
+                    lookup: rows / 2,
+                    constants: 100,
+                })
+                .collect(),
+            fold: Cells::default(),
+        }
+    }
+
+    #[test]
+    fn groups_sum_their_proofs_cells() {
+        let plan = GroupPlan::even(&proofs(&[4, 5, 6, 7, 8]), 2, 20);
+        assert_eq!(plan.sizes, vec![3, 2]);
+        assert_eq!(plan.configs[0].num_advice, 15);
+        assert_eq!(plan.configs[1].num_advice, 15);
+        // Two halves of a lookup column each: one column, then a whole one.
+        assert_eq!(plan.configs[0].num_lookup_advice, 2);
+        assert_eq!(plan.configs[1].num_lookup_advice, 1);
+        assert!(plan.estimates[0] > plan.estimates[1]);
+        assert_eq!(plan.peak(), plan.estimates[0]);
+        // The same cells in twice the rows take about half the columns.
+        let wide = GroupPlan::even(&proofs(&[4, 5, 6, 7, 8]), 2, 21);
+        assert_eq!(wide.configs[0].num_advice, 8);
+        // Folding adds to every proof of a group of two or more, not to a group of one.
+        let mut folded = proofs(&[4, 5, 6]);
+        let rows = (1u64 << 20) - crate::circuit::MINIMUM_ROWS as u64;
+        folded.fold.advice = rows;
+        let plan = GroupPlan::even(&folded, 2, 20);
+        assert_eq!(plan.sizes, vec![2, 1]);
+        assert_eq!(plan.configs[0].num_advice, 4 + 5 + 2);
+        assert_eq!(plan.configs[1].num_advice, 6);
+    }
+
+    #[test]
+    fn the_fewest_groups_within_the_budget_are_chosen() {
+        let cells = proofs(&[4; 7]);
+        let all = GroupPlan::even(&cells, 1, 20);
+        // A budget the whole chain fits: one group.
+        assert_eq!(
+            GroupPlan::fewest(&cells, 20, all.peak(), 1).unwrap().sizes,
+            vec![7]
+        );
+        // Unless two layers are asked for.
+        assert_eq!(
+            GroupPlan::fewest(&cells, 20, all.peak(), 2).unwrap().sizes,
+            vec![4, 3]
+        );
+        // Just under it: two groups.
+        let two = GroupPlan::fewest(&cells, 20, all.peak() - 1, 1).unwrap();
+        assert_eq!(two.sizes, vec![4, 3]);
+        assert!(two.peak() < all.peak());
+        // A budget that fits groups of two proofs at most.
+        let pairs = GroupPlan::even(&cells, 4, 20);
+        let plan = GroupPlan::fewest(&cells, 20, pairs.peak(), 1).unwrap();
+        assert_eq!(plan.sizes, vec![2, 2, 2, 1]);
+        assert!(plan.estimates.iter().all(|&e| e <= pairs.peak()));
+        // Under what one proof takes: no grouping fits, and the least one is the error.
+        let ones = GroupPlan::even(&cells, 7, 20);
+        let err = GroupPlan::fewest(&cells, 20, ones.peak() - 1, 1).unwrap_err();
+        assert_eq!(err.sizes, vec![1; 7]);
+        assert_eq!(err.peak(), ones.peak());
+    }
 }

@@ -7,7 +7,8 @@ mod common;
 use common::{chain, rejected, Contract};
 use halo2_proofs::halo2curves::bn256::Fr;
 use halo2_proofs::halo2curves::ff::Field;
-use zkml_aggregate::tree::{self, Split};
+use zkml_aggregate::cost;
+use zkml_aggregate::tree::{self, GroupPlan, Split};
 use zkml_aggregate::{chain_model, verify, AggregateError, Link, Shape, ACCUMULATOR_LIMBS};
 use zkml_test_support::Fixture;
 use zkml_verifier::VerifyError;
@@ -61,6 +62,41 @@ fn a_chain_splits_into_groups_and_a_root_exposing_the_same_values() {
     assert_eq!(Split::even(12, 2), vec![6, 6]);
     assert_eq!(Split::even(5, 2), vec![3, 2]);
     assert_eq!(Split::even(3, 5), vec![1, 1, 1]);
+}
+
+/// A group's cells, planned from each proof's layout alone and the fold measured on the
+/// first two (`ProofCells`), are those of the group's own layout.
+#[test]
+fn a_group_is_planned_from_its_proofs_laid_out_alone() {
+    let f = Fixture::load("mlp_small");
+    let c = chain(&f, 3, 11);
+    let t = std::time::Instant::now();
+    let each = cost::ProofCells::measure(&c.srs, &c.snarks).unwrap();
+    eprintln!(
+        "proofs laid out alone and two together: {:.1?} ({each:?})",
+        t.elapsed()
+    );
+    assert_eq!(each.len(), 3);
+    assert!(each.alone.iter().all(|e| e.advice > 0 && e.lookup > 0));
+    assert!(each.fold.advice > 0);
+    // Three proofs together, against the plan from two.
+    let whole = cost::cells(&c.srs, c.snarks.clone(), &c.shape()).unwrap();
+    let planned = each.group(0..3);
+    eprintln!("together: {whole:?}, planned {planned:?}");
+    // Within 5% above and 1% below: the fold measured on two also pays, per proof, what a
+    // circuit of two or more pays once.
+    let close = |p: u64, w: u64| p + w / 100 >= w && p <= w + w / 20;
+    assert!(close(planned.advice, whole.advice), "{planned:?} {whole:?}");
+    assert!(close(planned.lookup, whole.lookup), "{planned:?} {whole:?}");
+    // A proof alone is planned as laid out alone.
+    assert_eq!(each.group(1..2), each.alone[1]);
+    // The plan's columns are those of the circuit's own layout, or a column more.
+    let plan = GroupPlan::even(&each, 1, common::K);
+    let laid = whole.config(common::K);
+    assert!(plan.configs[0].num_advice.abs_diff(laid.num_advice) <= 1);
+    // A shape that does not fit the proofs is refused.
+    let wrong = Shape::batch(vec![1, 1, 1]);
+    assert!(cost::cells(&c.srs, c.snarks.clone(), &wrong).is_err());
 }
 
 /// Two segments in two groups of one: the link between them is the root's to constrain. The

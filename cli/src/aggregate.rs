@@ -9,6 +9,8 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use zkml_aggregate::cost::ProofCells;
+use zkml_aggregate::tree::GroupPlan;
 use zkml_aggregate::{AggregateProof, Shape};
 use zkml_ir::Program;
 use zkml_verifier::vk::ValueClass;
@@ -92,13 +94,27 @@ pub(crate) fn prove(
     let q = zkml_ir::input::quantize_inputs(program, input)
         .with_context(|| format!("input file {}", args.input_path().display()))?;
     let mut witness = stages.run("evaluate once", || cut.witness(&q, &mut rand::rngs::OsRng))?;
-    let groups = args.aggregate_groups.map_or(1, |g| g as usize).min(count);
-    if groups < 2 && args.aggregate_root_logrows.is_some() {
-        bail!(
-            "--aggregate-root-logrows sizes the root of a two-layer aggregate, but the program \
-             has {count} segment(s) in {groups} group: there is one layer (size it with \
-             --aggregate-logrows)"
-        );
+    let asked_groups = args.aggregate_groups.map_or(1, |g| g as usize).min(count);
+    // The memory budget the segments were planned within (asked, or recorded with the
+    // program's cuts): where one applies and no groups are asked, the groups are chosen
+    // within it too.
+    let budget_gb = Request::effective(program, request).max_memory;
+    let planned = budget_gb.filter(|_| args.aggregate_groups.is_none());
+    if args.aggregate_root_logrows.is_some() {
+        if args.aggregate_groups.is_none() && planned.is_none() {
+            bail!(
+                "--aggregate-root-logrows sizes the root of a two-layer aggregate: give \
+                 --aggregate-groups N, or a memory budget (--max-memory) for the groups to be \
+                 planned within"
+            );
+        }
+        if asked_groups < 2 && (args.aggregate_groups.is_some() || count < 2) {
+            bail!(
+                "--aggregate-root-logrows sizes the root of a two-layer aggregate, but the \
+                 program has {count} segment(s) in {asked_groups} group: there is one layer \
+                 (size it with --aggregate-logrows)"
+            );
+        }
     }
     // Rows of the aggregation circuits: the groups' (or the one layer's) at least the widest
     // segment's, and the root's as asked.
@@ -107,8 +123,13 @@ pub(crate) fn prove(
     let root_k = args.aggregate_root_logrows.unwrap_or(group_k);
     // What an earlier run of this aggregate left (see `crate::progress`): its links' blinding
     // values, its segments' proofs and its groups' aggregates.
-    let kind = if groups > 1 {
-        format!("aggregate in {groups} groups of 2^{group_k} rows, root of 2^{root_k} rows")
+    let kind = if let Some(gb) = planned {
+        format!(
+            "aggregate in groups planned within {gb} GB of 2^{group_k} rows, root of \
+             2^{root_k} rows"
+        )
+    } else if asked_groups > 1 {
+        format!("aggregate in {asked_groups} groups of 2^{group_k} rows, root of 2^{root_k} rows")
     } else {
         format!("aggregate in one group, 2^{group_k} rows")
     };
@@ -212,23 +233,50 @@ pub(crate) fn prove(
         })
         .collect::<Result<_>>()?;
     let model = zkml_aggregate::chain_model(&vks, zkml_prover::keys::program_digest(program))?;
+    // The groups' and the root's sizes, cut from the full SRS where they are smaller.
+    let top = group_k.max(root_k);
+    let mut cut = |k: u32, what: &str, stages: &mut Stages| {
+        if k >= top {
+            return Ok(None);
+        }
+        stages
+            .run(&format!("SRS of 2^{k} rows for the {what}"), || {
+                sizes.for_k(k)
+            })
+            .map(Some)
+    };
+    let group_srs = cut(group_k, "groups", stages)?;
+    let plan = match planned {
+        Some(gb) => Some(
+            stages.run(&format!("plan the aggregation within {gb} GB"), || {
+                // A root sized by the user makes two layers at least.
+                let least = if args.aggregate_root_logrows.is_some() {
+                    2
+                } else {
+                    1
+                };
+                plan_groups(
+                    group_srs.as_ref().unwrap_or(&full),
+                    &snarks,
+                    group_k,
+                    gb,
+                    least,
+                )
+            })?,
+        ),
+        None => None,
+    };
+    let groups = plan.as_ref().map_or(asked_groups, |p| p.sizes.len());
+    if let (Some(p), false) = (&plan, args.json) {
+        eprintln!("{}", describe_plan(p, budget_gb.unwrap_or_default()));
+    }
+    let budget = budget_gb.map(crate::chain::gigabytes);
+    let mut circuits = Vec::new();
     let mut resumed_groups = Vec::new();
     let (key, aggregate) = if groups > 1 {
         // Group by group, each group's key let go once its aggregate is proven, then the
         // root: one aggregation key is held at a time.
-        // The groups' and the root's sizes, cut from the full SRS where they are smaller.
-        let mut cut = |k: u32, what: &str| -> Result<Option<zkml_prover::srs::Srs>> {
-            if k >= group_k.max(root_k) {
-                return Ok(None);
-            }
-            stages
-                .run(&format!("SRS of 2^{k} rows for the {what}"), || {
-                    sizes.for_k(k)
-                })
-                .map(Some)
-        };
-        let group_srs = cut(group_k, "groups")?;
-        let root_srs = cut(root_k, "root")?;
+        let root_srs = cut(root_k, "root", stages)?;
         drop(sizes);
         let group_srs = group_srs.as_ref().unwrap_or(&full);
         let root_srs = root_srs.as_ref().unwrap_or(&full);
@@ -244,9 +292,14 @@ pub(crate) fn prove(
                 &shape,
                 &split_sizes,
                 |g| progress.saved_snark(&format!("group-{g}")),
-                |g, _, aggregate, saved| {
+                |g, config, aggregate, saved| {
                     group_times.push(since.elapsed().as_secs_f64());
                     since = std::time::Instant::now();
+                    circuits.push(Circuit::new(
+                        format!("group {}/{groups}", g + 1),
+                        *config,
+                        budget,
+                    ));
                     if saved {
                         resumed_groups.push(g + 1);
                     } else {
@@ -261,7 +314,7 @@ pub(crate) fn prove(
         })?;
         for (g, (secs, size)) in group_times.iter().zip(&split_sizes).enumerate() {
             let what = if resumed_groups.contains(&(g + 1)) {
-                "key, saved aggregate checked"
+                "verifying key, saved aggregate checked"
             } else {
                 "key and aggregate proof"
             };
@@ -279,20 +332,28 @@ pub(crate) fn prove(
         let root = stages.run("root aggregation keys", || {
             zkml_aggregate::tree::keygen_root(root_srs, &protocols, split.root, model)
         })?;
+        circuits.push(Circuit::new("root".into(), root.config, budget));
         let aggregate = stages.run("aggregate proof", || {
             zkml_aggregate::prove(root_srs, &root, aggregates)
         })?;
         (root, aggregate)
     } else {
+        drop(group_srs);
         drop(sizes);
         let key = stages.run("aggregation keys", || {
             zkml_aggregate::keygen(&full, snarks.clone(), shape.clone(), model)
         })?;
+        circuits.push(Circuit::new("aggregate".into(), key.config, budget));
         let aggregate = stages.run("aggregate proof", || {
             zkml_aggregate::prove(&full, &key, snarks)
         })?;
         (key, aggregate)
     };
+    if !args.json {
+        for c in &circuits {
+            eprintln!("{}", c.line());
+        }
+    }
     let verified = stages.run("verify aggregate", || {
         zkml_aggregate::verify(&key.vk, &aggregate)
     });
@@ -354,7 +415,14 @@ pub(crate) fn prove(
                 "advice": key.config.num_advice,
                 "lookup_advice": key.config.num_lookup_advice,
                 "fixed": key.config.num_fixed,
+                "memory_estimate_gb": gb(zkml_aggregate::cost::memory_estimate(&key.config)),
             },
+            "memory_budget_gb": budget_gb,
+            "groups_planned": plan.as_ref().map(|p| json!({
+                "sizes": p.sizes,
+                "memory_estimates_gb": p.estimates.iter().map(|&e| gb(e)).collect::<Vec<_>>(),
+            })),
+            "circuits": circuits.iter().map(Circuit::json).collect::<Vec<_>>(),
             "proof_bytes": aggregate.proof.len(),
             "resumed_segments": resumed_segments,
             "resumed_groups": resumed_groups,
@@ -381,6 +449,108 @@ pub(crate) fn prove(
     verified
         .map(|_| ())
         .context("the aggregate just proven does not verify; nothing was written")
+}
+
+/// The fewest groups of `snarks`, at least `min_groups`, whose aggregation circuits of 2^`k`
+/// rows are estimated within `gb` gigabytes, from each proof laid out alone.
+fn plan_groups(
+    srs: &zkml_prover::srs::Srs,
+    snarks: &[zkml_aggregate::Snark],
+    k: u32,
+    gb: f64,
+    min_groups: usize,
+) -> Result<GroupPlan> {
+    let cells = ProofCells::measure(srs, snarks)?;
+    GroupPlan::fewest(&cells, k, crate::chain::gigabytes(gb), min_groups).or_else(|least| {
+        bail!(
+            "the aggregation does not fit the {gb} GB memory budget: an aggregation circuit of \
+             one segment is estimated at {} GB ({}); choose the groups with \
+             --aggregate-groups to go over the budget, fewer rows with --aggregate-logrows, or \
+             a larger --max-memory",
+            self::gb(least.peak()),
+            zkml_aggregate::cost::describe(&least.configs[least.peak_group()])
+        )
+    })
+}
+
+/// The plan in words: "aggregation within 16 GB: 2 groups (4 and 3 segments) and a root;
+/// the largest group estimated at 12.3 GB (2^21 rows, ...)".
+fn describe_plan(p: &GroupPlan, gb: f64) -> String {
+    let largest = format!(
+        "{} GB ({})",
+        self::gb(p.peak()),
+        zkml_aggregate::cost::describe(&p.configs[p.peak_group()])
+    );
+    match p.sizes.as_slice() {
+        [n] => format!(
+            "aggregation within {gb} GB: one layer over {n} segment{}, estimated at {largest}",
+            if *n == 1 { "" } else { "s" }
+        ),
+        sizes => {
+            let sizes: Vec<String> = sizes.iter().map(usize::to_string).collect();
+            format!(
+                "aggregation within {gb} GB: {} groups ({} segments) and a root; the largest \
+                 group estimated at {largest}",
+                sizes.len(),
+                sizes.join(", ")
+            )
+        }
+    }
+}
+
+/// Bytes in gigabytes, to two decimals.
+fn gb(bytes: u64) -> f64 {
+    (bytes as f64 / 1e7).round() / 100.0
+}
+
+/// One aggregation circuit made: its shape and estimated memory, against the budget.
+struct Circuit {
+    name: String,
+    config: zkml_aggregate::AggregationConfigParams,
+    estimate: u64,
+    over: bool,
+}
+
+impl Circuit {
+    fn new(
+        name: String,
+        config: zkml_aggregate::AggregationConfigParams,
+        budget: Option<u64>,
+    ) -> Self {
+        let estimate = zkml_aggregate::cost::memory_estimate(&config);
+        Self {
+            name,
+            config,
+            estimate,
+            over: budget.is_some_and(|b| estimate > b),
+        }
+    }
+
+    fn line(&self) -> String {
+        format!(
+            "{}: {}, estimated {} GB{}",
+            self.name,
+            zkml_aggregate::cost::describe(&self.config),
+            gb(self.estimate),
+            if self.over {
+                " (over the memory budget)"
+            } else {
+                ""
+            }
+        )
+    }
+
+    fn json(&self) -> serde_json::Value {
+        json!({
+            "name": self.name,
+            "k": self.config.degree,
+            "advice": self.config.num_advice,
+            "lookup_advice": self.config.num_lookup_advice,
+            "fixed": self.config.num_fixed,
+            "memory_estimate_gb": gb(self.estimate),
+            "over_budget": self.over,
+        })
+    }
 }
 
 /// What reading an aggregate file and its key gives.

@@ -101,11 +101,6 @@ fn aggregate_refuses_what_it_cannot_fold() {
             &["--aggregate", "--aggregate-groups", "0"],
             "--aggregate-groups",
         ),
-        // A root is sized only where there are groups.
-        (
-            &["--aggregate", "--aggregate-root-logrows", "21"],
-            "--aggregate-groups",
-        ),
         (
             &[
                 "--aggregate",
@@ -134,8 +129,24 @@ fn aggregate_refuses_what_it_cannot_fold() {
 
 #[test]
 fn a_root_is_sized_only_for_two_layers() {
-    // One segment makes one group: there is no root to size.
+    // A root is sized only where there are groups: asked, or planned within a budget.
     let dir = tempfile::tempdir().unwrap();
+    let (rc, text) = code(
+        zkml(&dir.path().join("cache"))
+            .args(["prove", "--aggregate", "--aggregate-root-logrows", "21"])
+            .arg("--input")
+            .arg(fixtures().join("mlp_small/input.json"))
+            .arg(fixtures().join("mlp_small/model.onnx"))
+            .arg("--out")
+            .arg(dir.path().join("out")),
+    );
+    assert_eq!(rc, 1, "{text}");
+    assert!(
+        text.contains("--aggregate-groups N, or a memory budget"),
+        "{text}"
+    );
+    assert!(!text.contains("panicked"), "{text}");
+    // One segment makes one group: there is no root to size.
     let (rc, text) = code(
         zkml(&dir.path().join("cache"))
             .args([
@@ -156,6 +167,35 @@ fn a_root_is_sized_only_for_two_layers() {
     assert!(text.contains("one layer"), "{text}");
     assert!(!text.contains("panicked"), "{text}");
     assert!(!dir.path().join("out/aggregate.json").exists());
+}
+
+/// With a memory budget and no groups asked, the groups are planned within it; where even
+/// one segment's aggregation circuit is estimated over it, nothing is keyed and the error
+/// names the estimate and the ways out.
+#[test]
+fn an_aggregate_over_the_memory_budget_is_refused_before_its_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let (rc, text) = code(
+        zkml(&dir.path().join("cache"))
+            .args(["prove", "--aggregate", "--max-memory", "2", "--input"])
+            .arg(fixtures().join("mlp_small/input.json"))
+            .arg(fixtures().join("mlp_small/model.onnx"))
+            .arg("--out")
+            .arg(&out),
+    );
+    assert_eq!(rc, 1, "{text}");
+    assert!(
+        text.contains("does not fit the 2 GB memory budget"),
+        "{text}"
+    );
+    assert!(text.contains("2^20 rows, 2 advice"), "{text}");
+    assert!(text.contains("--aggregate-groups"), "{text}");
+    assert!(!text.contains("aggregation keys"), "{text}");
+    assert!(!text.contains("panicked"), "{text}");
+    assert!(!out.join("aggregate.json").exists());
+    // The segment's proof is kept for a run with other settings.
+    assert!(out.join("progress/segment-0.snark.json").exists(), "{text}");
 }
 
 /// The whole flow: prove as two segments folded into one aggregate (a first run stopped, the
@@ -229,10 +269,11 @@ fn aggregate_flow(extra: &[&str]) {
     assert_eq!(summary["resumed_segments"], serde_json::json!([1, 2]));
     let resumed_groups: Vec<usize> = if groups > 1 { vec![1, 2] } else { vec![] };
     assert_eq!(summary["resumed_groups"], serde_json::json!(resumed_groups));
-    // Each group is timed on its own (both resumed here: their keys made, their saved
-    // aggregates checked).
+    // Each group is timed on its own (both resumed here: their verifying keys made, their
+    // saved aggregates checked).
     for g in 1..=groups {
-        let name = format!("group {g}/{groups} of 1 segment: key, saved aggregate checked");
+        let name =
+            format!("group {g}/{groups} of 1 segment: verifying key, saved aggregate checked");
         assert!(
             (groups == 1) != summary["timings"][&name].is_number(),
             "{name}: {}",

@@ -86,7 +86,10 @@ pub struct Args {
     /// Aggregate in two layers: the segments in N groups of consecutive ones, each group
     /// folded into an aggregate, then the groups' aggregates into one. The final aggregation
     /// circuit then verifies N proofs whatever the number of segments, so its on-chain check
-    /// stays as cheap as for a few segments (BENCHMARKS.md, "Aggregation").
+    /// stays as cheap as for a few segments (BENCHMARKS.md, "Aggregation"). Without it, under
+    /// a memory budget (--max-memory, or the one the program was compiled with), the fewest
+    /// groups whose aggregation circuits are estimated within the budget are chosen; with no
+    /// budget, one layer.
     #[arg(long, value_name = "N", requires = "aggregate", value_parser = clap::value_parser!(u64).range(1..))]
     pub aggregate_groups: Option<u64>,
     /// Rows of the aggregation circuits (2^K; default 20, or the widest segment's). More rows
@@ -95,8 +98,9 @@ pub struct Args {
     pub aggregate_logrows: Option<u32>,
     /// Rows of the root of a two-layer aggregate (2^K; default that of the groups' circuits).
     /// The root alone is checked on chain: more rows for it give fewer columns, a cheaper
-    /// check, for the memory and time of that one circuit.
-    #[arg(long, value_name = "K", requires = "aggregate_groups", value_parser = clap::value_parser!(u32).range(18..=26))]
+    /// check, for the memory and time of that one circuit. With --aggregate-groups, or with
+    /// groups planned within a memory budget (two at least).
+    #[arg(long, value_name = "K", requires = "aggregate", value_parser = clap::value_parser!(u32).range(18..=26))]
     pub aggregate_root_logrows: Option<u32>,
     /// Replace existing files even if they were not written by zkml.
     #[arg(long)]
