@@ -345,10 +345,14 @@ fn cached_keys(
     stages: &mut Stages,
 ) -> Result<(ProvingKeyFile, PathBuf)> {
     let dir = key_cache_dir(program, compiled);
+    let cache = crate::key_cache::KeyCache::open()?;
     let path = dir.join("pk.bin");
     if path.exists() {
         match stages.run("load cached keys", || load_pk(&path)) {
-            Ok(pk) if check_key_for(&pk, program, compiled).is_ok() => return Ok((pk, path)),
+            Ok(pk) if check_key_for(&pk, program, compiled).is_ok() => {
+                crate::key_cache::KeyCache::touch(&path);
+                return Ok((pk, path));
+            }
             _ => eprintln!(
                 "cached keys in {} are unusable; generating new ones",
                 dir.display()
@@ -358,7 +362,11 @@ fn cached_keys(
     let pk = generate_keys(program, compiled, visibility, stages)?;
     let cached = std::fs::create_dir_all(&dir)
         .map_err(anyhow::Error::from)
-        .and_then(|()| {
+        .and_then(|()| cache.make_room(&dir, pk.file_len()))
+        .and_then(|room| {
+            if let Some(line) = room.describe() {
+                eprintln!("{line}");
+            }
             let tmp = dir.join(format!(".pk.bin.{}.partial", std::process::id()));
             let written = std::fs::File::create(&tmp)
                 .map_err(anyhow::Error::from)

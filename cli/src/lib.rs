@@ -15,6 +15,7 @@ pub mod common;
 pub mod device;
 pub mod groth16;
 pub mod jobs;
+pub mod key_cache;
 pub mod programs;
 pub mod progress;
 pub mod proving;

@@ -110,6 +110,12 @@ impl ProvingKeyFile {
         Ok(head.len() as u64 + counter.n)
     }
 
+    /// The number of bytes [`ProvingKeyFile::write_to`] writes, counted without writing them.
+    pub fn file_len(&self) -> u64 {
+        let head = PK_MAGIC.len() + 4 + 4 + 32 + 32 + 8 + self.vk.to_bytes().len();
+        (head + self.pk.uncompressed_size()) as u64
+    }
+
     /// The file's bytes.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::new();

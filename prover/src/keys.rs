@@ -234,6 +234,27 @@ impl ProvingKeyFile {
         Ok(end - start)
     }
 
+    /// The number of bytes [`ProvingKeyFile::write_to`] writes, counted from the key's shape
+    /// without serializing its polynomials (the key cache makes room for a key before writing
+    /// it). The body is halo2's layout: the verifying key, the three row indicators, the fixed
+    /// columns' values and coefficients, then the permutation's, every polynomial a `u32` length
+    /// and its scalars, every list of them a `u32` count first.
+    pub fn file_len(&self) -> u64 {
+        let header = serde_json::to_vec(&self.header)
+            .expect("headers serialize")
+            .len() as u64;
+        let vk = self.pk.get_vk();
+        let mut vk_bytes = Vec::new();
+        vk.write(&mut vk_bytes, SerdeFormat::RawBytesUnchecked)
+            .expect("writing to memory does not fail");
+        let poly = 4 + 32 * vk.get_domain().n;
+        let list = |count: usize| 4 + count as u64 * poly;
+        let fixed = vk.cs().num_fixed_columns();
+        let permuted = vk.cs().permutation().get_columns().len();
+        let body = vk_bytes.len() as u64 + 3 * poly + 2 * list(fixed) + 2 * list(permuted);
+        (PK_MAGIC.len() + 4 + 4) as u64 + header + 32 + body
+    }
+
     /// Reads only the header (cheap).
     pub fn read_header(
         bytes: &[u8],

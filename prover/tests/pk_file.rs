@@ -11,6 +11,13 @@ use zkml_prover::{generate_keys, srs, ProvingKeyFile};
 
 /// A small key's file bytes and where its halo2 body starts.
 fn key() -> (Vec<u8>, usize) {
+    let bytes = key_file(4, 2).to_bytes();
+    let (_, at) = ProvingKeyFile::read_header(&bytes, Path::new("pk.bin")).unwrap();
+    (bytes, at + 32)
+}
+
+/// A small key with `lanes` lanes of `results` results.
+fn key_file(lanes: usize, results: usize) -> ProvingKeyFile {
     let mut b = ProgramBuilder::new(12).unwrap();
     let x = b.input("x", vec![4], 0).unwrap();
     let y = b.push("relu", Op::Relu, &[x]).unwrap();
@@ -18,8 +25,8 @@ fn key() -> (Vec<u8>, usize) {
     let program = b.finish().unwrap();
     let mut params = CircuitParams {
         k: 20,
-        lanes: 4,
-        results: 2,
+        lanes,
+        results,
         range_streams: 1,
         table_streams: 0,
         range_bits: 6,
@@ -32,10 +39,23 @@ fn key() -> (Vec<u8>, usize) {
     let layout = zkml_circuits::build(&program, None, params, VisibilityConfig::default()).unwrap();
     params.k = minimal_k(&layout);
     let srs = srs::generate(params.k, 3);
-    let (pk, _) = generate_keys(&program, params, VisibilityConfig::default(), &srs).unwrap();
-    let bytes = pk.to_bytes();
-    let (_, at) = ProvingKeyFile::read_header(&bytes, Path::new("pk.bin")).unwrap();
-    (bytes, at + 32)
+    generate_keys(&program, params, VisibilityConfig::default(), &srs)
+        .unwrap()
+        .0
+}
+
+/// The key cache makes room for a key from its counted length: it is the written length, for
+/// shapes with more fixed and permuted columns as well.
+#[test]
+fn a_key_file_length_is_counted_without_writing_it() {
+    for (lanes, results) in [(4, 2), (16, 8)] {
+        let pk = key_file(lanes, results);
+        assert_eq!(
+            pk.file_len(),
+            pk.to_bytes().len() as u64,
+            "{lanes} lanes x {results}"
+        );
+    }
 }
 
 /// `bytes` with the body's checksum recomputed.

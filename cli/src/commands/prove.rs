@@ -177,6 +177,8 @@ pub(crate) fn cached_keys_for(
     run: &mut Run,
     stages: &mut Stages,
 ) -> Result<Keys> {
+    // A limit that is not a number is refused before any key is made.
+    crate::key_cache::KeyCache::open()?;
     let dir = key_cache_dir(program, &circuit, &visibility, &srs);
     let (pk_path, vk_path) = (dir.join("pk.bin"), dir.join("vk.bin"));
     if pk_path.exists() && vk_path.exists() {
@@ -186,6 +188,7 @@ pub(crate) fn cached_keys_for(
             Ok((pk, vk))
         });
         if let Ok((pk, vk)) = loaded {
+            crate::key_cache::KeyCache::touch(&pk_path);
             return Ok(Keys {
                 pk,
                 vk,
@@ -215,7 +218,9 @@ pub(crate) fn cached_keys_for(
 }
 
 /// Writes keys into the cache directory `dir`, each through a temporary file and a rename (a
-/// concurrent run never reads half a key).
+/// concurrent run never reads half a key). The proving key is written where the key cache has
+/// room for it (least recently used keys removed to make it, [`crate::key_cache`]); where it
+/// has none, the verifying key alone is, and the error says why.
 pub(crate) fn cache_keys(
     dir: &Path,
     pk: &ProvingKeyFile,
@@ -235,6 +240,10 @@ pub(crate) fn cache_keys(
     };
     // The verifying key first: a run that goes on from saved proofs needs only it.
     put("vk.bin", &|f| std::io::Write::write_all(f, &vk.to_bytes()))?;
+    let room = crate::key_cache::KeyCache::open()?.make_room(dir, pk.file_len())?;
+    if let Some(line) = room.describe() {
+        eprintln!("{line}");
+    }
     put("pk.bin", &|f| pk.write_to(f).map(|_| ()))?;
     Ok(())
 }
