@@ -1,5 +1,7 @@
-//! Aggregation in two layers: consecutive groups of proofs are aggregated first, and the
-//! groups' aggregates are then folded into one root aggregate.
+//! Aggregation in layers: consecutive groups of proofs are aggregated first, and the
+//! groups' aggregates are then folded into one root aggregate, or, where they are too many for
+//! one circuit, grouped again the same way ([`key_and_prove_groups`] takes aggregates as it
+//! takes segment proofs; [`Layer::plan`] chooses each layer within a memory budget).
 //!
 //! One aggregation circuit verifies every proof it folds, so its size grows with their
 //! number, and the root's on-chain cost grows with its columns: more proofs in the same
@@ -21,7 +23,9 @@
 //! Soundness: every proof is verified in-circuit by its group and every group's proof by
 //! the root; each fold of pairings is a random linear combination drawn after what it folds
 //! is fixed, so a false proof survives with probability at most about (number of proofs +
-//! number of groups) / r, r ≈ 2^254, on top of each proof's own soundness error.
+//! number of aggregates in every layer) / r, r ≈ 2^254, on top of each proof's own soundness
+//! error. A layer above the first verifies aggregates as the root does, and folds their
+//! accumulators into its own in turn.
 
 use halo2_proofs::halo2curves::bn256::{Bn256, Fr, G1Affine};
 use halo2_proofs::plonk::{ProvingKey, VerifyingKey};
@@ -210,6 +214,60 @@ impl GroupPlan {
             plan = Self::even(cells, plan.sizes.len() + 1, k);
         }
         Ok(plan)
+    }
+}
+
+/// What the next layer of a planned aggregate is.
+#[derive(Clone, Debug)]
+pub enum Layer {
+    /// One circuit over every proof left: the root, in the root's rows.
+    Root(GroupPlan),
+    /// Groups whose aggregates the layer above takes.
+    Groups(GroupPlan),
+}
+
+/// Why no next layer fits the budget.
+#[derive(Clone, Debug)]
+pub enum NoLayer {
+    /// Even one proof per circuit is over the budget: the plan of one per group.
+    OverBudget(GroupPlan),
+    /// Proofs that are aggregates already fit one per circuit but not two: another layer
+    /// would not lessen their number. The plan of the fewest groups, some of two.
+    NoFewer(GroupPlan),
+}
+
+impl Layer {
+    /// The next layer over proofs of `cells` within `budget` bytes: the root, in 2^`root_k`
+    /// rows, where one circuit takes them all (and `min_groups` is at most 1); else the
+    /// fewest groups (at least two and `min_groups`) in 2^`group_k` rows. Groups of one
+    /// proof each serve the first layer only (`first`): they turn segment proofs into
+    /// aggregates of one shape; above it they would not lessen the proofs' number.
+    pub fn plan(
+        cells: &ProofCells,
+        group_k: u32,
+        root_k: u32,
+        budget: u64,
+        min_groups: usize,
+        first: bool,
+    ) -> Result<Self, NoLayer> {
+        let count = cells.len();
+        if min_groups <= 1 || count < 2 {
+            let root = GroupPlan::even(cells, 1, root_k);
+            if root.peak() <= budget || count < 2 {
+                return if root.peak() <= budget {
+                    Ok(Self::Root(root))
+                } else {
+                    Err(NoLayer::OverBudget(root))
+                };
+            }
+        }
+        let groups = GroupPlan::fewest(cells, group_k, budget, min_groups.max(2))
+            .map_err(NoLayer::OverBudget)?;
+        if !first && groups.sizes.len() >= count {
+            let fewer = GroupPlan::even(cells, count.div_ceil(2), group_k);
+            return Err(NoLayer::NoFewer(fewer));
+        }
+        Ok(Self::Groups(groups))
     }
 }
 
@@ -535,6 +593,59 @@ mod tests {
         assert_eq!(plan.sizes, vec![2, 1]);
         assert_eq!(plan.configs[0].num_advice, 4 + 5 + 2);
         assert_eq!(plan.configs[1].num_advice, 6);
+    }
+
+    #[test]
+    fn layers_are_planned_until_one_circuit_takes_every_proof() {
+        let cells = proofs(&[4; 7]);
+        let all = GroupPlan::even(&cells, 1, 20).peak();
+        let pairs = GroupPlan::even(&cells, 4, 20).peak();
+        let ones = GroupPlan::even(&cells, 7, 20).peak();
+        // The whole chain fits: the root at once, unless two layers are asked for.
+        assert!(matches!(
+            Layer::plan(&cells, 20, 20, all, 1, true),
+            Ok(Layer::Root(_))
+        ));
+        match Layer::plan(&cells, 20, 20, all, 2, true) {
+            Ok(Layer::Groups(g)) => assert_eq!(g.sizes, vec![4, 3]),
+            other => panic!("{other:?}"),
+        }
+        // The root is planned in its own rows (more rows, fewer columns: more memory).
+        let wide = GroupPlan::even(&cells, 1, 21).peak();
+        assert!(wide > all);
+        match Layer::plan(&cells, 20, 21, wide, 1, true) {
+            Ok(Layer::Root(r)) => assert_eq!(r.configs[0].degree, 21),
+            other => panic!("{other:?}"),
+        }
+        // Pairs fit: groups of two.
+        match Layer::plan(&cells, 20, 20, pairs, 1, false) {
+            Ok(Layer::Groups(g)) => assert_eq!(g.sizes, vec![2, 2, 2, 1]),
+            other => panic!("{other:?}"),
+        }
+        // Single proofs alone fit: a first layer of them, but not a later one.
+        match Layer::plan(&cells, 20, 20, ones, 1, true) {
+            Ok(Layer::Groups(g)) => assert_eq!(g.sizes, vec![1; 7]),
+            other => panic!("{other:?}"),
+        }
+        match Layer::plan(&cells, 20, 20, ones, 1, false) {
+            Err(NoLayer::NoFewer(g)) => assert_eq!(g.sizes, vec![2, 2, 2, 1]),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            Layer::plan(&cells, 20, 20, ones - 1, 1, true),
+            Err(NoLayer::OverBudget(_))
+        ));
+        // One proof left: it is the root, or nothing fits.
+        let one = proofs(&[4]);
+        let alone = GroupPlan::even(&one, 1, 20).peak();
+        assert!(matches!(
+            Layer::plan(&one, 20, 20, alone, 1, false),
+            Ok(Layer::Root(_))
+        ));
+        assert!(matches!(
+            Layer::plan(&one, 20, 20, alone - 1, 1, false),
+            Err(NoLayer::OverBudget(_))
+        ));
     }
 
     #[test]

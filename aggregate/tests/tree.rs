@@ -1,4 +1,4 @@
-//! Aggregates in two layers: how a chain's shape splits into groups and a root, and a root
+//! Aggregates in layers: how a chain's shape splits into groups and a root, and a root
 //! over group aggregates verified natively and on chain, deciding the pairings of every proof
 //! below it.
 
@@ -248,5 +248,94 @@ fn a_two_layer_aggregate_verifies_and_decides_every_proof_below_it() {
     assert!(
         !contract.accepts(&bad).0,
         "the contract accepts a root over an invalid proof"
+    );
+}
+
+/// Three segments in three layers: groups of two and one, a group over the two group
+/// aggregates (a layer that verifies aggregates and folds their accumulators), and the root
+/// over it. The root exposes the one-layer aggregate's values in order and is checked the
+/// same way, natively and on chain.
+#[test]
+#[ignore = "proves four aggregates in three layers (about 15 minutes on 2 cores)"]
+fn an_aggregate_of_aggregates_takes_another_layer() {
+    let f = Fixture::load("mlp_small");
+    let c = chain(&f, 3, 12);
+    let shape = c.shape();
+    let model = chain_model(&c.vks, c.digest).unwrap();
+    // The first layer keyed up front (its keys kept for the tampering below).
+    let (first, first_keys) =
+        tree::keygen_groups(&c.srs, c.snarks.clone(), &shape, &[2, 1]).unwrap();
+    let groups: Vec<_> = first_keys
+        .iter()
+        .zip([&c.snarks[..2], &c.snarks[2..]])
+        .map(|(k, proofs)| tree::prove_group(&c.srs, k, proofs.to_vec()).unwrap())
+        .collect();
+    let none = |_: usize| -> Option<(Vec<u8>, Vec<Fr>)> { None };
+    // The second layer takes the first's aggregates with the first's root shape: the link
+    // between the two groups is now inside one group.
+    assert_eq!(first.root.links.len(), 1);
+    let (second, upper) = tree::key_and_prove_groups(
+        &c.srs,
+        groups.clone(),
+        &first.root,
+        &[2],
+        none,
+        |_, _, _, _| {},
+    )
+    .unwrap();
+    assert_eq!(upper.len(), 1);
+    assert!(second.root.links.is_empty());
+    assert_eq!(second.groups[0].links.len(), 1);
+    zkml_aggregate::check_snark(&c.srs, &upper[0]).expect("an aggregate of aggregates verifies");
+    let protocols: Vec<_> = upper.iter().map(|a| a.protocol.clone()).collect();
+    let root = tree::keygen_root(&c.srs, &protocols, second.root.clone(), model).unwrap();
+    let agg = zkml_aggregate::prove(&c.srs, &root, upper.clone()).unwrap();
+    verify(&root.vk, &agg).unwrap();
+    assert_eq!(agg.exposed().len(), shape.exposed.len());
+    let outputs = f.output_fields();
+    let exposed = agg.exposed();
+    assert_eq!(
+        &exposed[exposed.len() - outputs.len()..],
+        outputs.as_slice()
+    );
+    let mut contract = Contract::deploy(&root.vk);
+    let (ok, gas) = contract.accepts(&agg);
+    assert!(ok, "the contract accepts a root of three layers");
+    eprintln!("on-chain verification of a root of three layers: {gas} gas");
+    let mut bad = agg.clone();
+    *bad.instances.last_mut().unwrap() += Fr::ONE;
+    assert!(rejected(&root.vk, &bad), "changed output");
+    assert!(
+        !contract.accepts(&bad).0,
+        "changed output accepted on chain"
+    );
+
+    // A first-layer aggregate over a proof that does not verify, taken by the second layer
+    // all the same: the second layer's aggregate carries the failing accumulator up, and the
+    // root's fails.
+    let mut wrong = c.snarks[2].clone();
+    wrong.instances[0][0] += Fr::ONE;
+    let bad_group = tree::prove_group(&c.srs, &first_keys[1], vec![wrong]).unwrap();
+    let second_keys = tree::keygen_groups(&c.srs, groups.clone(), &first.root, &[2])
+        .unwrap()
+        .1;
+    let bad_upper =
+        tree::prove_group(&c.srs, &second_keys[0], vec![groups[0].clone(), bad_group]).unwrap();
+    assert!(
+        zkml_aggregate::check_snark(&c.srs, &bad_upper).is_err(),
+        "an aggregate over a failing accumulator is refused natively"
+    );
+    let bad = zkml_aggregate::prove_unchecked(&c.srs, &root, vec![bad_upper])
+        .expect("halo2 proves whatever witness it is given");
+    match verify(&root.vk, &bad) {
+        Err(AggregateError::Rejected(m)) => assert!(
+            m.contains(&VerifyError::AccumulatorCheckFailed.to_string()),
+            "{m}"
+        ),
+        other => panic!("a root over an invalid proof was not refused: {other:?}"),
+    }
+    assert!(
+        !contract.accepts(&bad).0,
+        "a root over an invalid proof accepted on chain"
     );
 }

@@ -10,7 +10,7 @@ use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use zkml_aggregate::cost::ProofCells;
-use zkml_aggregate::tree::GroupPlan;
+use zkml_aggregate::tree::{GroupPlan, Layer, NoLayer};
 use zkml_aggregate::{AggregateProof, Shape};
 use zkml_ir::Program;
 use zkml_verifier::vk::ValueClass;
@@ -30,6 +30,9 @@ pub const AGGREGATION_LOGROWS: u32 = 20;
 /// The aggregate file's version: 2 since aggregates are checked by zkml's own verifier and
 /// contract (version 1 used snark-verifier's).
 const AGGREGATE_VERSION: u32 = 2;
+/// The most layers of groups below the root a planned aggregate makes (each at least halves
+/// the proofs above the first: 2^8 aggregates of the first layer reach one root).
+const MAX_LAYERS: usize = 9;
 
 /// An aggregate file (`aggregate.json`).
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -246,74 +249,113 @@ pub(crate) fn prove(
             .map(Some)
     };
     let group_srs = cut(group_k, "groups", stages)?;
-    let plan = match planned {
-        Some(gb) => Some(
-            stages.run(&format!("plan the aggregation within {gb} GB"), || {
+    let root_srs = cut(root_k, "root", stages)?;
+    drop(sizes);
+    let group_srs = group_srs.as_ref().unwrap_or(&full);
+    let root_srs = root_srs.as_ref().unwrap_or(&full);
+    let budget = budget_gb.map(crate::chain::gigabytes);
+    let mut circuits = Vec::new();
+    // Each layer made below the root: its groups' sizes, the groups resumed (from 1), and
+    // its plan where planned. The root's plan comes last among the plans.
+    let mut layers: Vec<Vec<usize>> = Vec::new();
+    let mut resumed_layers: Vec<Vec<usize>> = Vec::new();
+    let mut plans: Vec<GroupPlan> = Vec::new();
+    // The proofs the next layer takes, and their shape: the segments', then each layer's
+    // aggregates.
+    let mut proofs = snarks;
+    let mut layer_shape = shape.clone();
+    loop {
+        let n = layers.len() + 1;
+        let sizes = match planned {
+            Some(gb) => {
                 // A root sized by the user makes two layers at least.
-                let least = if args.aggregate_root_logrows.is_some() {
+                let least = if n == 1 && args.aggregate_root_logrows.is_some() {
                     2
                 } else {
                     1
                 };
-                plan_groups(
-                    group_srs.as_ref().unwrap_or(&full),
-                    &snarks,
-                    group_k,
-                    gb,
-                    least,
-                )
-            })?,
-        ),
-        None => None,
-    };
-    let groups = plan.as_ref().map_or(asked_groups, |p| p.sizes.len());
-    if let (Some(p), false) = (&plan, args.json) {
-        eprintln!("{}", describe_plan(p, budget_gb.unwrap_or_default()));
-    }
-    let budget = budget_gb.map(crate::chain::gigabytes);
-    let mut circuits = Vec::new();
-    let mut resumed_groups = Vec::new();
-    let (key, aggregate) = if groups > 1 {
-        // Group by group, each group's key let go once its aggregate is proven, then the
-        // root: one aggregation key is held at a time.
-        let root_srs = cut(root_k, "root", stages)?;
-        drop(sizes);
-        let group_srs = group_srs.as_ref().unwrap_or(&full);
-        let root_srs = root_srs.as_ref().unwrap_or(&full);
-        let split_sizes = zkml_aggregate::tree::Split::even(count, groups);
-        // Each group's time (its key and aggregate proof; the first also checks every
-        // segment proof natively), reported after the stage.
-        let mut group_times = Vec::with_capacity(groups);
-        let mut since = std::time::Instant::now();
-        let (split, aggregates) = stages.run("group aggregates (keys and proofs)", || {
-            zkml_aggregate::tree::key_and_prove_groups(
-                group_srs,
-                snarks,
-                &shape,
-                &split_sizes,
-                |g| progress.saved_snark(&format!("group-{g}")),
-                |g, config, aggregate, saved| {
-                    group_times.push(since.elapsed().as_secs_f64());
-                    since = std::time::Instant::now();
-                    circuits.push(Circuit::new(
-                        format!("group {}/{groups}", g + 1),
-                        *config,
-                        budget,
-                    ));
-                    if saved {
-                        resumed_groups.push(g + 1);
-                    } else {
-                        progress.save_snark(
-                            &format!("group-{g}"),
-                            &aggregate.proof,
-                            &aggregate.instances[0],
-                        );
+                let label = if n == 1 {
+                    format!("plan the aggregation within {gb} GB")
+                } else {
+                    format!("plan layer {n} within {gb} GB")
+                };
+                let layer = stages.run(&label, || {
+                    plan_layer(group_srs, &proofs, (group_k, root_k), gb, least, n)
+                })?;
+                if !args.json {
+                    eprintln!("{}", describe_layer(&layer, n, gb));
+                }
+                match layer {
+                    Layer::Root(p) => {
+                        plans.push(p);
+                        None
                     }
-                },
-            )
-        })?;
-        for (g, (secs, size)) in group_times.iter().zip(&split_sizes).enumerate() {
-            let what = if resumed_groups.contains(&(g + 1)) {
+                    Layer::Groups(p) => {
+                        let sizes = p.sizes.clone();
+                        plans.push(p);
+                        Some(sizes)
+                    }
+                }
+            }
+            None => (n == 1 && asked_groups > 1)
+                .then(|| zkml_aggregate::tree::Split::even(count, asked_groups)),
+        };
+        let Some(sizes) = sizes else { break };
+        if n > MAX_LAYERS {
+            bail!("the aggregation needs more than {MAX_LAYERS} layers below its root");
+        }
+        // Group by group, each group's key let go once its aggregate is proven: one
+        // aggregation key is held at a time. Each group's time (its key and aggregate proof;
+        // the first also checks every proof natively) is reported after the stage.
+        let what = if n == 1 { "segment" } else { "aggregate" };
+        let prefix = if n == 1 {
+            String::new()
+        } else {
+            format!("layer {n} ")
+        };
+        let saved_name = |g: usize| {
+            if n == 1 {
+                format!("group-{g}")
+            } else {
+                format!("layer-{n}-group-{g}")
+            }
+        };
+        let groups = sizes.len();
+        let mut group_times = Vec::with_capacity(groups);
+        let mut resumed = Vec::new();
+        let mut since = std::time::Instant::now();
+        let (split, aggregates) = stages.run(
+            &format!("{prefix}group aggregates (keys and proofs)"),
+            || {
+                zkml_aggregate::tree::key_and_prove_groups(
+                    group_srs,
+                    proofs,
+                    &layer_shape,
+                    &sizes,
+                    |g| progress.saved_snark(&saved_name(g)),
+                    |g, config, aggregate, saved| {
+                        group_times.push(since.elapsed().as_secs_f64());
+                        since = std::time::Instant::now();
+                        circuits.push(Circuit::new(
+                            format!("{prefix}group {}/{groups}", g + 1),
+                            *config,
+                            budget,
+                        ));
+                        if saved {
+                            resumed.push(g + 1);
+                        } else {
+                            progress.save_snark(
+                                &saved_name(g),
+                                &aggregate.proof,
+                                &aggregate.instances[0],
+                            );
+                        }
+                    },
+                )
+            },
+        )?;
+        for (g, (secs, size)) in group_times.iter().zip(&sizes).enumerate() {
+            let done = if resumed.contains(&(g + 1)) {
                 "verifying key, saved aggregate checked"
             } else {
                 "key and aggregate proof"
@@ -321,34 +363,38 @@ pub(crate) fn prove(
             let plural = if *size == 1 { "" } else { "s" };
             stages.record(
                 &format!(
-                    "group {}/{} of {size} segment{plural}: {what}",
-                    g + 1,
-                    split_sizes.len()
+                    "{prefix}group {}/{groups} of {size} {what}{plural}: {done}",
+                    g + 1
                 ),
                 *secs,
             );
         }
-        let protocols: Vec<_> = aggregates.iter().map(|a| a.protocol.clone()).collect();
-        let root = stages.run("root aggregation keys", || {
-            zkml_aggregate::tree::keygen_root(root_srs, &protocols, split.root, model)
-        })?;
-        circuits.push(Circuit::new("root".into(), root.config, budget));
-        let aggregate = stages.run("aggregate proof", || {
-            zkml_aggregate::prove(root_srs, &root, aggregates)
-        })?;
-        (root, aggregate)
-    } else {
-        drop(group_srs);
-        drop(sizes);
+        layers.push(sizes);
+        resumed_layers.push(resumed);
+        layer_shape = split.root;
+        proofs = aggregates;
+    }
+    let (key, aggregate) = if layers.is_empty() {
         let key = stages.run("aggregation keys", || {
-            zkml_aggregate::keygen(&full, snarks.clone(), shape.clone(), model)
+            zkml_aggregate::keygen(root_srs, proofs.clone(), shape.clone(), model)
         })?;
         circuits.push(Circuit::new("aggregate".into(), key.config, budget));
         let aggregate = stages.run("aggregate proof", || {
-            zkml_aggregate::prove(&full, &key, snarks)
+            zkml_aggregate::prove(root_srs, &key, proofs)
         })?;
         (key, aggregate)
+    } else {
+        let protocols: Vec<_> = proofs.iter().map(|a| a.protocol.clone()).collect();
+        let root = stages.run("root aggregation keys", || {
+            zkml_aggregate::tree::keygen_root(root_srs, &protocols, layer_shape, model)
+        })?;
+        circuits.push(Circuit::new("root".into(), root.config, budget));
+        let aggregate = stages.run("aggregate proof", || {
+            zkml_aggregate::prove(root_srs, &root, proofs)
+        })?;
+        (root, aggregate)
     };
+    let groups = layers.first().map_or(1, Vec::len);
     if !args.json {
         for c in &circuits {
             eprintln!("{}", c.line());
@@ -409,7 +455,8 @@ pub(crate) fn prove(
             "aggregate": verified.is_ok().then_some(&path),
             "segments": count,
             "groups": groups,
-            "group_circuits_k": (groups > 1).then_some(group_k),
+            "group_circuits_k": (!layers.is_empty()).then_some(group_k),
+            "layers": layers,
             "aggregation_circuit": {
                 "k": key.config.degree,
                 "advice": key.config.num_advice,
@@ -418,14 +465,13 @@ pub(crate) fn prove(
                 "memory_estimate_gb": gb(zkml_aggregate::cost::memory_estimate(&key.config)),
             },
             "memory_budget_gb": budget_gb,
-            "groups_planned": plan.as_ref().map(|p| json!({
-                "sizes": p.sizes,
-                "memory_estimates_gb": p.estimates.iter().map(|&e| gb(e)).collect::<Vec<_>>(),
-            })),
+            "groups_planned": plans.first().map(planned_json),
+            "layers_planned": plans.iter().map(planned_json).collect::<Vec<_>>(),
             "circuits": circuits.iter().map(Circuit::json).collect::<Vec<_>>(),
             "proof_bytes": aggregate.proof.len(),
             "resumed_segments": resumed_segments,
-            "resumed_groups": resumed_groups,
+            "resumed_groups": resumed_layers.first().cloned().unwrap_or_default(),
+            "resumed_layers": resumed_layers,
             "public_values": aggregate.instances.len(),
             "vk_digest": file.vk_digest,
             "timings": stages.json(),
@@ -435,10 +481,18 @@ pub(crate) fn prove(
             println!(
                 "aggregate: {} ({count} segment proofs folded into one{}, key digest {})",
                 path.display(),
-                if groups > 1 {
-                    format!(" in {groups} groups")
-                } else {
-                    String::new()
+                match layers.as_slice() {
+                    [] => String::new(),
+                    [_] => format!(" in {groups} groups"),
+                    layers => {
+                        let counts: Vec<String> =
+                            layers.iter().map(|l| l.len().to_string()).collect();
+                        format!(
+                            " in {} layers of {} groups",
+                            layers.len(),
+                            counts.join(", ")
+                        )
+                    }
                 },
                 file.vk_digest
             );
@@ -451,51 +505,86 @@ pub(crate) fn prove(
         .context("the aggregate just proven does not verify; nothing was written")
 }
 
-/// The fewest groups of `snarks`, at least `min_groups`, whose aggregation circuits of 2^`k`
-/// rows are estimated within `gb` gigabytes, from each proof laid out alone.
-fn plan_groups(
+/// The next layer over `proofs` (segment proofs in layer 1, aggregates above), planned
+/// within `gb` gigabytes from each proof laid out alone: the root in 2^`root_k` rows, or
+/// groups in 2^`group_k` rows (at least `min_groups`) ([`Layer::plan`]).
+fn plan_layer(
     srs: &zkml_prover::srs::Srs,
-    snarks: &[zkml_aggregate::Snark],
-    k: u32,
+    proofs: &[zkml_aggregate::Snark],
+    (group_k, root_k): (u32, u32),
     gb: f64,
     min_groups: usize,
-) -> Result<GroupPlan> {
-    let cells = ProofCells::measure(srs, snarks)?;
-    GroupPlan::fewest(&cells, k, crate::chain::gigabytes(gb), min_groups).or_else(|least| {
-        bail!(
-            "the aggregation does not fit the {gb} GB memory budget: an aggregation circuit of \
-             one segment is estimated at {} GB ({}); choose the groups with \
-             --aggregate-groups to go over the budget, fewer rows with --aggregate-logrows, or \
-             a larger --max-memory",
-            self::gb(least.peak()),
-            zkml_aggregate::cost::describe(&least.configs[least.peak_group()])
-        )
+    layer: usize,
+) -> Result<Layer> {
+    let cells = ProofCells::measure(srs, proofs)?;
+    let budget = crate::chain::gigabytes(gb);
+    Layer::plan(&cells, group_k, root_k, budget, min_groups, layer == 1).or_else(|why| {
+        let ways = "choose the groups with --aggregate-groups to go over the budget, fewer rows \
+                    with --aggregate-logrows, or a larger --max-memory";
+        match why {
+            NoLayer::OverBudget(least) => bail!(
+                "the aggregation does not fit the {gb} GB memory budget: an aggregation circuit \
+                 of one {} is estimated at {} GB ({}); {ways}",
+                if layer == 1 { "segment" } else { "aggregate" },
+                self::gb(least.peak()),
+                zkml_aggregate::cost::describe(&least.configs[least.peak_group()])
+            ),
+            NoLayer::NoFewer(pairs) => bail!(
+                "the aggregation does not fit the {gb} GB memory budget: layer {layer} would \
+                 take its {} aggregates one per circuit, which does not lessen their number \
+                 (two in one circuit are estimated at {} GB, {}); {ways}",
+                proofs.len(),
+                self::gb(pairs.peak()),
+                zkml_aggregate::cost::describe(&pairs.configs[pairs.peak_group()])
+            ),
+        }
     })
 }
 
-/// The plan in words: "aggregation within 16 GB: 2 groups (4 and 3 segments) and a root;
-/// the largest group estimated at 12.3 GB (2^21 rows, ...)".
-fn describe_plan(p: &GroupPlan, gb: f64) -> String {
+/// A layer's plan in words: "aggregation within 16 GB: one layer over 3 segments, estimated
+/// at ...", "aggregation within 16 GB, layer 1: 8 groups (3, 3, ... segments); the largest
+/// estimated at 12.3 GB (2^20 rows, ...)", "aggregation within 16 GB: the root over 3
+/// aggregates, estimated at ...".
+fn describe_layer(layer: &Layer, n: usize, gb: f64) -> String {
+    let (Layer::Root(p) | Layer::Groups(p)) = layer;
     let largest = format!(
         "{} GB ({})",
         self::gb(p.peak()),
         zkml_aggregate::cost::describe(&p.configs[p.peak_group()])
     );
-    match p.sizes.as_slice() {
-        [n] => format!(
-            "aggregation within {gb} GB: one layer over {n} segment{}, estimated at {largest}",
-            if *n == 1 { "" } else { "s" }
+    let what = if n == 1 { "segment" } else { "aggregate" };
+    let plural = |count: usize| if count == 1 { "" } else { "s" };
+    match (layer, p.sizes.as_slice()) {
+        (Layer::Root(_), &[count]) if n == 1 => format!(
+            "aggregation within {gb} GB: one layer over {count} {what}{}, estimated at {largest}",
+            plural(count)
         ),
-        sizes => {
-            let sizes: Vec<String> = sizes.iter().map(usize::to_string).collect();
+        (Layer::Root(_), sizes) => {
+            let count: usize = sizes.iter().sum();
             format!(
-                "aggregation within {gb} GB: {} groups ({} segments) and a root; the largest \
-                 group estimated at {largest}",
+                "aggregation within {gb} GB: the root over {count} {what}{}, estimated at \
+                 {largest}",
+                plural(count)
+            )
+        }
+        (Layer::Groups(_), sizes) => {
+            let listed: Vec<String> = sizes.iter().map(usize::to_string).collect();
+            format!(
+                "aggregation within {gb} GB, layer {n}: {} groups ({} {what}s); the largest \
+                 estimated at {largest}",
                 sizes.len(),
-                sizes.join(", ")
+                listed.join(", ")
             )
         }
     }
+}
+
+/// A planned layer in `--json`: its groups' sizes and estimates (the root's: one group).
+fn planned_json(p: &GroupPlan) -> serde_json::Value {
+    json!({
+        "sizes": p.sizes,
+        "memory_estimates_gb": p.estimates.iter().map(|&e| gb(e)).collect::<Vec<_>>(),
+    })
 }
 
 /// Bytes in gigabytes, to two decimals.
