@@ -43,7 +43,7 @@ use thiserror::Error;
 use zkml_prover::transcript::EvmTranscriptWrite;
 
 pub use circuit::{chain_model, keygen, AggregationKey, Link, Shape, ACCUMULATOR_LIMBS};
-pub use snark::{check_snark, protocol, prove_segment, resume_segment};
+pub use snark::{check_snark, protocol, prove_segment, resume_segment, resume_segment_under_vk};
 pub use snark_verifier_sdk::halo2::aggregation::AggregationConfigParams;
 pub use snark_verifier_sdk::Snark;
 

@@ -5,7 +5,7 @@ use halo2_proofs::halo2curves::bn256::{Bn256, Fr, G1Affine};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use halo2_proofs::plonk::{create_proof, Circuit, ProvingKey, VerifyingKey};
-use halo2_proofs::poly::commitment::ParamsProver;
+use halo2_proofs::poly::commitment::{Params, ParamsProver};
 use halo2_proofs::poly::kzg::commitment::{KZGCommitmentScheme, ParamsKZG};
 use halo2_proofs::poly::kzg::multiopen::ProverSHPLONK;
 use rand::rngs::OsRng;
@@ -16,7 +16,7 @@ use snark_verifier_sdk::snark_verifier::util::transcript::TranscriptRead;
 use snark_verifier_sdk::snark_verifier::verifier::plonk::PlonkProtocol;
 use snark_verifier_sdk::snark_verifier::verifier::SnarkVerifier;
 use snark_verifier_sdk::{NativeLoader, PlonkVerifier, Snark, SHPLONK};
-use zkml_circuits::Blinding;
+use zkml_circuits::{Blinding, CircuitParams, ModelCircuit, VisibilityConfig};
 use zkml_ir::{Program, Tensor};
 use zkml_prover::ProvingKeyFile;
 
@@ -74,6 +74,31 @@ pub fn resume_segment(
         vec![instances],
         proof,
     );
+    check_snark(srs, &snark).ok()?;
+    Some(snark)
+}
+
+/// [`resume_segment`] without a proving key: under halo2's verifying key `vk` of the segment's
+/// circuit (`circuit`, `visibility`: [`zkml_prover::generate_verifying_keys`]), made from the
+/// program again, so a saved proof is taken without the proving key's time and memory.
+pub fn resume_segment_under_vk(
+    program: &Program,
+    inputs: &[Tensor],
+    blinding: Blinding,
+    (vk, circuit, visibility): (&VerifyingKey<G1Affine>, CircuitParams, VisibilityConfig),
+    srs: &ParamsKZG<Bn256>,
+    (proof, instances): (Vec<u8>, Vec<Fr>),
+) -> Option<Snark> {
+    if vk.get_domain().k() != circuit.k || Params::k(srs) != circuit.k {
+        return None;
+    }
+    let trace = zkml_ir::evaluate(program, inputs).ok()?;
+    let layout =
+        zkml_circuits::build_segment(program, Some(&trace), circuit, visibility, blinding).ok()?;
+    if ModelCircuit::new(layout).instance() != instances {
+        return None;
+    }
+    let snark = Snark::new(protocol(srs, vk, instances.len()), vec![instances], proof);
     check_snark(srs, &snark).ok()?;
     Some(snark)
 }

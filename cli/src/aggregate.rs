@@ -163,17 +163,53 @@ pub(crate) fn prove(
         let srs = stages.run(&format!("{label}SRS of 2^{} rows", circuits[i].k), || {
             sizes.for_k(circuits[i].k)
         })?;
+        let w = &witness[i];
+        let name = format!("segment-{i}");
+        // A saved proof whose proving key is no longer cached is checked under the verifying
+        // keys alone, made again from the program (no proving key's time and memory).
+        let visibility = cut.segment_visibility(i);
+        let cached_pk =
+            crate::proving::key_cache_dir(&segment.program, &circuits[i], &visibility, &srs)
+                .join("pk.bin");
+        if let (Some(saved), false) = (progress.saved_snark(&name), cached_pk.exists()) {
+            let resumed = stages.run(
+                &format!("{label}verifying key, saved proof checked"),
+                || {
+                    let (vk, exported) = zkml_prover::generate_verifying_keys(
+                        &segment.program,
+                        circuits[i],
+                        visibility,
+                        &srs,
+                    )?;
+                    anyhow::Ok(
+                        zkml_aggregate::resume_segment_under_vk(
+                            &segment.program,
+                            &w.inputs,
+                            w.blinding,
+                            (&vk, circuits[i], visibility),
+                            &srs,
+                            saved,
+                        )
+                        .map(|snark| (snark, exported)),
+                    )
+                },
+            )?;
+            if let Some((snark, exported)) = resumed {
+                resumed_segments.push(i + 1);
+                snarks.push(snark);
+                keys.push(zkml_verifier::Key::Halo2(exported));
+                continue;
+            }
+        }
         let k = cached_keys_for(
             &segment.program,
-            cut.segment_visibility(i),
+            visibility,
             circuits[i],
             srs,
             &label,
             run,
             stages,
         )?;
-        let w = &witness[i];
-        let name = format!("segment-{i}");
         let resumed = match progress.saved_snark(&name) {
             Some((proof, instances)) => {
                 stages.run(&format!("{label}check the saved proof"), || {

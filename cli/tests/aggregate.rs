@@ -255,6 +255,16 @@ fn aggregate_flow(extra: &[&str]) {
     );
     assert!(out.join("progress/state.json").exists());
     std::fs::remove_file(out.join("aggregate.json")).unwrap();
+    // One segment's proving key is gone from the cache (evicted): its saved proof is checked
+    // under its verifying keys made again, without a proving key.
+    let mut cached: Vec<_> = std::fs::read_dir(cache.join("keys"))
+        .unwrap()
+        .map(|d| d.unwrap().path().join("pk.bin"))
+        .filter(|p| p.exists())
+        .collect();
+    cached.sort();
+    assert_eq!(cached.len(), 2, "{cached:?}");
+    std::fs::remove_file(&cached[0]).unwrap();
     let run = prove();
     assert!(
         run.status.success(),
@@ -267,6 +277,13 @@ fn aggregate_flow(extra: &[&str]) {
     let groups = if extra.is_empty() { 1 } else { 2 };
     assert_eq!(summary["groups"], groups);
     assert_eq!(summary["resumed_segments"], serde_json::json!([1, 2]));
+    let under_vk = (1..=2)
+        .filter(|i| {
+            summary["timings"][format!("segment {i}/2: verifying key, saved proof checked")]
+                .is_number()
+        })
+        .count();
+    assert_eq!(under_vk, 1, "{}", summary["timings"]);
     let resumed_groups: Vec<usize> = if groups > 1 { vec![1, 2] } else { vec![] };
     assert_eq!(summary["resumed_groups"], serde_json::json!(resumed_groups));
     // Each group is timed on its own (both resumed here: their verifying keys made, their

@@ -18,5 +18,7 @@ pub mod transcript;
 
 pub use device::Device;
 pub use error::ProverError;
-pub use keys::{generate_keys, generate_keys_on, ProvingKeyFile, ProvingKeyHeader};
+pub use keys::{
+    generate_keys, generate_keys_on, generate_verifying_keys, ProvingKeyFile, ProvingKeyHeader,
+};
 pub use prove::{prove, prove_on, prove_segment_on, verify_with_halo2, Proof};

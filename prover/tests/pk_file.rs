@@ -18,6 +18,14 @@ fn key() -> (Vec<u8>, usize) {
 
 /// A small key with `lanes` lanes of `results` results.
 fn key_file(lanes: usize, results: usize) -> ProvingKeyFile {
+    let (program, params, srs) = small(lanes, results);
+    generate_keys(&program, params, VisibilityConfig::default(), &srs)
+        .unwrap()
+        .0
+}
+
+/// A small program, its circuit of `lanes` lanes of `results` results, and an SRS of its size.
+fn small(lanes: usize, results: usize) -> (zkml_ir::Program, CircuitParams, srs::Srs) {
     let mut b = ProgramBuilder::new(12).unwrap();
     let x = b.input("x", vec![4], 0).unwrap();
     let y = b.push("relu", Op::Relu, &[x]).unwrap();
@@ -39,9 +47,19 @@ fn key_file(lanes: usize, results: usize) -> ProvingKeyFile {
     let layout = zkml_circuits::build(&program, None, params, VisibilityConfig::default()).unwrap();
     params.k = minimal_k(&layout);
     let srs = srs::generate(params.k, 3);
-    generate_keys(&program, params, VisibilityConfig::default(), &srs)
-        .unwrap()
-        .0
+    (program, params, srs)
+}
+
+/// The verifying keys made alone (to check a saved proof without its proving key) are the
+/// ones key generation makes, halo2's and the exported one.
+#[test]
+fn verifying_keys_made_alone_are_the_proving_keys_own() {
+    let (program, params, srs) = small(4, 2);
+    let vis = VisibilityConfig::default();
+    let (pk, exported) = generate_keys(&program, params, vis, &srs).unwrap();
+    let (vk, alone) = zkml_prover::generate_verifying_keys(&program, params, vis, &srs).unwrap();
+    assert_eq!(alone.to_bytes(), exported.to_bytes());
+    assert_eq!(vk.transcript_repr(), pk.pk.get_vk().transcript_repr());
 }
 
 /// The key cache makes room for a key from its counted length: it is the written length, for
