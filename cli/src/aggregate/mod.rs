@@ -9,8 +9,6 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use zkml_aggregate::cost::ProofCells;
-use zkml_aggregate::tree::{GroupPlan, Layer, NoLayer};
 use zkml_aggregate::{AggregateProof, Shape};
 use zkml_ir::Program;
 use zkml_verifier::vk::ValueClass;
@@ -19,6 +17,8 @@ use crate::chain::{plan, Request};
 use crate::commands::prove::{cache_keys, cached_keys_for, print_outputs, zkml_file, Args, Run};
 use crate::common::{print_json, report_error, write_output};
 use crate::stages::Stages;
+
+mod layers;
 
 /// The `format` of an aggregate file.
 pub const AGGREGATE_FORMAT: &str = "zkml-aggregate";
@@ -30,9 +30,6 @@ pub const AGGREGATION_LOGROWS: u32 = 20;
 /// The aggregate file's version: 2 since aggregates are checked by zkml's own verifier and
 /// contract (version 1 used snark-verifier's).
 const AGGREGATE_VERSION: u32 = 2;
-/// The most layers of groups below the root a planned aggregate makes (each at least halves
-/// the proofs above the first: 2^8 aggregates of the first layer reach one root).
-const MAX_LAYERS: usize = 9;
 
 /// An aggregate file (`aggregate.json`).
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -155,6 +152,212 @@ pub(crate) fn prove(
     // aggregate's accumulator is decided with the same G2 and s G2 as every proof's.
     let (full, source) = crate::proving::srs_for(group_k.max(root_k), args.srs.as_deref(), stages)?;
     let mut sizes = crate::proving::SrsCuts::new(full.clone(), &source);
+    let (snarks, keys, resumed_segments) = prove_segments(
+        &Segments {
+            cut: &cut,
+            circuits: &circuits,
+            witness: &witness,
+        },
+        &mut sizes,
+        &progress,
+        run,
+        stages,
+    )?;
+    zkml_verifier::chain::check_keys(&keys)?;
+    let links: Vec<(usize, usize)> = keys
+        .windows(2)
+        .map(|w| {
+            let out = zkml_verifier::chain::link(&w[0], ValueClass::Outputs);
+            let inp = zkml_verifier::chain::link(&w[1], ValueClass::Inputs);
+            out.zip(inp).context("the segments' keys do not link")
+        })
+        .collect::<Result<_>>()?;
+    let lens = snarks.iter().map(|s| s.instances[0].len()).collect();
+    let shape = Shape::chain(lens, &links).map_err(anyhow::Error::msg)?;
+    let vks: Vec<zkml_verifier::VerifyingKey> = keys
+        .into_iter()
+        .map(|k| match k {
+            zkml_verifier::Key::Halo2(vk) => Ok(vk),
+            zkml_verifier::Key::Groth16(_) => bail!("a segment's key is not a halo2 key"),
+        })
+        .collect::<Result<_>>()?;
+    let model = zkml_aggregate::chain_model(&vks, zkml_prover::keys::program_digest(program))?;
+    // The groups' and the root's sizes, cut from the full SRS where they are smaller.
+    let top = group_k.max(root_k);
+    let mut cut = |k: u32, what: &str, stages: &mut Stages| {
+        if k >= top {
+            return Ok(None);
+        }
+        stages
+            .run(&format!("SRS of 2^{k} rows for the {what}"), || {
+                sizes.for_k(k)
+            })
+            .map(Some)
+    };
+    let group_srs = cut(group_k, "groups", stages)?;
+    let root_srs = cut(root_k, "root", stages)?;
+    drop(sizes);
+    let group_srs = group_srs.as_ref().unwrap_or(&full);
+    let root_srs = root_srs.as_ref().unwrap_or(&full);
+    let layering = layers::Layering {
+        planned,
+        budget_gb,
+        asked_groups,
+        group_k,
+        root_k,
+        root_rows_asked: args.aggregate_root_logrows.is_some(),
+        group_srs,
+        root_srs,
+        json: args.json,
+    };
+    let layers::Layered {
+        key,
+        aggregate,
+        layers,
+        resumed_layers,
+        plans,
+        circuits,
+    } = layers::prove_layers(&layering, snarks, &shape, model, &progress, stages)?;
+    let groups = layers.first().map_or(1, Vec::len);
+    if !args.json {
+        for c in &circuits {
+            eprintln!("{}", c.line());
+        }
+    }
+    let verified = stages.run("verify aggregate", || {
+        zkml_aggregate::verify(&key.vk, &aggregate)
+    });
+    let vk_bytes = key.vk.to_bytes();
+    // Private outputs stay out of the file, as they do out of a proof file.
+    let listed = crate::proving::lists_outputs(&key.vk.model);
+    let path = args
+        .output
+        .clone()
+        .unwrap_or_else(|| args.out.join("aggregate.json"));
+    let folder = path.parent().unwrap_or(Path::new("."));
+    let file = AggregateFile {
+        format: AGGREGATE_FORMAT.into(),
+        version: AGGREGATE_VERSION,
+        program_digest: zkml_verifier::encoding::hex0x(&zkml_prover::keys::program_digest(program)),
+        segments: count,
+        vk: "aggregate.vk".into(),
+        vk_digest: zkml_verifier::encoding::hex0x(&zkml_prover::keys::keccak(&vk_bytes)),
+        proof: format!("0x{}", hex::encode(&aggregate.proof)),
+        instances: aggregate
+            .instances
+            .iter()
+            .map(|f| crate::proving::word_hex(&zkml_prover::prove::fr_to_word(f)))
+            .collect(),
+        outputs: Some(if listed { outputs.clone() } else { Vec::new() }),
+        quantized_outputs: Some(if listed { quantized } else { Vec::new() }),
+    };
+    if verified.is_ok() {
+        stages.run("write artifacts", || -> Result<()> {
+            let inputs: [&Path; 2] = [&args.model, args.input_path()];
+            write_output(
+                &folder.join(&file.vk),
+                &vk_bytes,
+                args.force,
+                crate::groth16::is_key_file,
+                &inputs,
+            )?;
+            write_output(
+                &path,
+                serde_json::to_string_pretty(&file)?.as_bytes(),
+                args.force,
+                |b| aggregate_file_bytes(b) || zkml_file(b),
+                &inputs,
+            )
+        })?;
+    }
+    // Written, or not verified (a rerun then starts afresh): the progress has served.
+    progress.finish();
+    if args.json {
+        print_json(&json!({
+            "outputs": outputs,
+            "verified": verified.is_ok(),
+            "aggregate": verified.is_ok().then_some(&path),
+            "segments": count,
+            "groups": groups,
+            "group_circuits_k": (!layers.is_empty()).then_some(group_k),
+            "layers": layers,
+            "aggregation_circuit": {
+                "k": key.config.degree,
+                "advice": key.config.num_advice,
+                "lookup_advice": key.config.num_lookup_advice,
+                "fixed": key.config.num_fixed,
+                "memory_estimate_gb": gb(zkml_aggregate::cost::memory_estimate(&key.config)),
+            },
+            "memory_budget_gb": budget_gb,
+            "groups_planned": plans.first().map(layers::planned_json),
+            "layers_planned": plans.iter().map(layers::planned_json).collect::<Vec<_>>(),
+            "circuits": circuits.iter().map(layers::Circuit::json).collect::<Vec<_>>(),
+            "proof_bytes": aggregate.proof.len(),
+            "resumed_segments": resumed_segments,
+            "resumed_groups": resumed_layers.first().cloned().unwrap_or_default(),
+            "resumed_layers": resumed_layers,
+            "public_values": aggregate.instances.len(),
+            "vk_digest": file.vk_digest,
+            "timings": stages.json(),
+        }))?;
+    } else {
+        if verified.is_ok() {
+            println!(
+                "aggregate: {} ({count} segment proofs folded into one{}, key digest {})",
+                path.display(),
+                match layers.as_slice() {
+                    [] => String::new(),
+                    [_] => format!(" in {groups} groups"),
+                    layers => {
+                        let counts: Vec<String> =
+                            layers.iter().map(|l| l.len().to_string()).collect();
+                        format!(
+                            " in {} layers of {} groups",
+                            layers.len(),
+                            counts.join(", ")
+                        )
+                    }
+                },
+                file.vk_digest
+            );
+        }
+        print_outputs(&outputs);
+        println!("verified: {}", if verified.is_ok() { "yes" } else { "NO" });
+    }
+    verified
+        .map(|_| ())
+        .context("the aggregate just proven does not verify; nothing was written")
+}
+
+/// A program's segments as the aggregate proves them: the cut, each segment's circuit, and
+/// the witness computed once.
+struct Segments<'a> {
+    cut: &'a zkml_segments::CutProgram,
+    circuits: &'a [zkml_circuits::CircuitParams],
+    witness: &'a [zkml_segments::SegmentWitness],
+}
+
+/// Proves each segment for aggregation (Poseidon transcript), or takes its proof saved in
+/// `progress` where it verifies: under the cached proving key's verifying key, or under the
+/// verifying keys alone, made again from the program, where the proving key is no longer
+/// cached. Returns the proofs, the segments' exported keys and the segments resumed (from 1).
+fn prove_segments(
+    s: &Segments<'_>,
+    sizes: &mut crate::proving::SrsCuts,
+    progress: &crate::progress::Progress,
+    run: &mut Run,
+    stages: &mut Stages,
+) -> Result<(
+    Vec<zkml_aggregate::Snark>,
+    Vec<zkml_verifier::Key>,
+    Vec<usize>,
+)> {
+    let Segments {
+        cut,
+        circuits,
+        witness,
+    } = *s;
+    let count = cut.len();
     let mut snarks = Vec::with_capacity(count);
     let mut keys = Vec::with_capacity(count);
     let mut resumed_segments = Vec::new();
@@ -253,429 +456,12 @@ pub(crate) fn prove(
         snarks.push(snark);
         keys.push(zkml_verifier::Key::Halo2(k.vk));
     }
-    zkml_verifier::chain::check_keys(&keys)?;
-    let links: Vec<(usize, usize)> = keys
-        .windows(2)
-        .map(|w| {
-            let out = zkml_verifier::chain::link(&w[0], ValueClass::Outputs);
-            let inp = zkml_verifier::chain::link(&w[1], ValueClass::Inputs);
-            out.zip(inp).context("the segments' keys do not link")
-        })
-        .collect::<Result<_>>()?;
-    let lens = snarks.iter().map(|s| s.instances[0].len()).collect();
-    let shape = Shape::chain(lens, &links).map_err(anyhow::Error::msg)?;
-    let vks: Vec<zkml_verifier::VerifyingKey> = keys
-        .into_iter()
-        .map(|k| match k {
-            zkml_verifier::Key::Halo2(vk) => Ok(vk),
-            zkml_verifier::Key::Groth16(_) => bail!("a segment's key is not a halo2 key"),
-        })
-        .collect::<Result<_>>()?;
-    let model = zkml_aggregate::chain_model(&vks, zkml_prover::keys::program_digest(program))?;
-    // The groups' and the root's sizes, cut from the full SRS where they are smaller.
-    let top = group_k.max(root_k);
-    let mut cut = |k: u32, what: &str, stages: &mut Stages| {
-        if k >= top {
-            return Ok(None);
-        }
-        stages
-            .run(&format!("SRS of 2^{k} rows for the {what}"), || {
-                sizes.for_k(k)
-            })
-            .map(Some)
-    };
-    let group_srs = cut(group_k, "groups", stages)?;
-    let root_srs = cut(root_k, "root", stages)?;
-    drop(sizes);
-    let group_srs = group_srs.as_ref().unwrap_or(&full);
-    let root_srs = root_srs.as_ref().unwrap_or(&full);
-    let budget = budget_gb.map(crate::chain::gigabytes);
-    let mut circuits = Vec::new();
-    // Each layer made below the root: its groups' sizes, the groups resumed (from 1), and
-    // its plan where planned. The root's plan comes last among the plans.
-    let mut layers: Vec<Vec<usize>> = Vec::new();
-    let mut resumed_layers: Vec<Vec<usize>> = Vec::new();
-    let mut plans: Vec<GroupPlan> = Vec::new();
-    // The proofs the next layer takes, and their shape: the segments', then each layer's
-    // aggregates.
-    let mut proofs = snarks;
-    let mut layer_shape = shape.clone();
-    loop {
-        let n = layers.len() + 1;
-        let sizes = match planned {
-            Some(gb) => {
-                // A root sized by the user makes two layers at least.
-                let least = if n == 1 && args.aggregate_root_logrows.is_some() {
-                    2
-                } else {
-                    1
-                };
-                let label = if n == 1 {
-                    format!("plan the aggregation within {gb} GB")
-                } else {
-                    format!("plan layer {n} within {gb} GB")
-                };
-                let layer = stages.run(&label, || {
-                    plan_layer(group_srs, &proofs, (group_k, root_k), gb, least, n)
-                })?;
-                if !args.json {
-                    eprintln!("{}", describe_layer(&layer, n, gb));
-                }
-                match layer {
-                    Layer::Root(p) => {
-                        plans.push(p);
-                        None
-                    }
-                    Layer::Groups(p) => {
-                        let sizes = p.sizes.clone();
-                        plans.push(p);
-                        Some(sizes)
-                    }
-                }
-            }
-            None => (n == 1 && asked_groups > 1)
-                .then(|| zkml_aggregate::tree::Split::even(count, asked_groups)),
-        };
-        let Some(sizes) = sizes else { break };
-        if n > MAX_LAYERS {
-            bail!("the aggregation needs more than {MAX_LAYERS} layers below its root");
-        }
-        // Group by group, each group's key let go once its aggregate is proven: one
-        // aggregation key is held at a time. Each group's time (its key and aggregate proof;
-        // the first also checks every proof natively) is reported after the stage.
-        let what = if n == 1 { "segment" } else { "aggregate" };
-        let prefix = if n == 1 {
-            String::new()
-        } else {
-            format!("layer {n} ")
-        };
-        let saved_name = |g: usize| {
-            if n == 1 {
-                format!("group-{g}")
-            } else {
-                format!("layer-{n}-group-{g}")
-            }
-        };
-        let groups = sizes.len();
-        let mut group_times = Vec::with_capacity(groups);
-        let mut resumed = Vec::new();
-        let mut since = std::time::Instant::now();
-        let (split, aggregates) = stages.run(
-            &format!("{prefix}group aggregates (keys and proofs)"),
-            || {
-                zkml_aggregate::tree::key_and_prove_groups(
-                    group_srs,
-                    proofs,
-                    &layer_shape,
-                    &sizes,
-                    |g| progress.saved_snark(&saved_name(g)),
-                    |g, config, aggregate, saved| {
-                        group_times.push(since.elapsed().as_secs_f64());
-                        since = std::time::Instant::now();
-                        circuits.push(Circuit::new(
-                            format!("{prefix}group {}/{groups}", g + 1),
-                            *config,
-                            budget,
-                        ));
-                        if saved {
-                            resumed.push(g + 1);
-                        } else {
-                            progress.save_snark(
-                                &saved_name(g),
-                                &aggregate.proof,
-                                &aggregate.instances[0],
-                            );
-                        }
-                    },
-                )
-            },
-        )?;
-        for (g, (secs, size)) in group_times.iter().zip(&sizes).enumerate() {
-            let done = if resumed.contains(&(g + 1)) {
-                "verifying key, saved aggregate checked"
-            } else {
-                "key and aggregate proof"
-            };
-            let plural = if *size == 1 { "" } else { "s" };
-            stages.record(
-                &format!(
-                    "{prefix}group {}/{groups} of {size} {what}{plural}: {done}",
-                    g + 1
-                ),
-                *secs,
-            );
-        }
-        layers.push(sizes);
-        resumed_layers.push(resumed);
-        layer_shape = split.root;
-        proofs = aggregates;
-    }
-    let (key, aggregate) = if layers.is_empty() {
-        let key = stages.run("aggregation keys", || {
-            zkml_aggregate::keygen(root_srs, proofs.clone(), shape.clone(), model)
-        })?;
-        circuits.push(Circuit::new("aggregate".into(), key.config, budget));
-        let aggregate = stages.run("aggregate proof", || {
-            zkml_aggregate::prove(root_srs, &key, proofs)
-        })?;
-        (key, aggregate)
-    } else {
-        let protocols: Vec<_> = proofs.iter().map(|a| a.protocol.clone()).collect();
-        let root = stages.run("root aggregation keys", || {
-            zkml_aggregate::tree::keygen_root(root_srs, &protocols, layer_shape, model)
-        })?;
-        circuits.push(Circuit::new("root".into(), root.config, budget));
-        let aggregate = stages.run("aggregate proof", || {
-            zkml_aggregate::prove(root_srs, &root, proofs)
-        })?;
-        (root, aggregate)
-    };
-    let groups = layers.first().map_or(1, Vec::len);
-    if !args.json {
-        for c in &circuits {
-            eprintln!("{}", c.line());
-        }
-    }
-    let verified = stages.run("verify aggregate", || {
-        zkml_aggregate::verify(&key.vk, &aggregate)
-    });
-    let vk_bytes = key.vk.to_bytes();
-    // Private outputs stay out of the file, as they do out of a proof file.
-    let listed = crate::proving::lists_outputs(&key.vk.model);
-    let path = args
-        .output
-        .clone()
-        .unwrap_or_else(|| args.out.join("aggregate.json"));
-    let folder = path.parent().unwrap_or(Path::new("."));
-    let file = AggregateFile {
-        format: AGGREGATE_FORMAT.into(),
-        version: AGGREGATE_VERSION,
-        program_digest: zkml_verifier::encoding::hex0x(&zkml_prover::keys::program_digest(program)),
-        segments: count,
-        vk: "aggregate.vk".into(),
-        vk_digest: zkml_verifier::encoding::hex0x(&zkml_prover::keys::keccak(&vk_bytes)),
-        proof: format!("0x{}", hex::encode(&aggregate.proof)),
-        instances: aggregate
-            .instances
-            .iter()
-            .map(|f| crate::proving::word_hex(&zkml_prover::prove::fr_to_word(f)))
-            .collect(),
-        outputs: Some(if listed { outputs.clone() } else { Vec::new() }),
-        quantized_outputs: Some(if listed { quantized } else { Vec::new() }),
-    };
-    if verified.is_ok() {
-        stages.run("write artifacts", || -> Result<()> {
-            let inputs: [&Path; 2] = [&args.model, args.input_path()];
-            write_output(
-                &folder.join(&file.vk),
-                &vk_bytes,
-                args.force,
-                crate::groth16::is_key_file,
-                &inputs,
-            )?;
-            write_output(
-                &path,
-                serde_json::to_string_pretty(&file)?.as_bytes(),
-                args.force,
-                |b| aggregate_file_bytes(b) || zkml_file(b),
-                &inputs,
-            )
-        })?;
-    }
-    // Written, or not verified (a rerun then starts afresh): the progress has served.
-    progress.finish();
-    if args.json {
-        print_json(&json!({
-            "outputs": outputs,
-            "verified": verified.is_ok(),
-            "aggregate": verified.is_ok().then_some(&path),
-            "segments": count,
-            "groups": groups,
-            "group_circuits_k": (!layers.is_empty()).then_some(group_k),
-            "layers": layers,
-            "aggregation_circuit": {
-                "k": key.config.degree,
-                "advice": key.config.num_advice,
-                "lookup_advice": key.config.num_lookup_advice,
-                "fixed": key.config.num_fixed,
-                "memory_estimate_gb": gb(zkml_aggregate::cost::memory_estimate(&key.config)),
-            },
-            "memory_budget_gb": budget_gb,
-            "groups_planned": plans.first().map(planned_json),
-            "layers_planned": plans.iter().map(planned_json).collect::<Vec<_>>(),
-            "circuits": circuits.iter().map(Circuit::json).collect::<Vec<_>>(),
-            "proof_bytes": aggregate.proof.len(),
-            "resumed_segments": resumed_segments,
-            "resumed_groups": resumed_layers.first().cloned().unwrap_or_default(),
-            "resumed_layers": resumed_layers,
-            "public_values": aggregate.instances.len(),
-            "vk_digest": file.vk_digest,
-            "timings": stages.json(),
-        }))?;
-    } else {
-        if verified.is_ok() {
-            println!(
-                "aggregate: {} ({count} segment proofs folded into one{}, key digest {})",
-                path.display(),
-                match layers.as_slice() {
-                    [] => String::new(),
-                    [_] => format!(" in {groups} groups"),
-                    layers => {
-                        let counts: Vec<String> =
-                            layers.iter().map(|l| l.len().to_string()).collect();
-                        format!(
-                            " in {} layers of {} groups",
-                            layers.len(),
-                            counts.join(", ")
-                        )
-                    }
-                },
-                file.vk_digest
-            );
-        }
-        print_outputs(&outputs);
-        println!("verified: {}", if verified.is_ok() { "yes" } else { "NO" });
-    }
-    verified
-        .map(|_| ())
-        .context("the aggregate just proven does not verify; nothing was written")
-}
-
-/// The next layer over `proofs` (segment proofs in layer 1, aggregates above), planned
-/// within `gb` gigabytes from each proof laid out alone: the root in 2^`root_k` rows, or
-/// groups in 2^`group_k` rows (at least `min_groups`) ([`Layer::plan`]).
-fn plan_layer(
-    srs: &zkml_prover::srs::Srs,
-    proofs: &[zkml_aggregate::Snark],
-    (group_k, root_k): (u32, u32),
-    gb: f64,
-    min_groups: usize,
-    layer: usize,
-) -> Result<Layer> {
-    let cells = ProofCells::measure(srs, proofs)?;
-    let budget = crate::chain::gigabytes(gb);
-    Layer::plan(&cells, group_k, root_k, budget, min_groups, layer == 1).or_else(|why| {
-        let ways = "choose the groups with --aggregate-groups to go over the budget, fewer rows \
-                    with --aggregate-logrows, or a larger --max-memory";
-        match why {
-            NoLayer::OverBudget(least) => bail!(
-                "the aggregation does not fit the {gb} GB memory budget: an aggregation circuit \
-                 of one {} is estimated at {} GB ({}); {ways}",
-                if layer == 1 { "segment" } else { "aggregate" },
-                self::gb(least.peak()),
-                zkml_aggregate::cost::describe(&least.configs[least.peak_group()])
-            ),
-            NoLayer::NoFewer(pairs) => bail!(
-                "the aggregation does not fit the {gb} GB memory budget: layer {layer} would \
-                 take its {} aggregates one per circuit, which does not lessen their number \
-                 (two in one circuit are estimated at {} GB, {}); {ways}",
-                proofs.len(),
-                self::gb(pairs.peak()),
-                zkml_aggregate::cost::describe(&pairs.configs[pairs.peak_group()])
-            ),
-        }
-    })
-}
-
-/// A layer's plan in words: "aggregation within 16 GB: one layer over 3 segments, estimated
-/// at ...", "aggregation within 16 GB, layer 1: 8 groups (3, 3, ... segments); the largest
-/// estimated at 12.3 GB (2^20 rows, ...)", "aggregation within 16 GB: the root over 3
-/// aggregates, estimated at ...".
-fn describe_layer(layer: &Layer, n: usize, gb: f64) -> String {
-    let (Layer::Root(p) | Layer::Groups(p)) = layer;
-    let largest = format!(
-        "{} GB ({})",
-        self::gb(p.peak()),
-        zkml_aggregate::cost::describe(&p.configs[p.peak_group()])
-    );
-    let what = if n == 1 { "segment" } else { "aggregate" };
-    let plural = |count: usize| if count == 1 { "" } else { "s" };
-    match (layer, p.sizes.as_slice()) {
-        (Layer::Root(_), &[count]) if n == 1 => format!(
-            "aggregation within {gb} GB: one layer over {count} {what}{}, estimated at {largest}",
-            plural(count)
-        ),
-        (Layer::Root(_), sizes) => {
-            let count: usize = sizes.iter().sum();
-            format!(
-                "aggregation within {gb} GB: the root over {count} {what}{}, estimated at \
-                 {largest}",
-                plural(count)
-            )
-        }
-        (Layer::Groups(_), sizes) => {
-            let listed: Vec<String> = sizes.iter().map(usize::to_string).collect();
-            format!(
-                "aggregation within {gb} GB, layer {n}: {} groups ({} {what}s); the largest \
-                 estimated at {largest}",
-                sizes.len(),
-                listed.join(", ")
-            )
-        }
-    }
-}
-
-/// A planned layer in `--json`: its groups' sizes and estimates (the root's: one group).
-fn planned_json(p: &GroupPlan) -> serde_json::Value {
-    json!({
-        "sizes": p.sizes,
-        "memory_estimates_gb": p.estimates.iter().map(|&e| gb(e)).collect::<Vec<_>>(),
-    })
+    Ok((snarks, keys, resumed_segments))
 }
 
 /// Bytes in gigabytes, to two decimals.
 fn gb(bytes: u64) -> f64 {
     (bytes as f64 / 1e7).round() / 100.0
-}
-
-/// One aggregation circuit made: its shape and estimated memory, against the budget.
-struct Circuit {
-    name: String,
-    config: zkml_aggregate::AggregationConfigParams,
-    estimate: u64,
-    over: bool,
-}
-
-impl Circuit {
-    fn new(
-        name: String,
-        config: zkml_aggregate::AggregationConfigParams,
-        budget: Option<u64>,
-    ) -> Self {
-        let estimate = zkml_aggregate::cost::memory_estimate(&config);
-        Self {
-            name,
-            config,
-            estimate,
-            over: budget.is_some_and(|b| estimate > b),
-        }
-    }
-
-    fn line(&self) -> String {
-        format!(
-            "{}: {}, estimated {} GB{}",
-            self.name,
-            zkml_aggregate::cost::describe(&self.config),
-            gb(self.estimate),
-            if self.over {
-                " (over the memory budget)"
-            } else {
-                ""
-            }
-        )
-    }
-
-    fn json(&self) -> serde_json::Value {
-        json!({
-            "name": self.name,
-            "k": self.config.degree,
-            "advice": self.config.num_advice,
-            "lookup_advice": self.config.num_lookup_advice,
-            "fixed": self.config.num_fixed,
-            "memory_estimate_gb": gb(self.estimate),
-            "over_budget": self.over,
-        })
-    }
 }
 
 /// What reading an aggregate file and its key gives.
