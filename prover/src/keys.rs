@@ -184,9 +184,10 @@ pub fn generate_keys_on(
     Ok((ProvingKeyFile { header, pk }, exported))
 }
 
-/// The verifying keys alone (halo2's, and the exported one), without a proving key: about
-/// half the work of [`generate_keys`] and a fraction of its memory. A proof saved by an
-/// earlier run is checked under them when its proving key is no longer at hand.
+/// The verifying keys alone (halo2's, and the exported one), without the proving key's
+/// polynomials (the fixed columns' and the permutation's coefficients and values, the row
+/// indicators) that [`generate_keys`] also makes and holds. A proof saved by an earlier run
+/// is checked under them when its proving key is no longer at hand.
 pub fn generate_verifying_keys(
     program: &Program,
     circuit: CircuitParams,
