@@ -62,6 +62,46 @@ pub struct AggregateFile {
     pub quantized_outputs: Option<Vec<Vec<i64>>>,
 }
 
+impl AggregateFile {
+    /// The file for `aggregate` of `segments` segment proofs of `program`, with its verifying
+    /// key's bytes `vk_bytes` (written beside it as `aggregate.vk`) and the outputs, dequantized
+    /// and as integers, listed where it proves them (`listed`) and left out where they are
+    /// private.
+    fn new(
+        program: &Program,
+        segments: usize,
+        vk_bytes: &[u8],
+        aggregate: &AggregateProof,
+        listed: bool,
+        outputs: Vec<Vec<f64>>,
+        quantized: Vec<Vec<i64>>,
+    ) -> Self {
+        let (outputs, quantized) = if listed {
+            (outputs, quantized)
+        } else {
+            Default::default()
+        };
+        Self {
+            format: AGGREGATE_FORMAT.into(),
+            version: AGGREGATE_VERSION,
+            program_digest: zkml_verifier::encoding::hex0x(&zkml_prover::keys::program_digest(
+                program,
+            )),
+            segments,
+            vk: "aggregate.vk".into(),
+            vk_digest: zkml_verifier::encoding::hex0x(&zkml_prover::keys::keccak(vk_bytes)),
+            proof: format!("0x{}", hex::encode(&aggregate.proof)),
+            instances: aggregate
+                .instances
+                .iter()
+                .map(|f| crate::proving::word_hex(&zkml_prover::prove::fr_to_word(f)))
+                .collect(),
+            outputs: Some(outputs),
+            quantized_outputs: Some(quantized),
+        }
+    }
+}
+
 /// Whether `b` is an aggregate file.
 pub fn aggregate_file_bytes(b: &[u8]) -> bool {
     serde_json::from_slice::<serde_json::Value>(b).is_ok_and(|v| v["format"] == AGGREGATE_FORMAT)
@@ -100,22 +140,7 @@ pub(crate) fn prove(
     // within it too.
     let budget_gb = Request::effective(program, request).max_memory;
     let planned = budget_gb.filter(|_| args.aggregate_groups.is_none());
-    if args.aggregate_root_logrows.is_some() {
-        if args.aggregate_groups.is_none() && planned.is_none() {
-            bail!(
-                "--aggregate-root-logrows sizes the root of a two-layer aggregate: give \
-                 --aggregate-groups N, or a memory budget (--max-memory) for the groups to be \
-                 planned within"
-            );
-        }
-        if asked_groups < 2 && (args.aggregate_groups.is_some() || count < 2) {
-            bail!(
-                "--aggregate-root-logrows sizes the root of a two-layer aggregate, but the \
-                 program has {count} segment(s) in {asked_groups} group: there is one layer \
-                 (size it with --aggregate-logrows)"
-            );
-        }
-    }
+    check_root_rows(args, count, asked_groups, planned.is_some())?;
     // Rows of the aggregation circuits: the groups' (or the one layer's) at least the widest
     // segment's, and the root's as asked.
     let widest = circuits.iter().map(|c| c.k).max().unwrap_or(0);
@@ -123,16 +148,7 @@ pub(crate) fn prove(
     let root_k = args.aggregate_root_logrows.unwrap_or(group_k);
     // What an earlier run of this aggregate left (see `crate::progress`): its links' blinding
     // values, its segments' proofs and its groups' aggregates.
-    let kind = if let Some(gb) = planned {
-        format!(
-            "aggregate in groups planned within {gb} GB of 2^{group_k} rows, root of \
-             2^{root_k} rows"
-        )
-    } else if asked_groups > 1 {
-        format!("aggregate in {asked_groups} groups of 2^{group_k} rows, root of 2^{root_k} rows")
-    } else {
-        format!("aggregate in one group, 2^{group_k} rows")
-    };
+    let kind = progress_kind(planned, asked_groups, group_k, root_k);
     let progress = crate::progress::Progress::open(
         &args.out.join("progress"),
         &kind,
@@ -235,22 +251,15 @@ pub(crate) fn prove(
         .clone()
         .unwrap_or_else(|| args.out.join("aggregate.json"));
     let folder = path.parent().unwrap_or(Path::new("."));
-    let file = AggregateFile {
-        format: AGGREGATE_FORMAT.into(),
-        version: AGGREGATE_VERSION,
-        program_digest: zkml_verifier::encoding::hex0x(&zkml_prover::keys::program_digest(program)),
-        segments: count,
-        vk: "aggregate.vk".into(),
-        vk_digest: zkml_verifier::encoding::hex0x(&zkml_prover::keys::keccak(&vk_bytes)),
-        proof: format!("0x{}", hex::encode(&aggregate.proof)),
-        instances: aggregate
-            .instances
-            .iter()
-            .map(|f| crate::proving::word_hex(&zkml_prover::prove::fr_to_word(f)))
-            .collect(),
-        outputs: Some(if listed { outputs.clone() } else { Vec::new() }),
-        quantized_outputs: Some(if listed { quantized } else { Vec::new() }),
-    };
+    let file = AggregateFile::new(
+        program,
+        count,
+        &vk_bytes,
+        &aggregate,
+        listed,
+        outputs.clone(),
+        quantized,
+    );
     if verified.is_ok() {
         stages.run("write artifacts", || -> Result<()> {
             let inputs: [&Path; 2] = [&args.model, args.input_path()];
@@ -305,19 +314,7 @@ pub(crate) fn prove(
             println!(
                 "aggregate: {} ({count} segment proofs folded into one{}, key digest {})",
                 path.display(),
-                match layers.as_slice() {
-                    [] => String::new(),
-                    [_] => format!(" in {groups} groups"),
-                    layers => {
-                        let counts: Vec<String> =
-                            layers.iter().map(|l| l.len().to_string()).collect();
-                        format!(
-                            " in {} layers of {} groups",
-                            layers.len(),
-                            counts.join(", ")
-                        )
-                    }
-                },
+                folded_in(&layers),
                 file.vk_digest
             );
         }
@@ -327,6 +324,61 @@ pub(crate) fn prove(
     verified
         .map(|_| ())
         .context("the aggregate just proven does not verify; nothing was written")
+}
+
+/// Refuses `--aggregate-root-logrows` where there is no root above a layer of groups: no
+/// groups asked for or planned, or a single group.
+fn check_root_rows(args: &Args, count: usize, asked_groups: usize, planned: bool) -> Result<()> {
+    if args.aggregate_root_logrows.is_none() {
+        return Ok(());
+    }
+    if args.aggregate_groups.is_none() && !planned {
+        bail!(
+            "--aggregate-root-logrows sizes the root of a two-layer aggregate: give \
+             --aggregate-groups N, or a memory budget (--max-memory) for the groups to be \
+             planned within"
+        );
+    }
+    if asked_groups < 2 && (args.aggregate_groups.is_some() || count < 2) {
+        bail!(
+            "--aggregate-root-logrows sizes the root of a two-layer aggregate, but the \
+             program has {count} segment(s) in {asked_groups} group: there is one layer \
+             (size it with --aggregate-logrows)"
+        );
+    }
+    Ok(())
+}
+
+/// The kind of run the progress folder records: a rerun goes on from what it saved only when
+/// it asks for the same.
+fn progress_kind(planned: Option<f64>, asked_groups: usize, group_k: u32, root_k: u32) -> String {
+    if let Some(gb) = planned {
+        format!(
+            "aggregate in groups planned within {gb} GB of 2^{group_k} rows, root of \
+             2^{root_k} rows"
+        )
+    } else if asked_groups > 1 {
+        format!("aggregate in {asked_groups} groups of 2^{group_k} rows, root of 2^{root_k} rows")
+    } else {
+        format!("aggregate in one group, 2^{group_k} rows")
+    }
+}
+
+/// How the proofs were folded, for the summary line: nothing for one layer, the groups for
+/// two, each layer's groups for more.
+fn folded_in(layers: &[Vec<usize>]) -> String {
+    match layers {
+        [] => String::new(),
+        [groups] => format!(" in {} groups", groups.len()),
+        layers => {
+            let counts: Vec<String> = layers.iter().map(|l| l.len().to_string()).collect();
+            format!(
+                " in {} layers of {} groups",
+                layers.len(),
+                counts.join(", ")
+            )
+        }
+    }
 }
 
 /// A program's segments as the aggregate proves them: the cut, each segment's circuit, and
@@ -677,5 +729,42 @@ pub fn verify_evm(path: &Path, json: bool) -> ExitCode {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_summary_names_the_layers() {
+        assert_eq!(folded_in(&[]), "");
+        assert_eq!(folded_in(&[vec![2, 2, 1]]), " in 3 groups");
+        assert_eq!(
+            folded_in(&[vec![2, 2, 2, 1], vec![2, 2], vec![2]]),
+            " in 3 layers of 4, 2, 1 groups"
+        );
+    }
+
+    #[test]
+    fn the_progress_kind_names_what_a_rerun_must_ask_for() {
+        // Saved progress is taken only by a run of the same kind: these strings are part of
+        // the progress folder's format.
+        assert_eq!(
+            progress_kind(Some(16.0), 1, 20, 22),
+            "aggregate in groups planned within 16 GB of 2^20 rows, root of 2^22 rows"
+        );
+        assert_eq!(
+            progress_kind(None, 4, 21, 22),
+            "aggregate in 4 groups of 2^21 rows, root of 2^22 rows"
+        );
+        assert_eq!(
+            progress_kind(None, 1, 20, 20),
+            "aggregate in one group, 2^20 rows"
+        );
+        assert_ne!(
+            progress_kind(Some(8.0), 1, 20, 22),
+            progress_kind(Some(16.0), 1, 20, 22)
+        );
     }
 }
