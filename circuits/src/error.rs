@@ -21,4 +21,12 @@ pub enum LayoutError {
     /// The program cannot be proven under the requested visibility.
     #[error("{0}")]
     Program(String),
+    /// The circuit's shape has fewer rows than its layout needs.
+    #[error("the layout needs 2^{needed} rows and the circuit has 2^{k}: its shape was not sized for this program by this build (run setup again)")]
+    TooFewRows {
+        /// The shape's `k`.
+        k: u32,
+        /// The smallest `k` that holds the layout.
+        needed: u32,
+    },
 }

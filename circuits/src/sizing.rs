@@ -5,6 +5,7 @@ use halo2_proofs::plonk::ConstraintSystem;
 
 use crate::circuit::{function_table_rows, range_table_rows};
 use crate::config::ModelConfig;
+use crate::error::LayoutError;
 use crate::layout::Layout;
 use crate::params::CircuitParams;
 
@@ -34,4 +35,18 @@ pub fn rows_needed(layout: &Layout) -> usize {
 pub fn minimal_k(layout: &Layout) -> u32 {
     let need = rows_needed(layout) + reserved_rows(layout.params);
     (need.max(2) - 1).ilog2() + 1
+}
+
+/// Refuses a layout whose shape has fewer rows than it needs. A shape given from outside (a
+/// plan file, a cached plan, a key's header) may be too small for what it lays out; this is
+/// checked before halo2 is asked to assign rows the circuit does not have.
+pub fn check_rows(layout: &Layout) -> Result<(), LayoutError> {
+    let needed = minimal_k(layout);
+    if needed > layout.params.k {
+        return Err(LayoutError::TooFewRows {
+            k: layout.params.k,
+            needed,
+        });
+    }
+    Ok(())
 }

@@ -428,6 +428,9 @@ pub(crate) const DEFAULT_MEMORY_BUDGET_GB: f64 = 8.0;
 
 /// Cuts `program` as `request` says (or, asked nothing, as it was compiled to be cut), sized
 /// for `device` as the visibility flags say; with the circuits.
+///
+/// A plan made before for the same program, request and settings by this build is taken from
+/// the plan cache ([`crate::plan_cache`]); a new one is kept there.
 pub(crate) fn plan(
     program: &Program,
     flags: &crate::proving::VisibilityArgs,
@@ -436,6 +439,24 @@ pub(crate) fn plan(
 ) -> Result<(CutProgram, Vec<zkml_circuits::CircuitParams>)> {
     let visibility = flags.config();
     let (objective, phases) = (flags.objective(), flags.phases(device));
+    let key = crate::plan_cache::PlanKey::new(program, &visibility, objective, phases, &request);
+    if let Some(kept) = key.as_ref().and_then(|k| k.load(program, visibility)) {
+        return Ok(kept);
+    }
+    let (cut, circuits) = plan_afresh(program, visibility, objective, phases, request)?;
+    if let Some(key) = key {
+        key.store(&cut.cuts, &circuits);
+    }
+    Ok((cut, circuits))
+}
+
+fn plan_afresh(
+    program: &Program,
+    visibility: zkml_circuits::VisibilityConfig,
+    objective: zkml_circuits::cost::Objective,
+    phases: zkml_circuits::cost::Phases,
+    request: Request,
+) -> Result<(CutProgram, Vec<zkml_circuits::CircuitParams>)> {
     // Cuts recorded at compile time are used as they are when nothing is asked or the same
     // request is: each segment then takes the best shape within that request's budget (the
     // default memory budget for a count), where one fits. Another request plans afresh.

@@ -16,6 +16,7 @@ pub mod device;
 pub mod groth16;
 pub mod jobs;
 pub mod key_cache;
+pub mod plan_cache;
 pub mod programs;
 pub mod progress;
 pub mod proving;

@@ -160,6 +160,7 @@ pub fn generate_keys_on(
     srs: &ParamsKZG<Bn256>,
 ) -> Result<(ProvingKeyFile, zkml_verifier::VerifyingKey), ProverError> {
     let layout = zkml_circuits::build(program, None, circuit, visibility)?;
+    zkml_circuits::sizing::check_rows(&layout)?;
     if device == Device::Gpu {
         crate::device::check_gpu_supports(&layout)?;
     }
@@ -195,6 +196,7 @@ pub fn generate_verifying_keys(
     srs: &ParamsKZG<Bn256>,
 ) -> Result<(VerifyingKey<G1Affine>, zkml_verifier::VerifyingKey), ProverError> {
     let layout = zkml_circuits::build(program, None, circuit, visibility)?;
+    zkml_circuits::sizing::check_rows(&layout)?;
     let n_public = layout.instance.len();
     // Selectors compressed as `keygen_pk2` compresses them: the same key.
     let vk = keygen_vk_custom(srs, &SynthesizeOnce::new(ModelCircuit::new(layout)), true)

@@ -134,6 +134,7 @@ pub fn segment_circuit(
         pk.header.visibility,
         blinding,
     )?;
+    zkml_circuits::sizing::check_rows(&layout)?;
     let outputs = trace.outputs().into_iter().cloned().collect();
     Ok((ModelCircuit::new(layout), outputs))
 }

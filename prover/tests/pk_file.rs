@@ -181,3 +181,27 @@ fn keys_of_another_format_version_are_refused() {
         assert!(err.contains("format version 2"), "{err}");
     }
 }
+
+/// A shape with fewer rows than its layout needs (a plan file or a cached plan edited, or
+/// made by another build) is refused with an error naming both sizes, for both kinds of key,
+/// before halo2 is asked to assign rows the circuit does not have.
+#[test]
+fn a_shape_too_small_for_its_layout_is_an_error() {
+    let (program, params, _) = small(4, 2);
+    let short = CircuitParams {
+        k: params.k - 1,
+        ..params
+    };
+    let srs = srs::generate(short.k, 3);
+    let vis = VisibilityConfig::default();
+    let expect = format!(
+        "the layout needs 2^{} rows and the circuit has 2^{}",
+        params.k, short.k
+    );
+    let err = generate_keys(&program, short, vis, &srs).err().unwrap();
+    assert!(err.to_string().contains(&expect), "{err}");
+    let err = zkml_prover::generate_verifying_keys(&program, short, vis, &srs)
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains(&expect), "{err}");
+}
