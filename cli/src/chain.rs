@@ -439,7 +439,14 @@ pub(crate) fn plan(
 ) -> Result<(CutProgram, Vec<zkml_circuits::CircuitParams>)> {
     let visibility = flags.config();
     let (objective, phases) = (flags.objective(), flags.phases(device));
-    let key = crate::plan_cache::PlanKey::new(program, &visibility, objective, phases, &request);
+    let key = crate::plan_cache::PlanKey::new(
+        program,
+        &visibility,
+        objective,
+        phases,
+        &request,
+        crate::plan_cache::Planned::Segments,
+    );
     if let Some(kept) = key.as_ref().and_then(|k| k.load(program, visibility)) {
         return Ok(kept);
     }

@@ -1,7 +1,8 @@
 //! The plan cache: `<cache>/plans/<id>.json` keeps the segments one run planned (the cuts and
-//! each segment's circuit) for one (program, request, visibility, objective, phases)
-//! combination, so that a rerun of the same proof, one that goes on from saved proofs for
-//! example, does not plan and size them again (minutes for a large model).
+//! each segment's circuit), or the one circuit it sized for a whole program, for one (program,
+//! request, visibility, objective, phases) combination, so that a rerun of the same proof (one
+//! that goes on from saved proofs, or a node proving the same model for every request) does not
+//! plan and size them again (minutes for a large model).
 //!
 //! A plan is a pure function of those inputs and of the planner's code, so the id covers the
 //! inputs, the layout revision and the running binary itself (its size and modification
@@ -22,6 +23,16 @@ use crate::chain::Request;
 
 /// The `format` of a plan cache entry.
 const FORMAT: &str = "zkml-plan";
+
+/// What a plan is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Planned {
+    /// A program cut into segments ([`crate::chain::plan`]).
+    Segments,
+    /// One circuit for the whole program, within a budget.
+    Whole,
+}
 
 /// One cached plan.
 #[derive(Debug, Serialize, Deserialize)]
@@ -47,6 +58,7 @@ impl PlanKey {
         objective: Objective,
         phases: Phases,
         request: &Request,
+        planned: Planned,
     ) -> Option<Self> {
         let dir = zkml_prover::srs::SrsCache::default_dir().join("plans");
         let exe = std::env::current_exe().ok()?.metadata().ok()?;
@@ -57,6 +69,7 @@ impl PlanKey {
             .ok()?;
         let mut id = zkml_prover::keys::program_digest(program).to_vec();
         let settings = serde_json::json!({
+            "planned": planned,
             "visibility": visibility,
             "objective": objective,
             "phases": format!("{phases:?}"),
@@ -95,6 +108,16 @@ impl PlanKey {
         (cut.len() == entry.circuits.len()).then_some((cut, entry.circuits))
     }
 
+    /// The whole program's circuit kept for this combination, where there is one.
+    pub(crate) fn load_whole(&self) -> Option<CircuitParams> {
+        let bytes = std::fs::read(&self.path).ok()?;
+        let entry: Entry = serde_json::from_slice(&bytes).ok()?;
+        match (entry.format == FORMAT, &entry.cuts[..], &entry.circuits[..]) {
+            (true, [], [circuit]) => Some(*circuit),
+            _ => None,
+        }
+    }
+
     /// Keeps `plan` for the next run. A cache that cannot be written only costs that run the
     /// planning again, so failures are not errors.
     pub(crate) fn store(&self, cuts: &[usize], circuits: &[CircuitParams]) {
@@ -120,4 +143,32 @@ impl PlanKey {
             let _ = std::fs::remove_file(&partial);
         }
     }
+}
+
+/// The whole program's circuit among the shapes `fits` accepts (where any does), as
+/// [`crate::proving::VisibilityArgs::circuit_fitting`] sizes it for the budget `within`: taken
+/// from the cache where this build sized it before, sized and kept otherwise.
+pub(crate) fn whole_circuit(
+    program: &Program,
+    flags: &crate::proving::VisibilityArgs,
+    device: zkml_prover::Device,
+    within: &Request,
+    fits: &dyn Fn(&CircuitParams) -> bool,
+) -> Result<CircuitParams, zkml_circuits::LayoutError> {
+    let key = PlanKey::new(
+        program,
+        &flags.config(),
+        flags.objective(),
+        flags.phases(device),
+        within,
+        Planned::Whole,
+    );
+    if let Some(circuit) = key.as_ref().and_then(PlanKey::load_whole) {
+        return Ok(circuit);
+    }
+    let circuit = flags.circuit_fitting(program, device, fits)?;
+    if let Some(key) = key {
+        key.store(&[], &[circuit]);
+    }
+    Ok(circuit)
 }

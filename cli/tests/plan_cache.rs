@@ -1,7 +1,8 @@
-//! The plan cache: a chain proof's plan (its cuts and each segment's circuit) is kept under
-//! `<cache>/plans` and taken by the next run of the same program with the same request and
-//! settings, instead of planning again. Another request or other settings plan afresh; an
-//! entry that cannot be read or does not cut the program as it says is ignored and replaced.
+//! The plan cache: a chain proof's plan (its cuts and each segment's circuit), and the one
+//! circuit sized for a whole program, are kept under `<cache>/plans` and taken by the next run
+//! of the same program with the same request and settings, instead of planning again. Another
+//! request or other settings plan afresh; an entry that cannot be read or does not cut the
+//! program as it says is ignored and replaced.
 
 mod common;
 
@@ -153,4 +154,34 @@ fn a_kept_plan_too_small_fails_cleanly() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(stderr.contains("the layout needs 2^"), "{stderr}");
     assert!(!out.join("chain.json").exists());
+}
+
+/// One-shot proving of a program that fits one circuit keeps that circuit too, and proving the
+/// same model again (a node answering every request with a proof) takes it instead of sizing
+/// the program again; a whole-program entry is never taken for segments, nor the reverse.
+#[test]
+fn the_whole_programs_circuit_is_kept_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let first = prove(&cache, &dir.path().join("a"), &[]);
+    assert_eq!(first["verified"], true);
+    let kept = entries(&cache);
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    let mut entry: Value = serde_json::from_slice(&std::fs::read(&kept[0]).unwrap()).unwrap();
+    assert_eq!(entry["cuts"], serde_json::json!([]));
+    assert_eq!(entry["circuits"][0], first["circuit"]);
+    // Taken as it is: one size larger is what the next proof uses, and it verifies.
+    let larger = first["circuit"]["k"].as_u64().unwrap() + 1;
+    entry["circuits"][0]["k"] = serde_json::json!(larger);
+    std::fs::write(&kept[0], serde_json::to_vec(&entry).unwrap()).unwrap();
+    let second = prove(&cache, &dir.path().join("b"), &[]);
+    assert_eq!(
+        second["circuit"]["k"], larger,
+        "the kept circuit was not used"
+    );
+    assert_eq!(second["verified"], true);
+    assert_eq!(second["outputs"], first["outputs"]);
+    // Segments of the same program are planned apart.
+    prove(&cache, &dir.path().join("c"), &["--segments", "2"]);
+    assert_eq!(entries(&cache).len(), 2);
 }

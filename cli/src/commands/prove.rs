@@ -474,7 +474,7 @@ pub fn run(args: Args) -> Result<()> {
         let resident = zkml_segments::plan::resident_bytes(&program);
         let fits = |c: &zkml_circuits::CircuitParams| within.fits(c, resident);
         let circuit = stages.run("size circuit", || {
-            args.visibility.circuit_fitting(&program, run.device, &fits)
+            crate::plan_cache::whole_circuit(&program, &args.visibility, run.device, &over, &fits)
         })?;
         let need = zkml_circuits::cost::memory_estimate(&circuit, circuit.k);
         if !fits(&circuit) {
