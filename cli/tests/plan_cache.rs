@@ -185,3 +185,40 @@ fn the_whole_programs_circuit_is_kept_too() {
     prove(&cache, &dir.path().join("c"), &["--segments", "2"]);
     assert_eq!(entries(&cache).len(), 2);
 }
+
+/// `zkml setup` of a program that is one circuit keeps and takes its circuit the same way.
+#[test]
+fn setup_takes_the_kept_circuit() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let program = dir.path().join("model.zkml");
+    let (model, input) = (fixture("model.onnx"), fixture("input.json"));
+    run_json(
+        &cache,
+        &[
+            "compile",
+            s(&model),
+            "--calibration",
+            s(&input),
+            "-o",
+            s(&program),
+        ],
+    );
+    let setup = |out: &str| {
+        let out = dir.path().join(out);
+        run_json(&cache, &["setup", s(&program), "--out", s(&out)])
+    };
+    let first = setup("a");
+    let kept = entries(&cache);
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    let mut entry: Value = serde_json::from_slice(&std::fs::read(&kept[0]).unwrap()).unwrap();
+    assert_eq!(entry["circuits"][0], first["circuit"]);
+    let larger = first["circuit"]["k"].as_u64().unwrap() + 1;
+    entry["circuits"][0]["k"] = serde_json::json!(larger);
+    std::fs::write(&kept[0], serde_json::to_vec(&entry).unwrap()).unwrap();
+    assert_eq!(
+        setup("b")["circuit"]["k"],
+        larger,
+        "the kept circuit was not used"
+    );
+}

@@ -90,8 +90,16 @@ pub fn run(args: Args) -> Result<()> {
     if crate::chain::segmented(&program, args.request())? {
         return crate::jobs::setup(&args, &program, &mut stages);
     }
+    // The fastest shape, whatever its size (no budget): kept in the plan cache like one-shot
+    // proving's.
     let circuit = stages.run("size circuit", || {
-        args.visibility.circuit_for(&program, device)
+        crate::plan_cache::whole_circuit(
+            &program,
+            &args.visibility,
+            device,
+            &crate::chain::Request::default(),
+            &|_| true,
+        )
     })?;
     let (srs, source) = srs_for(circuit.k, args.srs.as_deref(), &mut stages)?;
     let (pk, vk) = stages.run(&format!("generate keys ({device})"), || {
